@@ -1,0 +1,317 @@
+"""CLI: ``train``, ``import``, ``probe`` and ``runs``.
+
+``train`` prints its config, writes the run folder (config, manifest, status, progress, log,
+checkpoints), then extracts features and probes them, and with ``--analyse`` also computes
+scores, hardest pairs, the UMAP map and the theory estimates, so every app page has content.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import TrainConfig, make_config
+from .errors import HardpairsError
+from .runs import read_json, require_run, run_summary, list_runs, update_status, write_json
+
+#: train flag -> (type, help). Defaults are None so the preset decides.
+_TRAIN_FLAGS: dict[str, tuple[Any, str]] = {
+    "epochs": (int, "training epochs (quick digits: 40, paper: 200)"),
+    "batch_size": (int, "images per batch (2 views each); paper: 512 on CIFAR"),
+    "lr": (float, "peak learning rate after warm-up"),
+    "optimizer": (str, "sgd or adamw"),
+    "weight_decay": (float, "weight decay (not on BN/bias)"),
+    "warmup_epochs": (int, "linear warm-up epochs before the cosine decay"),
+    "temperature": (float, "base temperature tau of the contrastive loss (paper: 0.5 CIFAR-10, 0.1 CIFAR-100)"),
+    "loss_mode": (str, "baseline, removal, margin, temperature, combined (the paper's), hard_ucl, scl, hard_scl"),
+    "pos_high": (float, "posHigh: pairs above this top fraction of each row are taken as same-class (~1/classes)"),
+    "pos_low": (float, "posLow: pairs between posHigh and this fraction are 'difficult' (paper: 0.22 CIFAR-10, 0.5 CIFAR-100)"),
+    "sigma": (float, "margin added to difficult-pair logits (margin/combined; paper 0.03-0.1)"),
+    "rho": (float, "temperature factor on difficult pairs (temperature/combined; paper 0.6-0.7, <1)"),
+    "removal": (str, "removal variant: zero (Eq. 13, logit set to 0) or mask (dropped from the denominator)"),
+    "beta": (float, "hardening strength of hard_ucl/hard_scl (0 = no tilt)"),
+    "tau_plus": (float, "class-prior debiasing of hard_ucl in [0, 1)"),
+    "arch": (str, "small_cnn (tiny images, CPU) or resnet18 (CIFAR stem)"),
+    "out_size": (int, "training resolution in pixels"),
+    "mix": (float, "Mixed-omega contamination: fraction of train images replaced by a mix with another class"),
+    "mix_lambda": (float, "weight of the original image in a mix"),
+    "image_size": (int, "resize source images to this size when loading"),
+    "seed": (int, "seed for shuffling, augmentation, initialisation and mixing"),
+    "device": (str, "auto, cpu or cuda[:N]"),
+    "checkpoint_every": (int, "write checkpoints/last.pt every this many epochs (and at the end)"),
+    "log_every": (int, "log (and sync with the device) every this many steps"),
+    "keep": (str, "kept training indices (.npy) for a pruned retrain"),
+    "parent": (str, "parent run folder of a pruned retrain (provenance)"),
+    "prune_score": (str, "score used to prune (provenance)"),
+    "prune_ratio": (float, "pruning ratio (provenance)"),
+}
+
+
+def _log(run_dir: Path | None, message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+    if run_dir is not None:
+        with open(run_dir / "log.txt", "a") as fh:
+            fh.write(time.strftime("%H:%M:%S ") + message + "\n")
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    overrides = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k, None) is not None}
+    if args.monitor:
+        overrides["monitor"] = True
+    if args.compile:
+        overrides["compile"] = True
+    if args.config:
+        base = read_json(args.config)
+        if base is None:
+            raise HardpairsError(f"--config {args.config} does not exist; pass a run's config.json")
+        base = {k: v for k, v in base.items() if k != "created"}
+        if args.dataset:
+            base["dataset"] = args.dataset
+        if args.preset:
+            base["preset"] = args.preset
+        for k in ("keep", "parent", "prune_score", "prune_ratio"):
+            base.pop(k, None)  # provenance belongs to the new run, never inherited
+        base.update(overrides)
+        return TrainConfig.from_dict(base)
+    return make_config(args.dataset or "digits", args.preset, **overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from .manifest import make_manifest
+    from .pipeline import load_keep, load_run_data, new_run_dir, probe_run, extract_run_features
+    from .train import TrainingStopped, train
+
+    if args.resume:
+        if not args.run_dir:
+            raise HardpairsError("--resume needs --run-dir RUN (the folder of the interrupted run)")
+        run_dir = require_run(args.run_dir)
+        saved = read_json(run_dir / "config.json")
+        if args.epochs:
+            saved["epochs"] = args.epochs
+        cfg = TrainConfig.from_dict(saved)
+    else:
+        cfg = _config_from_args(args)
+        run_dir = new_run_dir(cfg, args.run_dir, args.name, args.runs_root)
+    _log(run_dir, f"run folder: {run_dir}")
+    try:
+        data = load_run_data(cfg, download=args.download)
+        keep = None
+        if cfg.keep:
+            keep = load_keep(cfg.keep, len(data.x_train))
+            if not args.resume:
+                np.save(run_dir / "keep.npy", keep)
+                cfg = TrainConfig.from_dict({**cfg.to_dict(), "keep": str(run_dir / "keep.npy")})
+        if not args.resume:
+            write_json(run_dir / "config.json", cfg.to_dict())
+            from .features import pick_device
+            write_json(run_dir / "manifest.json", make_manifest(run_dir.name, cfg.to_dict(), data, keep, pick_device(cfg.device)))
+    except HardpairsError:
+        if not (run_dir / "config.json").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was computed: leave no half-made folder
+        raise
+    _log(run_dir, "config:\n" + cfg.to_json())
+    _log(run_dir, f"data: {data.spec} train={len(data.x_train)} test={len(data.x_test)} classes={len(data.classes)} "
+                  f"mixed={int(data.mixed.sum())} kept={len(keep) if keep is not None else len(data.x_train)}")
+    update_status(run_dir, state="running", epoch=0, epochs=cfg.epochs, message="training", pid=_pid(),
+                  command=" ".join(["python", "-m", "core", *sys.argv[1:]]) if sys.argv[0].endswith("core") else None)
+
+    stop = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    t0 = time.time()
+    progress = _progress_printer(run_dir, cfg.epochs)
+    try:
+        result = train(cfg, data, run_dir, keep=keep, resume=args.resume, on_event=progress,
+                       should_stop=lambda: stop["flag"])
+    except TrainingStopped as err:
+        update_status(run_dir, state="cancelled", message=f"cancelled during epoch {err.args[0] + 1}; the last checkpoint is kept "
+                      f"(resume with `python -m core train --resume --run-dir {run_dir}`)")
+        _log(run_dir, "cancelled")
+        return {"run_dir": str(run_dir), "state": "cancelled"}
+    except HardpairsError as err:
+        update_status(run_dir, state="failed", message=str(err))
+        _log(run_dir, f"failed: {err}")
+        raise
+    except BaseException as err:
+        update_status(run_dir, state="failed", message=f"{type(err).__name__}: {err}")
+        _log(run_dir, traceback.format_exc())
+        raise
+    _log(run_dir, f"trained {cfg.epochs} epochs in {result.wall_time_s:.1f} s ({result.images_per_s:.0f} images/s), loss {result.final_loss:.4f}")
+    out: dict[str, Any] = {"run_dir": str(run_dir), "epochs": cfg.epochs, "final_loss": result.final_loss,
+                           "images_per_s": result.images_per_s, "train_seconds": result.wall_time_s}
+    try:
+        update_status(run_dir, message="extracting features")
+        extract_run_features(run_dir, data, force=True)
+        if not args.no_probe and (data.y_train >= 0).all():
+            update_status(run_dir, message="linear probe and kNN")
+            metrics = probe_run(run_dir, data)
+            out.update(linear_acc=metrics["linear_acc"], knn_acc=metrics["knn_acc"])
+            _log(run_dir, f"linear probe {metrics['linear_acc']:.4f}, kNN {metrics['knn_acc']:.4f}")
+        if args.analyse:
+            out["analysis"] = _analyse(run_dir)
+    except BaseException as err:
+        update_status(run_dir, state="failed", message=f"after training: {err}")
+        raise
+    manifest = read_json(run_dir / "manifest.json", {})
+    manifest["wall_time_s"] = (manifest.get("wall_time_s") or 0) + time.time() - t0
+    write_json(run_dir / "manifest.json", manifest)
+    out["wall_time_s"] = manifest["wall_time_s"]
+    update_status(run_dir, state="done", message="done", eta_s=0)
+    return out
+
+
+def _pid() -> int:
+    import os
+    return os.getpid()
+
+
+def _progress_printer(run_dir: Path, epochs: int):
+    """Epoch lines to stderr and log.txt (a bar on a terminal)."""
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(total=epochs, desc="train", unit="epoch", file=sys.stderr)
+
+    def on_event(event: dict) -> None:
+        if event["kind"] != "epoch":
+            return
+        if bar is not None:
+            bar.n = event["epoch"]
+            bar.set_postfix(loss=f"{event['loss']:.3f}", ips=f"{event['images_per_s']:.0f}")
+            if event["epoch"] >= epochs:
+                bar.close()
+        msg = (f"epoch {event['epoch']}/{epochs} loss {event['loss']:.4f} lr {event['lr']:.2e} "
+               f"{event['images_per_s']:.0f} img/s flagged {event['flagged_share']:.3f}")
+        if bar is None:
+            _log(run_dir, msg)
+        else:
+            with open(run_dir / "log.txt", "a") as fh:
+                fh.write(time.strftime("%H:%M:%S ") + msg + "\n")
+    return on_event
+
+
+def _analyse(run_dir: Path) -> dict:
+    """Run score, pairs, umap and theory on a finished run (each is its own CLI command too)."""
+    from .cli import build_parser
+
+    parser = build_parser()
+    results = {}
+    for command in ("score", "pairs", "umap", "theory"):
+        update_status(run_dir, message=f"analysis: {command}")
+        try:
+            sub = parser.parse_args([command, "--run-dir", str(run_dir)])
+        except SystemExit:
+            results[command] = {"error": f"command {command} is not available"}
+            continue
+        t = time.time()
+        res = sub.func(sub)
+        results[command] = {"seconds": round(time.time() - t, 2),
+                            **{k: v for k, v in res.items() if isinstance(v, (int, float, str, dict))}}
+        _log(run_dir, f"{command}: done in {time.time() - t:.1f} s")
+    return results
+
+
+def cmd_probe(args: argparse.Namespace) -> dict:
+    from .pipeline import probe_run
+    run_dir = require_run(args.run_dir)
+    metrics = probe_run(run_dir)
+    return {"run_dir": str(run_dir), "linear_acc": metrics["linear_acc"], "knn_acc": metrics["knn_acc"]}
+
+
+def cmd_import(args: argparse.Namespace) -> dict:
+    """Import a foreign or own checkpoint into a new run folder, then extract features and probe."""
+    from .checkpoints import FORMAT, load_backbone_state, save_checkpoint
+    from .features import pick_device
+    from .manifest import make_manifest
+    from .pipeline import load_run_data, new_run_dir, probe_run
+
+    arch, in_ch, state, saved_cfg = load_backbone_state(args.checkpoint)
+    if args.arch not in (None, "auto") and args.arch != arch:
+        raise HardpairsError(f"--arch {args.arch} given, but the checkpoint is a {arch}; drop --arch or pass --arch {arch}")
+    base = {k: v for k, v in (saved_cfg or {}).items() if k != "created"}
+    overrides = {"arch": arch, "dataset": args.dataset or base.get("dataset", "digits"), "epochs": base.get("epochs", 1)}
+    if args.out_size:
+        overrides["out_size"] = args.out_size
+    cfg = make_config(overrides.pop("dataset"), base.get("preset"), **{**{k: v for k, v in base.items() if k not in ("dataset", "preset")}, **overrides})
+    data = load_run_data(cfg, download=args.download)
+    if data.x_train.shape[1] != in_ch:
+        raise HardpairsError(f"the checkpoint expects {in_ch}-channel images but {data.spec} has {data.x_train.shape[1]}; "
+                             "choose a dataset with matching channels")
+    run_dir = new_run_dir(cfg, args.run_dir, args.name, args.runs_root)
+    write_json(run_dir / "config.json", cfg.to_dict())
+    manifest = make_manifest(run_dir.name, cfg.to_dict(), data, None, pick_device(cfg.device))
+    manifest["imported_from"] = str(Path(args.checkpoint).resolve())
+    write_json(run_dir / "manifest.json", manifest)
+    save_checkpoint(run_dir / "checkpoints" / "last.pt", {"format": FORMAT, "version": 1, "config": cfg.to_dict(),
+                    "epoch": 0, "model": {f"backbone.{k}": v for k, v in state.items()}, "optimizer": {}, "metrics": {}})
+    update_status(run_dir, state="running", message="extracting features and probing")
+    out: dict[str, Any] = {"run_dir": str(run_dir), "arch": arch}
+    if (data.y_train >= 0).all():
+        metrics = probe_run(run_dir, data)
+        out.update(linear_acc=metrics["linear_acc"], knn_acc=metrics["knn_acc"])
+    else:
+        from .pipeline import extract_run_features
+        extract_run_features(run_dir, data)
+    update_status(run_dir, state="done", message="imported")
+    return out
+
+
+def cmd_runs(args: argparse.Namespace) -> dict:
+    if args.show:
+        summary = run_summary(require_run(args.show))
+        summary["config"] = read_json(Path(args.show) / "config.json")
+        summary["manifest"] = read_json(Path(args.show) / "manifest.json")
+        summary["metrics"] = read_json(Path(args.show) / "metrics.json")
+        return summary
+    rows = list_runs(args.runs_root)
+    for r in rows:
+        acc = f"{r['linear_acc']:.4f}" if r["linear_acc"] is not None else "-"
+        print(f"{r['run_id']:<55} {str(r['state']):<9} {str(r['loss_mode']):<11} acc {acc}", file=sys.stderr)
+    return {"runs": rows}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train SimCLR (optionally with the paper's difficult-pair losses), then probe",
+                       description="Train SimCLR into a new run folder, extract features and probe them.")
+    p.add_argument("--dataset", help="digits (default, offline), cifar10, cifar100, stl10, folder:PATH, npz:PATH")
+    p.add_argument("--preset", choices=("quick", "paper"), help="quick (CPU-sized; default for digits) or paper (the appendix values)")
+    for name, (typ, help_text) in _TRAIN_FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=help_text)
+    p.add_argument("--config", help="start from a run's config.json (flags override it)")
+    p.add_argument("--run-dir", help="the run folder (default: a new folder under the runs root)")
+    p.add_argument("--name", help="name of the new run folder under the runs root")
+    p.add_argument("--runs-root", help="where run folders live (default $HARDPAIRS_RUNS or cache/runs)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --run-dir from its last checkpoint")
+    p.add_argument("--analyse", action="store_true", help="after probing, also compute scores, pairs, UMAP and theory")
+    p.add_argument("--no-probe", action="store_true", help="skip feature extraction's probe step")
+    p.add_argument("--monitor", action="store_true", help="log UCL/H-UCL/SCL/H-SCL values of the training batches (needs labels)")
+    p.add_argument("--compile", action="store_true", help="use torch.compile (falls back to eager when unavailable)")
+    p.add_argument("--download", action="store_true", help="let torchvision download cifar10/cifar100/stl10 (needs internet)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("probe", help="linear-probe and kNN accuracy of a run's frozen features")
+    p.add_argument("--run-dir", required=True)
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("import", help="import a checkpoint (Hardpairs, torchvision ResNet-18, SSL-library layouts) as a run")
+    p.add_argument("--checkpoint", required=True, help="path of the .pt/.pth/.ckpt file (loaded with weights_only=True)")
+    p.add_argument("--dataset", help="dataset to extract features for (default: the checkpoint's own, else digits)")
+    p.add_argument("--arch", help="expected architecture (default: detected)")
+    p.add_argument("--out-size", type=int, help="input resolution the backbone expects")
+    p.add_argument("--run-dir")
+    p.add_argument("--name")
+    p.add_argument("--runs-root")
+    p.add_argument("--download", action="store_true")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("runs", help="list run folders, or show one")
+    p.add_argument("--show", metavar="RUN_DIR", help="show one run's summary, config, manifest and metrics")
+    p.add_argument("--runs-root")
+    p.set_defaults(func=cmd_runs)
