@@ -165,3 +165,48 @@ def load_features(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     """Load ``features.npz``: train (N, D) float32, test (M, D) float32, y_train (N,), y_test (M,)."""
     with np.load(require_features(run_dir)) as data:
         return {k: data[k] for k in data.files}
+
+
+def run_summary(run_dir: str | os.PathLike) -> dict:
+    """One row describing a run: id, dataset, loss mode, state, accuracy, parent, prune info.
+
+    Keys: run_id, run_dir, dataset, preset, loss_mode, seed, epochs, mix, state, epoch,
+    linear_acc, knn_acc, parent, prune_score, prune_ratio, n_kept, created, wall_time_s.
+    Missing values are None.
+    """
+    path = Path(run_dir)
+    cfg = read_json(path / "config.json", {}) or {}
+    man = read_json(path / "manifest.json", {}) or {}
+    status = read_json(path / "status.json", {}) or {}
+    metrics = read_json(path / "metrics.json", {}) or {}
+    prune = man.get("prune") or {}
+    return {
+        "run_id": path.name,
+        "run_dir": str(path),
+        "dataset": cfg.get("dataset"),
+        "preset": cfg.get("preset"),
+        "loss_mode": cfg.get("loss_mode"),
+        "seed": cfg.get("seed"),
+        "epochs": cfg.get("epochs"),
+        "mix": cfg.get("mix"),
+        "state": status.get("state"),
+        "epoch": status.get("epoch"),
+        "linear_acc": metrics.get("linear_acc"),
+        "knn_acc": metrics.get("knn_acc"),
+        "parent": man.get("parent"),
+        "prune_score": prune.get("score"),
+        "prune_ratio": prune.get("ratio"),
+        "n_kept": man.get("n_kept"),
+        "created": man.get("created") or cfg.get("created"),
+        "wall_time_s": man.get("wall_time_s"),
+    }
+
+
+def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
+    """Summaries of every run folder under ``root`` (see :func:`run_summary`), newest first."""
+    base = runs_root(root)
+    if not base.exists():
+        return []
+    rows = [run_summary(p) for p in base.iterdir() if (p / "config.json").exists()]
+    rows.sort(key=lambda r: r.get("created") or 0, reverse=True)
+    return rows
