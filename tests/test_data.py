@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from core import data
+from core import data, data_folder
 from core.data import load_dataset, stratified_split
 from core.errors import HardpairsError
 
@@ -214,8 +214,8 @@ def test_folder_cache_hit_and_invalidation(tmp_path, monkeypatch):
         for i in range(4):
             _save(root / c / f"{i}.png", _noise(i + (c == "b") * 10))
     calls = []
-    real = data._decode_files
-    monkeypatch.setattr(data, "_decode_files", lambda *a: calls.append(1) or real(*a))
+    real = data_folder._decode_files
+    monkeypatch.setattr(data_folder, "_decode_files", lambda *a: calls.append(1) or real(*a))
     first = load_dataset(f"folder:{root}", cache_dir=str(cache))
     second = load_dataset(f"folder:{root}", cache_dir=str(cache))
     assert len(calls) == 1 and len(list(cache.glob("folder-*.npz"))) == 1
