@@ -128,7 +128,7 @@ def shift_hue(x: Tensor, shift: Tensor) -> Tensor:
     rc, gc, bc = (maxc - r) / safe, (maxc - g) / safe, (maxc - b) / safe
     hue6 = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
     hue6 = torch.remainder(hue6 + 6.0 * shift.view(-1, 1, 1), 6.0)
-    n = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    n = torch.arange(5, 0, -2, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     k = torch.remainder(n + hue6.unsqueeze(1), 6.0)
     return maxc.unsqueeze(1) - chroma.unsqueeze(1) * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 

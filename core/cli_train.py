@@ -85,6 +85,53 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
+    """Train; under torchrun rank 0 runs everything below, the other ranks only :func:`_train_rank`."""
+    from .distributed import broadcast_object, cleanup_distributed, setup_distributed
+
+    env, _ = setup_distributed(args.device or "auto")
+    try:
+        if not env.is_main:
+            return _train_rank(args, env)
+        shared = []
+
+        def share_job(*job: Any) -> None:
+            broadcast_object(("ok", *job), env)
+            shared.append(True)
+
+        try:
+            return _cmd_train_main(args, share_job)
+        except HardpairsError as err:
+            if env.enabled and not shared:  # the other ranks still wait for the job: tell them why not
+                broadcast_object(("error", str(err)), env)
+            raise
+    finally:
+        cleanup_distributed()
+
+
+def _train_rank(args: argparse.Namespace, env) -> dict:
+    """A non-zero torchrun rank: wait for rank 0's run folder and config, train, write nothing."""
+    import os
+    from .distributed import broadcast_object
+    from .pipeline import load_run_data
+    from .train import TrainingStopped, train
+
+    sys.stdout = open(os.devnull, "w")  # rank 0 prints the result; the others stay silent
+    kind, *job = broadcast_object(None, env)
+    if kind == "error":
+        raise HardpairsError(job[0])
+    run_dir, cfg_dict, keep = job
+    cfg = TrainConfig.from_dict(cfg_dict)
+    stop = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    try:
+        train(cfg, load_run_data(cfg, download=False), run_dir, keep=keep, resume=args.resume,
+              should_stop=lambda: stop["flag"])
+    except TrainingStopped:
+        return {"rank": env.rank, "state": "cancelled"}
+    return {"rank": env.rank, "state": "done"}
+
+
+def _cmd_train_main(args: argparse.Namespace, share_job) -> dict:
     from .manifest import make_manifest
     from .pipeline import load_keep, load_run_data, new_run_dir, probe_run, extract_run_features
     from .train import TrainingStopped, train
@@ -117,6 +164,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
         if not (run_dir / "config.json").exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was computed: leave no half-made folder
         raise
+    share_job(str(run_dir), cfg.to_dict(), keep)  # other torchrun ranks train the same job
     _log(run_dir, "config:\n" + cfg.to_json())
     _log(run_dir, f"data: {data.spec} train={len(data.x_train)} test={len(data.x_test)} classes={len(data.classes)} "
                   f"mixed={int(data.mixed.sum())} kept={len(keep) if keep is not None else len(data.x_train)}")

@@ -16,7 +16,7 @@ from .errors import HardpairsError
 from .presets import PRESETS, default_preset, preset_values
 
 ARCHS = ("small_cnn", "resnet18", "resnet18_imagenet")
-OPTIMIZERS = ("sgd", "adamw", "lars")
+OPTIMIZERS = ("sgd", "adamw")
 
 
 @dataclass(frozen=True)

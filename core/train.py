@@ -1,12 +1,19 @@
-"""The SimCLR trainer with the paper's in-batch difficult-pair selection.
+"""The SimCLR trainer with the paper's in-batch difficult-pair selection, on one process or many.
 
-One step: two batched GPU/CPU augmentations of the same images -> ``h, z = model(views)`` ->
-``pairs = select_difficult_pairs(h)`` (paper modes only, no gradient) ->
+One step: two batched augmentations of the same images on the device -> ``h, z = model(views)``
+-> ``pairs = select_difficult_pairs(h)`` (paper modes, and log steps; no gradient) ->
 ``contrastive_loss(z, pairs, mode)`` -> optimizer step with a warm-up + cosine learning rate.
 
-Speed: the training images stay on the device as uint8 (``(N, C, H, W)``) and are augmented
-there, so no CPU workers feed the GPU; bf16 autocast and channels_last on CUDA, float32 on CPU;
-the loop synchronises with the host only every ``log_every`` steps and at epoch ends.
+Speed: the training images stay on the device as uint8 ``(N, C, H, W)`` and are augmented there
+(no CPU workers); bf16 autocast, channels_last, cuDNN autotuning and fused SGD/AdamW on CUDA,
+float32 on the CPU; optional ``torch.compile`` (compiled at the first step; if that fails the
+step is redone eagerly and a message is logged). The loop synchronises with the host only on log
+steps (every ``log_every`` steps: loss, NaN check, pair statistics, status) and at epoch ends.
+
+Multi-process (``torchrun``, DDP; see ``core/distributed.py``): the batch is the *global* batch;
+every rank draws the same permutation and augmentations and trains on its rows, ``z`` and ``h``
+are gathered so the selection and the loss see the one-process global batch, BatchNorm spans all
+ranks, and the result equals a one-process run up to float rounding. Only rank 0 writes files.
 
 Repeatability: the shuffling and augmentation of epoch ``e`` use a generator seeded with
 ``(seed, e)``, so an interrupted run resumed from its checkpoint continues exactly as an
@@ -15,6 +22,7 @@ uninterrupted one would (on the same device).
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +30,15 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from .augment import AugmentConfig, augment_batch
 from .checkpoints import FORMAT, load_checkpoint_file, save_checkpoint
 from .config import TrainConfig
 from .data import ImageDataset
+from .distributed import (DistEnv, any_rank, broadcast_object, convert_batchnorm, gather_views, local_batch,
+                          rank_rows, setup_distributed)
 from .errors import HardpairsError
-from .features import pick_device
 from .loss import LABEL_MODES, contrastive_loss, monitor_losses, pair_stats, select_difficult_pairs
 from .models import SimCLRModel
 from .runs import append_jsonl, update_status
@@ -82,6 +92,135 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devi
     raise HardpairsError(f"optimizer {cfg.optimizer!r} is not supported; use sgd or adamw")
 
 
+class CompiledForward:
+    """``torch.compile(module)``; on a failure of the first step, the eager ``module`` from then on.
+
+    Compilation is lazy (it happens inside the first forward/backward), so :func:`run_step` redoes
+    a failed first step eagerly with the same views and calls :meth:`fall_back`.
+    """
+
+    def __init__(self, module: torch.nn.Module, log: Callable[[str], None]):
+        self.eager, self.log, self.pending = module, log, True
+        try:
+            self.fn = torch.compile(module)
+        except Exception as err:  # noqa: BLE001 - any compiler/platform failure means "run eager"
+            self.fall_back(err)
+
+    def fall_back(self, err: BaseException) -> None:
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        self.log(f"torch.compile failed ({type(err).__name__}: {first}); continuing without compilation")
+        self.fn, self.pending = self.eager, False
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.fn(x)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Everything one training step needs. ``forward`` maps (2m, C, S, S) views to ``(h, z)``."""
+
+    cfg: TrainConfig
+    forward: Callable[[Tensor], tuple[Tensor, Tensor]]
+    opt: torch.optim.Optimizer
+    acfg: AugmentConfig
+    mean: Tensor
+    std: Tensor
+    device: torch.device
+    env: DistEnv = DistEnv()
+
+    @property
+    def needs_pairs(self) -> bool:
+        return self.cfg.loss_mode in SELECTING_MODES
+
+
+def make_views(ctx: StepContext, xb: Tensor, g: torch.Generator) -> Tensor:
+    """Two views of a global batch ``xb`` (B, C, H, W) uint8 -> this rank's (2m, C, S, S) float views.
+
+    The whole global batch is augmented on every rank with the shared generator (so the random
+    stream is the one-process stream) and rank ``r`` keeps rows ``[r*m, (r+1)*m)`` of each view.
+    """
+    v1 = augment_batch(xb, ctx.acfg, ctx.mean, ctx.std, g)
+    v2 = augment_batch(xb, ctx.acfg, ctx.mean, ctx.std, g)
+    if ctx.env.enabled:
+        rows = rank_rows(xb.shape[0], ctx.env)
+        v1, v2 = v1[rows], v2[rows]
+    views = torch.cat([v1, v2])
+    if ctx.device.type == "cuda":
+        views = views.contiguous(memory_format=torch.channels_last)
+    return views
+
+
+def optimise_step(ctx: StepContext, views: Tensor, labels: Tensor, lr: float,
+                  log_step: bool) -> tuple[Tensor, Tensor | None, Tensor]:
+    """Forward, gather, select, loss, backward, optimizer step. No host synchronisation.
+
+    Args:
+        views: (2m, C, S, S) this rank's views. labels: (2B,) global labels per view (int64).
+        lr: learning rate of this step. log_step: also select pairs in modes that do not need them.
+
+    Returns:
+        ``(loss, pairs, z)``: 0-d detached float32 global loss, (2B, 2B) bool flags or None,
+        (2B, P) detached global projections.
+    """
+    cfg = ctx.cfg
+    for group in ctx.opt.param_groups:
+        group["lr"] = lr
+    with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.device.type == "cuda"):
+        h, z = ctx.forward(views)
+    z = gather_views(z, ctx.env, grad=True)
+    pairs = None
+    if ctx.needs_pairs or log_step:
+        h = gather_views(h, ctx.env, grad=False)
+        pairs = select_difficult_pairs(h.detach().float(), cfg.pos_high, cfg.pos_low, cfg.per_row)
+    loss = contrastive_loss(z.float(), cfg.temperature, pairs if ctx.needs_pairs else None, cfg.loss_mode,
+                            sigma=cfg.sigma, rho=cfg.rho, labels=labels if cfg.loss_mode in LABEL_MODES else None,
+                            beta=cfg.beta, tau_plus=cfg.tau_plus, removal=cfg.removal)
+    ctx.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    ctx.opt.step()
+    return loss.detach(), pairs, z.detach()
+
+
+def run_step(ctx: StepContext, views: Tensor, labels: Tensor, lr: float,
+             log_step: bool) -> tuple[Tensor, Tensor | None, Tensor]:
+    """:func:`optimise_step`, redone eagerly if the first compiled step fails."""
+    fwd = ctx.forward
+    if not (isinstance(fwd, CompiledForward) and fwd.pending):
+        return optimise_step(ctx, views, labels, lr, log_step)
+    try:
+        out = optimise_step(ctx, views, labels, lr, log_step)
+    except HardpairsError:
+        raise
+    except Exception as err:  # noqa: BLE001 - compiler failures come in many types
+        fwd.fall_back(err)
+        ctx.opt.zero_grad(set_to_none=True)
+        out = optimise_step(ctx, views, labels, lr, log_step)
+    fwd.pending = False
+    return out
+
+
+def prepare_model(cfg: TrainConfig, in_channels: int, device: torch.device, env: DistEnv = DistEnv(),
+                  log: Callable[[str], None] = print) -> tuple[SimCLRModel, Callable, torch.optim.Optimizer]:
+    """``(model, forward, optimizer)``: the model on ``device`` (channels_last on CUDA; global-batch
+    BatchNorm and a DDP wrapper under torchrun), the callable a step runs (maybe compiled)."""
+    model = build_model(cfg, in_channels).to(device)
+    if env.enabled:
+        model = convert_batchnorm(model, device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+    opt = build_optimizer(model, cfg, device)
+    net: Callable = model
+    if env.enabled:
+        import inspect
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        # BN buffers are already equal on every rank (global statistics): no per-forward buffer sync
+        no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
+                  gradient_as_bucket_view=True, **{no_sync: False})
+    return model, (CompiledForward(net, log) if cfg.compile else net), opt
+
+
 def _epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(seed * 1_000_003 + epoch)
@@ -97,6 +236,24 @@ def _check_resume(cfg: TrainConfig, saved: dict) -> None:
             "resume with the run's own config.json or start a new run folder")
 
 
+def _load_resume(path: Path, cfg: TrainConfig, env: DistEnv) -> dict | None:
+    """Rank 0 reads and checks ``last.pt`` and shares it (or its error) with every rank."""
+    payload: tuple[str, object] = ("none", None)
+    if env.is_main and path.exists():
+        try:
+            ckpt = load_checkpoint_file(path)
+            if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+                raise HardpairsError(f"{path} is not a Hardpairs training checkpoint; start a new run")
+            _check_resume(cfg, ckpt["config"])
+            payload = ("ok", ckpt)
+        except HardpairsError as err:
+            payload = ("error", str(err))
+    kind, value = broadcast_object(payload, env)
+    if kind == "error":
+        raise HardpairsError(str(value))
+    return value if kind == "ok" else None  # type: ignore[return-value]
+
+
 def train(
     cfg: TrainConfig,
     data: ImageDataset,
@@ -107,6 +264,10 @@ def train(
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train SimCLR on ``data.x_train[keep]`` and checkpoint into ``run_dir/checkpoints``.
+
+    Under torchrun (``WORLD_SIZE > 1``) this joins the process group; ``cfg.batch_size`` is the
+    global batch and must be divisible by the number of processes. Only rank 0 writes files and
+    calls ``on_event``; ``should_stop`` is then polled on log steps and agreed on by all ranks.
 
     Args:
         cfg: the run's config (loss mode, pair-selection band, schedule, seed, ...).
@@ -120,56 +281,56 @@ def train(
 
     Raises:
         HardpairsError: NaN loss (the run is marked failed, the last good checkpoint kept),
-            too few samples, or an incompatible checkpoint on resume.
+            too few samples, a global batch not divisible by the processes, or an incompatible
+            checkpoint on resume.
     """
     run_dir = Path(run_dir)
-    device = pick_device(cfg.device)
+    env, device = setup_distributed(cfg.device)
+    main = env.is_main
+
+    def log(message: str) -> None:
+        if main:
+            print(message, file=sys.stderr, flush=True)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with open(run_dir / "log.txt", "a") as fh:
+                fh.write(time.strftime("%H:%M:%S ") + message + "\n")
+
     torch.manual_seed(cfg.seed)
     idx_all = np.arange(len(data.x_train)) if keep is None else np.asarray(keep, dtype=np.int64)
     n = len(idx_all)
     if n < 2:
         raise HardpairsError(f"only {n} training samples left; a contrastive batch needs at least 2 (lower the pruning ratio)")
     batch = min(cfg.batch_size, n)
+    local_batch(batch, env.world_size)
     steps = n // batch
     total_steps = steps * cfg.epochs
     warmup_steps = min(cfg.warmup_epochs * steps, total_steps // 2)
+    labelled = bool((data.y_train >= 0).all())
+    if cfg.loss_mode in LABEL_MODES and not labelled:
+        raise HardpairsError(f"--loss-mode {cfg.loss_mode} needs labels, but {data.name} has unlabelled samples; use a label-free mode")
 
     x = torch.from_numpy(np.ascontiguousarray(data.x_train[idx_all])).to(device)
     y = torch.from_numpy(np.asarray(data.y_train[idx_all], dtype=np.int64)).to(device)
-    labelled = bool((data.y_train >= 0).all())
     mean = torch.as_tensor(data.mean, dtype=torch.float32, device=device)
     std = torch.as_tensor(data.std, dtype=torch.float32, device=device)
-    acfg = augment_config(cfg)
-
-    model = build_model(cfg, data.x_train.shape[1]).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    opt = build_optimizer(model, cfg, device)
+    model, forward, opt = prepare_model(cfg, data.x_train.shape[1], device, env, log)
     start_epoch = 0
     ckpt_path = run_dir / "checkpoints" / "last.pt"
-    if resume and ckpt_path.exists():
-        ckpt = load_checkpoint_file(ckpt_path)
-        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-            raise HardpairsError(f"{ckpt_path} is not a Hardpairs training checkpoint; start a new run")
-        _check_resume(cfg, ckpt["config"])
+    ckpt = _load_resume(ckpt_path, cfg, env) if resume else None
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch = int(ckpt["epoch"])
-    forward = model
-    if cfg.compile:
-        try:
-            forward = torch.compile(model)
-        except Exception as err:  # pragma: no cover - depends on the platform's compiler
-            print(f"torch.compile unavailable ({err}); running eager", flush=True)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    needs_pairs = cfg.loss_mode in SELECTING_MODES
-    if cfg.loss_mode in LABEL_MODES and not labelled:
-        raise HardpairsError(f"--loss-mode {cfg.loss_mode} needs labels, but {data.name} has unlabelled samples; use a label-free mode")
+    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env)
+
+    def stop_now(step: int) -> bool:
+        if not env.enabled:
+            return should_stop()
+        return step % cfg.log_every == 0 and any_rank(bool(should_stop()), env, device)
 
     model.train()
     t_start = time.time()
     last_loss, ips, images_done, train_time = float("nan"), 0.0, 0, 0.0
-    epoch = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
         g = _epoch_generator(cfg.seed, epoch, device)
         perm = torch.randperm(n, generator=g, device=device)
@@ -177,51 +338,40 @@ def train(
         stats: list[dict] = []
         t_epoch = time.time()
         for s in range(steps):
-            if should_stop is not None and should_stop():
+            if should_stop is not None and stop_now(s):
                 raise TrainingStopped(epoch)
             bidx = perm[s * batch:(s + 1) * batch]
-            xb = x[bidx]
-            views = torch.cat([augment_batch(xb, acfg, mean, std, g), augment_batch(xb, acfg, mean, std, g)])
-            if device.type == "cuda":
-                views = views.contiguous(memory_format=torch.channels_last)
+            views = make_views(ctx, x[bidx], g)
             lv = torch.cat([y[bidx], y[bidx]])
-            for group in opt.param_groups:
-                group["lr"] = lr_at(epoch * steps + s, total_steps, warmup_steps, cfg.lr)
-            with autocast:
-                h, z = forward(views)
             log_step = (s + 1) % cfg.log_every == 0 or s == steps - 1
-            pairs = None
-            if needs_pairs or log_step:
-                pairs = select_difficult_pairs(h.detach().float(), cfg.pos_high, cfg.pos_low, cfg.per_row)
-            loss = contrastive_loss(z.float(), cfg.temperature, pairs if needs_pairs else None, cfg.loss_mode,
-                                    sigma=cfg.sigma, rho=cfg.rho, labels=lv if cfg.loss_mode in LABEL_MODES else None,
-                                    beta=cfg.beta, tau_plus=cfg.tau_plus, removal=cfg.removal)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach()
-            if log_step:
-                st = pair_stats(pairs, lv if labelled else None)
-                if cfg.monitor and labelled:
-                    st["monitor"] = monitor_losses(z.detach().float(), lv, cfg.temperature, cfg.beta)
-                stats.append(st)
-                mean_loss = float(loss_sum) / (s + 1)  # the only host sync in the step loop
-                if not math.isfinite(mean_loss):
-                    raise HardpairsError(
-                        f"the loss became {mean_loss} at epoch {epoch + 1}, step {s + 1}; training stopped and the "
-                        "last good checkpoint is kept. Lower --lr (or --temperature extremes) and start a new run")
-                done = (epoch - start_epoch) * steps + s + 1
-                elapsed = time.time() - t_start
-                ips = done * batch / max(elapsed, 1e-9)
-                event = {"kind": "step", "epoch": epoch + 1, "epochs": cfg.epochs, "step": s + 1, "steps": steps,
-                         "loss": mean_loss, "images_per_s": ips,
-                         "eta_s": (total_steps - epoch * steps - s - 1) * batch / max(ips, 1e-9)}
-                update_status(run_dir, state="running", **{k: v for k, v in event.items() if k != "kind"})
-                if on_event:
-                    on_event(event)
+            loss, pairs, z = run_step(ctx, views, lv, lr_at(epoch * steps + s, total_steps, warmup_steps, cfg.lr), log_step)
+            loss_sum += loss
+            if not log_step:
+                continue
+            mean_loss = float(loss_sum) / (s + 1)  # host sync: log steps only
+            if not math.isfinite(mean_loss):
+                raise HardpairsError(
+                    f"the loss became {mean_loss} at epoch {epoch + 1}, step {s + 1}; training stopped and the "
+                    "last good checkpoint is kept. Lower --lr (or --temperature extremes) and start a new run")
+            if not main:
+                continue
+            st = pair_stats(pairs, lv if labelled else None)
+            if cfg.monitor and labelled:
+                st["monitor"] = monitor_losses(z.float(), lv, cfg.temperature, cfg.beta)
+            stats.append(st)
+            done = (epoch - start_epoch) * steps + s + 1
+            ips = done * batch / max(time.time() - t_start, 1e-9)
+            event = {"kind": "step", "epoch": epoch + 1, "epochs": cfg.epochs, "step": s + 1, "steps": steps,
+                     "loss": mean_loss, "images_per_s": ips,
+                     "eta_s": (total_steps - epoch * steps - s - 1) * batch / max(ips, 1e-9)}
+            update_status(run_dir, state="running", **{k: v for k, v in event.items() if k != "kind"})
+            if on_event:
+                on_event(event)
         last_loss = float(loss_sum) / steps
         images_done += steps * batch
         train_time += time.time() - t_epoch
+        if not main:
+            continue
         record = {"epoch": epoch + 1, "loss": last_loss, "lr": opt.param_groups[0]["lr"],
                   "images_per_s": steps * batch / max(time.time() - t_epoch, 1e-9), "time": time.time(),
                   "flagged_share": float(np.mean([st["flagged_share"] for st in stats])),
