@@ -1,0 +1,168 @@
+"""Embeddings page at scale, measured in a real browser: first paint, and lasso -> image grid.
+
+Builds a synthetic run with N points (default 50,000) in a temporary runs folder: an npz dataset
+of 32x32 RGB images, scores.csv, features.npz labels and a cached 2-D map (clustered
+coordinates written straight into ``umap_2d.csv``; UMAP itself is benchmarked by
+bench/umap_scale.py). Then it starts ``streamlit run app.py`` headless, opens the Embeddings
+page in Debian's Chromium and measures:
+
+* first paint: from navigation to the map's drag layer drawn and the script idle;
+* lasso -> grid: from releasing the mouse to the "N selected" caption and every grid image
+  loaded (the target in issue 4 is 2 s).
+
+Prints markdown rows for BENCHMARKS.md ("load avg" = 1-minute load at the end of the row).
+
+    python bench/app_scale.py                  # 50k points, 3 lassos
+    python bench/app_scale.py --n 5000 --repeats 5
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from core.config import make_config  # noqa: E402
+from core.runs import save_npz, write_json  # noqa: E402
+
+
+def _helpers():
+    """The e2e helpers (server start, Chromium launch) from tests/e2e/conftest.py."""
+    spec = importlib.util.spec_from_file_location("hardpairs_e2e_helpers", REPO / "tests" / "e2e" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def make_fake_run(root: Path, n: int, classes: int = 10, seed: int = 0) -> Path:
+    """A run folder with an N-point map, scores and labels over an npz dataset of N images."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n).astype(np.int64)
+    colours = rng.integers(0, 256, (classes, 3, 1, 1))
+    x = np.clip(colours[y] + rng.normal(0, 40, (n, 3, 32, 32)), 0, 255).astype(np.uint8)
+    data = root.parent / f"bench_{n}.npz"
+    np.savez(data, x_train=x, y_train=y, x_test=x[:1000], y_test=y[:1000],
+             classes=np.array([f"class{c}" for c in range(classes)]))
+    run = root / f"bench-{n}"
+    cfg = make_config(f"npz:{data}", "quick")
+    write_json(run / "config.json", cfg.to_dict())
+    write_json(run / "manifest.json", {"created": time.time(), "n_train": n, "n_kept": n,
+                                       "classes": [f"class{c}" for c in range(classes)], "parent": None})
+    write_json(run / "status.json", {"state": "done", "epoch": 1, "epochs": 1})
+    write_json(run / "metrics.json", {"linear_acc": 0.5, "knn_acc": 0.5})
+    save_npz(run / "features.npz", train=rng.normal(size=(n, 8)).astype(np.float32),
+             test=rng.normal(size=(1000, 8)).astype(np.float32), y_train=y, y_test=y[:1000])
+    centres = rng.normal(0, 6, (classes, 2))
+    xy = centres[y] + rng.normal(0, 1, (n, 2))
+    pd.DataFrame({"index": np.arange(n), "x": xy[:, 0].astype(np.float32), "y": xy[:, 1].astype(np.float32)}) \
+        .to_csv(run / "umap_2d.csv", index=False, float_format="%.6g")
+    write_json(run / "umap_2d.json", {"n": n, "created": time.time() + 60, "synthetic": True})
+    scores = pd.DataFrame({"index": np.arange(n), "label": y, "band": rng.random(n), "margin": rng.normal(size=n),
+                           "random": rng.random(n)})
+    scores.to_csv(run / "scores.csv", index=False, float_format="%.6g")
+    return run
+
+
+def lasso(page, frac: tuple[float, float, float, float]) -> None:
+    """Draw a rectangle-shaped lasso over the map's plot area (fractions of its box)."""
+    box = page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first.bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    l, t, r, b = frac
+    pts = [(l, t), (r, t), (r, b), (l, b), (l, t + 0.01)]
+    page.mouse.move(x0 + w * pts[0][0], y0 + h * pts[0][1])
+    page.mouse.down()
+    for fx, fy in pts[1:]:
+        page.mouse.move(x0 + w * fx, y0 + h * fy, steps=6)
+    page.mouse.up()
+
+
+def grid_ready(page, previous: str | None) -> str:
+    """Wait for a new "N selected" caption and all grid images loaded; return the caption."""
+    page.wait_for_function(
+        """prev => {
+            const el = [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+                .find(e => /^\\d+ selected/.test(e.innerText));
+            if (!el || el.innerText === prev) return false;
+            const imgs = [...document.querySelectorAll("[data-testid='stImage'] img")];
+            return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
+        }""", arg=previous, timeout=120_000)
+    return page.evaluate("""() => [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+        .find(e => /^\\d+ selected/.test(e.innerText)).innerText""")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    h = _helpers()
+    chromium = h.chromium_path()
+    if chromium is None:
+        sys.exit("Chromium not found: apt-get install chromium (or set HARDPAIRS_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "runs"
+        t = time.perf_counter()
+        make_fake_run(root, args.n)
+        print(f"synthetic run with {args.n} points written in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        proc, url = h.start_server(root, Path(tmp) / "server.log")
+        rows = []
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=h.CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1440, "height": 1000})
+                page.set_default_timeout(180_000)
+                page.goto(url)  # the first request after a server start lands on the default page
+                h.wait_for_app(page)
+                for attempt in ("cold", "warm"):
+                    t = time.perf_counter()
+                    page.goto(f"{url}/map")
+                    page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first.wait_for()
+                    h.wait_for_app(page)
+                    rows.append(("first paint (" + attempt + ")", time.perf_counter() - t, ""))
+                caption = None
+                boxes = [(0.3, 0.3, 0.7, 0.7), (0.1, 0.1, 0.5, 0.5), (0.45, 0.2, 0.9, 0.8)]
+                for i in range(args.repeats):
+                    if i:  # a fresh page each time: no earlier selection on the chart
+                        page.goto(f"{url}/map")
+                        page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first.wait_for()
+                        h.wait_for_app(page)
+                        caption = None
+                    t = time.perf_counter()
+                    lasso(page, boxes[i % len(boxes)])
+                    try:
+                        caption = grid_ready(page, caption)
+                    except Exception:
+                        shot = Path(tmp).parent / "app_scale_failure.png"
+                        page.screenshot(path=str(shot), full_page=True)
+                        print(f"no grid after the lasso; screenshot {shot}; page problems: "
+                              f"{h.page_problems(page)}", file=sys.stderr)
+                        raise
+                    rows.append((f"lasso -> grid #{i + 1}" + (" (cold thumbnails)" if i == 0 else ""),
+                                 time.perf_counter() - t, caption.split(" (")[0]))
+                    print(rows[-1], file=sys.stderr)
+                    h.wait_for_app(page)
+                if os.environ.get("HARDPAIRS_BENCH_SHOT"):
+                    page.screenshot(path=os.environ["HARDPAIRS_BENCH_SHOT"], full_page=True)
+                browser.close()
+        finally:
+            h.stop_server(proc)
+    print(f"| measure | N | seconds | detail | load avg |")
+    print("|---|---|---|---|---|")
+    load = os.getloadavg()[0]
+    for name, sec, detail in rows:
+        print(f"| {name} | {args.n} | {sec:.2f} | {detail} | {load:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

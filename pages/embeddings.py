@@ -1,0 +1,242 @@
+"""Embeddings: the run's UMAP map (one WebGL trace), lasso/box selection -> image grid.
+
+Reads the cached map ``umap_2d.csv`` (``python -m core umap --run-dir R``), ``scores.csv``
+(``python -m core score --run-dir R``) and, for a pruned run, ``keep.npy`` and its parent's map.
+The chart's ``on_select`` callback turns the selection into sample ids in
+``st.session_state["selected_ids"]``; the grid below is drawn from that key only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.embedmap import align_to_parent, map_paths
+from core.runs import read_json
+from core.thumbs import caption
+from ui.actions import class_names, job_button, read_npy, run_json
+from ui.common import command_text, guard, read_csv_cached, selected_run, show_command
+from ui.figures import (KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR, parent_child_figures,
+                        size_from_score, umap_scatter)
+from ui.selection import SELECTED_IDS_KEY, store_ids_callback
+from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
+
+NON_SCORE_COLUMNS = ("index", "label", "mixed")
+CHART_KEY = "emb_map"
+
+
+def score_columns(scores: pd.DataFrame | None) -> list[str]:
+    """Numeric score columns of scores.csv (everything but index, label, mixed)."""
+    if scores is None:
+        return []
+    return [c for c in scores.columns if c not in NON_SCORE_COLUMNS
+            and pd.api.types.is_numeric_dtype(scores[c])]
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _labels(features_path: str, mtime: float) -> np.ndarray:
+    with np.load(features_path) as data:
+        return np.asarray(data["y_train"], dtype=np.int64)
+
+
+def _run_labels(run_dir: Path, scores: pd.DataFrame | None) -> np.ndarray | None:
+    """(N,) int64 labels by sample id, from scores.csv or features.npz."""
+    if scores is not None and {"index", "label"} <= set(scores.columns):
+        labels = np.full(int(scores["index"].max()) + 1, -1, dtype=np.int64)
+        labels[scores["index"].to_numpy(np.int64)] = scores["label"].to_numpy(np.int64)
+        return labels
+    path = run_dir / "features.npz"
+    return _labels(str(path), path.stat().st_mtime) if path.exists() else None
+
+
+def _by_index(scores: pd.DataFrame, column: str, ids: np.ndarray) -> np.ndarray:
+    """``scores[column]`` aligned to ``ids`` (NaN where a sample has no score)."""
+    series = scores.set_index("index")[column]
+    return series.reindex(ids).to_numpy(np.float64)
+
+
+def _map_frame(run_dir: Path) -> tuple[pd.DataFrame | None, str]:
+    """The cached 2-D map (index, x, y) and a staleness note ("" when fresh)."""
+    csv_path, meta_path = map_paths(run_dir, 2)
+    frame = read_csv_cached(csv_path)
+    if frame is None:
+        return None, ""
+    meta = read_json(meta_path, {}) or {}
+    feats = run_dir / "features.npz"
+    stale = ""
+    if feats.exists() and meta.get("created") and feats.stat().st_mtime > float(meta["created"]):
+        stale = ("The map is older than the run's features (the run was trained further or "
+                 "re-extracted); recompute it with the command above.")
+    return frame, stale
+
+
+def _colour_options(scores, keep: np.ndarray | None) -> list[str]:
+    opts = ["class", *score_columns(scores)]
+    if scores is not None and "mixed" in scores.columns:
+        opts.append("mixed")
+    if keep is not None:
+        opts.append("kept / pruned")
+    return opts
+
+
+def _main_map(run_dir: Path, frame: pd.DataFrame, scores, labels, names, keep) -> str | None:
+    """Draw the map; return the score used for grid captions (or None)."""
+    ids = frame["index"].to_numpy(np.int64)
+    c1, c2 = st.columns(2)
+    colour = c1.selectbox("Colour by", _colour_options(scores, keep), key="emb_colour")
+    size_by = c2.selectbox("Size by", ["constant", *score_columns(scores)], key="emb_size")
+    lab = labels[ids] if labels is not None and labels.shape[0] > ids.max() else np.zeros_like(ids)
+    hover = [names[int(c)] if 0 <= c < len(names) else "?" for c in lab]
+    caption_score, cat_colors = None, None
+    if colour == "class":
+        color, cats, title = lab, names, "class"
+    elif colour == "mixed":
+        color, cats, title = _by_index(scores, "mixed", ids), ["clean", "mixed"], "mixed"
+        cat_colors = [KEPT_COLOR, MIXED_COLOR]
+    elif colour == "kept / pruned":
+        color, cats, title = np.where(np.isin(ids, keep), 0, 1), ["kept", "pruned"], ""
+        cat_colors = [KEPT_COLOR, REMOVED_COLOR]
+    else:
+        color, cats, title = _by_index(scores, colour, ids), None, colour
+        caption_score = colour
+    sizes = None if size_by == "constant" else size_from_score(_by_index(scores, size_by, ids))
+    if caption_score is None and size_by != "constant":
+        caption_score = size_by
+    fig = umap_scatter(ids, frame["x"], frame["y"], color, categories=cats,
+                       category_colors=cat_colors, color_title=title,
+                       hover_label=hover, sizes=sizes,
+                       title=f"{run_dir.name}: {len(ids)} training samples")
+    st.plotly_chart(fig, key=CHART_KEY, on_select=store_ids_callback(CHART_KEY),
+                    selection_mode=("points", "box", "lasso"),
+                    config={"scrollZoom": True, "displaylogo": False})
+    st.caption("Lasso (default tool) or box-select points to see their images below; hover shows "
+               "the sample id, class and colour score. Images are not put in the hover tooltips: "
+               "at 50k points that would make the page too heavy to stay fluid.")
+    return caption_score
+
+
+def _grid(run_dir: Path, scores, labels, names, score_name: str | None) -> None:
+    ids = [int(i) for i in st.session_state.get(SELECTED_IDS_KEY) or []]
+    st.subheader("Selected images")
+    if not ids:
+        st.info("Nothing selected yet: draw a lasso around some points on the map.")
+        return
+    thumbs = thumbs_for(run_json(run_dir, "config.json"), border=GRID_BORDER)
+    valid = [i for i in ids if 0 <= i < len(thumbs)]
+    if len(valid) < len(ids):
+        st.warning(f"{len(ids) - len(valid)} selected ids are outside this run's dataset and are "
+                   "skipped (the selection came from another run).")
+    ranked = score_name is not None  # the user coloured/sized by this score: most difficult first
+    if score_name is None and scores is not None and "band" in scores.columns:
+        score_name = "band"
+    score_vals = (_by_index(scores, score_name, np.asarray(valid, np.int64))
+                  if score_name and scores is not None and valid else [None] * len(valid))
+    if ranked and valid:
+        order = np.argsort(-np.nan_to_num(np.asarray(score_vals, np.float64), nan=-np.inf),
+                           kind="stable")
+        valid = [valid[k] for k in order]
+        score_vals = [score_vals[k] for k in order]
+    label_names = [names[int(labels[i])] if labels is not None and i < labels.shape[0]
+                   and 0 <= labels[i] < len(names) else "?" for i in valid]
+    caps = [caption(i, lab, s) for i, lab, s in zip(valid, label_names, score_vals)]
+    top = st.columns([4, 1])
+    counts = pd.Series(label_names, dtype=object).value_counts()
+    legend = f"id · class · {score_name}" if score_name else "id · class"
+    if ranked:
+        legend += f" (highest {score_name} first)"
+    top[0].caption(f"{len(valid)} selected ({', '.join(f'{k}: {v}' for k, v in counts.items())}). "
+                   f"Captions: {legend}.")
+    if top[1].button("Clear selection", key="emb_clear"):
+        st.session_state[SELECTED_IDS_KEY] = []
+        st.rerun()
+    image_grid(thumbs, valid, caps, key="emb_grid", page_size=120)
+
+
+def _parent_child(run_dir: Path, labels, names) -> None:
+    manifest = run_json(run_dir, "manifest.json")
+    parent = manifest.get("parent")
+    if not parent or not (run_dir / "keep.npy").exists():
+        return
+    st.subheader("Parent vs pruned map")
+    parent_dir = Path(parent) if Path(parent).is_absolute() else run_dir.parent / parent
+    missing = [d for d in (parent_dir, run_dir) if not map_paths(d, 2)[0].exists()]
+    if missing:
+        for d in missing:
+            st.info(f"The map of {d.name} is not computed yet:")
+            argv = ["umap", "--run-dir", str(d)]
+            show_command(argv)
+            job_button(f"Compute the map of {d.name}", argv, kind="umap",
+                   key=f"emb_job_{d.name}", primary=False)
+        return
+    maps = merge_maps(read_csv_cached(map_paths(parent_dir, 2)[0]),
+                      read_csv_cached(map_paths(run_dir, 2)[0]), read_npy(run_dir / "keep.npy"))
+    left, right = st.columns(2)
+    pfig, cfig = parent_child_figures(maps, labels, names)
+    left.plotly_chart(pfig, key="emb_parent", on_select=store_ids_callback("emb_parent"),
+                      selection_mode=("points", "box", "lasso"))
+    right.plotly_chart(cfig, key="emb_child", on_select=store_ids_callback("emb_child"),
+                       selection_mode=("points", "box", "lasso"))
+    st.caption("The child's map is Procrustes-aligned to the parent's. Selections on either map "
+               "also fill the image grid above.")
+
+
+def merge_maps(parent: pd.DataFrame, child: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The two cached maps on their common samples, child aligned to parent, plus ``kept``.
+
+    Same result as ``core.embedmap.parent_child_maps`` but from the cached CSVs only: that
+    function re-validates both maps against the features (loading them, and recomputing UMAP on
+    a miss), which must not happen in the page's script thread.
+    """
+    both = parent.merge(child, on="index", suffixes=("_parent", "_child"))
+    if len(both) > 2:
+        both[["x_child", "y_child"]] = align_to_parent(both[["x_child", "y_child"]].to_numpy(),
+                                                       both[["x_parent", "y_parent"]].to_numpy())
+    both["kept"] = np.isin(both["index"].to_numpy(), keep)
+    return both
+
+
+def main() -> None:
+    st.title("Embeddings")
+    run_dir = selected_run()
+    if run_dir is None:
+        st.info("No run selected. Train one on the **Runs** page (the quick digits model takes "
+                "under a minute on a CPU), then pick it in the sidebar.")
+        return
+    shown_run = st.session_state.get("emb_selection_run")
+    if shown_run is not None and shown_run != str(run_dir):  # a selection belongs to its run
+        st.session_state[SELECTED_IDS_KEY] = []
+    st.session_state["emb_selection_run"] = str(run_dir)
+    argv = ["umap", "--run-dir", str(run_dir)]
+    frame, stale = _map_frame(run_dir)
+    if frame is None:
+        st.info(f"{run_dir.name} has no UMAP map yet. Compute it from the run's features "
+                "(a few seconds for digits, a few minutes for 50k images):")
+        show_command(argv)
+        job_button("Compute the map now", argv, kind="umap", key="emb_job")
+        return
+    show_command(argv)
+    if stale:
+        st.warning(stale)
+    scores = read_csv_cached(run_dir / "scores.csv")
+    if scores is None:
+        st.info("Colour by difficulty score needs scores.csv: "
+                f"`{command_text(['score', '--run-dir', str(run_dir)])}`")
+        job_button("Compute the scores now", ["score", "--run-dir", str(run_dir)], kind="score",
+                   key="emb_score_job", primary=False)
+    labels = _run_labels(run_dir, scores)
+    n_classes = int(labels.max()) + 1 if labels is not None and labels.size else 1
+    names = class_names(run_dir, n_classes)
+    keep = read_npy(run_dir / "keep.npy")
+    score_name = None
+    with guard("The map"):
+        score_name = _main_map(run_dir, frame, scores, labels, names, keep)
+    with guard("The image grid"):
+        _grid(run_dir, scores, labels, names, score_name)
+    with guard("The parent vs pruned maps"):
+        _parent_child(run_dir, labels, names)
+
+
+with guard("The Embeddings page"):
+    main()

@@ -1,0 +1,119 @@
+"""AppTest of the Compare page against fake run folders: tables equal the files, exports work."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.runs import write_json
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def arr(value) -> list:
+    """A plotly JSON array: a plain list, or plotly's typed-array form {"dtype", "bdata"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return list(value)
+
+
+def fake_run(root: Path, run_id: str, *, loss_mode="baseline", seed=0, linear=None, knn=None, parent=None,
+             score=None, ratio=None, created=0.0) -> Path:
+    d = root / run_id
+    write_json(d / "config.json", {"dataset": "digits", "preset": "quick", "loss_mode": loss_mode, "seed": seed,
+                                   "epochs": 3})
+    write_json(d / "manifest.json", {"created": created, "parent": parent,
+                                     "prune": {"score": score, "ratio": ratio} if score else None})
+    write_json(d / "status.json", {"state": "done"})
+    if linear is not None:
+        write_json(d / "metrics.json", {"linear_acc": linear, "knn_acc": knn})
+    return d
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("HARDPAIRS_RUNS", str(root))
+    return root
+
+
+def compare_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_empty_state(root):
+    fake_run(root, "no-metrics-yet")
+    at = compare_page()
+    assert "No run has probe accuracies yet" in at.info[0].value
+    assert "python -m core train --dataset digits --preset quick --analyse" in [c.value for c in at.code]
+    assert not at.error
+
+
+def test_tables_figure_and_exports_match_the_run_files(root):
+    metrics = {"b0": (0.90, 0.80), "b1": (0.94, 0.84)}
+    p0 = fake_run(root, "b0", seed=0, linear=0.90, knn=0.80, created=1)
+    p1 = fake_run(root, "b1", seed=1, linear=0.94, knn=0.84, created=2)
+    fake_run(root, "band-s0", seed=0, linear=0.93, knn=0.82, parent=str(p0), score="band", ratio=0.3, created=3)
+    fake_run(root, "band-s1", seed=1, linear=0.95, knn=0.86, parent=str(p1), score="band", ratio=0.3, created=4)
+    fake_run(root, "rand-s0", seed=0, linear=0.86, knn=0.78, parent=str(p0), score="random", ratio=0.3, created=5)
+    at = compare_page()
+    summary = at.dataframe[0].value
+    assert summary[["prune score", "pruned %"]].values.tolist() == [["none", 0.0], ["band", 30.0], ["random", 30.0]]
+    lin = np.mean([m[0] for m in metrics.values()])
+    std = np.std([m[0] for m in metrics.values()], ddof=1)
+    assert summary["linear probe %"].iloc[0] == f"{100 * lin:.2f} ± {100 * std:.2f} (n=2)"
+    assert summary["kNN %"].iloc[2] == "78.00 (n=1)"
+    # the accuracy-vs-ratio chart: band and the dashed random baseline, from 0 % to 30 %
+    chart = at.get("plotly_chart")[0]
+    fig = json.loads(chart.proto.spec)
+    lines = {t["name"]: t for t in fig["data"]}
+    assert set(lines) == {"band", "random (baseline)"}
+    assert arr(lines["band"]["x"]) == [0.0, 30.0]
+    assert arr(lines["band"]["y"]) == pytest.approx([92.0, 94.0])
+    assert lines["random (baseline)"]["line"]["dash"] == "dash"
+    # deltas vs the parent, in percentage points
+    deltas = at.dataframe[1].value.set_index("run_id")
+    assert deltas.loc["band-s0", "linear Δ (pp)"] == pytest.approx(3.0)
+    assert deltas.loc["band-s1", "kNN Δ (pp)"] == pytest.approx(2.0)
+    assert deltas.loc["rand-s0", "linear Δ (pp)"] == pytest.approx(-4.0)
+    # exports and the CLI twin
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["HTML report (offline, interactive)", "Summary CSV (over seeds)", "Per-run CSV"]
+    codes = [c.value for c in at.code]
+    assert "python -m core report --out report.html --csv summary.csv --runs-csv runs.csv" in codes
+
+
+def test_knn_metric_and_dataset_filter(root):
+    fake_run(root, "d", seed=0, linear=0.9, knn=0.7, created=1)
+    write_json(root / "c10" / "config.json", {"dataset": "cifar10", "loss_mode": "baseline", "seed": 0})
+    write_json(root / "c10" / "metrics.json", {"linear_acc": 0.88, "knn_acc": 0.85})
+    at = compare_page()
+    assert at.multiselect(key="compare_datasets").value == ["cifar10", "digits"]
+    at.multiselect(key="compare_datasets").set_value(["cifar10"]).run()
+    summary = at.dataframe[0].value
+    assert summary["dataset"].tolist() == ["cifar10"]
+    at.radio(key="compare_metric").set_value("knn").run()
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert [t["name"] for t in bars] == ["cifar10"] and arr(bars[0]["y"]) == pytest.approx([85.0])
+
+
+def test_csv_download_content_equals_report_module(root):
+    from core import report
+
+    fake_run(root, "x", seed=0, linear=0.91, knn=0.81, created=1)
+    at = compare_page()
+    csv_button = at.get("download_button")[1]
+    assert csv_button.proto.label == "Summary CSV (over seeds)"
+    frame = pd.read_csv(io.StringIO(report.summary_csv(report.collect(root))))
+    assert frame["linear_mean"].tolist() == pytest.approx([0.91])

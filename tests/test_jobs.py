@@ -1,0 +1,209 @@
+"""Background jobs with real processes: queue, cancel, crashes, and an app restart."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from core import jobs
+from core.errors import HardpairsError
+from core.runs import REPO_ROOT, read_json
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def wait_for(pred, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``pred`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+def gated(gate: Path, out: str = "") -> list[str]:
+    """A command that prints, then waits until ``gate`` exists, then prints ``out``."""
+    return py(f"""
+        import os, time
+        print('star' + 'ted', flush=True)  # not literally in the echoed command
+        while not os.path.exists({str(gate)!r}):
+            time.sleep(0.05)
+        print({out!r}, flush=True)
+    """)
+
+
+def state_of(job_id: str, root: Path) -> str:
+    return jobs.get_job(job_id, root).state
+
+
+def pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+@pytest.fixture
+def root(tmp_path):
+    return tmp_path / "runs"
+
+
+def test_job_runs_records_exit_and_result(root):
+    job = jobs.submit(py("print('hel' + 'lo'); print('{\"linear_acc\": 0.5}')"), "pairs", raw=True, root=root)
+    done = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "done" and j, what="job done")
+    assert done.exit_code == 0 and done.message == ""
+    assert jobs.job_result(done) == {"linear_acc": 0.5}
+    assert "hello" in jobs.log_tail(done)
+    assert jobs.log_tail(done, 1) == "[job] exit status 0"
+    assert read_json(Path(done.job_dir) / "job.json")["argv"][1] == "-c"
+    assert done.started is not None and done.ended >= done.started
+
+
+def test_core_command_uses_this_interpreter(root):
+    job = jobs.submit(["runs"], "runs", root=root)
+    assert job.argv[:3] == (sys.executable, "-m", "core")
+    assert job.command.startswith("python -m core runs")
+    assert not job.heavy
+
+
+def test_queue_runs_one_heavy_job_at_a_time(root, tmp_path):
+    gate = tmp_path / "gate"
+    first = jobs.submit(gated(gate, "first"), "train", raw=True, root=root)
+    second = jobs.submit(py("print('second')"), "score", raw=True, root=root)
+    light = jobs.submit(py("print('light')"), "pairs", raw=True, root=root)
+    assert first.heavy and second.heavy and not light.heavy
+    wait_for(lambda: "started" in jobs.log_tail(jobs.get_job(first.job_id, root)), what="first job started")
+    # the light job runs while the heavy one holds the slot; the second heavy one waits
+    wait_for(lambda: state_of(light.job_id, root) == "done", what="light job done")
+    assert state_of(first.job_id, root) == "running"
+    assert state_of(second.job_id, root) == "queued"
+    assert jobs.counts(jobs.list_jobs(root)) == {"running": 1, "queued": 1}
+    gate.touch()
+    wait_for(lambda: state_of(second.job_id, root) == "done", what="second job done")
+    a, b = jobs.get_job(first.job_id, root), jobs.get_job(second.job_id, root)
+    assert a.state == "done"
+    assert b.started >= a.ended  # started by the first job's wrapper after it finished
+
+
+def test_cancel_queued_job_never_starts(root, tmp_path):
+    gate = tmp_path / "gate"
+    first = jobs.submit(gated(gate), "train", raw=True, root=root)
+    second = jobs.submit(py("print('must not run')"), "train", raw=True, root=root)
+    cancelled = jobs.cancel(second.job_id, root)
+    assert cancelled.state == "cancelled" and "before it started" in cancelled.message
+    gate.touch()
+    wait_for(lambda: state_of(first.job_id, root) == "done", what="first job done")
+    time.sleep(0.5)
+    job = jobs.get_job(second.job_id, root)
+    assert job.state == "cancelled" and job.started is None
+    assert "must not run" not in jobs.log_tail(job)
+
+
+def test_cancel_terminates_the_process_group(root, tmp_path):
+    pids = tmp_path / "pids.json"
+    ckpt = tmp_path / "checkpoint"
+    cmd = py(f"""
+        import json, signal, subprocess, sys, time
+        kid = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])
+        def term(*_):
+            open({str(ckpt)!r}, 'w').write('saved')  # what the trainer does: checkpoint, exit
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, term)
+        import os
+        json.dump({{'me': os.getpid(), 'kid': kid.pid}}, open({str(pids)!r}, 'w'))
+        time.sleep(600)
+    """)
+    job = jobs.submit(cmd, "train", raw=True, root=root)
+    ids = wait_for(lambda: pids.exists() and pids.stat().st_size and json.loads(pids.read_text()), what="pids")
+    assert jobs.cancel(job.job_id, root).state in ("running", "cancelled")
+    final = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "cancelled" and j.ended and j,
+                     what="cancelled")
+    assert ckpt.read_text() == "saved"  # SIGTERM came first and was handled
+    wait_for(lambda: pid_gone(ids["me"]) and pid_gone(ids["kid"]), what="group gone")
+    assert final.message == "cancelled by the user"
+    assert jobs.poll(root)[0].state == "cancelled"
+
+
+def test_cancel_escalates_to_sigkill(root):
+    cmd = py("""
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print('ignoring %s' % 'SIGTERM', flush=True)
+        time.sleep(600)
+    """)
+    job = jobs.submit(cmd, "train", raw=True, root=root, grace_s=0.5)
+    wait_for(lambda: "ignoring SIGTERM" in jobs.log_tail(jobs.get_job(job.job_id, root)), what="child ready")
+    jobs.cancel(job.job_id, root)
+    final = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).ended and j, what="job ended")
+    assert final.state == "cancelled"
+    assert final.exit_code == -signal.SIGKILL
+    assert "sending SIGKILL" in jobs.log_tail(final)
+
+
+def test_killed_child_shows_failed_with_log_tail(root):
+    job = jobs.submit(py("print('epoch %d loss %.1f' % (1, 4.2), flush=True); import time; time.sleep(600)"),
+                      "train", raw=True, root=root)
+    wait_for(lambda: "epoch 1 loss" in jobs.log_tail(jobs.get_job(job.job_id, root)), what="output")
+    child = read_json(Path(job.job_dir) / "child.json")
+    os.kill(child["pid"], signal.SIGKILL)
+    final = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "failed" and j, what="failed")
+    assert final.exit_code == -9 and final.message == "killed by signal 9"
+    assert "epoch 1 loss 4.2" in jobs.log_tail(final)
+
+
+def test_dead_wrapper_without_exit_status_is_failed_and_next_job_starts(root, tmp_path):
+    job = jobs.submit(py("import time; time.sleep(600)"), "train", raw=True, root=root)
+    queued = jobs.submit(py("print('next')"), "train", raw=True, root=root)
+    child = wait_for(lambda: read_json(Path(job.job_dir) / "child.json"), what="child started")
+    os.kill(jobs.get_job(job.job_id, root).pid, signal.SIGKILL)  # the wrapper dies first...
+    os.killpg(child["pid"], signal.SIGKILL)  # ...then its command: nobody writes exit.json
+    wait_for(lambda: pid_gone(child["pid"]), what="child gone")
+    dead = jobs.get_job(job.job_id, root)
+    assert dead.state == "failed" and dead.exit_code is None
+    assert dead.message == "the process died without recording an exit status"
+    assert state_of(queued.job_id, root) == "queued"  # no wrapper was left to start it ...
+    jobs.poll(root)  # ... so the next poll (the app's fragment, or `python -m core jobs`) does
+    wait_for(lambda: state_of(queued.job_id, root) == "done", what="queued job done")
+
+
+def test_jobs_survive_an_app_restart(root, tmp_path):
+    """A fresh interpreter submits and exits; the queue still moves and a new one sees it all."""
+    gate = tmp_path / "gate"
+    script = f"""
+        import sys
+        from core import jobs
+        a = jobs.submit({gated(gate, 'A')!r}, 'train', raw=True, root={str(root)!r})
+        b = jobs.submit([sys.executable, '-c', 'print(42)'], 'umap', raw=True, root={str(root)!r})
+        print(a.job_id, b.job_id)
+    """
+    out = subprocess.run(py(script), cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    a_id, b_id = out.stdout.split()
+    assert state_of(b_id, root) == "queued"
+    gate.touch()  # the "app" is gone; A's wrapper starts B when A ends
+    wait_for(lambda: state_of(b_id, root) == "done", what="B done")
+    cli = subprocess.run([sys.executable, "-m", "core", "jobs", "--runs-root", str(root)],
+                         cwd=REPO_ROOT, capture_output=True, text=True)
+    listed = json.loads(cli.stdout.strip().splitlines()[-1])
+    assert {j["job_id"]: j["state"] for j in listed["jobs"]} == {a_id: "done", b_id: "done"}
+    assert listed["running"] == 0 and listed["queued"] == 0
+    assert jobs.log_tail(jobs.get_job(b_id, root)).splitlines()[-2] == "42"
+
+
+def test_unknown_job_is_a_clear_error(root):
+    with pytest.raises(HardpairsError, match="python -m core jobs"):
+        jobs.get_job("nope", root)

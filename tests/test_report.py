@@ -1,0 +1,175 @@
+"""core.report: seed grouping, parent deltas, curves, the offline HTML report and the CSVs."""
+from __future__ import annotations
+
+import io
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import report
+from core.runs import write_json
+
+
+class _Tables(HTMLParser):
+    """Collects every <table> as a DataFrame (header row = columns); stdlib only."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._rows, self._cell = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._rows = []
+        elif tag == "tr" and self._rows is not None:
+            self._rows.append([])
+        elif tag in ("td", "th") and self._rows is not None:
+            self._cell = ""
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._rows[-1].append(self._cell.strip())
+            self._cell = None
+        elif tag == "table" and self._rows:
+            self.tables.append(pd.DataFrame(self._rows[1:], columns=self._rows[0]))
+            self._rows = None
+
+
+def html_tables(text: str) -> list[pd.DataFrame]:
+    parser = _Tables()
+    parser.feed(text)
+    return parser.tables
+
+
+def fake_run(root: Path, run_id: str, *, dataset="digits", loss_mode="baseline", seed=0, linear=None,
+             knn=None, parent=None, score=None, ratio=None, created=0.0, state="done") -> Path:
+    """A run folder with just the files the comparison reads."""
+    d = root / run_id
+    write_json(d / "config.json", {"dataset": dataset, "preset": "quick", "loss_mode": loss_mode, "seed": seed,
+                                   "epochs": 3, "lr": 0.003, "temperature": 0.2, "arch": "small_cnn"})
+    write_json(d / "manifest.json", {"created": created, "parent": parent, "git_commit": "abcdef1234567",
+                                     "prune": {"score": score, "ratio": ratio} if score else None,
+                                     "device": "cpu", "wall_time_s": 12.5})
+    write_json(d / "status.json", {"state": state, "epoch": 3, "epochs": 3})
+    if linear is not None:
+        write_json(d / "metrics.json", {"linear_acc": linear, "knn_acc": knn})
+    return d
+
+
+@pytest.fixture
+def records(tmp_path):
+    root = tmp_path / "runs"
+    p0 = fake_run(root, "base-s0", seed=0, linear=0.90, knn=0.80, created=1)
+    p1 = fake_run(root, "base-s1", seed=1, linear=0.94, knn=0.84, created=2)
+    fake_run(root, "comb-s0", loss_mode="combined", seed=0, linear=0.95, knn=0.85, created=3)
+    fake_run(root, "band20-s0", seed=0, linear=0.93, knn=0.82, parent=str(p0), score="band", ratio=0.2, created=4)
+    fake_run(root, "band20-s1", seed=1, linear=0.95, knn=0.86, parent=str(p1), score="band", ratio=0.2, created=5)
+    fake_run(root, "rand20-s0", seed=0, linear=0.88, knn=0.79, parent=str(p0), score="random", ratio=0.2, created=6)
+    fake_run(root, "running", seed=2, created=7, state="running")
+    return report.collect(root)
+
+
+def test_collect_reads_every_run_with_config_and_manifest(records):
+    assert len(records) == 7
+    by_id = {r["run_id"]: r for r in records}
+    assert by_id["band20-s0"]["config"]["lr"] == 0.003
+    assert by_id["band20-s0"]["manifest"]["prune"] == {"score": "band", "ratio": 0.2}
+
+
+def test_group_runs_means_and_sample_std_over_seeds(records):
+    g = report.group_runs(report.runs_table(records)).set_index(["loss_mode", "prune_score", "prune_ratio"])
+    base = g.loc[("baseline", "none", 0.0)]
+    assert base["n_seeds"] == 2 and base["seeds"] == "0, 1"
+    assert base["linear_mean"] == pytest.approx(0.92)
+    assert base["linear_std"] == pytest.approx(np.std([0.90, 0.94], ddof=1))
+    assert base["knn_mean"] == pytest.approx(0.82)
+    band = g.loc[("baseline", "band", 0.2)]
+    assert band["linear_mean"] == pytest.approx(0.94) and band["n_seeds"] == 2
+    single = g.loc[("combined", "none", 0.0)]
+    assert single["n_seeds"] == 1 and np.isnan(single["linear_std"])
+    assert len(g) == 4  # the run without metrics is left out
+
+
+def test_parent_deltas_subtract_the_parents_accuracy(records):
+    d = report.parent_deltas(report.runs_table(records)).set_index("run_id")
+    assert set(d.index) == {"band20-s0", "band20-s1", "rand20-s0"}
+    assert d.at["band20-s0", "parent"] == "base-s0"
+    assert d.at["band20-s0", "delta_linear"] == pytest.approx(0.93 - 0.90)
+    assert d.at["band20-s1", "delta_knn"] == pytest.approx(0.86 - 0.84)
+    assert d.at["rand20-s0", "delta_linear"] == pytest.approx(-0.02)
+
+
+def test_ratio_curves_start_every_score_at_the_unpruned_group(records):
+    grouped = report.group_runs(report.runs_table(records))
+    assert report.curve_panels(grouped) == [("digits", "baseline")]
+    pts = report.ratio_curves(grouped, "digits", "baseline")
+    assert pts[["score", "ratio"]].values.tolist() == [["band", 0.0], ["band", 0.2], ["random", 0.0], ["random", 0.2]]
+    assert pts["mean"].tolist() == pytest.approx([0.92, 0.94, 0.92, 0.88])
+    fig = report.ratio_figure(grouped, "digits", "baseline")
+    names = [t.name for t in fig.data]
+    assert names == ["band", "random (baseline)"]
+    assert list(fig.data[1].y) == pytest.approx([92.0, 88.0])
+    assert fig.data[1].line.dash == "dash"
+
+
+def test_summary_display_formats_mean_std_in_percent(records):
+    grouped = report.group_runs(report.runs_table(records))
+    shown = report.summary_display(grouped)
+    row = shown[(shown["loss mode"] == "baseline") & (shown["prune score"] == "none")].iloc[0]
+    assert row["linear probe %"] == "92.00 ± 2.83 (n=2)"
+    one = shown[shown["loss mode"] == "combined"].iloc[0]
+    assert one["kNN %"] == "85.00 (n=1)"
+
+
+def test_html_report_is_self_contained(records):
+    text = report.html_report(records, title="Audit <digits>", generated=0)
+    assert "<title>Audit &lt;digits&gt;</title>" in text
+    # plotly.js inlined exactly once (two figures), and no script loaded from elsewhere
+    assert text.count("* plotly.js v") == 1
+    assert text.count("Plotly.newPlot(") == 2
+    assert not re.search(r"<script[^>]+src=", text)
+    tables = html_tables(text)
+    summary = tables[0]
+    assert "92.00 ± 2.83 (n=2)" in summary["linear probe %"].tolist()
+    delta = next(t for t in tables if "linear Δ (pp)" in t.columns)
+    assert sorted(map(float, delta["linear Δ (pp)"])) == pytest.approx([-2.0, 1.0, 3.0])
+    settings = next(t for t in tables if "git_commit" in t.columns)
+    assert set(settings["git_commit"]) == {"abcdef1234"}
+    assert len(settings) == 7
+
+
+def test_csv_exports_round_trip(records):
+    summary = pd.read_csv(io.StringIO(report.summary_csv(records)))
+    assert len(summary) == 4
+    base = summary[(summary.loss_mode == "baseline") & (summary.prune_score == "none")].iloc[0]
+    assert base.linear_mean == pytest.approx(0.92)
+    runs = pd.read_csv(io.StringIO(report.runs_csv(records))).set_index("run_id")
+    assert len(runs) == 7
+    assert runs.at["band20-s1", "delta_linear"] == pytest.approx(0.01)
+    assert np.isnan(runs.at["base-s0", "delta_linear"])
+
+
+def test_report_cli_writes_files(records, tmp_path, capsys):
+    from core.cli import main
+
+    root = Path(records[0]["run_dir"]).parent
+    code = main(["report", "--runs-root", str(root), "--out", str(tmp_path / "r.html"),
+                 "--csv", str(tmp_path / "s.csv")])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and out["runs"] == 7
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert pd.read_csv(tmp_path / "s.csv").shape[0] == 4
+
+
+def test_empty_records_give_an_explaining_report():
+    text = report.html_report([])
+    assert "No run has probe metrics yet." in text
+    assert report.group_runs(report.runs_table([])).empty

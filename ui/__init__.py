@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages (``ui.common``) and page components."""

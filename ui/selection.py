@@ -1,0 +1,133 @@
+"""Plotly selection payloads (st.plotly_chart on_select) -> sample ids.
+
+Streamlit returns ``{"selection": {"points": [...], "point_indices": [...], "box": [...],
+"lasso": [...]}}``. Measured on streamlit 1.67 / plotly 7.1 (docs/streamlit-notes.md section 6):
+
+* ``point_indices`` counts inside each trace, so it is wrong for multi-trace figures; it is
+  ignored here.
+* a point's ``customdata`` comes back as a scalar (1-D customdata on one trace), a list
+  (2-D customdata), or a dict with string keys ``{"0": 1000, "1": 3}`` (px ``custom_data``).
+
+:func:`customdata_rows` normalises all three into lists; :func:`ids_from_selection` takes the
+first element of each as the sample id. The page's ``on_select`` callback (see
+:func:`store_ids_callback`) writes the ids to ``st.session_state["selected_ids"]`` so the image
+grid can be driven (and tested) independently of the chart.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+SELECTED_IDS_KEY = "selected_ids"
+
+
+def _selection_dict(payload: Any) -> Mapping:
+    """The inner ``selection`` mapping of a PlotlyState / dict / attribute-style object."""
+    if payload is None:
+        return {}
+    sel = None
+    if isinstance(payload, Mapping):
+        sel = payload.get("selection", payload)
+    else:
+        sel = getattr(payload, "selection", None)
+    if sel is None:
+        return {}
+    if isinstance(sel, Mapping):
+        return sel
+    points = getattr(sel, "points", None)
+    return {"points": points or []}
+
+
+def _as_row(value: Any) -> list | None:
+    """One point's customdata as a list (scalar -> [v], dict with "0","1".. keys -> ordered)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        if not value:
+            return None
+
+        def order(key: Any) -> tuple[int, Any]:
+            try:
+                return (0, int(key))
+            except (TypeError, ValueError):
+                return (1, str(key))
+
+        return [value[k] for k in sorted(value, key=order)]
+    if isinstance(value, (list, tuple)):
+        return list(value) if value else None
+    tolist = getattr(value, "tolist", None)  # numpy scalar / array
+    if tolist is not None:
+        return _as_row(tolist())
+    return [value]
+
+
+def customdata_rows(payload: Any) -> list[list]:
+    """Each selected point's customdata as a list, in payload order (points without it skipped)."""
+    points = _selection_dict(payload).get("points") or []
+    rows = []
+    for point in points:
+        if not isinstance(point, Mapping):
+            continue
+        row = _as_row(point.get("customdata"))
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _to_int(value: Any) -> int | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    if f != f or f in (float("inf"), float("-inf")):
+        return None
+    return int(round(f))
+
+
+def ids_from_selection(payload: Any) -> list[int]:
+    """Sample ids (first customdata element) of the selected points, deduplicated, in order.
+
+    Args:
+        payload: the value of ``st.plotly_chart(..., on_select=...)`` or
+            ``st.session_state[chart_key]``; ``None``/empty gives ``[]``.
+
+    Returns:
+        list of int sample ids; ``point_indices`` is deliberately ignored.
+    """
+    seen: set[int] = set()
+    out: list[int] = []
+    for row in customdata_rows(payload):
+        i = _to_int(row[0])
+        if i is not None and i not in seen:
+            seen.add(i)
+            out.append(i)
+    return out
+
+
+def cells_from_selection(payload: Any) -> list[tuple[int, int]]:
+    """(row, col) pairs from points whose customdata holds two integers (heatmap cell overlay)."""
+    out: list[tuple[int, int]] = []
+    for row in customdata_rows(payload):
+        if len(row) < 2:
+            continue
+        a, b = _to_int(row[0]), _to_int(row[1])
+        if a is not None and b is not None and (a, b) not in out:
+            out.append((a, b))
+    return out
+
+
+def store_ids_callback(chart_key: str, target_key: str = SELECTED_IDS_KEY) -> Callable[[], None]:
+    """An ``on_select`` callback copying the chart's selected ids into ``session_state[target_key]``.
+
+    An empty selection (double click to clear) keeps the previous ids, so the grid does not
+    vanish when the user only wants to pan; use a "clear" button to empty it.
+    """
+
+    def _callback() -> None:
+        import streamlit as st
+
+        ids = ids_from_selection(st.session_state.get(chart_key))
+        if ids:
+            st.session_state[target_key] = ids
+
+    return _callback

@@ -1,0 +1,91 @@
+"""Image grids for the app: the run's dataset images as crisp thumbnails, one st.image per page.
+
+The dataset is loaded once per (spec, mix, mix_lambda, seed, image_size) with
+``st.cache_resource`` -- keyed by those settings, never by hashing arrays -- and wrapped in a
+:class:`core.thumbs.ThumbnailCache` that encodes each PNG once. A grid is ONE
+``st.image(list, caption=list)`` call per page (measured faster than one call per image and it
+does not grow the media store in a loop); big selections are paginated.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import streamlit as st
+
+from core.data import ImageDataset, load_dataset
+from core.thumbs import ThumbnailCache, page_bounds
+
+THUMB_PX = 96
+GRID_BORDER = 3
+
+
+def dataset_key(config: Mapping) -> tuple:
+    """(spec, mix, mix_lambda, seed, image_size) of a run's config.json: what identifies its images."""
+    return (
+        str(config.get("dataset") or "digits"),
+        float(config.get("mix") or 0.0),
+        float(config.get("mix_lambda") if config.get("mix_lambda") is not None else 0.5),
+        int(config.get("seed") or 0),
+        None if config.get("image_size") in (None, "") else int(config["image_size"]),
+    )
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the run's images ...")
+def _load(spec: str, mix: float, mix_lambda: float, seed: int, image_size: int | None) -> ImageDataset:
+    return load_dataset(spec, mix=mix, mix_lambda=mix_lambda, seed=seed, image_size=image_size)
+
+
+@st.cache_resource(max_entries=4)
+def _thumbs(spec: str, mix: float, mix_lambda: float, seed: int, image_size: int | None,
+            size: int, border: int) -> ThumbnailCache:
+    return ThumbnailCache(_load(spec, mix, mix_lambda, seed, image_size).x_train, size=size,
+                          border=border)
+
+
+def dataset_for(config: Mapping) -> ImageDataset:
+    """The run's dataset (shared, read-only); raises HardpairsError when it cannot be loaded."""
+    return _load(*dataset_key(config))
+
+
+def thumbs_for(config: Mapping, size: int = THUMB_PX, border: int = 0) -> ThumbnailCache:
+    """Thumbnail cache of the run's training images (shared across sessions).
+
+    Use ``border=GRID_BORDER`` for :func:`image_grid` (keeps dark neighbours apart), 0 for
+    table cells.
+    """
+    return _thumbs(*dataset_key(config), int(size), int(border))
+
+
+def image_grid(thumbs: ThumbnailCache, ids: Sequence[int], captions: Sequence[str], *, key: str,
+               page_size: int = 120, width: int | None = None) -> list[int]:
+    """Paginated grid: a page picker (when needed) and one ``st.image`` call for the page.
+
+    Args:
+        thumbs: thumbnail cache of the run's images.
+        ids: sample ids to show, in display order.
+        captions: one caption per id.
+        key: widget key prefix (the page number lives in ``st.session_state[key + "_page"]``).
+        page_size: images per page.
+        width: display width in px (default: the thumbnails' own size).
+
+    Returns:
+        the ids shown on the current page.
+    """
+    ids = [int(i) for i in ids]
+    if not ids:
+        return []
+    page_key = f"{key}_page"
+    _, _, n_pages = page_bounds(len(ids), 1, page_size)
+    if n_pages > 1:
+        current = st.session_state.get(page_key, 1)
+        if not isinstance(current, int) or not 1 <= current <= n_pages:
+            st.session_state[page_key] = 1
+        page = st.number_input(f"Page (of {n_pages}, {page_size} per page)", min_value=1,
+                               max_value=n_pages, step=1, key=page_key)
+    else:
+        page = 1
+    start, stop, _ = page_bounds(len(ids), int(page), page_size)
+    shown = ids[start:stop]
+    pngs = thumbs.pngs(shown)
+    st.image(pngs, caption=list(captions[start:stop]), width=width or "content")
+    return shown
