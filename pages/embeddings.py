@@ -111,9 +111,9 @@ def _main_map(run_dir: Path, frame: pd.DataFrame, scores, labels, names, keep) -
     st.plotly_chart(fig, key=CHART_KEY, on_select=store_ids_callback(CHART_KEY),
                     selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
-    st.caption("Lasso (default tool) or box-select points to see their images below; hover shows "
-               "the sample id, class and colour score. Images are not put in the hover tooltips: "
-               "at 50k points that would make the page too heavy to stay fluid.")
+    st.caption("Click a point to see its image below, or lasso (default tool) / box-select points "
+               "to see theirs; hover shows the sample id, class and colour score. Images are not put "
+               "in the hover tooltips: at 50k points that would make the page too heavy to stay fluid.")
     return caption_score
 
 

@@ -1,19 +1,9 @@
 """Shared fixtures: an isolated runs root, and one tiny real digits run per test session."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, dict]:
-    """Run ``python -m core`` in-process; return (exit status, the last stdout line as JSON)."""
-    from core.cli import main
-
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr().out.strip().splitlines()
-    return code, json.loads(out[-1])
 
 
 @pytest.fixture

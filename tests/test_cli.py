@@ -9,7 +9,7 @@ import torch
 from core.checkpoints import load_checkpoint_file
 from core.models import build_backbone
 from core.runs import read_json
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_imported_ssl_checkpoint_reproduces_the_run(tiny_run, runs_root, tmp_path, capsys):

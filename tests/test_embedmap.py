@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from tests.helpers import run_cli
 from core import embedmap as em
 from core.errors import HardpairsError
 from core.neighbors import knn, l2_normalise

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from tests.helpers import run_cli
 from core.errors import HardpairsError
 from core.neighbors import l2_normalise
 from core.pairs import class_pair_matrix, hardest_pairs

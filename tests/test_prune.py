@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from tests.helpers import run_cli
 from core.errors import HardpairsError
 from core.prune import per_class_counts, select_keep
 from core.runs import save_npz, write_json

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from conftest import run_cli
+from tests.helpers import run_cli
 from core.errors import HardpairsError
 from core.neighbors import l2_normalise
 from core.runs import save_npz, write_json

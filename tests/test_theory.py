@@ -208,7 +208,7 @@ def test_estimate_abg_bad_input():
 
 @pytest.mark.slow
 def test_theory_cli_on_a_real_run(tiny_run, capsys):
-    from conftest import run_cli
+    from tests.helpers import run_cli
     from core.probe import ProbeConfig, linear_probe_accuracy
     from core.runs import load_features, read_json
 

@@ -12,7 +12,7 @@ import torch
 
 from core.checkpoints import load_checkpoint_file
 from core.runs import read_json, read_jsonl
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 FAST = ["--dataset", "digits", "--epochs", "2", "--checkpoint-every", "1", "--no-probe"]
 
