@@ -41,7 +41,7 @@ from core.config import make_config  # noqa: E402
 from core.loss import contrastive_loss, pair_stats, select_difficult_pairs  # noqa: E402
 from core.models import FEATURE_DIMS, SimCLRModel  # noqa: E402
 from core.runs import write_json  # noqa: E402
-from core.train import StepContext, augment_config, make_views, prepare_model, run_step  # noqa: E402
+from core.step import StepContext, augment_config, make_views, prepare_model, run_step  # noqa: E402
 
 CIFAR10_TRAIN = 50_000
 #: Dense bf16 tensor-core peaks in TFLOP/s, matched against torch.cuda.get_device_name() in order.

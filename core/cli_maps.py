@@ -20,7 +20,8 @@ import numpy as np
 from .embedmap import MapConfig, compute_or_load_map, features_sha1
 from .errors import HardpairsError
 from .runs import load_features, read_json, require_run, write_json
-from .theory import estimate_abg, evaluate_bounds
+from .bounds import evaluate_bounds
+from .theory import estimate_abg
 
 DELTA_NOTE = ("delta (the label-recovery error of Assumption 3.1) is not measurable from features; "
               "the bounds use an illustrative value. Compare bounds with each other, not with accuracy.")

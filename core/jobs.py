@@ -13,7 +13,7 @@ everything about a job lives in files and its process runs in its own session. L
         log.txt       stdout + stderr of the command
     <runs_root>/.jobs/.queue.lock   flock that serialises starting jobs
 
-Each job runs under a wrapper process (``python -m core.jobs JOB_DIR``) that starts the command
+Each job runs under a wrapper process (``python -m core.jobrunner JOB_DIR``, core/jobrunner.py) that starts the command
 in a new process group, waits for it, records ``exit.json`` and then starts the next queued
 job -- so the queue moves on when the app is closed. At most one *heavy* job (training,
 scoring, UMAP, ...) runs at a time; light jobs start at once.
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .errors import HardpairsError
+from .procs import pid_alive, signal_group, start_ticks
 from .runs import REPO_ROOT, read_json, runs_root, write_json
 
 HEAVY_KINDS = frozenset({"train", "retrain", "score", "umap", "import", "probe", "analyse"})
@@ -106,38 +107,6 @@ def display_command(argv: Sequence[str]) -> str:
     return shlex.join(parts)
 
 
-def _start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (Linux ``/proc``), None if unknown/gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] in ("Z", "X"):  # zombie: finished, not yet reaped
-            return None
-        return int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _pid_alive(pid: int | None, ticks: int | None) -> bool:
-    """True when ``pid`` is a live process that started at ``ticks`` (guards against pid reuse)."""
-    if not pid:
-        return False
-    try:  # reap our own finished children so they do not linger as zombies
-        os.waitpid(pid, os.WNOHANG)
-    except (ChildProcessError, OSError):
-        pass
-    if Path("/proc/self/stat").exists():
-        now = _start_ticks(pid)
-        return now is not None and (ticks is None or now == ticks)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def load_job(job_dir: str | os.PathLike) -> Job:
     """Read one job folder and derive its state (see the module docstring)."""
     job_dir = Path(job_dir)
@@ -165,9 +134,9 @@ def load_job(job_dir: str | os.PathLike) -> Job:
     elif launch is None:
         state = "cancelled" if cancelled else "queued"
         message = "cancelled before it started" if cancelled else ""
-    elif _pid_alive(pid, launch.get("ticks")):
+    elif pid_alive(pid, launch.get("ticks")):
         state = "running"
-    elif child and _pid_alive(child.get("pid"), child.get("ticks")):
+    elif child and pid_alive(child.get("pid"), child.get("ticks")):
         state, message = "running", "its wrapper process is gone; the exit status will not be recorded"
     elif cancelled:
         state, message = "cancelled", "cancelled by the user"
@@ -226,11 +195,11 @@ def _launch(job_dir: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     with open(job_dir / "log.txt", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "core.jobs", str(job_dir)],
+            [sys.executable, "-m", "core.jobrunner", str(job_dir)],
             cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True,
         )
-    write_json(job_dir / "launch.json", {"pid": proc.pid, "ticks": _start_ticks(proc.pid), "launched": time.time()})
+    write_json(job_dir / "launch.json", {"pid": proc.pid, "ticks": start_ticks(proc.pid), "launched": time.time()})
 
 
 def poll(root: str | os.PathLike | None = None) -> list[Job]:
@@ -311,21 +280,14 @@ def cancel(job_id: str, root: str | os.PathLike | None = None) -> Job:
     (job_dir / "cancel").write_text(f"{time.time()}\n")
     child = read_json(job_dir / "child.json")
     if job.state == "running" and child:
-        _signal_group(child["pid"], signal.SIGTERM)
+        signal_group(child["pid"], signal.SIGTERM)
         launch = read_json(job_dir / "launch.json") or {}
-        if not _pid_alive(launch.get("pid"), launch.get("ticks")):  # no wrapper to escalate
+        if not pid_alive(launch.get("pid"), launch.get("ticks")):  # no wrapper to escalate
             deadline = time.monotonic() + 3.0
-            while time.monotonic() < deadline and _pid_alive(child["pid"], child.get("ticks")):
+            while time.monotonic() < deadline and pid_alive(child["pid"], child.get("ticks")):
                 time.sleep(0.1)
-            _signal_group(child["pid"], signal.SIGKILL)
+            signal_group(child["pid"], signal.SIGKILL)
     return load_job(job_dir)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def log_tail(job: Job, n: int = 40) -> str:
@@ -356,45 +318,3 @@ def job_result(job: Job) -> dict | None:
 def counts(jobs: Sequence[Job]) -> dict[str, int]:
     """``{"running": n, "queued": m}`` for a job list."""
     return {s: sum(j.state == s for j in jobs) for s in ACTIVE_STATES}
-
-
-def _run_wrapper(job_dir: Path) -> int:
-    """Body of ``python -m core.jobs JOB_DIR``: run the command, record its exit, move the queue."""
-    spec = read_json(job_dir / "job.json")
-    grace = float(spec.get("grace_s", DEFAULT_GRACE_S))
-    cancel_marker = job_dir / "cancel"
-    signal.signal(signal.SIGTERM, lambda *_: cancel_marker.exists() or cancel_marker.write_text(f"{time.time()}\n"))
-    print(f"[job {spec['job_id']}] $ {display_command(spec['argv'])}", flush=True)
-    try:
-        child = subprocess.Popen(spec["argv"], cwd=REPO_ROOT, start_new_session=True, stdin=subprocess.DEVNULL)
-    except OSError as err:
-        print(f"[job] could not start the command: {err}", flush=True)
-        write_json(job_dir / "exit.json", {"exit_code": 127, "signal": None, "ended": time.time()})
-        poll(Path(job_dir).parent.parent)
-        return 127
-    write_json(job_dir / "child.json", {"pid": child.pid, "ticks": _start_ticks(child.pid), "started": time.time()})
-    termed_at = None
-    while True:
-        try:
-            code = child.wait(timeout=0.2)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        if cancel_marker.exists():
-            if termed_at is None:
-                termed_at = time.monotonic()
-                _signal_group(child.pid, signal.SIGTERM)
-            elif time.monotonic() - termed_at > grace:
-                print(f"[job] still running {grace:.1f} s after SIGTERM; sending SIGKILL", flush=True)
-                _signal_group(child.pid, signal.SIGKILL)
-                termed_at = float("inf")
-    _signal_group(child.pid, signal.SIGKILL)  # stray grandchildren (data loader workers)
-    sig = -code if code < 0 else None
-    print(f"[job] exit status {code}" + (f" (signal {sig})" if sig else ""), flush=True)
-    write_json(job_dir / "exit.json", {"exit_code": code, "signal": sig, "ended": time.time()})
-    poll(Path(job_dir).parent.parent)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_run_wrapper(Path(sys.argv[1])))

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import HardpairsError
-from .neighbors import band_sweep, class_split_knn, l2_normalise
+from .band import band_sweep
+from .neighbors import class_split_knn, l2_normalise
 
 
 def _prepare(features: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

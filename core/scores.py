@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import HardpairsError
-from .neighbors import band_sweep, class_split_knn, l2_normalise
+from .band import band_sweep
+from .neighbors import class_split_knn, l2_normalise
 from .probe import ProbeConfig, fit_linear_probe
 
 LABEL_SCORES = ("cross_class", "margin")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import theory
+from core import bounds
 from ui.actions import job_button, reset_on_run_change, run_json, run_progress
 from ui.common import guard, selected_run, show_command
 from ui.figures import bounds_vs_gap, monitor_curves, monitor_frame
@@ -72,7 +72,7 @@ def _calculator(th: dict) -> None:
                             key="th_r")
         delta = st.slider("δ", 0.0, 0.5, float(np.clip(_num(th.get("delta"), 0.1), 0, 0.5)),
                           0.005, format="%.3f", key="th_delta")
-    res = theory.evaluate_bounds(alpha, beta, gamma, float(n), float(n_d), int(r), float(delta))
+    res = bounds.evaluate_bounds(alpha, beta, gamma, float(n), float(n_d), int(r), float(delta))
     with right:
         errors = res["bound_errors"]
         if errors:
@@ -100,9 +100,9 @@ def _calculator(th: dict) -> None:
                            "difficult pairs for removal to pay off).")
         if thr is not None and res.get("bound_removal") is not None and n_d >= 1 and alpha > beta:
             gaps = np.linspace(0.0, _x_max(alpha - beta, thr, gamma - beta), 200)
-            diff = np.array([theory.bound_difficult(alpha, beta, beta + g, float(n), float(n_d),
+            diff = np.array([bounds.bound_difficult(alpha, beta, beta + g, float(n), float(n_d),
                                                     int(r), float(delta)) for g in gaps])
-            fig = bounds_vs_gap(gaps, theory.bound_clean(alpha, beta, float(n), int(r), float(delta)),
+            fig = bounds_vs_gap(gaps, bounds.bound_clean(alpha, beta, float(n), int(r), float(delta)),
                                 diff, res["bound_removal"], thr, gamma - beta)
             st.plotly_chart(fig, key="th_bounds")
 

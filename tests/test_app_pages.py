@@ -122,7 +122,7 @@ def _no_errors(at: AppTest) -> None:
 # ---- Theory -----------------------------------------------------------------------------------
 
 def test_theory_metrics_equal_theory_json_and_bounds(runs):
-    from core import theory
+    from core import bounds
 
     at = _page("theory", runs["parent"])
     _no_errors(at)
@@ -138,10 +138,10 @@ def test_theory_metrics_equal_theory_json_and_bounds(runs):
     assert (a, b, g) == (th["alpha"], th["beta"], th["gamma"])
     n, nd, r = (at.number_input(key=k).value for k in ("th_n", "th_nd", "th_r"))
     assert (n, nd, r) == (143, 11, 9)
-    assert metrics["Thm 3.4: keep difficult"] == f"{theory.bound_difficult(a, b, g, n, nd, r, 0.1):.5f}"
-    assert metrics["Cor 4.1: remove them"] == f"{theory.bound_removal(a, b, n, nd, r, 0.1):.5f}"
+    assert metrics["Thm 3.4: keep difficult"] == f"{bounds.bound_difficult(a, b, g, n, nd, r, 0.1):.5f}"
+    assert metrics["Cor 4.1: remove them"] == f"{bounds.bound_removal(a, b, n, nd, r, 0.1):.5f}"
     verdict = (at.success or at.warning)[0].value
-    beats = theory.removal_beats_keeping(a, b, g, n, nd, r)
+    beats = bounds.removal_beats_keeping(a, b, g, n, nd, r)
     assert ("removing the difficult examples" in verdict) == beats
     assert "python -m core theory --run-dir" in at.code[0].value
 

@@ -60,7 +60,7 @@ def _check_step(env: DistEnv) -> dict:
     the model is DDP-wrapped and each rank feeds its rows of the same global views."""
     from torch.nn.parallel import DistributedDataParallel
     from core.augment import AugmentConfig
-    from core.train import StepContext, make_views, optimise_step
+    from core.step import StepContext, make_views, optimise_step
 
     model = _IdentityBackbone()
     net = DistributedDataParallel(model) if env.enabled else model
@@ -152,7 +152,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 
 
 def _init_state() -> dict:
-    from core.train import build_model
+    from core.step import build_model
     torch.manual_seed(_cfg().seed)
     return build_model(_cfg(), 1).state_dict()
 

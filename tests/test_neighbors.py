@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from core.errors import HardpairsError
-from core.neighbors import band_sweep, class_split_knn, knn, l2_normalise
+from core.band import band_sweep
+from core.neighbors import class_split_knn, knn, l2_normalise
 
 
 def clustered(n=300, d=16, c=5, seed=0):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from core import bounds as bd
 from core import theory as th
 from core.errors import HardpairsError
 
@@ -17,34 +18,34 @@ A, B, G, N, ND, R, DELTA = 0.5, 0.1, 0.3, 100, 8, 9, 0.1
 def test_bounds_match_hand_arithmetic():
     # c2 = (1 - 0.5) + 100 * 0.5 + 100 * 9 * 0.1 = 0.5 + 50 + 90 = 140.5
     lam_clean = 0.5 / 140.5
-    assert th.lambda_clean(A, B, N, R) == pytest.approx(lam_clean, rel=1e-12)
-    assert th.bound_clean(A, B, N, R, DELTA) == pytest.approx(0.4 / (1 - lam_clean) + 0.8, rel=1e-12)
+    assert bd.lambda_clean(A, B, N, R) == pytest.approx(lam_clean, rel=1e-12)
+    assert bd.bound_clean(A, B, N, R, DELTA) == pytest.approx(0.4 / (1 - lam_clean) + 0.8, rel=1e-12)
     # c1 = 140.5 + 8 * 9 * 0.2 = 140.5 + 14.4 = 154.9; numerator = 0.5 + 9 * 0.2 = 2.3
     lam_diff = 2.3 / 154.9
-    assert th.bound_difficult(A, B, G, N, ND, R, DELTA) == pytest.approx(0.4 / (1 - lam_diff) + 0.8, rel=1e-12)
+    assert bd.bound_difficult(A, B, G, N, ND, R, DELTA) == pytest.approx(0.4 / (1 - lam_diff) + 0.8, rel=1e-12)
     # removal: n - n_d = 92 -> 0.5 + 92 * 0.5 + 92 * 9 * 0.1 = 0.5 + 46 + 82.8 = 129.3
     lam_rem = 0.5 / 129.3
-    assert th.bound_removal(A, B, N, ND, R, DELTA) == pytest.approx(0.4 / (1 - lam_rem) + 0.8, rel=1e-12)
+    assert bd.bound_removal(A, B, N, ND, R, DELTA) == pytest.approx(0.4 / (1 - lam_rem) + 0.8, rel=1e-12)
     # temperature: (n_d/n)^2 = 0.0064, (gamma/beta)^2 = 9 -> factor 1 - 0.0064 + 0.0576 = 1.0512
     expected_t = 1.0512 * 0.4 / (1 - lam_clean) + 0.8
-    assert th.bound_temperature(A, B, G, N, ND, R, DELTA) == pytest.approx(expected_t, rel=1e-12)
+    assert bd.bound_temperature(A, B, G, N, ND, R, DELTA) == pytest.approx(expected_t, rel=1e-12)
     # threshold: a = 0.5, S = 0.5 + 0.9 = 1.4, m = 92 -> 0.5*8*1.4 / (9 * (0.5 + 128.8 - 4)) = 5.6 / 1127.7
-    assert th.removal_threshold(A, B, N, ND, R) == pytest.approx(5.6 / 1127.7, rel=1e-12)
+    assert bd.removal_threshold(A, B, N, ND, R) == pytest.approx(5.6 / 1127.7, rel=1e-12)
 
 
 def test_limits_gamma_equals_beta_and_no_difficult():
-    assert th.bound_difficult(A, B, B, N, ND, R, DELTA) == pytest.approx(th.bound_clean(A, B, N, R, DELTA), rel=1e-12)
-    assert th.bound_removal(A, B, N, 0, R, DELTA) == pytest.approx(th.bound_clean(A, B, N, R, DELTA), rel=1e-12)
-    assert th.bound_temperature(A, B, B, N, ND, R, DELTA) == pytest.approx(th.bound_clean(A, B, N, R, DELTA), rel=1e-12)
-    assert th.removal_threshold(A, B, N, 0, R) == 0.0
+    assert bd.bound_difficult(A, B, B, N, ND, R, DELTA) == pytest.approx(bd.bound_clean(A, B, N, R, DELTA), rel=1e-12)
+    assert bd.bound_removal(A, B, N, 0, R, DELTA) == pytest.approx(bd.bound_clean(A, B, N, R, DELTA), rel=1e-12)
+    assert bd.bound_temperature(A, B, B, N, ND, R, DELTA) == pytest.approx(bd.bound_clean(A, B, N, R, DELTA), rel=1e-12)
+    assert bd.removal_threshold(A, B, N, 0, R) == 0.0
 
 
 def test_monotone_in_gamma_minus_beta():
     gammas = np.linspace(B, 0.49, 12)
-    diff = [th.bound_difficult(A, B, g, N, ND, R, DELTA) for g in gammas]
-    temp = [th.bound_temperature(A, B, g, N, ND, R, DELTA) for g in gammas]
+    diff = [bd.bound_difficult(A, B, g, N, ND, R, DELTA) for g in gammas]
+    temp = [bd.bound_temperature(A, B, g, N, ND, R, DELTA) for g in gammas]
     assert np.all(np.diff(diff) > 0) and np.all(np.diff(temp) > 0)
-    assert all(d > th.bound_clean(A, B, N, R, DELTA) for d in diff[1:])
+    assert all(d > bd.bound_clean(A, B, N, R, DELTA) for d in diff[1:])
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -58,8 +59,8 @@ def test_threshold_agrees_with_comparing_bounds(seed):
         n = int(rng.integers(2, 300))
         nd = int(rng.integers(1, n))
         r = int(rng.integers(1, 20))
-        by_bounds = th.bound_removal(a, b, n, nd, r, DELTA) < th.bound_difficult(a, b, g, n, nd, r, DELTA)
-        assert th.removal_beats_keeping(a, b, g, n, nd, r) == by_bounds
+        by_bounds = bd.bound_removal(a, b, n, nd, r, DELTA) < bd.bound_difficult(a, b, g, n, nd, r, DELTA)
+        assert bd.removal_beats_keeping(a, b, g, n, nd, r) == by_bounds
         # the paper's implicit form with gamma on the right-hand side, as printed in Eq. 5
         paper = g - b > nd * (1 - a) * (a + r * g) / (r * ((1 - a) + (n - nd) * (a + r * b)))
         assert paper == by_bounds
@@ -72,12 +73,12 @@ def _spectrum(sim: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("n,r", [(5, 2), (7, 3), (4, 1)])
 def test_clean_spectrum_matches_theorem_3_3(n, r):
-    ev = _spectrum(th.block_similarity_matrix(A, B, B, n, 0, r))
+    ev = _spectrum(bd.block_similarity_matrix(A, B, B, n, 0, r))
     c2 = (1 - A) + n * A + n * r * B
     assert ev[0] == pytest.approx(1.0)
     assert np.allclose(ev[1:r + 1], ((1 - A) + n * (A - B)) / c2)
     for k in range(r + 1, n * (r + 1)):  # the theorem's k > r: lambda_{k+1} is ev[k] (0-based)
-        assert ev[k] == pytest.approx(th.lambda_clean(A, B, n, r), rel=1e-10)
+        assert ev[k] == pytest.approx(bd.lambda_clean(A, B, n, r), rel=1e-10)
 
 
 def test_difficult_spectrum_qualitative_claims_full_gamma_block():
@@ -87,34 +88,34 @@ def test_difficult_spectrum_qualitative_claims_full_gamma_block():
     here it is 0.1636 while the matrix gives 0.1930, so only the claims are tested.
     """
     n, nd, r = 6, 2, 2
-    clean = th.lambda_clean(A, B, n, r)
+    clean = bd.lambda_clean(A, B, n, r)
     prev = clean
     for g in (B, 0.2, 0.3, 0.4):
-        lam = _spectrum(th.block_similarity_matrix(A, B, g, n, nd, r, "full"))[r + 1]
+        lam = _spectrum(bd.block_similarity_matrix(A, B, g, n, nd, r, "full"))[r + 1]
         if g == B:
             assert lam == pytest.approx(clean, rel=1e-10)
         else:
             assert lam > prev
         prev = lam
     # the paper's closed form: (0.5 + 2 * 0.2) / (0.5 + 3 + 1.2 + 2 * 2 * 0.2) = 0.9 / 5.5
-    assert th.lambda_difficult(A, B, 0.3, n, nd, r) == pytest.approx(0.9 / 5.5, rel=1e-12)
-    assert _spectrum(th.block_similarity_matrix(A, B, 0.3, n, nd, r, "full"))[r + 1] == pytest.approx(0.19304, abs=1e-5)
+    assert bd.lambda_difficult(A, B, 0.3, n, nd, r) == pytest.approx(0.9 / 5.5, rel=1e-12)
+    assert _spectrum(bd.block_similarity_matrix(A, B, 0.3, n, nd, r, "full"))[r + 1] == pytest.approx(0.19304, abs=1e-5)
 
 
 def test_invalid_inputs_raise_clear_errors():
     with pytest.raises(HardpairsError, match="beta <= gamma < alpha < 1"):
-        th.bound_difficult(0.2, 0.3, 0.25, N, ND, R, DELTA)
+        bd.bound_difficult(0.2, 0.3, 0.25, N, ND, R, DELTA)
     with pytest.raises(HardpairsError, match="n_d <= n"):
-        th.bound_difficult(A, B, G, 10, 11, R, DELTA)
+        bd.bound_difficult(A, B, G, 10, 11, R, DELTA)
     with pytest.raises(HardpairsError, match="n_d >= 1"):
-        th.bound_difficult(A, B, G, N, 0, R, DELTA)
+        bd.bound_difficult(A, B, G, N, 0, R, DELTA)
     with pytest.raises(HardpairsError, match="need n_d < n"):
-        th.bound_removal(A, B, 10, 10, R, DELTA)
+        bd.bound_removal(A, B, 10, 10, R, DELTA)
     with pytest.raises(HardpairsError, match="delta"):
-        th.bound_clean(A, B, N, R, 1.5)
+        bd.bound_clean(A, B, N, R, 1.5)
     with pytest.raises(HardpairsError, match="beta > 0"):
-        th.bound_temperature(A, 0.0, G, N, ND, R, DELTA)
-    out = th.evaluate_bounds(0.2, 0.3, 0.25, N, ND, R)
+        bd.bound_temperature(A, 0.0, G, N, ND, R, DELTA)
+    out = bd.evaluate_bounds(0.2, 0.3, 0.25, N, ND, R)
     assert out["bound_clean"] is None and "alpha" in out["bound_errors"]["bound_clean"]
 
 
@@ -226,7 +227,7 @@ def test_theory_cli_on_a_real_run(tiny_run, capsys):
     for key in ("bound_clean", "bound_difficult", "bound_removal", "removal_threshold", "removal_beats_keeping"):
         assert key in saved and (saved[key] is not None or key in saved["bound_errors"])
     if saved["bound_clean"] is not None:
-        assert saved["bound_clean"] == pytest.approx(th.bound_clean(saved["alpha"], saved["beta"], saved["n"], 9, 0.2))
+        assert saved["bound_clean"] == pytest.approx(bd.bound_clean(saved["alpha"], saved["beta"], saved["n"], 9, 0.2))
     code, again = run_cli(["theory", "--run-dir", tiny_run, "--delta", "0.2"], capsys)
     assert code == 0 and again["cached"] is True and again["alpha"] == saved["alpha"]
     code, bad = run_cli(["theory", "--run-dir", tiny_run, "--difficult-share", "1.5"], capsys)
