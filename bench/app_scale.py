@@ -154,7 +154,7 @@ def main() -> None:
                         print(f"no grid after the lasso; screenshot {shot}; page problems: "
                               f"{h.page_problems(page)}", file=sys.stderr)
                         raise
-                    rows.append((f"lasso release -> grid #{i + 1}" + (" (cold thumbnails)" if i == 0 else ""),
+                    rows.append((f"lasso release -> grid #{i + 1}" + (" (first selection)" if i == 0 else ""),
                                  time.perf_counter() - t,
                                  f"{caption.split(' (')[0]}; drawing the lasso took {drawn:.1f} s"))
                     print(rows[-1], file=sys.stderr)
