@@ -254,10 +254,26 @@ def parent_child_maps(child_run_dir: str | Path, cfg: MapConfig, align: bool = T
                              "make one with `python -m core prune --run-dir R --score S --ratio F --train`.")
     pmap = map_for_run(_parent_dir(child, str(parent)), cfg)
     cmap = map_for_run(child, cfg)
-    both = pmap.merge(cmap, on="index", suffixes=("_parent", "_child"))
-    axes = list(AXES[:cfg.n_components])
-    if align and len(both) > cfg.n_components:
+    return merge_parent_child(pmap, cmap, np.load(keep_path), cfg.n_components, align)
+
+
+def merge_parent_child(parent: pd.DataFrame, child: pd.DataFrame, keep: np.ndarray, dim: int = 2,
+                       align: bool = True) -> pd.DataFrame:
+    """Two maps (``index, x, y[, z]`` frames) on their common samples, plus ``kept``.
+
+    Args:
+        parent, child: the parent's and the pruned child's maps.
+        keep: (K,) int sample ids the child trained on.
+        dim: 2 or 3 map axes.
+        align: Procrustes-align the child's coordinates to the parent's.
+
+    Returns:
+        DataFrame ``index, x_parent, y_parent[, z_parent], x_child, y_child[, z_child], kept``.
+    """
+    both = parent.merge(child, on="index", suffixes=("_parent", "_child"))
+    axes = list(AXES[:dim])
+    if align and len(both) > dim:
         both[[f"{a}_child" for a in axes]] = align_to_parent(both[[f"{a}_child" for a in axes]].to_numpy(),
                                                              both[[f"{a}_parent" for a in axes]].to_numpy())
-    both["kept"] = np.isin(both["index"].to_numpy(), np.load(keep_path))
+    both["kept"] = np.isin(both["index"].to_numpy(), keep)
     return both

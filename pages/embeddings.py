@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.embedmap import align_to_parent, map_paths
+from core.embedmap import map_paths, merge_parent_child
 from core.runs import read_json
 from core.thumbs import caption
 from ui.actions import class_names, job_button, read_npy, run_json
@@ -170,8 +170,10 @@ def _parent_child(run_dir: Path, labels, names) -> None:
             job_button(f"Compute the map of {d.name}", argv, kind="umap",
                    key=f"emb_job_{d.name}", primary=False)
         return
-    maps = merge_maps(read_csv_cached(map_paths(parent_dir, 2)[0]),
-                      read_csv_cached(map_paths(run_dir, 2)[0]), read_npy(run_dir / "keep.npy"))
+    # the cached CSVs only: core.embedmap.parent_child_maps would re-validate both maps against
+    # the features (and recompute UMAP on a miss), which must not happen in the script thread
+    maps = merge_parent_child(read_csv_cached(map_paths(parent_dir, 2)[0]),
+                              read_csv_cached(map_paths(run_dir, 2)[0]), read_npy(run_dir / "keep.npy"))
     left, right = st.columns(2)
     pfig, cfig = parent_child_figures(maps, labels, names)
     left.plotly_chart(pfig, key="emb_parent", on_select=store_ids_callback("emb_parent"),
@@ -180,21 +182,6 @@ def _parent_child(run_dir: Path, labels, names) -> None:
                        selection_mode=("points", "box", "lasso"))
     st.caption("The child's map is Procrustes-aligned to the parent's. Selections on either map "
                "also fill the image grid above.")
-
-
-def merge_maps(parent: pd.DataFrame, child: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
-    """The two cached maps on their common samples, child aligned to parent, plus ``kept``.
-
-    Same result as ``core.embedmap.parent_child_maps`` but from the cached CSVs only: that
-    function re-validates both maps against the features (loading them, and recomputing UMAP on
-    a miss), which must not happen in the page's script thread.
-    """
-    both = parent.merge(child, on="index", suffixes=("_parent", "_child"))
-    if len(both) > 2:
-        both[["x_child", "y_child"]] = align_to_parent(both[["x_child", "y_child"]].to_numpy(),
-                                                       both[["x_parent", "y_parent"]].to_numpy())
-    both["kept"] = np.isin(both["index"].to_numpy(), keep)
-    return both
 
 
 def main() -> None:
