@@ -2,13 +2,10 @@
 
 Reads ``scores.csv`` (``python -m core score --run-dir R``). The preview uses the same
 ``core.prune.select_keep`` / ``per_class_counts`` as ``python -m core prune``, so what the page
-shows is what the job removes. Launch queues one background job per (score or random, seed).
+shows is what the job removes. Launch queues one background job (``prune ... --train``) per (score or random, seed).
 """
 from __future__ import annotations
 
-import argparse
-import functools
-import shlex
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +22,7 @@ from ui.figures import per_class_bar, score_histogram
 from ui.jobs_panel import render_jobs_panel
 from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
 
-LOSS_MODES = ("baseline", "removal", "margin", "temperature", "combined")
+LOSS_MODES = ("baseline", "removal", "margin", "temperature", "combined", "hard_ucl", "scl", "hard_scl")
 NON_SCORE_COLUMNS = ("index", "label", "mixed")
 BAND_MODES = ("removal", "margin", "temperature", "combined")
 
@@ -40,56 +37,24 @@ def loss_flags(loss: dict) -> list[str]:
         flags += ["--sigma", f"{loss['sigma']:g}"]
     if mode in ("temperature", "combined"):
         flags += ["--rho", f"{loss['rho']:g}"]
+    if mode in ("hard_ucl", "hard_scl"):
+        flags += ["--beta", f"{loss['beta']:g}"]
+    if mode == "hard_ucl":
+        flags += ["--tau-plus", f"{loss['tau_plus']:g}"]
     return flags
 
 
-@functools.lru_cache(maxsize=1)
-def prune_forwards_train_flags() -> bool:
-    """Whether ``python -m core prune --train`` accepts the retrain's loss flags and seed."""
-    from core.cli import build_parser
-
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    prune = sub.choices.get("prune")
-    return prune is not None and any("--loss-mode" in a.option_strings for a in prune._actions)
-
-
-def retrain_steps(run_dir: Path, score: str, ratio: float, seed: int, loss: dict,
-                  forward: bool) -> list[list[str]]:
-    """The ``python -m core`` argument lists of one pruned retrain (run in order, one job).
-
-    With ``forward`` (the prune command passes train flags on): ``prune ... --train <flags>``.
-    Otherwise two steps: ``prune ... --out D`` writes D/keep.npy, then
-    ``train --config R/config.json --keep D/keep.npy --parent R ... --seed S <flags>``.
-    """
-    prune = ["prune", "--run-dir", str(run_dir), "--score", score, "--ratio", f"{ratio:g}",
-             "--seed", str(int(seed))]
-    if forward:
-        return [prune + ["--train", *loss_flags(loss)]]
-    out = run_dir / "prune" / f"{score}_{ratio:g}_seed{int(seed)}"
-    train = ["train", "--config", str(run_dir / "config.json"), "--keep", str(out / "keep.npy"),
-             "--parent", str(run_dir), "--prune-score", score, "--prune-ratio", f"{ratio:g}",
-             "--seed", str(int(seed)), *loss_flags(loss), "--runs-root", str(run_dir.parent)]
-    return [prune + ["--out", str(out)], train]
+def retrain_argv(run_dir: Path, score: str, ratio: float, seed: int, loss: dict) -> list[str]:
+    """``python -m core`` arguments of one pruned retrain: ``prune ... --train <loss flags>``."""
+    return ["prune", "--run-dir", str(run_dir), "--score", score, "--ratio", f"{ratio:g}",
+            "--seed", str(int(seed)), "--train", *loss_flags(loss)]
 
 
 def planned_jobs(run_dir: Path, score: str, ratio: float, seeds: list[int], loss: dict,
-                 with_random: bool, forward: bool) -> list[list[list[str]]]:
-    """One job (a list of steps) per (score or random, seed); random only if it is not the score."""
+                 with_random: bool) -> list[list[str]]:
+    """One retrain per (score or random, seed); random only if it is not the score."""
     chosen = [score] + (["random"] if with_random and score != "random" else [])
-    return [retrain_steps(run_dir, s, ratio, seed, loss, forward) for s in chosen for seed in seeds]
-
-
-def job_text(steps: list[list[str]]) -> str:
-    """Shell text of one job: its steps joined with ``&&``."""
-    return " && \\\n    ".join(command_text(a) for a in steps)
-
-
-def submit_job(steps: list[list[str]]) -> jobs.Job:
-    """Queue one retrain job (a single command, or the steps chained by a shell)."""
-    if len(steps) == 1:
-        return jobs.submit(steps[0], "retrain")
-    line = " && ".join(shlex.join(jobs.core_command(a)) for a in steps)
-    return jobs.submit(["bash", "-c", line], "retrain", raw=True)
+    return [retrain_argv(run_dir, s, ratio, seed, loss) for s in chosen for seed in seeds]
 
 
 def _preview(run_dir: Path, scores: pd.DataFrame, score: str, ratio: float, seed: int,
@@ -149,6 +114,13 @@ def _loss_inputs(cfg: dict) -> dict:
                                  disabled=mode not in ("temperature", "combined"),
                                  help="Temperature factor on difficult pairs (< 1 sharpens)."),
     }
+    if mode in ("hard_ucl", "hard_scl"):
+        h = st.columns(5)
+        loss["beta"] = h[1].number_input("beta", 0.0, 10.0, float(cfg.get("beta", 1.0)), 0.1, key="pr_beta",
+                                         help="Hardness: weight exp(beta * s / tau) on negatives.")
+        loss["tau_plus"] = h[2].number_input("tau+", 0.0, 0.99, float(cfg.get("tau_plus", 0.0)), 0.01,
+                                             key="pr_tau_plus", disabled=mode != "hard_ucl",
+                                             help="Class prior of the debiasing estimator (H-UCL).")
     if band and loss["pos_low"] <= loss["pos_high"]:
         raise HardpairsError(f"posLow ({loss['pos_low']:g}) must be above posHigh "
                              f"({loss['pos_high']:g}): the flagged band is (posHigh, posLow].")
@@ -199,9 +171,8 @@ def main() -> None:
                                   value=True, key="pr_random",
                                   help="Random pruning removes as many samples, chosen at "
                                   "random: the control that shows whether the score matters.")
-        plan = planned_jobs(run_dir, score, ratio, seeds, loss, with_random,
-                            prune_forwards_train_flags())
-        st.code("\n\n".join(job_text(j) for j in plan) or "# pick at least one seed",
+        plan = planned_jobs(run_dir, score, ratio, seeds, loss, with_random)
+        st.code("\n".join(command_text(j) for j in plan) or "# pick at least one seed",
                 language="bash", wrap_lines=True)
         blocked = "pick at least one seed" if not seeds else (
             "move the slider above 0%" if ratio == 0 else "")
@@ -209,7 +180,7 @@ def main() -> None:
             st.caption(f"To launch, {blocked}.")
         if st.button(f"Launch {len(plan)} retrain job{'s' * (len(plan) != 1)}", type="primary",
                      key="pr_launch", disabled=bool(blocked)):
-            queued = [submit_job(j) for j in plan]
+            queued = [jobs.submit(j, "retrain") for j in plan]
             st.success(f"Queued {len(queued)} jobs: " + ", ".join(j.job_id for j in queued)
                        + ". They run one at a time; results appear on the Compare page.")
         if any(j.kind == "retrain" for j in jobs.list_jobs()):

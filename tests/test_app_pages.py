@@ -334,20 +334,16 @@ def test_prune_plan_commands_and_launch_disabled_at_zero(runs):
     at.multiselect(key="pr_seeds").set_value([0, 1]).run()
     _no_errors(at)
     assert at.button(key="pr_launch").label == "Launch 4 retrain jobs"
-    jobs_text = at.code[-1].value.split("\n\n")
+    jobs_text = at.code[-1].value.split("\n")
     assert len(jobs_text) == 4
-    first = jobs_text[0].replace("\\\n    ", "")
     R = runs["parent"]
-    prune = f"prune --run-dir {R} --score band --ratio 0.2 --seed 0"
-    flags = "--loss-mode combined --pos-high 0.12 --pos-low 0.2 --sigma 0.3 --rho 0.6"
-    if "--keep" in first:  # prune does not forward train flags: explicit two-step chain
-        out = R / "prune" / "band_0.2_seed0"
-        assert f"{prune} --out {out} && python -m core train --config {R / 'config.json'} " \
-               f"--keep {out / 'keep.npy'} --parent {R} --prune-score band --prune-ratio 0.2 " \
-               f"--seed 0 {flags} --runs-root {R.parent}" in first
-    else:
-        assert first.endswith(f"{prune} --train {flags}")
+    prune = f"python -m core prune --run-dir {R} --score band --ratio 0.2 --seed 0 --train"
+    assert jobs_text[0] == f"{prune} --loss-mode combined --pos-high 0.12 --pos-low 0.2 --sigma 0.3 --rho 0.6"
     assert "--score random" in jobs_text[2] and "--seed 1" in jobs_text[3]
+    at.selectbox(key="pr_mode").set_value("hard_ucl").run()
+    at.number_input(key="pr_beta").set_value(2.0).run()
+    _no_errors(at)
+    assert at.code[-1].value.split("\n")[0] == f"{prune} --loss-mode hard_ucl --beta 2 --tau-plus 0"
     at.checkbox(key="pr_random").uncheck().run()
     assert at.button(key="pr_launch").label == "Launch 2 retrain jobs"
 
