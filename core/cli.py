@@ -16,6 +16,7 @@ from .errors import HardpairsError
 
 COMMAND_MODULES = (
     "core.cli_train",
+    "core.cli_runs",
     "core.cli_analysis",
     "core.cli_maps",
     "core.cli_jobs",
