@@ -120,8 +120,9 @@ def _main_map(run_dir: Path, frame: pd.DataFrame, scores, labels, names, keep) -
 def _grid(run_dir: Path, scores, labels, names, score_name: str | None) -> None:
     ids = [int(i) for i in st.session_state.get(SELECTED_IDS_KEY) or []]
     st.subheader("Selected images")
-    thumbs = thumbs_for(run_json(run_dir, "config.json"), border=GRID_BORDER)  # loaded before the
-    if not ids:                                 # first lasso, so the first selection is quick too
+    # loaded before anything is selected, so the first lasso is as quick as later ones
+    thumbs = thumbs_for(run_json(run_dir, "config.json"), border=GRID_BORDER)
+    if not ids:
         st.info("Nothing selected yet: click a point or draw a lasso around some points on the map.")
         return
     valid = [i for i in ids if 0 <= i < len(thumbs)]

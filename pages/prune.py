@@ -2,7 +2,8 @@
 
 Reads ``scores.csv`` (``python -m core score --run-dir R``). The preview uses the same
 ``core.prune.select_keep`` / ``per_class_counts`` as ``python -m core prune``, so what the page
-shows is what the job removes. Launch queues one background job (``prune ... --train``) per (score or random, seed).
+shows is what the job removes. Launch queues one background job (``prune ... --train``) per
+(score or random, seed).
 """
 from __future__ import annotations
 
