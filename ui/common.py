@@ -218,4 +218,4 @@ def load_npz_cached(path: str | Path) -> dict[str, np.ndarray] | None:
     return None if stamp is None else _npz(*stamp)
 
 
-leave_legacy_pages_mode()  # every page imports this module: runs before the page draws anything
+leave_legacy_pages_mode()  # the first page run in a process; later runs call it via selected_run() or at the page top
