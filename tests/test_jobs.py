@@ -170,9 +170,12 @@ def test_dead_wrapper_without_exit_status_is_failed_and_next_job_starts(root, tm
     job = jobs.submit(py("import time; time.sleep(600)"), "train", raw=True, root=root)
     queued = jobs.submit(py("print('next')"), "train", raw=True, root=root)
     child = wait_for(lambda: read_json(Path(job.job_dir) / "child.json"), what="child started")
-    os.kill(jobs.get_job(job.job_id, root).pid, signal.SIGKILL)  # the wrapper dies first...
+    wrapper = jobs.get_job(job.job_id, root).pid
+    os.kill(wrapper, signal.SIGKILL)  # the wrapper dies first...
     os.killpg(child["pid"], signal.SIGKILL)  # ...then its command: nobody writes exit.json
-    wait_for(lambda: pid_gone(child["pid"]), what="child gone")
+    # SIGKILL is delivered asynchronously: wait until both are really gone (a loaded CI machine
+    # once saw the wrapper still alive right after its command was gone)
+    wait_for(lambda: pid_gone(child["pid"]) and pid_gone(wrapper), what="wrapper and child gone")
     dead = jobs.get_job(job.job_id, root)
     assert dead.state == "failed" and dead.exit_code is None
     assert dead.message == "the process died without recording an exit status"
