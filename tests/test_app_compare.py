@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.runs import write_json
+from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -23,27 +24,6 @@ def arr(value) -> list:
     return list(value)
 
 
-def fake_run(root: Path, run_id: str, *, loss_mode="baseline", seed=0, linear=None, knn=None, parent=None,
-             score=None, ratio=None, created=0.0) -> Path:
-    d = root / run_id
-    write_json(d / "config.json", {"dataset": "digits", "preset": "quick", "loss_mode": loss_mode, "seed": seed,
-                                   "epochs": 3})
-    write_json(d / "manifest.json", {"created": created, "parent": parent,
-                                     "prune": {"score": score, "ratio": ratio} if score else None})
-    write_json(d / "status.json", {"state": "done"})
-    if linear is not None:
-        write_json(d / "metrics.json", {"linear_acc": linear, "knn_acc": knn})
-    return d
-
-
-@pytest.fixture
-def root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("HARDPAIRS_RUNS", str(root))
-    return root
-
-
 def compare_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -52,21 +32,21 @@ def compare_page() -> AppTest:
     return at
 
 
-def test_empty_state(root):
-    fake_run(root, "no-metrics-yet")
+def test_empty_state(runs_root):
+    fake_run(runs_root, "no-metrics-yet")
     at = compare_page()
     assert "No run has probe accuracies yet" in at.info[0].value
     assert "python -m core train --dataset digits --preset quick --analyse" in [c.value for c in at.code]
     assert not at.error
 
 
-def test_tables_figure_and_exports_match_the_run_files(root):
+def test_tables_figure_and_exports_match_the_run_files(runs_root):
     metrics = {"b0": (0.90, 0.80), "b1": (0.94, 0.84)}
-    p0 = fake_run(root, "b0", seed=0, linear=0.90, knn=0.80, created=1)
-    p1 = fake_run(root, "b1", seed=1, linear=0.94, knn=0.84, created=2)
-    fake_run(root, "band-s0", seed=0, linear=0.93, knn=0.82, parent=str(p0), score="band", ratio=0.3, created=3)
-    fake_run(root, "band-s1", seed=1, linear=0.95, knn=0.86, parent=str(p1), score="band", ratio=0.3, created=4)
-    fake_run(root, "rand-s0", seed=0, linear=0.86, knn=0.78, parent=str(p0), score="random", ratio=0.3, created=5)
+    p0 = fake_run(runs_root, "b0", seed=0, linear=0.90, knn=0.80, created=1)
+    p1 = fake_run(runs_root, "b1", seed=1, linear=0.94, knn=0.84, created=2)
+    fake_run(runs_root, "band-s0", seed=0, linear=0.93, knn=0.82, parent=str(p0), score="band", ratio=0.3, created=3)
+    fake_run(runs_root, "band-s1", seed=1, linear=0.95, knn=0.86, parent=str(p1), score="band", ratio=0.3, created=4)
+    fake_run(runs_root, "rand-s0", seed=0, linear=0.86, knn=0.78, parent=str(p0), score="random", ratio=0.3, created=5)
     at = compare_page()
     summary = at.dataframe[0].value
     assert summary[["prune score", "pruned %"]].values.tolist() == [["none", 0.0], ["band", 30.0], ["random", 30.0]]
@@ -94,10 +74,10 @@ def test_tables_figure_and_exports_match_the_run_files(root):
     assert "python -m core report --out report.html --csv summary.csv --runs-csv runs.csv" in codes
 
 
-def test_knn_metric_and_dataset_filter(root):
-    fake_run(root, "d", seed=0, linear=0.9, knn=0.7, created=1)
-    write_json(root / "c10" / "config.json", {"dataset": "cifar10", "loss_mode": "baseline", "seed": 0})
-    write_json(root / "c10" / "metrics.json", {"linear_acc": 0.88, "knn_acc": 0.85})
+def test_knn_metric_and_dataset_filter(runs_root):
+    fake_run(runs_root, "d", seed=0, linear=0.9, knn=0.7, created=1)
+    write_json(runs_root / "c10" / "config.json", {"dataset": "cifar10", "loss_mode": "baseline", "seed": 0})
+    write_json(runs_root / "c10" / "metrics.json", {"linear_acc": 0.88, "knn_acc": 0.85})
     at = compare_page()
     assert at.multiselect(key="compare_datasets").value == ["cifar10", "digits"]
     at.multiselect(key="compare_datasets").set_value(["cifar10"]).run()
@@ -108,12 +88,12 @@ def test_knn_metric_and_dataset_filter(root):
     assert [t["name"] for t in bars] == ["cifar10"] and arr(bars[0]["y"]) == pytest.approx([85.0])
 
 
-def test_csv_download_content_equals_report_module(root):
+def test_csv_download_content_equals_report_module(runs_root):
     from core import report
 
-    fake_run(root, "x", seed=0, linear=0.91, knn=0.81, created=1)
+    fake_run(runs_root, "x", seed=0, linear=0.91, knn=0.81, created=1)
     at = compare_page()
     csv_button = at.get("download_button")[1]
     assert csv_button.proto.label == "Summary CSV (over seeds)"
-    frame = pd.read_csv(io.StringIO(report.summary_csv(report.collect(root))))
+    frame = pd.read_csv(io.StringIO(report.summary_csv(report.collect(runs_root))))
     assert frame["linear_mean"].tolist() == pytest.approx([0.91])

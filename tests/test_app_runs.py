@@ -10,29 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from core import jobs
 from core.runs import read_json, write_json
+from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 EMPTY = "No runs yet — click Train to train the quick digits model (about a minute on a laptop CPU)"
-
-
-def fake_run(root: Path, run_id: str, *, loss_mode="baseline", seed=0, linear=0.9, knn=0.8, created=0.0,
-             state="done", n_kept=1437, wall=12.5) -> Path:
-    d = root / run_id
-    write_json(d / "config.json", {"dataset": "digits", "preset": "quick", "loss_mode": loss_mode,
-                                   "seed": seed, "epochs": 3})
-    write_json(d / "manifest.json", {"created": created, "n_kept": n_kept, "n_train": 1437, "wall_time_s": wall})
-    write_json(d / "status.json", {"state": state, "epoch": 3, "epochs": 3})
-    if linear is not None:
-        write_json(d / "metrics.json", {"linear_acc": linear, "knn_acc": knn})
-    return d
-
-
-@pytest.fixture
-def root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("HARDPAIRS_RUNS", str(root))
-    return root
 
 
 @pytest.fixture
@@ -52,20 +33,20 @@ def codes(at) -> list[str]:
     return [c.value for c in at.code]
 
 
-def test_empty_state_says_what_to_do(root):
+def test_empty_state_says_what_to_do(runs_root):
     at = app()
     assert [i.value for i in at.info][0] == EMPTY
     assert any("No runs yet" in c.value for c in at.sidebar.caption)
-    assert any(f"Runs folder: `{root}`" == c.value for c in at.sidebar.caption)
+    assert any(f"Runs folder: `{runs_root}`" == c.value for c in at.sidebar.caption)
     assert "python -m core train --dataset digits --preset quick --loss-mode baseline --seed 0 --analyse" in codes(at)
     assert at.button(key="train_button").label == "Train"
     assert at.selectbox(key="train_dataset").value == "digits"
     assert at.checkbox(key="train_analyse").value is True
 
 
-def test_runs_table_and_selected_run_show_the_files(root):
-    a = fake_run(root, "a-run", seed=0, linear=0.9012, knn=0.8123, created=1)
-    b = fake_run(root, "b-run", loss_mode="combined", seed=1, linear=0.9345, knn=None, created=2, n_kept=1150)
+def test_runs_table_and_selected_run_show_the_files(runs_root):
+    a = fake_run(runs_root, "a-run", seed=0, linear=0.9012, knn=0.8123, created=1)
+    b = fake_run(runs_root, "b-run", loss_mode="combined", seed=1, linear=0.9345, knn=None, created=2, n_kept=1150)
     at = app()
     table = at.dataframe[0].value
     assert table["run"].tolist() == ["b-run", "a-run"]  # newest first
@@ -82,9 +63,9 @@ def test_runs_table_and_selected_run_show_the_files(root):
     assert f"python -m core runs --show {a}" in codes(at)
 
 
-def test_run_choice_survives_page_switches(root):
-    a = fake_run(root, "a-run", linear=0.8, created=1)
-    fake_run(root, "b-run", created=2)
+def test_run_choice_survives_page_switches(runs_root):
+    a = fake_run(runs_root, "a-run", linear=0.8, knn=0.8, created=1)
+    fake_run(runs_root, "b-run", linear=0.9, knn=0.8, created=2)
     at = app()
     at.sidebar.selectbox[0].set_value(str(a)).run()
     at.switch_page("pages/compare.py").run()
@@ -97,7 +78,7 @@ def test_run_choice_survives_page_switches(root):
     assert [m.value for m in at.metric][0] == "80.0%"
 
 
-def test_train_click_queues_the_cli_command(root, no_launch):
+def test_train_click_queues_the_cli_command(runs_root, no_launch):
     at = app()
     at.selectbox(key="train_loss_mode").set_value("combined").run()
     sigma_key = "train_sigma_quick_digits"
@@ -110,11 +91,11 @@ def test_train_click_queues_the_cli_command(root, no_launch):
     assert expected in codes(at)
     at.button(key="train_button").click().run()
     assert not at.exception
-    (job,) = jobs.list_jobs(root)
+    (job,) = jobs.list_jobs(runs_root)
     assert job.kind == "train" and job.state == "queued"
     assert job.argv[:3] == (sys.executable, "-m", "core")
     run_dir = Path(job.run_dir)
-    assert run_dir.parent == root and run_dir.name.startswith("digits-combined-s0-")
+    assert run_dir.parent == runs_root and run_dir.name.startswith("digits-combined-s0-")
     assert list(job.argv[3:]) == expected.split()[3:] + ["--run-dir", str(run_dir)]
     assert at.session_state["hp_run"] == str(run_dir)
     assert at.success[0].value.startswith(f"Training job `{job.job_id}` is queued")
@@ -122,26 +103,26 @@ def test_train_click_queues_the_cli_command(root, no_launch):
     # the job table shows it, with a cancel button that works
     assert any("queued" in m.value and run_dir.name in m.value for m in at.markdown)
     at.button(key=f"runs_jobs_cancel_{job.job_id}").click().run()
-    assert jobs.get_job(job.job_id, root).state == "cancelled"
+    assert jobs.get_job(job.job_id, runs_root).state == "cancelled"
     assert not any(b.key == f"runs_jobs_cancel_{job.job_id}" for b in at.button)
 
 
-def test_running_job_shows_progress_from_status_json(root, no_launch):
-    run = fake_run(root, "training", linear=None, state="running")
+def test_running_job_shows_progress_from_status_json(runs_root, no_launch):
+    run = fake_run(runs_root, "training", state="running")
     write_json(run / "status.json", {"state": "running", "epoch": 12, "epochs": 40, "loss": 3.21,
                                      "images_per_s": 850.0, "eta_s": 75})
     job = jobs.submit(["train", "--run-dir", str(run)], "train", run_dir=run)
     write_json(Path(job.job_dir) / "launch.json", {"pid": __import__("os").getpid(), "ticks": None})
     at = app()
-    assert jobs.get_job(job.job_id, root).state == "running"
+    assert jobs.get_job(job.job_id, runs_root).state == "running"
     (bar,) = at.get("progress")
     assert bar.value == pytest.approx(12 / 40 * 100, abs=1)
     assert bar.proto.text == "epoch 12/40 · loss 3.2100 · 850 images/s · ETA 1:15"
     assert any("1 running, 0 queued" in c.value for c in at.sidebar.caption)
 
 
-def test_failed_training_offers_resume(root, no_launch):
-    run = fake_run(root, "crashed", linear=None, state="failed")
+def test_failed_training_offers_resume(runs_root, no_launch):
+    run = fake_run(runs_root, "crashed", state="failed")
     job = jobs.submit(["train", "--run-dir", str(run)], "train", run_dir=run)
     job_dir = Path(job.job_dir)
     write_json(job_dir / "launch.json", {"pid": 1, "ticks": -1})
@@ -151,39 +132,39 @@ def test_failed_training_offers_resume(root, no_launch):
     assert any("CUDA out of memory; pass --batch-size 128" in m.value for m in at.markdown)
     assert f"python -m core train --resume --run-dir {run}" in codes(at)
     at.button(key=f"runs_jobs_resume_{job.job_id}").click().run()
-    resumed = [j for j in jobs.list_jobs(root) if j.job_id != job.job_id]
+    resumed = [j for j in jobs.list_jobs(runs_root) if j.job_id != job.job_id]
     assert len(resumed) == 1
     assert list(resumed[0].argv[3:]) == ["train", "--resume", "--run-dir", str(run)]
 
 
-def test_import_of_a_missing_checkpoint_explains(root, no_launch, tmp_path):
+def test_import_of_a_missing_checkpoint_explains(runs_root, no_launch, tmp_path):
     at = app()
     at.text_input(key="import_path").input(str(tmp_path / "nope.pt"))
     at.form_submit_button[0].click().run()
     assert any("is not a file" in e.value for e in at.error)
-    assert jobs.list_jobs(root) == []
+    assert jobs.list_jobs(runs_root) == []
     ckpt = tmp_path / "model.pt"
     ckpt.write_bytes(b"x")
     at.text_input(key="import_path").input(str(ckpt))
     at.form_submit_button[0].click().run()
-    (job,) = jobs.list_jobs(root)
+    (job,) = jobs.list_jobs(runs_root)
     assert job.kind == "import"
     assert list(job.argv[3:7]) == ["import", "--checkpoint", str(ckpt), "--dataset"]
-    assert read_json(Path(job.job_dir) / "job.json")["run_dir"].startswith(str(root / "import-model-"))
+    assert read_json(Path(job.job_dir) / "job.json")["run_dir"].startswith(str(runs_root / "import-model-"))
 
 
-def test_cli_jobs_lists_the_same_records(root, no_launch, capsys):
+def test_cli_jobs_lists_the_same_records(runs_root, no_launch, capsys):
     from core.cli import main
 
-    job = jobs.submit(["runs"], "pairs", root=root)
-    assert main(["jobs", "--runs-root", str(root)]) == 0
+    job = jobs.submit(["runs"], "pairs", root=runs_root)
+    assert main(["jobs", "--runs-root", str(runs_root)]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [(j["job_id"], j["state"]) for j in out["jobs"]] == [(job.job_id, "queued")]
     assert out["queued"] == 1
 
 
-def test_finished_job_shows_its_result_line(root, no_launch):
-    run = fake_run(root, "finished")
+def test_finished_job_shows_its_result_line(runs_root, no_launch):
+    run = fake_run(runs_root, "finished", linear=0.9, knn=0.8)
     job = jobs.submit(["train", "--run-dir", str(run)], "train", run_dir=run)
     job_dir = Path(job.job_dir)
     write_json(job_dir / "launch.json", {"pid": 1, "ticks": -1, "launched": 10.0})
