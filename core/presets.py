@@ -15,8 +15,19 @@ from typing import Any
 
 from .errors import HardpairsError
 
+#: The standard SimCLR CIFAR augmentations and checkpoint cadence, shared by both presets.
+_SIMCLR_COMMON: dict[str, Any] = {
+    "crop_scale": (0.2, 1.0),
+    "flip": True,
+    "jitter": (0.4, 0.4, 0.4, 0.1),
+    "jitter_p": 0.8,
+    "gray_p": 0.2,
+    "checkpoint_every": 10,
+}
+
 #: Values shared by every ``paper`` preset (our choices where the paper is silent).
 _PAPER_COMMON: dict[str, Any] = {
+    **_SIMCLR_COMMON,
     "arch": "resnet18",
     "epochs": 200,
     "optimizer": "sgd",
@@ -26,12 +37,6 @@ _PAPER_COMMON: dict[str, Any] = {
     "proj_hidden": 512,
     "proj_dim": 128,
     "out_size": 32,
-    "crop_scale": (0.2, 1.0),
-    "flip": True,
-    "jitter": (0.4, 0.4, 0.4, 0.1),
-    "jitter_p": 0.8,
-    "gray_p": 0.2,
-    "checkpoint_every": 10,
 }
 
 #: Per-dataset paper values (App. A.3, A.5). cifar10 also serves Mixed CIFAR-10.
@@ -48,6 +53,7 @@ _PAPER: dict[str, dict[str, Any]] = {
 
 #: CPU-sized settings. posHigh ~ 1/(classes), posLow a little below, as the paper advises.
 _QUICK: dict[str, Any] = {
+    **_SIMCLR_COMMON,
     "arch": "small_cnn",
     "epochs": 30,
     "batch_size": 256,
@@ -64,12 +70,6 @@ _QUICK: dict[str, Any] = {
     "proj_hidden": 256,
     "proj_dim": 64,
     "out_size": 32,
-    "crop_scale": (0.2, 1.0),
-    "flip": True,
-    "jitter": (0.4, 0.4, 0.4, 0.1),
-    "jitter_p": 0.8,
-    "gray_p": 0.2,
-    "checkpoint_every": 10,
     "monitor": True,
 }
 
