@@ -9,28 +9,21 @@ Target (issue 2): within 60 s on a 2-core CPU, linear-probe test accuracy >= 0.9
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from corecli import run_core
 
 
 def run_once(seed: int, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "core", "train", "--dataset", "digits", "--preset", "quick",
-               "--seed", str(seed), "--runs-root", tmp, *extra]
         t0 = time.time()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        out = run_core("train", "--dataset", "digits", "--preset", "quick", "--seed", str(seed),
+                       "--runs-root", tmp, *extra)
         wall = time.time() - t0
-        if proc.returncode != 0:
-            raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
         return {"seed": seed, "wall_s": wall, "train_s": out["train_seconds"], "linear_acc": out["linear_acc"],
                 "knn_acc": out["knn_acc"], "images_per_s": out["images_per_s"]}
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from corecli import run_core
 
 
 def main() -> None:
@@ -34,13 +33,9 @@ def main() -> None:
         for mode in args.modes:
             accs, knns = [], []
             for seed in args.seeds:
-                cmd = [sys.executable, "-m", "core", "train", "--dataset", args.dataset, "--preset", args.preset,
-                       "--loss-mode", mode, "--seed", str(seed), "--runs-root", root, *args.extra]
                 t0 = time.time()
-                proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-                out = json.loads(proc.stdout.strip().splitlines()[-1])
-                if proc.returncode != 0:
-                    raise SystemExit(f"{' '.join(cmd)} failed: {out.get('error')}")
+                out = run_core("train", "--dataset", args.dataset, "--preset", args.preset, "--loss-mode", mode,
+                               "--seed", str(seed), "--runs-root", root, *args.extra)
                 accs.append(out["linear_acc"])
                 knns.append(out["knn_acc"])
                 results.append({"mode": mode, "seed": seed, "seconds": time.time() - t0, **out})

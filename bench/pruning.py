@@ -15,24 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def core(*argv: str) -> dict:
-    """Run ``python -m core ARGV``; return its JSON result line (exit on failure)."""
-    cmd = [sys.executable, "-m", "core", *argv]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    out = json.loads(lines[-1]) if lines else {}
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {out.get('error') or proc.stderr[-2000:]}")
-    return out
+from corecli import run_core
 
 
 def mean_sd(values: list[float]) -> str:
@@ -60,13 +48,13 @@ def main() -> None:
             parent = Path(root) / f"parent-s{seed}"
             train = ["train", "--dataset", args.dataset, "--preset", args.preset, "--seed", str(seed),
                      "--run-dir", str(parent)] + (["--mix", f"{args.mix:g}"] if args.mix else [])
-            out = core(*train)
+            out = run_core(*train)
             acc["none (parent)"].append(out["linear_acc"])
             knn["none (parent)"].append(out["knn_acc"])
             results.append({"seed": seed, "score": None, **out})
-            core("score", "--run-dir", str(parent))
+            run_core("score", "--run-dir", str(parent))
             for score in args.scores:
-                res = core("prune", "--run-dir", str(parent), "--score", score, "--ratio", f"{args.ratio:g}",
+                res = run_core("prune", "--run-dir", str(parent), "--score", score, "--ratio", f"{args.ratio:g}",
                            "--train")
                 tr = res["train"]
                 acc.setdefault(score, []).append(tr["linear_acc"])
