@@ -2,8 +2,9 @@
 
 The entrypoint is the frame around every page: page config, the navigation, and the sidebar
 with the run selector (kept across pages because it lives here) and the job summary.
-Pages are UI only; every computation runs as a ``python -m core ...`` job (core/jobs.py).
+Pages are UI only; every computation runs as a ``python -m core ...`` job (core/jobs/queue.py).
 """
+
 from __future__ import annotations
 
 import streamlit as st

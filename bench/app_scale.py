@@ -15,6 +15,7 @@ Prints markdown rows for BENCHMARKS.md ("load avg" = 1-minute load at the end of
     python bench/app_scale.py                  # 50k points, 3 lassos
     python bench/app_scale.py --n 5000 --repeats 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.config import make_config  # noqa: E402
-from core.runs import save_npz, write_json  # noqa: E402
+from core.runs.folder import save_npz, write_json  # noqa: E402
+from core.training.config import make_config  # noqa: E402
 
 
 def _helpers():
@@ -50,24 +51,51 @@ def make_fake_run(root: Path, n: int, classes: int = 10, seed: int = 0) -> Path:
     colours = rng.integers(0, 256, (classes, 3, 1, 1))
     x = np.clip(colours[y] + rng.normal(0, 40, (n, 3, 32, 32)), 0, 255).astype(np.uint8)
     data = root.parent / f"bench_{n}.npz"
-    np.savez(data, x_train=x, y_train=y, x_test=x[:1000], y_test=y[:1000],
-             classes=np.array([f"class{c}" for c in range(classes)]))
+    np.savez(
+        data,
+        x_train=x,
+        y_train=y,
+        x_test=x[:1000],
+        y_test=y[:1000],
+        classes=np.array([f"class{c}" for c in range(classes)]),
+    )
     run = root / f"bench-{n}"
     cfg = make_config(f"npz:{data}", "quick")
     write_json(run / "config.json", cfg.to_dict())
-    write_json(run / "manifest.json", {"created": time.time(), "n_train": n, "n_kept": n,
-                                       "classes": [f"class{c}" for c in range(classes)], "parent": None})
+    write_json(
+        run / "manifest.json",
+        {
+            "created": time.time(),
+            "n_train": n,
+            "n_kept": n,
+            "classes": [f"class{c}" for c in range(classes)],
+            "parent": None,
+        },
+    )
     write_json(run / "status.json", {"state": "done", "epoch": 1, "epochs": 1})
     write_json(run / "metrics.json", {"linear_acc": 0.5, "knn_acc": 0.5})
-    save_npz(run / "features.npz", train=rng.normal(size=(n, 8)).astype(np.float32),
-             test=rng.normal(size=(1000, 8)).astype(np.float32), y_train=y, y_test=y[:1000])
+    save_npz(
+        run / "features.npz",
+        train=rng.normal(size=(n, 8)).astype(np.float32),
+        test=rng.normal(size=(1000, 8)).astype(np.float32),
+        y_train=y,
+        y_test=y[:1000],
+    )
     centres = rng.normal(0, 6, (classes, 2))
     xy = centres[y] + rng.normal(0, 1, (n, 2))
-    pd.DataFrame({"index": np.arange(n), "x": xy[:, 0].astype(np.float32), "y": xy[:, 1].astype(np.float32)}) \
-        .to_csv(run / "umap_2d.csv", index=False, float_format="%.6g")
+    pd.DataFrame({"index": np.arange(n), "x": xy[:, 0].astype(np.float32), "y": xy[:, 1].astype(np.float32)}).to_csv(
+        run / "umap_2d.csv", index=False, float_format="%.6g"
+    )
     write_json(run / "umap_2d.json", {"n": n, "created": time.time() + 60, "synthetic": True})
-    scores = pd.DataFrame({"index": np.arange(n), "label": y, "band": rng.random(n), "margin": rng.normal(size=n),
-                           "random": rng.random(n)})
+    scores = pd.DataFrame(
+        {
+            "index": np.arange(n),
+            "label": y,
+            "band": rng.random(n),
+            "margin": rng.normal(size=n),
+            "random": rng.random(n),
+        }
+    )
     scores.to_csv(run / "scores.csv", index=False, float_format="%.6g")
     return run
 
@@ -99,7 +127,10 @@ def grid_ready(page, previous: str | None) -> str:
             if (!el || el.innerText === prev) return false;
             const imgs = [...document.querySelectorAll("[data-testid='stImage'] img")];
             return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
-        }""", arg=previous, timeout=120_000)
+        }""",
+        arg=previous,
+        timeout=120_000,
+    )
     return page.evaluate("""() => [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
         .find(e => /^\\d+ selected/.test(e.innerText)).innerText""")
 
@@ -151,12 +182,18 @@ def main() -> None:
                     except Exception:
                         shot = Path(tmp).parent / "app_scale_failure.png"
                         page.screenshot(path=str(shot), full_page=True)
-                        print(f"no grid after the lasso; screenshot {shot}; page problems: "
-                              f"{h.page_problems(page)}", file=sys.stderr)
+                        print(
+                            f"no grid after the lasso; screenshot {shot}; page problems: {h.page_problems(page)}",
+                            file=sys.stderr,
+                        )
                         raise
-                    rows.append((f"lasso release -> grid #{i + 1}" + (" (first selection)" if i == 0 else ""),
-                                 time.perf_counter() - t,
-                                 f"{caption.split(' (')[0]}; drawing the lasso took {drawn:.1f} s"))
+                    rows.append(
+                        (
+                            f"lasso release -> grid #{i + 1}" + (" (first selection)" if i == 0 else ""),
+                            time.perf_counter() - t,
+                            f"{caption.split(' (')[0]}; drawing the lasso took {drawn:.1f} s",
+                        )
+                    )
                     print(rows[-1], file=sys.stderr)
                     h.wait_for_app(page)
                 if os.environ.get("HARDPAIRS_BENCH_SHOT"):
@@ -164,7 +201,7 @@ def main() -> None:
                 browser.close()
         finally:
             h.stop_server(proc)
-    print(f"| measure | N | seconds | detail | load avg |")
+    print("| measure | N | seconds | detail | load avg |")
     print("|---|---|---|---|---|")
     load = os.getloadavg()[0]
     for name, sec, detail in rows:

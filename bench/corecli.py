@@ -1,4 +1,5 @@
 """``python -m core ...`` as a subprocess for the bench scripts (run them as ``python bench/X.py``)."""
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ Target (issue 2): within 60 s on a 2-core CPU, linear-probe test accuracy >= 0.9
 
     python bench/digits_e2e.py --repeats 3 [--seeds 0 1 2] [--extra --loss-mode combined]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,18 @@ from corecli import run_core
 def run_once(seed: int, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
-        out = run_core("train", "--dataset", "digits", "--preset", "quick", "--seed", str(seed),
-                       "--runs-root", tmp, *extra)
+        out = run_core(
+            "train", "--dataset", "digits", "--preset", "quick", "--seed", str(seed), "--runs-root", tmp, *extra
+        )
         wall = time.time() - t0
-        return {"seed": seed, "wall_s": wall, "train_s": out["train_seconds"], "linear_acc": out["linear_acc"],
-                "knn_acc": out["knn_acc"], "images_per_s": out["images_per_s"]}
+        return {
+            "seed": seed,
+            "wall_s": wall,
+            "train_s": out["train_seconds"],
+            "linear_acc": out["linear_acc"],
+            "knn_acc": out["knn_acc"],
+            "images_per_s": out["images_per_s"],
+        }
 
 
 def main() -> None:
@@ -34,8 +42,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="extra train flags")
     args = ap.parse_args()
-    print(f"machine: {platform.node()} {os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
-          f"date {time.strftime('%Y-%m-%d')}", file=sys.stderr)
+    print(
+        f"machine: {platform.node()} {os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
+        f"date {time.strftime('%Y-%m-%d')}",
+        file=sys.stderr,
+    )
     print("| seed | wall s (end to end) | train s | images/s | linear acc | kNN acc |")
     print("|---|---|---|---|---|---|")
     rows = []
@@ -43,8 +54,11 @@ def main() -> None:
         for _ in range(args.repeats):
             r = run_once(seed, args.extra)
             rows.append(r)
-            print(f"| {r['seed']} | {r['wall_s']:.1f} | {r['train_s']:.1f} | {r['images_per_s']:.0f} | "
-                  f"{r['linear_acc']:.4f} | {r['knn_acc']:.4f} |", flush=True)
+            print(
+                f"| {r['seed']} | {r['wall_s']:.1f} | {r['train_s']:.1f} | {r['images_per_s']:.0f} | "
+                f"{r['linear_acc']:.4f} | {r['knn_acc']:.4f} |",
+                flush=True,
+            )
     walls = sorted(r["wall_s"] for r in rows)
     print(f"\nmedian wall {walls[len(walls) // 2]:.1f} s; min linear acc {min(r['linear_acc'] for r in rows):.4f}")
 

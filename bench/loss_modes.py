@@ -6,6 +6,7 @@ Each (mode, seed) is one ``python -m core train`` run (the quick preset unless -
 otherwise) in a fresh runs root; the table reports mean +/- std (sample std, ddof=1) of the linear-probe
 and kNN test accuracy, and the commands used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,22 +35,43 @@ def main() -> None:
             accs, knns = [], []
             for seed in args.seeds:
                 t0 = time.time()
-                out = run_core("train", "--dataset", args.dataset, "--preset", args.preset, "--loss-mode", mode,
-                               "--seed", str(seed), "--runs-root", root, *args.extra)
+                out = run_core(
+                    "train",
+                    "--dataset",
+                    args.dataset,
+                    "--preset",
+                    args.preset,
+                    "--loss-mode",
+                    mode,
+                    "--seed",
+                    str(seed),
+                    "--runs-root",
+                    root,
+                    *args.extra,
+                )
                 accs.append(out["linear_acc"])
                 knns.append(out["knn_acc"])
                 results.append({"mode": mode, "seed": seed, "seconds": time.time() - t0, **out})
-                print(f"{mode} seed {seed}: linear {out['linear_acc']:.4f} kNN {out['knn_acc']:.4f} "
-                      f"({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"{mode} seed {seed}: linear {out['linear_acc']:.4f} kNN {out['knn_acc']:.4f} "
+                    f"({time.time() - t0:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             rows.append((mode, accs, knns))
     print(f"| loss mode | linear probe (mean ± std, n={len(args.seeds)}) | kNN (mean ± std) | per seed (linear) |")
     print("|---|---|---|---|")
     for mode, accs, knns in rows:
         sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0  # noqa: E731
-        print(f"| {mode} | {statistics.mean(accs):.4f} ± {sd(accs):.4f} | {statistics.mean(knns):.4f} ± {sd(knns):.4f} | "
-              + ", ".join(f"{a:.4f}" for a in accs) + " |")
-    print(f"\ncommand per run: python -m core train --dataset {args.dataset} --preset {args.preset} "
-          f"--loss-mode MODE --seed SEED {' '.join(args.extra)}")
+        print(
+            f"| {mode} | {statistics.mean(accs):.4f} ± {sd(accs):.4f} | {statistics.mean(knns):.4f} ± {sd(knns):.4f} | "
+            + ", ".join(f"{a:.4f}" for a in accs)
+            + " |"
+        )
+    print(
+        f"\ncommand per run: python -m core train --dataset {args.dataset} --preset {args.preset} "
+        f"--loss-mode MODE --seed SEED {' '.join(args.extra)}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

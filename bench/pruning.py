@@ -10,6 +10,7 @@ Per seed: one parent run (``python -m core train ... --seed S``), its scores
 and kNN accuracy, the delta vs the unpruned parents, and (for a mixed set) the share of the
 pruned samples that were mixed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,40 +47,60 @@ def main() -> None:
         for seed in args.seeds:
             t0 = time.time()
             parent = Path(root) / f"parent-s{seed}"
-            train = ["train", "--dataset", args.dataset, "--preset", args.preset, "--seed", str(seed),
-                     "--run-dir", str(parent)] + (["--mix", f"{args.mix:g}"] if args.mix else [])
+            train = [
+                "train",
+                "--dataset",
+                args.dataset,
+                "--preset",
+                args.preset,
+                "--seed",
+                str(seed),
+                "--run-dir",
+                str(parent),
+            ] + (["--mix", f"{args.mix:g}"] if args.mix else [])
             out = run_core(*train)
             acc["none (parent)"].append(out["linear_acc"])
             knn["none (parent)"].append(out["knn_acc"])
             results.append({"seed": seed, "score": None, **out})
             run_core("score", "--run-dir", str(parent))
             for score in args.scores:
-                res = run_core("prune", "--run-dir", str(parent), "--score", score, "--ratio", f"{args.ratio:g}",
-                           "--train")
+                res = run_core(
+                    "prune", "--run-dir", str(parent), "--score", score, "--ratio", f"{args.ratio:g}", "--train"
+                )
                 tr = res["train"]
                 acc.setdefault(score, []).append(tr["linear_acc"])
                 knn.setdefault(score, []).append(tr["knn_acc"])
                 if "mixed_share_pruned" in res:
                     mixed.setdefault(score, []).append(res["mixed_share_pruned"])
-                results.append({"seed": seed, "score": score, "mixed_share_pruned": res.get("mixed_share_pruned"),
-                                **tr})
-                print(f"seed {seed} {score}: linear {tr['linear_acc']:.4f} kNN {tr['knn_acc']:.4f}",
-                      file=sys.stderr, flush=True)
+                results.append(
+                    {"seed": seed, "score": score, "mixed_share_pruned": res.get("mixed_share_pruned"), **tr}
+                )
+                print(
+                    f"seed {seed} {score}: linear {tr['linear_acc']:.4f} kNN {tr['knn_acc']:.4f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             print(f"seed {seed} done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     base = statistics.mean(acc["none (parent)"])
-    print(f"| pruned by ({100 * args.ratio:g}%) | linear probe (mean ± std, n={len(args.seeds)}) | "
-          "delta vs parent (points) | kNN (mean ± std) |" + (" mixed share of pruned |" if mixed else ""))
+    print(
+        f"| pruned by ({100 * args.ratio:g}%) | linear probe (mean ± std, n={len(args.seeds)}) | "
+        "delta vs parent (points) | kNN (mean ± std) |" + (" mixed share of pruned |" if mixed else "")
+    )
     print("|---|---|---:|---|" + ("---:|" if mixed else ""))
     for name in acc:
         extra = ""
         if mixed:
             extra = f" {100 * statistics.mean(mixed[name]):.1f}% |" if name in mixed else " — |"
-        print(f"| {name} | {mean_sd(acc[name])} | {100 * (statistics.mean(acc[name]) - base):+.2f} | "
-              f"{mean_sd(knn[name])} |" + extra)
+        print(
+            f"| {name} | {mean_sd(acc[name])} | {100 * (statistics.mean(acc[name]) - base):+.2f} | "
+            f"{mean_sd(knn[name])} |" + extra
+        )
     mix = f" --mix {args.mix:g}" if args.mix else ""
-    print(f"\ncommands per seed: python -m core train --dataset {args.dataset} --preset {args.preset}{mix} "
-          f"--seed SEED --run-dir P; python -m core score --run-dir P; "
-          f"python -m core prune --run-dir P --score SCORE --ratio {args.ratio:g} --train")
+    print(
+        f"\ncommands per seed: python -m core train --dataset {args.dataset} --preset {args.preset}{mix} "
+        f"--seed SEED --run-dir P; python -m core score --run-dir P; "
+        f"python -m core prune --run-dir P --score SCORE --ratio {args.ratio:g} --train"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -10,6 +10,7 @@ repeatable). Prints markdown rows for BENCHMARKS.md;
     python bench/umap_scale.py --large    # also 200k
     python bench/umap_scale.py --sizes 20000 --epochs 100
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,9 @@ def clustered(n: int, d: int = 512, clusters: int = 100, seed: int = 0) -> np.nd
 
 
 def exact_knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """core.neighbors.knn when present, else a flat faiss inner-product search (self dropped)."""
+    """core.analysis.neighbors.knn when present, else a flat faiss inner-product search (self dropped)."""
     try:
-        from core.neighbors import knn
+        from core.analysis.neighbors import knn
     except ImportError:
         import faiss
 
@@ -50,7 +51,7 @@ def exact_knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def one(n: int, epochs: int | None) -> dict:
-    from core.embedmap import MapConfig, effective_epochs, umap_embedding
+    from core.analysis.embedmap import MapConfig, effective_epochs, umap_embedding
 
     x = clustered(n)
     cfg = MapConfig(n_epochs=epochs)
@@ -82,14 +83,19 @@ def main() -> None:
         print(json.dumps(one(args.one, args.epochs)))
         return
     sizes = args.sizes or ([10_000, 50_000] + ([200_000] if args.large else []))
-    print("| N | d | epochs | kNN (s) | UMAP cold (s) | UMAP warm seeded (s) | UMAP warm seed=None (s) "
-          "| peak RSS (GB) | CPUs | load avg |")
+    print(
+        "| N | d | epochs | kNN (s) | UMAP cold (s) | UMAP warm seeded (s) | UMAP warm seed=None (s) "
+        "| peak RSS (GB) | CPUs | load avg |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
         cmd = [sys.executable, __file__, "--one", str(n)] + (["--epochs", str(args.epochs)] if args.epochs else [])
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        print(f"| {n:,} | 512 | {r['epochs']} | {r['knn_s']:.1f} | {r['cold_s']:.1f} | {r['warm_s']:.1f} "
-              f"| {r['warm_parallel_s']:.1f} | {r['peak_rss_gb']:.2f} | {r['threads']} | {r['load']:.1f} |", flush=True)
+        print(
+            f"| {n:,} | 512 | {r['epochs']} | {r['knn_s']:.1f} | {r['cold_s']:.1f} | {r['warm_s']:.1f} "
+            f"| {r['warm_parallel_s']:.1f} | {r['peak_rss_gb']:.2f} | {r['threads']} | {r['load']:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Entry point: ``python -m core <command>``."""
-from .cli import main
+
+from core.cli import main
 
 raise SystemExit(main())

@@ -5,6 +5,7 @@ Every message names the problem *and* the fix, e.g.
 The CLI prints it without a traceback and exits with status 2; the app shows it
 in an error box.
 """
+
 from __future__ import annotations
 
 

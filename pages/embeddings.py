@@ -5,6 +5,7 @@ Reads the cached map ``umap_2d.csv`` (``python -m core umap --run-dir R``), ``sc
 The chart's ``on_select`` callback turns the selection into sample ids in
 ``st.session_state["selected_ids"]``; the grid below is drawn from that key only.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,13 +14,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.embedmap import map_paths, merge_parent_child
-from core.runs import read_json
-from core.thumbs import caption
+from core.analysis.embedmap import map_paths, merge_parent_child
+from core.data.thumbs import caption
+from core.runs.folder import read_json
 from ui.actions import class_names, job_button, read_npy, run_json
 from ui.common import command_text, guard, read_csv_cached, selected_run, show_command
-from ui.figures import (KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR, parent_child_figures,
-                        size_from_score, umap_scatter)
+from ui.figures import KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR, parent_child_figures, size_from_score, umap_scatter
 from ui.selection import SELECTED_IDS_KEY, store_ids_callback
 from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
 
@@ -31,8 +31,7 @@ def score_columns(scores: pd.DataFrame | None) -> list[str]:
     """Numeric score columns of scores.csv (everything but index, label, mixed)."""
     if scores is None:
         return []
-    return [c for c in scores.columns if c not in NON_SCORE_COLUMNS
-            and pd.api.types.is_numeric_dtype(scores[c])]
+    return [c for c in scores.columns if c not in NON_SCORE_COLUMNS and pd.api.types.is_numeric_dtype(scores[c])]
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -67,8 +66,10 @@ def _map_frame(run_dir: Path) -> tuple[pd.DataFrame | None, str]:
     feats = run_dir / "features.npz"
     stale = ""
     if feats.exists() and meta.get("created") and feats.stat().st_mtime > float(meta["created"]):
-        stale = ("The map is older than the run's features (the run was trained further or "
-                 "re-extracted); recompute it with the command above.")
+        stale = (
+            "The map is older than the run's features (the run was trained further or "
+            "re-extracted); recompute it with the command above."
+        )
     return frame, stale
 
 
@@ -104,16 +105,30 @@ def _main_map(run_dir: Path, frame: pd.DataFrame, scores, labels, names, keep) -
     sizes = None if size_by == "constant" else size_from_score(_by_index(scores, size_by, ids))
     if caption_score is None and size_by != "constant":
         caption_score = size_by
-    fig = umap_scatter(ids, frame["x"], frame["y"], color, categories=cats,
-                       category_colors=cat_colors, color_title=title,
-                       hover_label=hover, sizes=sizes,
-                       title=f"{run_dir.name}: {len(ids)} training samples")
-    st.plotly_chart(fig, key=CHART_KEY, on_select=store_ids_callback(CHART_KEY),
-                    selection_mode=("points", "box", "lasso"),
-                    config={"scrollZoom": True, "displaylogo": False})
-    st.caption("Click a point to see its image below, or lasso (default tool) / box-select points "
-               "to see theirs; hover shows the sample id, class and colour score. Images are not put "
-               "in the hover tooltips: at 50k points that would make the page too heavy to stay fluid.")
+    fig = umap_scatter(
+        ids,
+        frame["x"],
+        frame["y"],
+        color,
+        categories=cats,
+        category_colors=cat_colors,
+        color_title=title,
+        hover_label=hover,
+        sizes=sizes,
+        title=f"{run_dir.name}: {len(ids)} training samples",
+    )
+    st.plotly_chart(
+        fig,
+        key=CHART_KEY,
+        on_select=store_ids_callback(CHART_KEY),
+        selection_mode=("points", "box", "lasso"),
+        config={"scrollZoom": True, "displaylogo": False},
+    )
+    st.caption(
+        "Click a point to see its image below, or lasso (default tool) / box-select points "
+        "to see theirs; hover shows the sample id, class and colour score. Images are not put "
+        "in the hover tooltips: at 50k points that would make the page too heavy to stay fluid."
+    )
     return caption_score
 
 
@@ -127,28 +142,33 @@ def _grid(run_dir: Path, scores, labels, names, score_name: str | None) -> None:
         return
     valid = [i for i in ids if 0 <= i < len(thumbs)]
     if len(valid) < len(ids):
-        st.warning(f"{len(ids) - len(valid)} selected ids are outside this run's dataset and are "
-                   "skipped (the selection came from another run).")
+        st.warning(
+            f"{len(ids) - len(valid)} selected ids are outside this run's dataset and are "
+            "skipped (the selection came from another run)."
+        )
     ranked = score_name is not None  # the user coloured/sized by this score: most difficult first
     if score_name is None and scores is not None and "band" in scores.columns:
         score_name = "band"
-    score_vals = (_by_index(scores, score_name, np.asarray(valid, np.int64))
-                  if score_name and scores is not None and valid else [None] * len(valid))
+    score_vals = (
+        _by_index(scores, score_name, np.asarray(valid, np.int64))
+        if score_name and scores is not None and valid
+        else [None] * len(valid)
+    )
     if ranked and valid:
-        order = np.argsort(-np.nan_to_num(np.asarray(score_vals, np.float64), nan=-np.inf),
-                           kind="stable")
+        order = np.argsort(-np.nan_to_num(np.asarray(score_vals, np.float64), nan=-np.inf), kind="stable")
         valid = [valid[k] for k in order]
         score_vals = [score_vals[k] for k in order]
-    label_names = [names[int(labels[i])] if labels is not None and i < labels.shape[0]
-                   and 0 <= labels[i] < len(names) else "?" for i in valid]
+    label_names = [
+        names[int(labels[i])] if labels is not None and i < labels.shape[0] and 0 <= labels[i] < len(names) else "?"
+        for i in valid
+    ]
     caps = [caption(i, lab, s) for i, lab, s in zip(valid, label_names, score_vals)]
     top = st.columns([4, 1])
     counts = pd.Series(label_names, dtype=object).value_counts()
     legend = f"id · class · {score_name}" if score_name else "id · class"
     if ranked:
         legend += f" (highest {score_name} first)"
-    top[0].caption(f"{len(valid)} selected ({', '.join(f'{k}: {v}' for k, v in counts.items())}). "
-                   f"Captions: {legend}.")
+    top[0].caption(f"{len(valid)} selected ({', '.join(f'{k}: {v}' for k, v in counts.items())}). Captions: {legend}.")
     if top[1].button("Clear selection", key="emb_clear"):
         st.session_state[SELECTED_IDS_KEY] = []
         st.rerun()
@@ -168,29 +188,37 @@ def _parent_child(run_dir: Path, labels, names) -> None:
             st.info(f"The map of {d.name} is not computed yet:")
             argv = ["umap", "--run-dir", str(d)]
             show_command(argv)
-            job_button(f"Compute the map of {d.name}", argv, kind="umap",
-                   key=f"emb_job_{d.name}", primary=False)
+            job_button(f"Compute the map of {d.name}", argv, kind="umap", key=f"emb_job_{d.name}", primary=False)
         return
-    # the cached CSVs only: core.embedmap.parent_child_maps would re-validate both maps against
+    # the cached CSVs only: core.analysis.embedmap.parent_child_maps would re-validate both maps against
     # the features (and recompute UMAP on a miss), which must not happen in the script thread
-    maps = merge_parent_child(read_csv_cached(map_paths(parent_dir, 2)[0]),
-                              read_csv_cached(map_paths(run_dir, 2)[0]), read_npy(run_dir / "keep.npy"))
+    maps = merge_parent_child(
+        read_csv_cached(map_paths(parent_dir, 2)[0]),
+        read_csv_cached(map_paths(run_dir, 2)[0]),
+        read_npy(run_dir / "keep.npy"),
+    )
     left, right = st.columns(2)
     pfig, cfig = parent_child_figures(maps, labels, names)
-    left.plotly_chart(pfig, key="emb_parent", on_select=store_ids_callback("emb_parent"),
-                      selection_mode=("points", "box", "lasso"))
-    right.plotly_chart(cfig, key="emb_child", on_select=store_ids_callback("emb_child"),
-                       selection_mode=("points", "box", "lasso"))
-    st.caption("The child's map is Procrustes-aligned to the parent's. Selections on either map "
-               "also fill the image grid above.")
+    left.plotly_chart(
+        pfig, key="emb_parent", on_select=store_ids_callback("emb_parent"), selection_mode=("points", "box", "lasso")
+    )
+    right.plotly_chart(
+        cfig, key="emb_child", on_select=store_ids_callback("emb_child"), selection_mode=("points", "box", "lasso")
+    )
+    st.caption(
+        "The child's map is Procrustes-aligned to the parent's. Selections on either map "
+        "also fill the image grid above."
+    )
 
 
 def main() -> None:
     st.title("Embeddings")
     run_dir = selected_run()
     if run_dir is None:
-        st.info("No run selected. Train one on the **Runs** page (the quick digits model takes "
-                "under a minute on a CPU), then pick it in the sidebar.")
+        st.info(
+            "No run selected. Train one on the **Runs** page (the quick digits model takes "
+            "under a minute on a CPU), then pick it in the sidebar."
+        )
         return
     shown_run = st.session_state.get("emb_selection_run")
     if shown_run is not None and shown_run != str(run_dir):  # a selection belongs to its run
@@ -199,8 +227,10 @@ def main() -> None:
     argv = ["umap", "--run-dir", str(run_dir)]
     frame, stale = _map_frame(run_dir)
     if frame is None:
-        st.info(f"{run_dir.name} has no UMAP map yet. Compute it from the run's features "
-                "(a few seconds for digits, a few minutes for 50k images):")
+        st.info(
+            f"{run_dir.name} has no UMAP map yet. Compute it from the run's features "
+            "(a few seconds for digits, a few minutes for 50k images):"
+        )
         show_command(argv)
         job_button("Compute the map now", argv, kind="umap", key="emb_job")
         return
@@ -209,10 +239,14 @@ def main() -> None:
         st.warning(stale)
     scores = read_csv_cached(run_dir / "scores.csv")
     if scores is None:
-        st.info("Colour by difficulty score needs scores.csv: "
-                f"`{command_text(['score', '--run-dir', str(run_dir)])}`")
-        job_button("Compute the scores now", ["score", "--run-dir", str(run_dir)], kind="score",
-                   key="emb_score_job", primary=False)
+        st.info(f"Colour by difficulty score needs scores.csv: `{command_text(['score', '--run-dir', str(run_dir)])}`")
+        job_button(
+            "Compute the scores now",
+            ["score", "--run-dir", str(run_dir)],
+            kind="score",
+            key="emb_score_job",
+            primary=False,
+        )
     labels = _run_labels(run_dir, scores)
     n_classes = int(labels.max()) + 1 if labels is not None and labels.size else 1
     names = class_names(run_dir, n_classes)

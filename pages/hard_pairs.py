@@ -5,13 +5,14 @@ Reads ``class_pairs.npz`` (difficult_counts (C,C) int64, mean_similarity (C,C) f
 ``python -m core pairs --run-dir R``. A click on a heatmap cell fills the two class pickers
 (through an invisible scatter overlay: heatmap traces emit no selection events).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.thumbs import page_bounds
+from core.data.thumbs import page_bounds
 from ui.actions import class_names, job_button, run_json
 from ui.common import guard, load_npz_cached, read_csv_cached, selected_run, show_command
 from ui.figures import pair_heatmap
@@ -45,8 +46,7 @@ def _on_cell(chart_key: str, names: list[str]) -> None:
 
 
 def _heatmap(cp: dict, names: list[str]) -> None:
-    mean_view = st.toggle("Show mean cross-class similarity instead of difficult-pair counts",
-                          key="hp_mean")
+    mean_view = st.toggle("Show mean cross-class similarity instead of difficult-pair counts", key="hp_mean")
     sel = None
     a, b = st.session_state.get("hp_a"), st.session_state.get("hp_b")
     if a in names and b in names:
@@ -54,15 +54,30 @@ def _heatmap(cp: dict, names: list[str]) -> None:
     if mean_view:
         mean = np.array(cp["mean_similarity"], dtype=np.float64)  # a copy: the cached array is shared
         np.fill_diagonal(mean, np.nan)  # same-class means would swamp the colour scale
-        fig = pair_heatmap(mean, names, title="Mean cross-class cosine similarity (diagonal: "
-                           "same class, left blank)", value_name="mean sim", integer=False,
-                           selected=sel)
+        fig = pair_heatmap(
+            mean,
+            names,
+            title="Mean cross-class cosine similarity (diagonal: same class, left blank)",
+            value_name="mean sim",
+            integer=False,
+            selected=sel,
+        )
     else:
-        fig = pair_heatmap(cp["difficult_counts"], names,
-                           title="Difficult pairs per class pair (click a cell)",
-                           value_name="pairs", integer=True, selected=sel)
-    st.plotly_chart(fig, key="hp_heatmap", on_select=lambda: _on_cell("hp_heatmap", names),
-                    selection_mode=("points",), config={"displayModeBar": False})
+        fig = pair_heatmap(
+            cp["difficult_counts"],
+            names,
+            title="Difficult pairs per class pair (click a cell)",
+            value_name="pairs",
+            integer=True,
+            selected=sel,
+        )
+    st.plotly_chart(
+        fig,
+        key="hp_heatmap",
+        on_select=lambda: _on_cell("hp_heatmap", names),
+        selection_mode=("points",),
+        config={"displayModeBar": False},
+    )
 
 
 def _gallery(run_dir, pairs: pd.DataFrame, names: list[str]) -> None:
@@ -78,9 +93,11 @@ def _gallery(run_dir, pairs: pd.DataFrame, names: list[str]) -> None:
     b = None if b_name == ANY else names.index(b_name)
     shown = filter_pairs(pairs, a, b)
     if shown.empty:
-        st.info(f"No pairs between {a_name} and {b_name} among the {len(pairs)} ranked pairs in "
-                "pairs.csv (the heatmap counts every difficult pair). Pick other classes, or rank "
-                "more pairs:")
+        st.info(
+            f"No pairs between {a_name} and {b_name} among the {len(pairs)} ranked pairs in "
+            "pairs.csv (the heatmap counts every difficult pair). Pick other classes, or rank "
+            "more pairs:"
+        )
         argv = ["pairs", "--run-dir", str(run_dir), "--top", str(max(5000, 5 * len(pairs)))]
         show_command(argv, caption="")
         job_button("Rank more pairs now", argv, kind="analyse", key="hp_more_job", primary=False)
@@ -94,17 +111,22 @@ def _gallery(run_dir, pairs: pd.DataFrame, names: list[str]) -> None:
     start, stop, _ = page_bounds(len(shown), int(page), PAGE_SIZE)
     rows = shown.iloc[start:stop]
     thumbs = thumbs_for(run_json(run_dir, "config.json"), size=PAIR_PX)
-    table = pd.DataFrame({
-        "rank": np.arange(start + 1, stop + 1),
-        "image A": thumbs.data_urls(rows["i"].astype(int).tolist()),
-        "image B": thumbs.data_urls(rows["j"].astype(int).tolist()),
-        "similarity": rows["similarity"].astype(float).round(4).to_numpy(),
-        "label A": [names[int(c)] for c in rows["label_i"]],
-        "label B": [names[int(c)] for c in rows["label_j"]],
-        "ids": [f"#{int(i)} / #{int(j)}" for i, j in zip(rows["i"], rows["j"])],
-    })
+    table = pd.DataFrame(
+        {
+            "rank": np.arange(start + 1, stop + 1),
+            "image A": thumbs.data_urls(rows["i"].astype(int).tolist()),
+            "image B": thumbs.data_urls(rows["j"].astype(int).tolist()),
+            "similarity": rows["similarity"].astype(float).round(4).to_numpy(),
+            "label A": [names[int(c)] for c in rows["label_i"]],
+            "label B": [names[int(c)] for c in rows["label_j"]],
+            "ids": [f"#{int(i)} / #{int(j)}" for i, j in zip(rows["i"], rows["j"])],
+        }
+    )
     st.dataframe(
-        table, hide_index=True, row_height=PAIR_PX + 8, key="hp_table",
+        table,
+        hide_index=True,
+        row_height=PAIR_PX + 8,
+        key="hp_table",
         height=(len(table) + 1) * (PAIR_PX + 8) + 4,
         column_config={
             "image A": st.column_config.ImageColumn("image A", width="small"),
@@ -117,8 +139,10 @@ def _gallery(run_dir, pairs: pd.DataFrame, names: list[str]) -> None:
 
 def main() -> None:
     st.title("Hard pairs")
-    st.caption("Difficult pairs are cross-class pairs the encoder maps close together. The heatmap "
-               "counts them per class pair; the gallery shows the pairs themselves.")
+    st.caption(
+        "Difficult pairs are cross-class pairs the encoder maps close together. The heatmap "
+        "counts them per class pair; the gallery shows the pairs themselves."
+    )
     run_dir = selected_run()
     if run_dir is None:
         st.info("No run selected. Train one on the **Runs** page, then pick it in the sidebar.")
@@ -127,17 +151,20 @@ def main() -> None:
     cp = load_npz_cached(run_dir / "class_pairs.npz")
     pairs = read_csv_cached(run_dir / "pairs.csv")
     if cp is None or pairs is None:
-        st.info(f"{run_dir.name} has no ranked pairs yet (pairs.csv, class_pairs.npz). "
-                "Rank the hardest cross-class pairs from its features:")
+        st.info(
+            f"{run_dir.name} has no ranked pairs yet (pairs.csv, class_pairs.npz). "
+            "Rank the hardest cross-class pairs from its features:"
+        )
         show_command(argv)
-        job_button("Find the hardest pairs now", argv, kind="analyse",
-                   key="hp_job")
+        job_button("Find the hardest pairs now", argv, kind="analyse", key="hp_job")
         return
     show_command(argv)
     missing = {"i", "j", "label_i", "label_j", "similarity"} - set(pairs.columns)
     if missing or "difficult_counts" not in cp or "mean_similarity" not in cp:
-        st.error(f"{run_dir / 'pairs.csv'} or class_pairs.npz lacks {sorted(missing) or 'arrays'}; "
-                 "they come from an older version. Recompute them with the command above.")
+        st.error(
+            f"{run_dir / 'pairs.csv'} or class_pairs.npz lacks {sorted(missing) or 'arrays'}; "
+            "they come from an older version. Recompute them with the command above."
+        )
         return
     names = class_names(run_dir, int(np.asarray(cp["difficult_counts"]).shape[0]))
     _heatmap(cp, names)

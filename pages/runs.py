@@ -1,7 +1,8 @@
 """Runs: train a model (or import a checkpoint) as a background job, follow the jobs, list runs.
 
-Every action is a ``python -m core ...`` job (core/jobs.py); the command is shown beside it.
+Every action is a ``python -m core ...`` job (core/jobs/queue.py); the command is shown beside it.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,12 +13,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import jobs
 from core.errors import HardpairsError
-from core.presets import PRESETS, default_preset, preset_values
-from core.runs import list_runs
-from ui.common import (empty_state, error_box, fmt_acc, leave_legacy_pages_mode, read_json_cached,
-                       runs_folder, select_run, selected_run, show_command)
+from core.jobs import queue as jobs
+from core.runs.folder import list_runs
+from core.training.presets import PRESETS, default_preset, preset_values
+from ui.common import (
+    empty_state,
+    error_box,
+    fmt_acc,
+    leave_legacy_pages_mode,
+    read_json_cached,
+    runs_folder,
+    select_run,
+    selected_run,
+    show_command,
+)
 from ui.jobs_panel import render_jobs_panel
 
 DATASETS = {
@@ -41,19 +51,36 @@ LOSS_MODES = {
 LOSS_LABELS = {m: f"{m} — {text}" for m, text in LOSS_MODES.items()}  # picklable format_func
 #: loss-mode parameter -> (label, which modes use it, min, max, step, help)
 LOSS_PARAMS: dict[str, tuple[str, tuple[str, ...], float, float, float, str]] = {
-    "pos_high": ("posHigh", ("removal", "margin", "temperature", "combined"), 0.0, 1.0, 0.005,
-                 "pairs in the top posHigh share of a row's similarities are taken as same-class"),
-    "pos_low": ("posLow", ("removal", "margin", "temperature", "combined"), 0.0, 1.0, 0.005,
-                "pairs between posHigh and posLow are the difficult (cross-class) ones"),
+    "pos_high": (
+        "posHigh",
+        ("removal", "margin", "temperature", "combined"),
+        0.0,
+        1.0,
+        0.005,
+        "pairs in the top posHigh share of a row's similarities are taken as same-class",
+    ),
+    "pos_low": (
+        "posLow",
+        ("removal", "margin", "temperature", "combined"),
+        0.0,
+        1.0,
+        0.005,
+        "pairs between posHigh and posLow are the difficult (cross-class) ones",
+    ),
     "sigma": ("margin σ", ("margin", "combined"), 0.0, 1.0, 0.01, "added to difficult-pair logits"),
-    "rho": ("temperature factor ρ", ("temperature", "combined"), 0.05, 2.0, 0.05,
-            "difficult pairs use temperature ρ·τ (paper: 0.6–0.7)"),
+    "rho": (
+        "temperature factor ρ",
+        ("temperature", "combined"),
+        0.05,
+        2.0,
+        0.05,
+        "difficult pairs use temperature ρ·τ (paper: 0.6–0.7)",
+    ),
     "beta": ("β (hardness)", ("hard_ucl", "hard_scl"), 0.0, 10.0, 0.1, "0 = no tilt towards hard negatives"),
     "tau_plus": ("τ+ (class prior)", ("hard_ucl",), 0.0, 0.99, 0.01, "debiasing for false negatives"),
 }
 FLASH_KEY = "runs_flash"  # one-shot message shown after a job was submitted
-EMPTY_MESSAGE = ("No runs yet — click Train to train the quick digits model "
-                 "(about a minute on a laptop CPU)")
+EMPTY_MESSAGE = "No runs yet — click Train to train the quick digits model (about a minute on a laptop CPU)"
 
 
 def planned_run_id(spec: str, loss_mode: str, seed: int, mix: float) -> str:
@@ -91,8 +118,11 @@ def _dataset_spec() -> tuple[str | None, bool, str | None]:
     kind = st.selectbox("Dataset", list(DATASETS), format_func=DATASETS.__getitem__, key="train_dataset")
     download, problem = False, None
     if kind in ("cifar10", "cifar100", "stl10"):
-        download = st.checkbox("Download if missing (needs internet)", key="train_download",
-                               help="otherwise the files must already be in data/ ($HARDPAIRS_DATA)")
+        download = st.checkbox(
+            "Download if missing (needs internet)",
+            key="train_download",
+            help="otherwise the files must already be in data/ ($HARDPAIRS_DATA)",
+        )
         return kind, download, None
     if kind in ("folder", "npz"):
         label = "Folder path" if kind == "folder" else ".npz path"
@@ -112,48 +142,97 @@ def train_section() -> None:
         c1, c2, c3 = st.columns(3, gap="large")
         with c1:
             spec, download, problem = _dataset_spec()
-            mixed = st.checkbox("Mixed-ω contamination", key="train_mixed",
-                                help="replace a share of training images by a blend with another class "
-                                     "(the paper's Mixed CIFAR-10 experiment)")
+            mixed = st.checkbox(
+                "Mixed-ω contamination",
+                key="train_mixed",
+                help="replace a share of training images by a blend with another class "
+                "(the paper's Mixed CIFAR-10 experiment)",
+            )
             mix, mix_lambda = 0.0, 0.5
             if mixed:
-                mix = st.slider("Mixed share ω", 0.05, 0.5, 0.1, 0.05, key="train_mix",
-                                help="fraction of training images replaced by a blend")
-                mix_lambda = st.slider("Blend weight λ of the original", 0.05, 0.95, 0.5, 0.05,
-                                       key="train_mix_lambda")
+                mix = st.slider(
+                    "Mixed share ω",
+                    0.05,
+                    0.5,
+                    0.1,
+                    0.05,
+                    key="train_mix",
+                    help="fraction of training images replaced by a blend",
+                )
+                mix_lambda = st.slider("Blend weight λ of the original", 0.05, 0.95, 0.5, 0.05, key="train_mix_lambda")
         key_spec = spec or "digits"
         with c2:
-            preset = st.radio("Preset", PRESETS, index=PRESETS.index(default_preset(key_spec)),
-                              key=f"train_preset_{key_spec.split(':')[0]}", horizontal=True,
-                              help="quick: small CNN sized for a laptop CPU · paper: the appendix values")
+            preset = st.radio(
+                "Preset",
+                PRESETS,
+                index=PRESETS.index(default_preset(key_spec)),
+                key=f"train_preset_{key_spec.split(':')[0]}",
+                horizontal=True,
+                help="quick: small CNN sized for a laptop CPU · paper: the appendix values",
+            )
             defaults = preset_values(preset, key_spec)
-            loss_mode = st.selectbox("Loss mode", list(LOSS_MODES), key="train_loss_mode",
-                                     format_func=LOSS_LABELS.__getitem__)
+            loss_mode = st.selectbox(
+                "Loss mode", list(LOSS_MODES), key="train_loss_mode", format_func=LOSS_LABELS.__getitem__
+            )
             params: dict[str, Any] = {}
             shown = [k for k, v in LOSS_PARAMS.items() if loss_mode in v[1]]
             cols = st.columns(2)
             for i, name in enumerate(shown):
                 label, _, lo, hi, step, help_text = LOSS_PARAMS[name]
                 params[name] = cols[i % 2].number_input(
-                    label, lo, hi, float(defaults.get(name, 1.0 if name == "beta" else 0.0)), step,
-                    key=f"train_{name}_{preset}_{key_spec}", help=help_text, format="%.3f")
+                    label,
+                    lo,
+                    hi,
+                    float(defaults.get(name, 1.0 if name == "beta" else 0.0)),
+                    step,
+                    key=f"train_{name}_{preset}_{key_spec}",
+                    help=help_text,
+                    format="%.3f",
+                )
         with c3:
-            epochs = st.number_input("Epochs", 1, 5000, int(defaults["epochs"]), key=f"train_epochs_{preset}_{key_spec}")
+            epochs = st.number_input(
+                "Epochs", 1, 5000, int(defaults["epochs"]), key=f"train_epochs_{preset}_{key_spec}"
+            )
             seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-            analyse = st.checkbox("Analyse after training", value=True, key="train_analyse",
-                                  help="scores, hardest pairs, UMAP map and theory estimates, "
-                                       "so every page has content")
+            analyse = st.checkbox(
+                "Analyse after training",
+                value=True,
+                key="train_analyse",
+                help="scores, hardest pairs, UMAP map and theory estimates, so every page has content",
+            )
             with st.expander("Advanced"):
-                batch = st.number_input("Batch size", 2, 8192, int(defaults["batch_size"]),
-                                        key=f"train_batch_{preset}_{key_spec}")
-                lr = st.number_input("Learning rate", 1e-6, 10.0, float(defaults["lr"]), format="%.4f",
-                                     key=f"train_lr_{preset}_{key_spec}")
-                temp = st.number_input("Temperature τ", 0.01, 5.0, float(defaults["temperature"]), 0.01,
-                                       key=f"train_temp_{preset}_{key_spec}")
+                batch = st.number_input(
+                    "Batch size", 2, 8192, int(defaults["batch_size"]), key=f"train_batch_{preset}_{key_spec}"
+                )
+                lr = st.number_input(
+                    "Learning rate",
+                    1e-6,
+                    10.0,
+                    float(defaults["lr"]),
+                    format="%.4f",
+                    key=f"train_lr_{preset}_{key_spec}",
+                )
+                temp = st.number_input(
+                    "Temperature τ",
+                    0.01,
+                    5.0,
+                    float(defaults["temperature"]),
+                    0.01,
+                    key=f"train_temp_{preset}_{key_spec}",
+                )
                 device = st.selectbox("Device", ["auto", "cpu", "cuda"], key="train_device")
-        values = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "temperature": float(temp),
-                  "loss_mode": loss_mode, **params, "seed": int(seed), "device": device,
-                  "mix": float(mix) if mixed else None, "mix_lambda": float(mix_lambda) if mixed else None}
+        values = {
+            "epochs": int(epochs),
+            "batch_size": int(batch),
+            "lr": float(lr),
+            "temperature": float(temp),
+            "loss_mode": loss_mode,
+            **params,
+            "seed": int(seed),
+            "device": device,
+            "mix": float(mix) if mixed else None,
+            "mix_lambda": float(mix_lambda) if mixed else None,
+        }
         if spec is None or problem:
             st.warning(problem or "Choose a dataset.")
             return
@@ -168,8 +247,10 @@ def train_section() -> None:
                 error_box(err, "Starting the training job")
                 return
             select_run(run_dir)
-            st.session_state[FLASH_KEY] = (f"Training job `{job.job_id}` is {job.state}: it writes "
-                                           f"`{run_dir.name}`. Follow it under **Jobs** below.")
+            st.session_state[FLASH_KEY] = (
+                f"Training job `{job.job_id}` is {job.state}: it writes "
+                f"`{run_dir.name}`. Follow it under **Jobs** below."
+            )
             st.rerun()  # redraw everything (sidebar job count, empty states) with the new job
 
 
@@ -179,8 +260,12 @@ def import_section() -> None:
         with st.form("import_form", border=False):
             ckpt = st.text_input("Checkpoint path", placeholder="/path/to/checkpoint.pt", key="import_path")
             c1, c2, c3 = st.columns(3)
-            dataset = c1.text_input("Dataset spec", "digits", key="import_dataset",
-                                    help="digits, cifar10, cifar100, stl10, folder:PATH or npz:PATH")
+            dataset = c1.text_input(
+                "Dataset spec",
+                "digits",
+                key="import_dataset",
+                help="digits, cifar10, cifar100, stl10, folder:PATH or npz:PATH",
+            )
             arch = c2.selectbox("Architecture", ["auto", "small_cnn", "resnet18"], key="import_arch")
             name = c3.text_input("Run name (optional)", key="import_name")
             submitted = st.form_submit_button("Import")
@@ -205,14 +290,23 @@ def import_section() -> None:
 def runs_frame(rows: list[dict]) -> pd.DataFrame:
     """The runs table: key numbers per run (accuracies in percent)."""
     frame = pd.DataFrame(rows)
-    out = pd.DataFrame({
-        "run": frame["run_id"], "dataset": frame["dataset"], "loss mode": frame["loss_mode"],
-        "seed": frame["seed"], "epochs": frame["epochs"], "state": frame["state"],
-        "linear probe %": pd.to_numeric(frame["linear_acc"], errors="coerce") * 100,
-        "kNN %": pd.to_numeric(frame["knn_acc"], errors="coerce") * 100,
-        "pruning": [f"{s} {100 * float(r):.0f}%" if s else "" for s, r in zip(frame["prune_score"], frame["prune_ratio"])],
-        "kept": pd.to_numeric(frame["n_kept"], errors="coerce"), "train time (s)": pd.to_numeric(frame["wall_time_s"], errors="coerce"),
-    })
+    out = pd.DataFrame(
+        {
+            "run": frame["run_id"],
+            "dataset": frame["dataset"],
+            "loss mode": frame["loss_mode"],
+            "seed": frame["seed"],
+            "epochs": frame["epochs"],
+            "state": frame["state"],
+            "linear probe %": pd.to_numeric(frame["linear_acc"], errors="coerce") * 100,
+            "kNN %": pd.to_numeric(frame["knn_acc"], errors="coerce") * 100,
+            "pruning": [
+                f"{s} {100 * float(r):.0f}%" if s else "" for s, r in zip(frame["prune_score"], frame["prune_ratio"])
+            ],
+            "kept": pd.to_numeric(frame["n_kept"], errors="coerce"),
+            "train time (s)": pd.to_numeric(frame["wall_time_s"], errors="coerce"),
+        }
+    )
     return out
 
 
@@ -221,11 +315,16 @@ def runs_section(rows: list[dict]) -> None:
     if not rows:
         st.caption("Runs appear here as soon as a training job starts.")
         return
-    st.dataframe(runs_frame(rows), hide_index=True, key="runs_table", column_config={
-        "linear probe %": st.column_config.NumberColumn(format="%.2f"),
-        "kNN %": st.column_config.NumberColumn(format="%.2f"),
-        "train time (s)": st.column_config.NumberColumn(format="%.1f"),
-    })
+    st.dataframe(
+        runs_frame(rows),
+        hide_index=True,
+        key="runs_table",
+        column_config={
+            "linear probe %": st.column_config.NumberColumn(format="%.2f"),
+            "kNN %": st.column_config.NumberColumn(format="%.2f"),
+            "train time (s)": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
     show_command(["runs"], caption="List them from a terminal:")
     run = selected_run()
     if run is None:
@@ -246,8 +345,10 @@ def runs_section(rows: list[dict]) -> None:
 
 
 st.title("Runs")
-st.caption("Train SimCLR with or without the paper's difficult-pair losses, follow the jobs, "
-           "and pick the run the other pages show (sidebar).")
+st.caption(
+    "Train SimCLR with or without the paper's difficult-pair losses, follow the jobs, "
+    "and pick the run the other pages show (sidebar)."
+)
 leave_legacy_pages_mode()  # run inside app.py's frame even on a first deep link
 flash = st.session_state.pop(FLASH_KEY, None)
 if flash:

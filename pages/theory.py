@@ -3,6 +3,7 @@
 Reads ``theory.json`` (``python -m core theory --run-dir R``) and, when the run logged them,
 the per-epoch UCL / H-UCL / SCL / H-SCL monitor losses from ``progress.jsonl``.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import bounds
+from core.analysis import bounds
 from ui.actions import job_button, reset_on_run_change, run_json, run_progress
 from ui.common import guard, selected_run, show_command
 from ui.figures import bounds_vs_gap, monitor_curves, monitor_frame
@@ -36,42 +37,67 @@ def _x_max(admissible: float, threshold: float, current: float) -> float:
 def _measured(th: dict) -> None:
     """Metrics row: the measured similarity model of this run."""
     cols = st.columns(5)
-    cols[0].metric("α (same class)", f"{_num(th.get('alpha'), float('nan')):.4f}",
-                   help="Mean cosine similarity over same-class pairs.")
-    cols[1].metric("β (easy cross-class)", f"{_num(th.get('beta'), float('nan')):.4f}",
-                   help="Mean over cross-class pairs with no difficult sample.")
-    cols[2].metric("γ (difficult cross-class)", f"{_num(th.get('gamma'), float('nan')):.4f}",
-                   help="Mean over cross-class pairs containing a difficult sample.")
+    cols[0].metric(
+        "α (same class)",
+        f"{_num(th.get('alpha'), float('nan')):.4f}",
+        help="Mean cosine similarity over same-class pairs.",
+    )
+    cols[1].metric(
+        "β (easy cross-class)",
+        f"{_num(th.get('beta'), float('nan')):.4f}",
+        help="Mean over cross-class pairs with no difficult sample.",
+    )
+    cols[2].metric(
+        "γ (difficult cross-class)",
+        f"{_num(th.get('gamma'), float('nan')):.4f}",
+        help="Mean over cross-class pairs containing a difficult sample.",
+    )
     cols[3].metric("γ − β", f"{_num(th.get('gamma_minus_beta'), float('nan')):.4f}")
-    cols[4].metric("t-test (β vs γ)", f"{_num(th.get('t'), float('nan')):.2f}",
-                   help=f"Welch t statistic; p = {_num(th.get('p'), float('nan')):.3g}. "
-                   "Negative when γ > β, as in the paper's Table 11.")
+    cols[4].metric(
+        "t-test (β vs γ)",
+        f"{_num(th.get('t'), float('nan')):.2f}",
+        help=f"Welch t statistic; p = {_num(th.get('p'), float('nan')):.3g}. "
+        "Negative when γ > β, as in the paper's Table 11.",
+    )
 
 
 def _calculator(th: dict) -> None:
     """Sliders for the bound calculator and the resulting bounds + plot."""
     st.subheader("Bound calculator")
-    st.caption("Defaults come from this run's theory.json. The model needs 0 ≤ β ≤ γ < α < 1; "
-               "n is samples per class, n_d difficult samples per class (mean counts), r + 1 "
-               "classes, δ the label-recovery error (not measurable from features: compare the "
-               "bounds with each other, not with accuracy).")
+    st.caption(
+        "Defaults come from this run's theory.json. The model needs 0 ≤ β ≤ γ < α < 1; "
+        "n is samples per class, n_d difficult samples per class (mean counts), r + 1 "
+        "classes, δ the label-recovery error (not measurable from features: compare the "
+        "bounds with each other, not with accuracy)."
+    )
     left, right = st.columns([1, 1.3])
     with left:
-        alpha = st.slider("α", 0.0, 0.999, float(np.clip(_num(th.get("alpha"), 0.6), 0, 0.999)),
-                          0.001, format="%.3f", key="th_alpha")
-        beta = st.slider("β", -1.0, 0.999, float(np.clip(_num(th.get("beta"), 0.1), -1, 0.999)),
-                         0.001, format="%.3f", key="th_beta")
-        gamma = st.slider("γ", -1.0, 0.999, float(np.clip(_num(th.get("gamma"), 0.3), -1, 0.999)),
-                          0.001, format="%.3f", key="th_gamma")
+        alpha = st.slider(
+            "α", 0.0, 0.999, float(np.clip(_num(th.get("alpha"), 0.6), 0, 0.999)), 0.001, format="%.3f", key="th_alpha"
+        )
+        beta = st.slider(
+            "β", -1.0, 0.999, float(np.clip(_num(th.get("beta"), 0.1), -1, 0.999)), 0.001, format="%.3f", key="th_beta"
+        )
+        gamma = st.slider(
+            "γ",
+            -1.0,
+            0.999,
+            float(np.clip(_num(th.get("gamma"), 0.3), -1, 0.999)),
+            0.001,
+            format="%.3f",
+            key="th_gamma",
+        )
         c1, c2, c3 = st.columns(3)
-        n = c1.number_input("n", min_value=2.0, value=max(2.0, _num(th.get("n"), 1000.0)),
-                            step=1.0, format="%.1f", key="th_n")
-        n_d = c2.number_input("n_d", min_value=0.0, value=max(0.0, _num(th.get("n_d"), 80.0)),
-                              step=1.0, format="%.1f", key="th_nd")
-        r = c3.number_input("r", min_value=1, value=max(1, round(_num(th.get("r"), 9))), step=1,
-                            key="th_r")
-        delta = st.slider("δ", 0.0, 0.5, float(np.clip(_num(th.get("delta"), 0.1), 0, 0.5)),
-                          0.005, format="%.3f", key="th_delta")
+        n = c1.number_input(
+            "n", min_value=2.0, value=max(2.0, _num(th.get("n"), 1000.0)), step=1.0, format="%.1f", key="th_n"
+        )
+        n_d = c2.number_input(
+            "n_d", min_value=0.0, value=max(0.0, _num(th.get("n_d"), 80.0)), step=1.0, format="%.1f", key="th_nd"
+        )
+        r = c3.number_input("r", min_value=1, value=max(1, round(_num(th.get("r"), 9))), step=1, key="th_r")
+        delta = st.slider(
+            "δ", 0.0, 0.5, float(np.clip(_num(th.get("delta"), 0.1), 0, 0.5)), 0.005, format="%.3f", key="th_delta"
+        )
     res = bounds.evaluate_bounds(alpha, beta, gamma, float(n), float(n_d), int(r), float(delta))
     with right:
         errors = res["bound_errors"]
@@ -79,31 +105,53 @@ def _calculator(th: dict) -> None:
             st.error(" ".join(sorted(set(errors.values()))))
         m = st.columns(3)
         clean = res.get("bound_clean")
-        for col, (name, key) in zip(m, [("Thm 3.3: no difficult", "bound_clean"),
-                                        ("Thm 3.4: keep difficult", "bound_difficult"),
-                                        ("Cor 4.1: remove them", "bound_removal")]):
+        for col, (name, key) in zip(
+            m,
+            [
+                ("Thm 3.3: no difficult", "bound_clean"),
+                ("Thm 3.4: keep difficult", "bound_difficult"),
+                ("Cor 4.1: remove them", "bound_removal"),
+            ],
+        ):
             val = res.get(key)
             extra = None
             if val is not None and clean is not None and key != "bound_clean":
                 extra = f"{val - clean:+.3g} vs Thm 3.3"
-            col.metric(name, "—" if val is None else f"{val:.5f}", delta=extra,
-                       delta_color="inverse", delta_arrow="off" if extra is None else "auto")
+            col.metric(
+                name,
+                "—" if val is None else f"{val:.5f}",
+                delta=extra,
+                delta_color="inverse",
+                delta_arrow="off" if extra is None else "auto",
+            )
         thr = res.get("removal_threshold")
         beats = res.get("removal_beats_keeping")
         if thr is not None and beats is not None:
             thr_text = "∞" if not math.isfinite(thr) else f"{thr:.5f}"
-            msg = (f"γ − β = {gamma - beta:.5f} vs removal threshold {thr_text}: ")
+            msg = f"γ − β = {gamma - beta:.5f} vs removal threshold {thr_text}: "
             if beats:
                 st.success(msg + "**removing the difficult examples gives the tighter bound.**")
             else:
-                st.warning(msg + "**keeping them gives the tighter bound** (too few or too mild "
-                           "difficult pairs for removal to pay off).")
+                st.warning(
+                    msg + "**keeping them gives the tighter bound** (too few or too mild "
+                    "difficult pairs for removal to pay off)."
+                )
         if thr is not None and res.get("bound_removal") is not None and n_d >= 1 and alpha > beta:
             gaps = np.linspace(0.0, _x_max(alpha - beta, thr, gamma - beta), 200)
-            diff = np.array([bounds.bound_difficult(alpha, beta, beta + g, float(n), float(n_d),
-                                                    int(r), float(delta)) for g in gaps])
-            fig = bounds_vs_gap(gaps, bounds.bound_clean(alpha, beta, float(n), int(r), float(delta)),
-                                diff, res["bound_removal"], thr, gamma - beta)
+            diff = np.array(
+                [
+                    bounds.bound_difficult(alpha, beta, beta + g, float(n), float(n_d), int(r), float(delta))
+                    for g in gaps
+                ]
+            )
+            fig = bounds_vs_gap(
+                gaps,
+                bounds.bound_clean(alpha, beta, float(n), int(r), float(delta)),
+                diff,
+                res["bound_removal"],
+                thr,
+                gamma - beta,
+            )
             st.plotly_chart(fig, key="th_bounds")
 
 
@@ -112,36 +160,44 @@ def _monitor(run_dir) -> None:
     st.subheader("Hard-negative monitor (H-SCL paper, Fig. 5)")
     frame = monitor_frame(run_progress(run_dir))
     if frame.empty:
-        st.info("This run did not log monitor losses. Train with `--monitor` to log UCL, H-UCL, "
-                "SCL and H-SCL per epoch on the same batches (needs labels), e.g.")
-        show_command(["train", "--config", str(Path(run_dir) / "config.json"), "--monitor"],
-                     caption="")
+        st.info(
+            "This run did not log monitor losses. Train with `--monitor` to log UCL, H-UCL, "
+            "SCL and H-SCL per epoch on the same batches (needs labels), e.g."
+        )
+        show_command(["train", "--config", str(Path(run_dir) / "config.json"), "--monitor"], caption="")
         return
     st.plotly_chart(monitor_curves(frame), key="th_monitor")
     both = frame[["hard_scl", "hard_ucl"]].dropna()
     if len(both):
         holds = int((both["hard_scl"] <= both["hard_ucl"]).sum())
-        st.caption(f"Claim of Jiang et al.: H-SCL ≤ H-UCL. It holds in {holds} of {len(both)} "
-                   "logged epochs of this run.")
+        st.caption(
+            f"Claim of Jiang et al.: H-SCL ≤ H-UCL. It holds in {holds} of {len(both)} logged epochs of this run."
+        )
     st.dataframe(frame, hide_index=True)
 
 
 def main() -> None:
     st.title("Theory")
-    st.caption("The paper's similarity model: same-class pairs α, easy cross-class pairs β, "
-               "difficult cross-class pairs γ. Difficult pairs (γ > β) loosen the error bound; "
-               "removing them helps once γ − β passes a threshold.")
+    st.caption(
+        "The paper's similarity model: same-class pairs α, easy cross-class pairs β, "
+        "difficult cross-class pairs γ. Difficult pairs (γ > β) loosen the error bound; "
+        "removing them helps once γ − β passes a threshold."
+    )
     run_dir = selected_run()
     if run_dir is None:
-        st.info("No run selected. Train one on the **Runs** page (the quick digits model takes "
-                "under a minute on a CPU), then pick it in the sidebar.")
+        st.info(
+            "No run selected. Train one on the **Runs** page (the quick digits model takes "
+            "under a minute on a CPU), then pick it in the sidebar."
+        )
         return
     reset_on_run_change(run_dir, "th_")
     argv = ["theory", "--run-dir", str(run_dir)]
     th = run_json(run_dir, "theory.json")
     if not th:
-        st.info(f"{run_dir.name} has no theory.json yet. Estimate α, β, γ from its features "
-                "(needs features.npz, which training writes):")
+        st.info(
+            f"{run_dir.name} has no theory.json yet. Estimate α, β, γ from its features "
+            "(needs features.npz, which training writes):"
+        )
         show_command(argv)
         job_button("Estimate α, β, γ now", argv, kind="analyse", key="th_job")
     else:

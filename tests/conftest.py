@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated runs root, and one tiny real digits run per test session."""
+
 from __future__ import annotations
 
 from pathlib import Path

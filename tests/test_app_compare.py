@@ -1,4 +1,5 @@
 """AppTest of the Compare page against fake run folders: tables equal the files, exports work."""
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.runs import write_json
+from core.runs.folder import write_json
 from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -89,7 +90,7 @@ def test_knn_metric_and_dataset_filter(runs_root):
 
 
 def test_csv_download_content_equals_report_module(runs_root):
-    from core import report
+    from core.runs import report
 
     fake_run(runs_root, "x", seed=0, linear=0.91, knn=0.81, created=1)
     at = compare_page()

@@ -1,8 +1,9 @@
 """AppTest for the Embeddings, Hard pairs, Prune and Theory pages on fake run folders.
 
-The run folders are written with core.runs helpers in tmp_path (real digits images, generated
+The run folders are written with core.runs.folder helpers in tmp_path (real digits images, generated
 artefacts), so the numbers the pages render can be compared with the files exactly.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.data import load_dataset
-from core.runs import append_jsonl, save_npz, write_json
+from core.data.sources import load_dataset
+from core.runs.folder import append_jsonl, save_npz, write_json
 from ui.common import RUN_KEY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,25 +30,56 @@ def digits():
 
 
 def _config(seed: int = 0, loss_mode: str = "baseline", **extra) -> dict:
-    return {"dataset": "digits", "preset": "quick", "mix": 0.0, "mix_lambda": 0.5, "seed": seed,
-            "image_size": None, "loss_mode": loss_mode, "pos_high": 0.12, "pos_low": 0.2,
-            "sigma": 0.3, "rho": 0.6, "epochs": 2, **extra}
+    return {
+        "dataset": "digits",
+        "preset": "quick",
+        "mix": 0.0,
+        "mix_lambda": 0.5,
+        "seed": seed,
+        "image_size": None,
+        "loss_mode": loss_mode,
+        "pos_high": 0.12,
+        "pos_low": 0.2,
+        "sigma": 0.3,
+        "rho": 0.6,
+        "epochs": 2,
+        **extra,
+    }
 
 
-def _make_run(root: Path, name: str, y: np.ndarray, *, artefacts: bool = True, parent: str | None = None,
-              keep: np.ndarray | None = None, monitor: bool = False) -> Path:
+def _make_run(
+    root: Path,
+    name: str,
+    y: np.ndarray,
+    *,
+    artefacts: bool = True,
+    parent: str | None = None,
+    keep: np.ndarray | None = None,
+    monitor: bool = False,
+) -> Path:
     run = root / name
     run.mkdir(parents=True)
     write_json(run / "config.json", _config())
-    write_json(run / "manifest.json", {"run_id": name, "classes": CLASSES, "parent": parent,
-                                       "prune": {"score": "band", "ratio": 0.2} if parent else None,
-                                       "created": 1.0 if parent is None else 2.0})
+    write_json(
+        run / "manifest.json",
+        {
+            "run_id": name,
+            "classes": CLASSES,
+            "parent": parent,
+            "prune": {"score": "band", "ratio": 0.2} if parent else None,
+            "created": 1.0 if parent is None else 2.0,
+        },
+    )
     write_json(run / "status.json", {"state": "done", "epoch": 2, "epochs": 2})
     for epoch in (1, 2, 3):
         row = {"epoch": epoch, "loss": 5.0 - epoch}
         if monitor:
-            row["monitor"] = {"ucl": 5.0 - epoch, "hard_ucl": 5.5 - epoch, "scl": 4.0 - epoch,
-                              "hard_scl": 4.2 - epoch + (1.5 if epoch == 3 else 0.0)}
+            row["monitor"] = {
+                "ucl": 5.0 - epoch,
+                "hard_ucl": 5.5 - epoch,
+                "scl": 4.0 - epoch,
+                "hard_scl": 4.2 - epoch + (1.5 if epoch == 3 else 0.0),
+            }
         append_jsonl(run / "progress.jsonl", row)
     if keep is not None:
         np.save(run / "keep.npy", keep.astype(np.int64))
@@ -56,26 +88,58 @@ def _make_run(root: Path, name: str, y: np.ndarray, *, artefacts: bool = True, p
     n = y.shape[0]
     rng = np.random.default_rng(len(name))
     idx = np.arange(n)
-    pd.DataFrame({"index": idx, "label": y, "band": rng.random(n), "cross_class": rng.random(n),
-                  "margin": rng.random(n), "random": rng.random(n)}).to_csv(run / "scores.csv", index=False)
+    pd.DataFrame(
+        {
+            "index": idx,
+            "label": y,
+            "band": rng.random(n),
+            "cross_class": rng.random(n),
+            "margin": rng.random(n),
+            "random": rng.random(n),
+        }
+    ).to_csv(run / "scores.csv", index=False)
     pd.DataFrame({"index": idx, "x": rng.normal(size=n), "y": rng.normal(size=n)}).to_csv(
-        run / "umap_2d.csv", index=False)
-    write_json(run / "umap_2d.json", {"params": {"n_components": 2, "n_neighbors": 15, "min_dist": 0.1,
-                                                  "metric": "cosine", "seed": 0, "subset": None,
-                                                  "n_epochs": None}, "created": 4e9})
+        run / "umap_2d.csv", index=False
+    )
+    write_json(
+        run / "umap_2d.json",
+        {
+            "params": {
+                "n_components": 2,
+                "n_neighbors": 15,
+                "min_dist": 0.1,
+                "metric": "cosine",
+                "seed": 0,
+                "subset": None,
+                "n_epochs": None,
+            },
+            "created": 4e9,
+        },
+    )
     i = rng.integers(0, n, 60)
     j = rng.integers(0, n, 60)
     sim = np.sort(rng.random(60))[::-1]
     pd.DataFrame({"i": i, "j": j, "label_i": y[i], "label_j": y[j], "similarity": sim}).to_csv(
-        run / "pairs.csv", index=False)
+        run / "pairs.csv", index=False
+    )
     counts = np.zeros((10, 10), np.int64)
     np.add.at(counts, (y[i], y[j]), 1)
     np.add.at(counts, (y[j], y[i]), 1)
-    save_npz(run / "class_pairs.npz", difficult_counts=counts,
-             mean_similarity=rng.random((10, 10)).astype(np.float32))
-    write_json(run / "theory.json", {"alpha": 0.61234, "beta": 0.10456, "gamma": 0.30789,
-                                     "gamma_minus_beta": 0.20333, "t": -12.5, "p": 1e-9,
-                                     "n": 143, "n_d": 11, "r": 9})
+    save_npz(run / "class_pairs.npz", difficult_counts=counts, mean_similarity=rng.random((10, 10)).astype(np.float32))
+    write_json(
+        run / "theory.json",
+        {
+            "alpha": 0.61234,
+            "beta": 0.10456,
+            "gamma": 0.30789,
+            "gamma_minus_beta": 0.20333,
+            "t": -12.5,
+            "p": 1e-9,
+            "n": 143,
+            "n_d": 11,
+            "r": 9,
+        },
+    )
     return run
 
 
@@ -121,8 +185,9 @@ def _no_errors(at: AppTest) -> None:
 
 # ---- Theory -----------------------------------------------------------------------------------
 
+
 def test_theory_metrics_equal_theory_json_and_bounds(runs):
-    from core import bounds
+    from core.analysis import bounds
 
     at = _page("theory", runs["parent"])
     _no_errors(at)
@@ -133,7 +198,7 @@ def test_theory_metrics_equal_theory_json_and_bounds(runs):
     assert metrics["γ (difficult cross-class)"] == f"{th['gamma']:.4f}"
     assert metrics["γ − β"] == f"{th['gamma_minus_beta']:.4f}"
     assert metrics["t-test (β vs γ)"] == "-12.50"
-    # calculator defaults = theory.json; bounds rendered = core.theory at those values
+    # calculator defaults = theory.json; bounds rendered = core.analysis.theory at those values
     a, b, g = (at.slider(key=k).value for k in ("th_alpha", "th_beta", "th_gamma"))
     assert (a, b, g) == (th["alpha"], th["beta"], th["gamma"])
     n, nd, r = (at.number_input(key=k).value for k in ("th_n", "th_nd", "th_r"))
@@ -187,6 +252,7 @@ def test_theory_empty_state_offers_command_and_button(runs):
 
 # ---- Hard pairs -------------------------------------------------------------------------------
 
+
 def test_hard_pairs_gallery_matches_pairs_csv(runs):
     at = _page("hard_pairs", runs["parent"])
     _no_errors(at)
@@ -222,8 +288,9 @@ def test_hard_pairs_class_filter_and_paging(runs):
     touching = pairs[(pairs["label_i"] == a) | (pairs["label_j"] == a)]
     assert len(at.dataframe[0].value) == min(20, len(touching))
     at.selectbox(key="hp_b").set_value(str(b)).run()
-    both = pairs[((pairs["label_i"] == a) & (pairs["label_j"] == b))
-                 | ((pairs["label_i"] == b) & (pairs["label_j"] == a))]
+    both = pairs[
+        ((pairs["label_i"] == a) & (pairs["label_j"] == b)) | ((pairs["label_i"] == b) & (pairs["label_j"] == a))
+    ]
     assert len(at.dataframe[0].value) == len(both)
     at.selectbox(key="hp_a").set_value("any class").run()
     at.selectbox(key="hp_b").set_value("any class").run()
@@ -240,6 +307,7 @@ def test_hard_pairs_empty_state(runs):
 
 
 # ---- Embeddings -------------------------------------------------------------------------------
+
 
 def test_embeddings_map_has_one_trace_with_ids_and_grid_from_selected_ids(runs):
     at = _page("embeddings", runs["parent"], selected_ids=[5, 17, 300])
@@ -306,6 +374,7 @@ def test_embeddings_empty_state(runs):
 
 # ---- Prune & retrain --------------------------------------------------------------------------
 
+
 def test_prune_counts_match_ratio_and_per_class(runs):
     at = _page("prune", runs["parent"])
     _no_errors(at)
@@ -315,13 +384,14 @@ def test_prune_counts_match_ratio_and_per_class(runs):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["pruned"] == str(round(0.25 * n))
     assert metrics["kept"] == str(n - round(0.25 * n))
-    from core.prune import per_class_counts, select_keep
+    from core.analysis.prune import per_class_counts, select_keep
 
     scores = pd.read_csv(runs["parent"] / "scores.csv")
     _, pruned = select_keep(scores["band"].to_numpy(), 0.25, 0)
     expected = per_class_counts(scores["label"].to_numpy(), pruned, CLASSES)
-    pd.testing.assert_frame_equal(at.dataframe[0].value.reset_index(drop=True),
-                                  expected.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        at.dataframe[0].value.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False
+    )
     assert at.image[0].captions[0].startswith("#")
 
 

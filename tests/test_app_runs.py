@@ -1,4 +1,5 @@
 """AppTest of the frame (app.py) and the Runs page against fake run folders (HARDPAIRS_RUNS)."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import jobs
-from core.runs import read_json, write_json
+from core.jobs import queue as jobs
+from core.runs.folder import read_json, write_json
 from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -82,7 +83,7 @@ def test_train_click_queues_the_cli_command(runs_root, no_launch):
     at = app()
     at.selectbox(key="train_loss_mode").set_value("combined").run()
     sigma_key = "train_sigma_quick_digits"
-    assert at.number_input(key=sigma_key).value == pytest.approx(0.1)   # quick preset default
+    assert at.number_input(key=sigma_key).value == pytest.approx(0.1)  # quick preset default
     assert at.number_input(key="train_pos_low_quick_digits").value == pytest.approx(0.17)
     at.number_input(key=sigma_key).set_value(0.25)
     at.number_input(key="train_epochs_quick_digits").set_value(5)
@@ -109,8 +110,10 @@ def test_train_click_queues_the_cli_command(runs_root, no_launch):
 
 def test_running_job_shows_progress_from_status_json(runs_root, no_launch):
     run = fake_run(runs_root, "training", state="running")
-    write_json(run / "status.json", {"state": "running", "epoch": 12, "epochs": 40, "loss": 3.21,
-                                     "images_per_s": 850.0, "eta_s": 75})
+    write_json(
+        run / "status.json",
+        {"state": "running", "epoch": 12, "epochs": 40, "loss": 3.21, "images_per_s": 850.0, "eta_s": 75},
+    )
     job = jobs.submit(["train", "--run-dir", str(run)], "train", run_dir=run)
     write_json(Path(job.job_dir) / "launch.json", {"pid": __import__("os").getpid(), "ticks": None})
     at = app()
@@ -169,8 +172,9 @@ def test_finished_job_shows_its_result_line(runs_root, no_launch):
     job_dir = Path(job.job_dir)
     write_json(job_dir / "launch.json", {"pid": 1, "ticks": -1, "launched": 10.0})
     write_json(job_dir / "exit.json", {"exit_code": 0, "signal": None, "ended": 61.0})
-    (job_dir / "log.txt").write_text('{"linear_acc": 0.9666, "knn_acc": 0.912, "epochs": 2, "wall_time_s": 50.9}\n'
-                                     "[job] exit status 0\n")
+    (job_dir / "log.txt").write_text(
+        '{"linear_acc": 0.9666, "knn_acc": 0.912, "epochs": 2, "wall_time_s": 50.9}\n[job] exit status 0\n'
+    )
     at = app()
     assert "linear probe 96.7% · kNN 91.2% · 2 epochs · 0:51 in total" in [c.value for c in at.caption]
     assert any(m.value.endswith("`finished` · 0:51") and "**done**" in m.value for m in at.markdown)

@@ -1,11 +1,12 @@
 """Batched SimCLR augmentations: shapes, seeding, and exact reference cases."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from core.augment import AugmentConfig, augment_batch, prepare_eval, shift_hue
+from core.data.augment import AugmentConfig, augment_batch, prepare_eval, shift_hue
 from core.errors import HardpairsError
 
 MEAN3, STD3 = torch.tensor([0.5, 0.4, 0.3]), torch.tensor([0.2, 0.25, 0.3])
@@ -87,8 +88,9 @@ def test_crop_of_a_ramp_is_a_unit_step_ramp():
 def test_brightness_only_scales_each_sample_by_one_factor():
     x = _images(b=16)
     x = (x // 2 + 40).to(torch.uint8)  # 40..167: no clamping for factors in [0.6, 1.4]
-    cfg = AugmentConfig(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip=False, jitter=(0.4, 0, 0, 0),
-                        jitter_p=1.0, gray_p=0.0)
+    cfg = AugmentConfig(
+        crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip=False, jitter=(0.4, 0, 0, 0), jitter_p=1.0, gray_p=0.0
+    )
     out = augment_batch(x, cfg, torch.zeros(3), torch.ones(3), _gen())
     ratio = out / (x.float() / 255)
     per_sample = ratio.flatten(1)

@@ -4,10 +4,16 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from core.checkpoints import (FORMAT, detect_arch, load_backbone_state, load_checkpoint_file, load_into_backbone,
-                              save_checkpoint)
 from core.errors import HardpairsError
-from core.models import SimCLRModel, build_backbone
+from core.training.checkpoints import (
+    FORMAT,
+    detect_arch,
+    load_backbone_state,
+    load_checkpoint_file,
+    load_into_backbone,
+    save_checkpoint,
+)
+from core.training.models import SimCLRModel, build_backbone
 
 
 def _cifar_resnet_state(prefix=""):
@@ -18,8 +24,18 @@ def _cifar_resnet_state(prefix=""):
 def test_own_checkpoint_round_trip(tmp_path):
     model = SimCLRModel("small_cnn", 1, 32, 16)
     path = tmp_path / "ck.pt"
-    save_checkpoint(path, {"format": FORMAT, "version": 1, "config": {"arch": "small_cnn"}, "epoch": 3,
-                           "model": model.state_dict(), "optimizer": {}, "metrics": {}})
+    save_checkpoint(
+        path,
+        {
+            "format": FORMAT,
+            "version": 1,
+            "config": {"arch": "small_cnn"},
+            "epoch": 3,
+            "model": model.state_dict(),
+            "optimizer": {},
+            "metrics": {},
+        },
+    )
     arch, in_ch, state, cfg = load_backbone_state(path)
     assert (arch, in_ch, cfg) == ("small_cnn", 1, {"arch": "small_cnn"})
     for k, v in model.backbone.state_dict().items():
@@ -67,6 +83,7 @@ class _Evil:
 
 def test_malicious_pickle_is_refused_without_running(tmp_path):
     import os
+
     marker = "/tmp/hardpairs_pwned_marker"
     if os.path.exists(marker):
         os.remove(marker)

@@ -1,4 +1,5 @@
 """The CLI contract: last stdout line is JSON; import/probe/runs; clear errors."""
+
 import json
 import subprocess
 import sys
@@ -6,9 +7,9 @@ import sys
 import numpy as np
 import torch
 
-from core.checkpoints import load_checkpoint_file
-from core.models import build_backbone
-from core.runs import read_json
+from core.runs.folder import read_json
+from core.training.checkpoints import load_checkpoint_file
+from core.training.models import build_backbone
 from tests.helpers import run_cli
 
 
@@ -17,8 +18,20 @@ def test_imported_ssl_checkpoint_reproduces_the_run(tiny_run, runs_root, tmp_pat
     own = load_checkpoint_file(tiny_run / "checkpoints" / "last.pt")["model"]
     foreign = {"state_dict": {k: v for k, v in own.items()}, "epoch": 3}  # keys keep 'backbone.'/'projector.'
     torch.save(foreign, tmp_path / "solo.ckpt")
-    code, out = run_cli(["import", "--checkpoint", tmp_path / "solo.ckpt", "--dataset", "digits", "--out-size", "16",
-                         "--name", "imported"], capsys)
+    code, out = run_cli(
+        [
+            "import",
+            "--checkpoint",
+            tmp_path / "solo.ckpt",
+            "--dataset",
+            "digits",
+            "--out-size",
+            "16",
+            "--name",
+            "imported",
+        ],
+        capsys,
+    )
     assert code == 0 and out["arch"] == "small_cnn"
     run_dir = runs_root / "imported"
     assert read_json(run_dir / "manifest.json")["imported_from"].endswith("solo.ckpt")
@@ -61,6 +74,8 @@ def test_user_errors_exit_2_with_json(runs_root, tmp_path, capsys):
 
 
 def test_module_entry_point_prints_json_last(tiny_run):
-    proc = subprocess.run([sys.executable, "-m", "core", "runs", "--show", str(tiny_run)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "runs", "--show", str(tiny_run)], capture_output=True, text=True
+    )
     assert proc.returncode == 0
     assert json.loads(proc.stdout.strip().splitlines()[-1])["run_id"] == tiny_run.name

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from core.config import TrainConfig, make_config
 from core.errors import HardpairsError
-from core.presets import default_preset, preset_values
+from core.training.config import TrainConfig, make_config
+from core.training.presets import default_preset, preset_values
 
 
 def test_digits_defaults_to_quick_and_cifar_to_paper_values():
@@ -32,13 +32,16 @@ def test_json_round_trip_keeps_tuples():
     assert back == cfg and isinstance(back.crop_scale, tuple)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"loss_mode": "nope"}, "loss mode 'nope' is unknown"),
-    ({"pos_high": 0.3, "pos_low": 0.2}, "--pos-high < --pos-low"),
-    ({"mix": 1.0}, "--mix must be in [0, 1)"),
-    ({"epochs": 0}, "--epochs must be >= 1"),
-    ({"arch": "vit"}, "arch 'vit' is unknown"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"loss_mode": "nope"}, "loss mode 'nope' is unknown"),
+        ({"pos_high": 0.3, "pos_low": 0.2}, "--pos-high < --pos-low"),
+        ({"mix": 1.0}, "--mix must be in [0, 1)"),
+        ({"epochs": 0}, "--epochs must be >= 1"),
+        ({"arch": "vit"}, "arch 'vit' is unknown"),
+    ],
+)
 def test_bad_values_name_the_flag(bad, message):
     with pytest.raises(HardpairsError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         make_config("digits", **bad)

@@ -1,4 +1,5 @@
 """Dataset sources, the fixed splits, the folder cache and omega-Mixed contamination."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,9 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from core import data, data_folder
-from core.data import load_dataset, stratified_split
+from core.data import folder as data_folder
+from core.data import sources as data
+from core.data.sources import load_dataset, stratified_split
 from core.errors import HardpairsError
 
 
@@ -33,8 +35,8 @@ def test_digits_shapes_dtypes_and_values(digits):
     expected = np.rint(raw.images * 255 / 16).astype(np.uint8)
     allx = np.concatenate([digits.x_train, digits.x_test])[:, 0]
     ally = np.concatenate([digits.y_train, digits.y_test])
-    order = np.lexsort((allx.reshape(len(allx), -1).T[::-1]))
-    ref_order = np.lexsort((expected.reshape(len(expected), -1).T[::-1]))
+    order = np.lexsort(allx.reshape(len(allx), -1).T[::-1])
+    ref_order = np.lexsort(expected.reshape(len(expected), -1).T[::-1])
     np.testing.assert_array_equal(allx[order], expected[ref_order])
     np.testing.assert_array_equal(np.sort(ally), np.sort(raw.target))
     assert not digits.mixed.any() and (digits.mix_partner == -1).all()
@@ -290,8 +292,12 @@ def test_npz_layouts_and_dtypes(tmp_path):
 
 
 def _npz(tmp_path, **over):
-    arrays = {"x_train": np.zeros((4, 3, 4, 4), np.uint8), "y_train": np.array([0, 1, 0, 1]),
-              "x_test": np.zeros((2, 3, 4, 4), np.uint8), "y_test": np.array([0, 1])}
+    arrays = {
+        "x_train": np.zeros((4, 3, 4, 4), np.uint8),
+        "y_train": np.array([0, 1, 0, 1]),
+        "x_test": np.zeros((2, 3, 4, 4), np.uint8),
+        "y_test": np.array([0, 1]),
+    }
     arrays.update(over)
     arrays = {k: v for k, v in arrays.items() if v is not None}
     np.savez(tmp_path / "x.npz", **arrays)

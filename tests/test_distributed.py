@@ -3,6 +3,7 @@
 Also: the view ordering of the gather, the global-batch check, GlobalBatchNorm outside a process
 group, the torchrun environment parsing, and the torch.compile fallback of the trainer.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,25 +15,41 @@ import torch
 import torch.multiprocessing as mp
 from torch import nn
 
-from core.checkpoints import load_checkpoint_file
-from core.distributed import (DistEnv, GlobalBatchNorm, convert_batchnorm, env_from_environ, interleave_views,
-                              local_batch, rank_rows)
 from core.errors import HardpairsError
-from core.runs import read_jsonl
+from core.runs.folder import read_jsonl
+from core.training.checkpoints import load_checkpoint_file
+from core.training.distributed import (
+    DistEnv,
+    GlobalBatchNorm,
+    convert_batchnorm,
+    env_from_environ,
+    interleave_views,
+    local_batch,
+    rank_rows,
+)
 
 # 128 digits, global batch 64 (32 per rank), 2 epochs = 4 SGD steps. Baseline mode: float32
 # training is chaotic here (a 1e-7 relative weight perturbation grows to ~1e-3 within ~8 steps at
 # lr 0.1), and with untrained features all cosine similarities sit near 1, so in the paper modes
 # rounding reorders near-ties at the band edges and flips a few flags. The selection and paper
 # losses over the gathered batch are checked exactly in ``_check_step`` instead.
-_SETTINGS = dict(epochs=2, batch_size=64, optimizer="sgd", lr=0.05, loss_mode="baseline", log_every=1,
-                 checkpoint_every=1, monitor=True)
+_SETTINGS = dict(
+    epochs=2,
+    batch_size=64,
+    optimizer="sgd",
+    lr=0.05,
+    loss_mode="baseline",
+    log_every=1,
+    checkpoint_every=1,
+    monitor=True,
+)
 _KEEP = np.arange(128)
 _B, _D, _P = 16, 12, 6  # _check_step: global batch, feature dim, projection dim
 
 
 def _cfg(**over):
-    from core.config import make_config
+    from core.training.config import make_config
+
     return make_config("digits", **{**_SETTINGS, **over})
 
 
@@ -59,16 +76,18 @@ def _check_step(env: DistEnv) -> dict:
     """Two ``optimise_step`` calls (combined loss, pair selection) on fixed views; under torchrun
     the model is DDP-wrapped and each rank feeds its rows of the same global views."""
     from torch.nn.parallel import DistributedDataParallel
-    from core.augment import AugmentConfig
-    from core.step import StepContext, make_views, optimise_step
+
+    from core.data.augment import AugmentConfig
+    from core.training.step import StepContext, make_views, optimise_step
 
     model = _IdentityBackbone()
     net = DistributedDataParallel(model) if env.enabled else model
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     cfg = _cfg(loss_mode="combined", pos_high=0.1, pos_low=0.4, sigma=0.1, rho=0.7)
     mean, std = torch.zeros(1), torch.ones(1)
-    ctx = StepContext(cfg, net, opt, AugmentConfig(out_size=4, crop_scale=(0.5, 1.0)), mean, std,
-                      torch.device("cpu"), env)
+    ctx = StepContext(
+        cfg, net, opt, AugmentConfig(out_size=4, crop_scale=(0.5, 1.0)), mean, std, torch.device("cpu"), env
+    )
     g = torch.Generator().manual_seed(5)
     xb = torch.randint(0, 256, (_B, 1, 6, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
     views = make_views(ctx, xb, g)  # (2m, 1, 4, 4): this rank's rows of both views
@@ -78,23 +97,30 @@ def _check_step(env: DistEnv) -> dict:
     for _ in range(2):
         glob = torch.randn(2 * _B, 1, 3, 4, generator=gen)  # fixed global features, [v; v'] order
         m, r = _B // env.world_size, env.rank
-        local = torch.cat([glob[r * m:(r + 1) * m], glob[_B + r * m:_B + (r + 1) * m]])
+        local = torch.cat([glob[r * m : (r + 1) * m], glob[_B + r * m : _B + (r + 1) * m]])
         loss, pairs, z = optimise_step(ctx, local, torch.zeros(2 * _B, dtype=torch.long), 0.5, log_step=True)
         losses.append(loss)
         pairs_all.append(pairs)
-    out.update(losses=torch.stack(losses), pairs=torch.stack(pairs_all), z=z,
-               weight=model.lin.weight.detach().clone(), bias=model.lin.bias.detach().clone())
+    out.update(
+        losses=torch.stack(losses),
+        pairs=torch.stack(pairs_all),
+        z=z,
+        weight=model.lin.weight.detach().clone(),
+        bias=model.lin.bias.detach().clone(),
+    )
     return out
 
 
 def _rank_worker(rank: int, world: int, port: int, root: str) -> None:
     """One torchrun-like rank: env variables as torchrun sets them, then the real trainer."""
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.set_num_threads(1)
-    from core.data import load_dataset
-    from core.distributed import cleanup_distributed, setup_distributed
-    from core.train import train
+    from core.data.sources import load_dataset
+    from core.training.distributed import cleanup_distributed, setup_distributed
+    from core.training.loop import train
+
     try:
         env, _ = setup_distributed("cpu")
         torch.save(_check_step(env), os.path.join(root, f"step{rank}.pt"))
@@ -105,8 +131,8 @@ def _rank_worker(rank: int, world: int, port: int, root: str) -> None:
 
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process(tmp_path):
-    from core.data import load_dataset
-    from core.train import train
+    from core.data.sources import load_dataset
+    from core.training.loop import train
 
     mp.spawn(_rank_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     torch.set_num_threads(1)
@@ -117,7 +143,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     r0, r1 = torch.load(tmp_path / "step0.pt"), torch.load(tmp_path / "step1.pt")
     m = _B // 2
     for r, got in enumerate((r0, r1)):
-        want = torch.cat([one["views"][r * m:(r + 1) * m], one["views"][_B + r * m:_B + (r + 1) * m]])
+        want = torch.cat([one["views"][r * m : (r + 1) * m], one["views"][_B + r * m : _B + (r + 1) * m]])
         assert torch.equal(got["views"], want)
         assert torch.equal(got["pairs"], one["pairs"])
         torch.testing.assert_close(got["losses"], one["losses"], rtol=1e-6, atol=0)
@@ -147,12 +173,14 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     # flagged share on the gathered batch: equal up to a near-tie at a band edge (one pair = 1/16128)
     np.testing.assert_allclose([r["flagged_share"] for r in p_ddp], [r["flagged_share"] for r in p_one], atol=1e-4)
     for a, b in zip(p_ddp, p_one):
-        np.testing.assert_allclose([a["monitor"][k] for k in sorted(b["monitor"])],
-                                   [b["monitor"][k] for k in sorted(b["monitor"])], rtol=1e-5)
+        np.testing.assert_allclose(
+            [a["monitor"][k] for k in sorted(b["monitor"])], [b["monitor"][k] for k in sorted(b["monitor"])], rtol=1e-5
+        )
 
 
 def _init_state() -> dict:
-    from core.step import build_model
+    from core.training.step import build_model
+
     torch.manual_seed(_cfg().seed)
     return build_model(_cfg(), 1).state_dict()
 
@@ -201,13 +229,14 @@ def test_global_batchnorm_is_batchnorm_without_a_process_group():
 
 
 def test_compile_failure_falls_back_to_eager_with_identical_training(tmp_path, monkeypatch):
-    from core.config import make_config
-    from core.data import load_dataset
-    from core.train import train
+    from core.data.sources import load_dataset
+    from core.training.config import make_config
+    from core.training.loop import train
 
     def broken_compile(module, *args, **kwargs):
         def call(*a, **k):
             raise RuntimeError("inductor: no C++ compiler found\nmore details")
+
         return call
 
     data = load_dataset("digits")

@@ -1,5 +1,6 @@
 """UMAP maps: kNN hand-off to umap-learn, repeatability, the run-folder cache, Procrustes
 alignment, the parent/child view and the ``umap`` CLI."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import run_cli
-from core import embedmap as em
+from core.analysis import embedmap as em
+from core.analysis.neighbors import knn, l2_normalise
 from core.errors import HardpairsError
-from core.neighbors import knn, l2_normalise
-from core.runs import save_npz, write_json
+from core.runs.folder import save_npz, write_json
+from tests.helpers import run_cli
 
 FAST = dict(n_epochs=60)
 
@@ -51,7 +52,7 @@ def test_umap_knn_prepends_self_and_converts_to_distances():
 def test_umap_embedding_is_repeatable_and_keeps_clusters():
     x, labels = _clustered()
     cfg = em.MapConfig(**FAST)
-    a = em.umap_embedding(x, cfg)  # kNN computed inside with core.neighbors.knn
+    a = em.umap_embedding(x, cfg)  # kNN computed inside with core.analysis.neighbors.knn
     b = em.umap_embedding(x, cfg, knn(l2_normalise(x), cfg.n_neighbors - 1))  # the same graph, passed in
     assert a.shape == (300, 2) and a.dtype == np.float32
     assert np.array_equal(a, b)
@@ -104,8 +105,13 @@ def test_map_for_run_caches_and_invalidates(tmp_path):
     assert not em.compute_or_load_map(run, em.MapConfig(subset=200, min_dist=0.5, **FAST)).cached
     (run / "umap_2d.csv").write_text("index,x,y\n0,1,2\n")
     assert not em.compute_or_load_map(run, em.MapConfig(subset=200, min_dist=0.5, **FAST)).cached
-    save_npz(run / "features.npz", train=x * 2 + 1, test=x[:10], y_train=np.zeros(300, np.int64),
-             y_test=np.zeros(10, np.int64))
+    save_npz(
+        run / "features.npz",
+        train=x * 2 + 1,
+        test=x[:10],
+        y_train=np.zeros(300, np.int64),
+        y_test=np.zeros(10, np.int64),
+    )
     assert not em.compute_or_load_map(run, em.MapConfig(subset=200, min_dist=0.5, **FAST)).cached
 
 

@@ -1,4 +1,5 @@
 """Background jobs with real processes: queue, cancel, crashes, and an app restart."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
 from core.errors import HardpairsError
-from core.runs import REPO_ROOT, read_json
+from core.jobs import queue as jobs
+from core.runs.folder import REPO_ROOT, read_json
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -131,8 +132,9 @@ def test_cancel_terminates_the_process_group(root, tmp_path):
     job = jobs.submit(cmd, "train", raw=True, root=root)
     ids = wait_for(lambda: pids.exists() and pids.stat().st_size and json.loads(pids.read_text()), what="pids")
     assert jobs.cancel(job.job_id, root).state in ("running", "cancelled")
-    final = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "cancelled" and j.ended and j,
-                     what="cancelled")
+    final = wait_for(
+        lambda: (j := jobs.get_job(job.job_id, root)).state == "cancelled" and j.ended and j, what="cancelled"
+    )
     assert ckpt.read_text() == "saved"  # SIGTERM came first and was handled
     wait_for(lambda: pid_gone(ids["me"]) and pid_gone(ids["kid"]), what="group gone")
     assert final.message == "cancelled by the user"
@@ -156,8 +158,12 @@ def test_cancel_escalates_to_sigkill(root):
 
 
 def test_killed_child_shows_failed_with_log_tail(root):
-    job = jobs.submit(py("print('epoch %d loss %.1f' % (1, 4.2), flush=True); import time; time.sleep(600)"),
-                      "train", raw=True, root=root)
+    job = jobs.submit(
+        py("print('epoch %d loss %.1f' % (1, 4.2), flush=True); import time; time.sleep(600)"),
+        "train",
+        raw=True,
+        root=root,
+    )
     wait_for(lambda: "epoch 1 loss" in jobs.log_tail(jobs.get_job(job.job_id, root)), what="output")
     child = read_json(Path(job.job_dir) / "child.json")
     os.kill(child["pid"], signal.SIGKILL)
@@ -189,8 +195,8 @@ def test_jobs_survive_an_app_restart(root, tmp_path):
     gate = tmp_path / "gate"
     script = f"""
         import sys
-        from core import jobs
-        a = jobs.submit({gated(gate, 'A')!r}, 'train', raw=True, root={str(root)!r})
+        from core.jobs import queue as jobs
+        a = jobs.submit({gated(gate, "A")!r}, 'train', raw=True, root={str(root)!r})
         b = jobs.submit([sys.executable, '-c', 'print(42)'], 'umap', raw=True, root={str(root)!r})
         print(a.job_id, b.job_id)
     """
@@ -199,8 +205,9 @@ def test_jobs_survive_an_app_restart(root, tmp_path):
     assert state_of(b_id, root) == "queued"
     gate.touch()  # the "app" is gone; A's wrapper starts B when A ends
     wait_for(lambda: state_of(b_id, root) == "done", what="B done")
-    cli = subprocess.run([sys.executable, "-m", "core", "jobs", "--runs-root", str(root)],
-                         cwd=REPO_ROOT, capture_output=True, text=True)
+    cli = subprocess.run(
+        [sys.executable, "-m", "core", "jobs", "--runs-root", str(root)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     listed = json.loads(cli.stdout.strip().splitlines()[-1])
     assert {j["job_id"]: j["state"] for j in listed["jobs"]} == {a_id: "done", b_id: "done"}
     assert listed["running"] == 0 and listed["queued"] == 0

@@ -1,4 +1,5 @@
-"""core.loss against hand-written loop references (math.exp/log over i, k) on tiny batches."""
+"""core.training.loss against hand-written loop references (math.exp/log over i, k) on tiny batches."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,15 @@ import pytest
 import torch
 
 from core.errors import HardpairsError
-from core.loss import (LABEL_MODES, LOSS_MODES, PAPER_MODES, contrastive_loss, monitor_losses,
-                       pair_stats, select_difficult_pairs)
+from core.training.loss import (
+    LABEL_MODES,
+    LOSS_MODES,
+    PAPER_MODES,
+    contrastive_loss,
+    monitor_losses,
+    pair_stats,
+    select_difficult_pairs,
+)
 
 
 # ----------------------------------------------------------------------------- references
@@ -66,8 +74,9 @@ def ref_scl(z, tau, labels, beta, twin_only=False) -> float:
     terms = []
     for i in range(n2):
         negs = [k for k in range(n2) if y[k] != y[i]]
-        wm = (sum(math.exp(beta * s[i, k] / tau) * math.exp(s[i, k] / tau) for k in negs)
-              / sum(math.exp(beta * s[i, k] / tau) for k in negs))
+        wm = sum(math.exp(beta * s[i, k] / tau) * math.exp(s[i, k] / tau) for k in negs) / sum(
+            math.exp(beta * s[i, k] / tau) for k in negs
+        )
         poss = [(i + n2 // 2) % n2] if twin_only else [k for k in range(n2) if k != i and y[k] == y[i]]
         for p in poss:
             e = math.exp(s[i, p] / tau)
@@ -123,8 +132,9 @@ def test_removal_variants_match_reference(removal):
     assert got != pytest.approx(ref_paper(z, 0.3, pairs, "removal", removal=other), rel=1e-6)
 
 
-@pytest.mark.parametrize("beta,tau,tau_plus", [(0.0, 0.5, 0.0), (1.0, 0.5, 0.0), (5.0, 0.2, 0.0),
-                                               (1.0, 0.5, 0.1), (2.0, 0.5, 0.5)])
+@pytest.mark.parametrize(
+    "beta,tau,tau_plus", [(0.0, 0.5, 0.0), (1.0, 0.5, 0.0), (5.0, 0.2, 0.0), (1.0, 0.5, 0.1), (2.0, 0.5, 0.5)]
+)
 def test_hard_ucl_matches_reference(beta, tau, tau_plus):
     z, _, _ = _batch(12, seed=4)
     got = float(contrastive_loss(z, tau, mode="hard_ucl", beta=beta, tau_plus=tau_plus))
@@ -140,7 +150,7 @@ def test_hard_ucl_debias_clamp_is_active():
     assert r0 - tp * 6 * math.exp(1 / tau) < 0  # the clamp decides anchor 0
     got = float(contrastive_loss(z, tau, mode="hard_ucl", beta=0.0, tau_plus=tp))
     assert got == pytest.approx(ref_hard_ucl(z, tau, 0.0, tp), rel=1e-10)
-    assert got == pytest.approx(-math.log(math.e ** 2 / (math.e ** 2 + 6 * math.e ** -2)), rel=1e-10)
+    assert got == pytest.approx(-math.log(math.e**2 / (math.e**2 + 6 * math.e**-2)), rel=1e-10)
     # a prior where anchor 0's debiased term is positive but below the floor 6 e^{-2}: still clamped
     a, f = 6 * math.exp(1 / tau), 6 * math.exp(-1 / tau)
     tp = (r0 - f / 2) / (a - f / 2)

@@ -1,4 +1,5 @@
 """Exact cosine kNN and the blockwise band sweep against brute-force N x N NumPy references."""
+
 from __future__ import annotations
 
 import math
@@ -6,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from core.analysis.band import band_sweep
+from core.analysis.neighbors import class_split_knn, knn, l2_normalise
 from core.errors import HardpairsError
-from core.band import band_sweep
-from core.neighbors import class_split_knn, knn, l2_normalise
 
 
 def clustered(n=300, d=16, c=5, seed=0):
@@ -111,7 +112,7 @@ def test_band_sweep_continuous_and_reference():
 
 
 def test_torch_path_matches_faiss_path_on_cpu():
-    from core.neighbors import _knn_faiss, _knn_torch
+    from core.analysis.neighbors import _knn_faiss, _knn_torch
 
     x, _ = clustered(n=150)
     xn = l2_normalise(x)

@@ -1,4 +1,5 @@
 """Hardest cross-class pairs and the class-pair map against brute-force N x N references."""
+
 from __future__ import annotations
 
 import math
@@ -7,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import run_cli
+from core.analysis.neighbors import l2_normalise
+from core.analysis.pairs import class_pair_matrix, hardest_pairs
 from core.errors import HardpairsError
-from core.neighbors import l2_normalise
-from core.pairs import class_pair_matrix, hardest_pairs
-from core.runs import save_npz, write_json
+from core.runs.folder import save_npz, write_json
+from tests.helpers import run_cli
 
 
 def clustered(n=200, d=16, c=4, seed=0):
@@ -88,13 +89,11 @@ def test_pairs_cli(tmp_path, capsys):
     code, res = run_cli(["pairs", "--run-dir", run, "--top", "25", "--k", "5"], capsys)
     assert code == 0 and res["n_pairs"] == 25
     df = pd.read_csv(run / "pairs.csv")
-    pd.testing.assert_frame_equal(df, hardest_pairs(x, y, top=25, k=5), check_dtype=False,
-                                  atol=1e-6)
+    pd.testing.assert_frame_equal(df, hardest_pairs(x, y, top=25, k=5), check_dtype=False, atol=1e-6)
     with np.load(run / "class_pairs.npz") as z:
         assert z["difficult_counts"].shape == (4, 4)
         assert list(z["classes"]) == ["a", "b", "c", "d"]
         assert int(z["difficult_counts"].sum() // 2) == res["difficult_pairs"]
-    save_npz(run / "features.npz", train=x, test=x[:5], y_train=np.full(120, -1),
-             y_test=y[:5])
+    save_npz(run / "features.npz", train=x, test=x[:5], y_train=np.full(120, -1), y_test=y[:5])
     code, res = run_cli(["pairs", "--run-dir", run], capsys)
     assert code == 2 and "unlabelled" in res["error"]

@@ -1,12 +1,13 @@
 """Linear probe against scikit-learn; weighted kNN against a brute-force NumPy vote."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from core.analysis.probe import ProbeConfig, fit_linear_probe, knn_accuracy, linear_probe_accuracy
 from core.errors import HardpairsError
-from core.probe import ProbeConfig, fit_linear_probe, knn_accuracy, linear_probe_accuracy
 
 
 def blobs(n=400, d=12, c=3, seed=0, spread=1.0):

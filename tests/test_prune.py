@@ -1,4 +1,5 @@
 """Kept/pruned selection, per-class counts and the prune CLI."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import run_cli
+from core.analysis.prune import per_class_counts, select_keep
 from core.errors import HardpairsError
-from core.prune import per_class_counts, select_keep
-from core.runs import save_npz, write_json
+from core.runs.folder import save_npz, write_json
+from tests.helpers import run_cli
 
 
 def test_select_keep_removes_highest_scores():
@@ -31,8 +32,7 @@ def test_ties_are_broken_by_seed_and_repeatable():
     assert len(picks) == 5  # different seeds pick different tied samples
     for p in picks:
         assert all(i < 50 for i in p) and len(p) == 20  # always from the tied top group
-    np.testing.assert_array_equal(select_keep(scores, 0.2, seed=3)[1],
-                                  select_keep(scores, 0.2, seed=3)[1])
+    np.testing.assert_array_equal(select_keep(scores, 0.2, seed=3)[1], select_keep(scores, 0.2, seed=3)[1])
 
 
 @pytest.mark.parametrize("ratio", [1.0, -0.1, 1.5])
@@ -45,27 +45,34 @@ def test_per_class_counts():
     labels = np.array([0, 0, 0, 1, 1, 2, -1])
     df = per_class_counts(labels, np.array([0, 1, 3, 6]), ["zero", "one", "two"])
     assert df.to_dict(orient="list") == {
-        "class": ["unlabelled", "zero", "one", "two"], "total": [1, 3, 2, 1],
-        "pruned": [1, 2, 1, 0], "kept": [0, 1, 1, 1],
-        "pruned_share": [1.0, 2 / 3, 0.5, 0.0]}
+        "class": ["unlabelled", "zero", "one", "two"],
+        "total": [1, 3, 2, 1],
+        "pruned": [1, 2, 1, 0],
+        "kept": [0, 1, 1, 1],
+        "pruned_share": [1.0, 2 / 3, 0.5, 0.0],
+    }
 
 
 def make_run(root, labels):
     rng = np.random.default_rng(0)
     n = len(labels)
-    x = (rng.standard_normal((4, 8))[np.maximum(labels, 0)] + rng.standard_normal((n, 8)))
+    x = rng.standard_normal((4, 8))[np.maximum(labels, 0)] + rng.standard_normal((n, 8))
     root.mkdir()
     write_json(root / "config.json", {"seed": 2, "pos_high": 0.2, "pos_low": 0.4})
-    save_npz(root / "features.npz", train=x.astype(np.float32), test=x[:4].astype(np.float32),
-             y_train=labels, y_test=labels[:4])
+    save_npz(
+        root / "features.npz",
+        train=x.astype(np.float32),
+        test=x[:4].astype(np.float32),
+        y_train=labels,
+        y_test=labels[:4],
+    )
     return root
 
 
 def test_prune_cli_writes_indices(tmp_path, capsys):
     labels = np.random.default_rng(1).integers(0, 4, 100)
     run = make_run(tmp_path / "r", labels)
-    code, res = run_cli(["prune", "--run-dir", run, "--score", "cross_class", "--ratio", "0.25"],
-                        capsys)
+    code, res = run_cli(["prune", "--run-dir", run, "--score", "cross_class", "--ratio", "0.25"], capsys)
     assert code == 0 and res["n_kept"] == 75 and res["n_pruned"] == 25 and res["seed"] == 2
     out = run / "prune" / "cross_class_0.25_seed2"
     assert res["out"] == str(out)
@@ -86,8 +93,9 @@ def test_prune_label_score_on_unlabelled_data(tmp_path, capsys):
     run = make_run(tmp_path / "u", np.full(60, -1))
     code, res = run_cli(["prune", "--run-dir", run, "--score", "margin", "--ratio", "0.1"], capsys)
     assert code == 2 and "needs labels" in res["error"] and "band" in res["error"]
-    code, res = run_cli(["prune", "--run-dir", run, "--score", "band", "--ratio", "0.1",
-                         "--out", tmp_path / "o"], capsys)
+    code, res = run_cli(
+        ["prune", "--run-dir", run, "--score", "band", "--ratio", "0.1", "--out", tmp_path / "o"], capsys
+    )
     assert code == 0 and len(np.load(tmp_path / "o" / "keep.npy")) == 54
 
 
@@ -95,10 +103,30 @@ def test_prune_label_score_on_unlabelled_data(tmp_path, capsys):
 def test_prune_train_retrains_a_real_child_run(tiny_run, tmp_path, capsys):
     """`prune --train` with loss flags: a real 1-epoch retrain on the kept samples, beside its parent."""
     import shutil
+
     parent = tmp_path / "runs" / "parent"
     shutil.copytree(tiny_run, parent)
-    code, res = run_cli(["prune", "--run-dir", parent, "--score", "band", "--ratio", "0.2", "--seed", "3",
-                         "--train", "--epochs", "1", "--loss-mode", "removal", "--pos-low", "0.3"], capsys)
+    code, res = run_cli(
+        [
+            "prune",
+            "--run-dir",
+            parent,
+            "--score",
+            "band",
+            "--ratio",
+            "0.2",
+            "--seed",
+            "3",
+            "--train",
+            "--epochs",
+            "1",
+            "--loss-mode",
+            "removal",
+            "--pos-low",
+            "0.3",
+        ],
+        capsys,
+    )
     assert code == 0, res
     child = Path(res["train"]["run_dir"])
     assert child.parent == parent.parent

@@ -1,5 +1,6 @@
 """The README's two commands stay true: CI runs the test command verbatim, and the app command
 starts the app with the committed config."""
+
 import re
 from pathlib import Path
 

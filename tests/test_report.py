@@ -1,4 +1,5 @@
-"""core.report: seed grouping, parent deltas, curves, the offline HTML report and the CSVs."""
+"""core.runs.report: seed grouping, parent deltas, curves, the offline HTML report and the CSVs."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import report
-from core.runs import write_json
+from core.runs import report
+from core.runs.folder import write_json
 
 
 class _Tables(HTMLParser):
@@ -49,15 +50,47 @@ def html_tables(text: str) -> list[pd.DataFrame]:
     return parser.tables
 
 
-def fake_run(root: Path, run_id: str, *, dataset="digits", loss_mode="baseline", seed=0, linear=None,
-             knn=None, parent=None, score=None, ratio=None, created=0.0, state="done") -> Path:
+def fake_run(
+    root: Path,
+    run_id: str,
+    *,
+    dataset="digits",
+    loss_mode="baseline",
+    seed=0,
+    linear=None,
+    knn=None,
+    parent=None,
+    score=None,
+    ratio=None,
+    created=0.0,
+    state="done",
+) -> Path:
     """A run folder with just the files the comparison reads."""
     d = root / run_id
-    write_json(d / "config.json", {"dataset": dataset, "preset": "quick", "loss_mode": loss_mode, "seed": seed,
-                                   "epochs": 3, "lr": 0.003, "temperature": 0.2, "arch": "small_cnn"})
-    write_json(d / "manifest.json", {"created": created, "parent": parent, "git_commit": "abcdef1234567",
-                                     "prune": {"score": score, "ratio": ratio} if score else None,
-                                     "device": "cpu", "wall_time_s": 12.5})
+    write_json(
+        d / "config.json",
+        {
+            "dataset": dataset,
+            "preset": "quick",
+            "loss_mode": loss_mode,
+            "seed": seed,
+            "epochs": 3,
+            "lr": 0.003,
+            "temperature": 0.2,
+            "arch": "small_cnn",
+        },
+    )
+    write_json(
+        d / "manifest.json",
+        {
+            "created": created,
+            "parent": parent,
+            "git_commit": "abcdef1234567",
+            "prune": {"score": score, "ratio": ratio} if score else None,
+            "device": "cpu",
+            "wall_time_s": 12.5,
+        },
+    )
     write_json(d / "status.json", {"state": state, "epoch": 3, "epochs": 3})
     if linear is not None:
         write_json(d / "metrics.json", {"linear_acc": linear, "knn_acc": knn})
@@ -161,8 +194,9 @@ def test_report_cli_writes_files(records, tmp_path, capsys):
     from core.cli import main
 
     root = Path(records[0]["run_dir"]).parent
-    code = main(["report", "--runs-root", str(root), "--out", str(tmp_path / "r.html"),
-                 "--csv", str(tmp_path / "s.csv")])
+    code = main(
+        ["report", "--runs-root", str(root), "--out", str(tmp_path / "r.html"), "--csv", str(tmp_path / "s.csv")]
+    )
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and out["runs"] == 7
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")

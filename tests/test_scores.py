@@ -1,4 +1,5 @@
 """Difficulty scores against brute-force references; AUROC against scikit-learn; the score CLI."""
+
 from __future__ import annotations
 
 import math
@@ -8,12 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tests.helpers import run_cli
+from core.analysis.neighbors import l2_normalise
+from core.analysis.scores import ScoreConfig, auroc, compute_scores, fit_prototypes, margin_score, prototype_score
 from core.errors import HardpairsError
-from core.neighbors import l2_normalise
-from core.runs import save_npz, write_json
-from core.scores import (ScoreConfig, auroc, compute_scores, fit_prototypes, margin_score,
-                         prototype_score)
+from core.runs.folder import save_npz, write_json
+from tests.helpers import run_cli
 
 
 def clustered(n=240, d=16, c=4, seed=0, spread=1.0):
@@ -41,20 +41,19 @@ def test_scores_equal_brute_force():
     proba = np.random.default_rng(3).dirichlet(np.ones(8), size=len(y)).astype(np.float32)
     cfg = ScoreConfig(pos_high=0.2, pos_low=0.4, k=5, seed=11, block=64)
     df = compute_scores(x, y, cfg, probe_proba=proba)
-    assert list(df.columns) == ["index", "label", "band", "cross_class", "margin", "prototype",
-                                "random"]
+    assert list(df.columns) == ["index", "label", "band", "cross_class", "margin", "prototype", "random"]
     s = xn @ xn.T
     off = ~np.eye(len(y), dtype=bool)
     v = -np.sort(-s[off])
     t_hi, t_lo = v[math.ceil(0.2 * len(v)) - 1], v[math.ceil(0.4 * len(v)) - 1]
-    np.testing.assert_array_equal(df["band"], (((s >= t_lo) & (s < t_hi) & off).sum(1)
-                                               / (len(y) - 1)).astype(np.float32))
+    np.testing.assert_array_equal(
+        df["band"], (((s >= t_lo) & (s < t_hi) & off).sum(1) / (len(y) - 1)).astype(np.float32)
+    )
     assert df.attrs["t_hi"] == t_hi and df.attrs["t_lo"] == t_lo
     np.testing.assert_allclose(df["cross_class"], brute_cross_class(xn, y, 5), atol=1e-5)
     top = np.sort(proba, axis=1)[:, ::-1]
     np.testing.assert_allclose(df["margin"], 1 - (top[:, 0] - top[:, 1]), atol=1e-6)
-    np.testing.assert_array_equal(df["random"],
-                                  np.random.default_rng(11).random(len(y)).astype(np.float32))
+    np.testing.assert_array_equal(df["random"], np.random.default_rng(11).random(len(y)).astype(np.float32))
     assert df.attrs["n_prototypes"] == 5  # classes present, the singleton included
     again = compute_scores(x, y, cfg, probe_proba=proba)
     pd.testing.assert_frame_equal(df, again)  # seeded: k-means and all
@@ -66,15 +65,13 @@ def test_prototype_score_brute_force():
     cn = centres / np.linalg.norm(centres, axis=1, keepdims=True)
     sims = xn @ cn.T
     srt = np.sort(sims, axis=1)
-    np.testing.assert_allclose(prototype_score(xn, centres.astype(np.float32)),
-                               srt[:, -2] - srt[:, -1], atol=1e-6)
+    np.testing.assert_allclose(prototype_score(xn, centres.astype(np.float32)), srt[:, -2] - srt[:, -1], atol=1e-6)
     cents = fit_prototypes(xn, 4, seed=0)
     assert cents.shape == (4, 16) and np.allclose(np.linalg.norm(cents, axis=1), 1, atol=1e-4)
 
 
 def test_margin_orientation():
-    np.testing.assert_allclose(margin_score(np.array([[0.9, 0.05, 0.05], [0.4, 0.35, 0.25]])),
-                               [0.15, 0.95], atol=1e-6)
+    np.testing.assert_allclose(margin_score(np.array([[0.9, 0.05, 0.05], [0.4, 0.35, 0.25]])), [0.15, 0.95], atol=1e-6)
 
 
 def test_unlabelled_gives_label_free_scores_only():
@@ -123,8 +120,7 @@ def mixed_features(seed=0, n=600, c=5, d=32, omega=0.2):
 def test_mixed_points_are_found():
     x, y, mixed = mixed_features()
     df = compute_scores(x, y, ScoreConfig(pos_high=0.2, pos_low=0.4, k=10))
-    aucs = {c: auroc(df[c].to_numpy(), mixed) for c in ("band", "cross_class", "margin",
-                                                        "prototype", "random")}
+    aucs = {c: auroc(df[c].to_numpy(), mixed) for c in ("band", "cross_class", "margin", "prototype", "random")}
     assert aucs["cross_class"] >= 0.9
     assert aucs["band"] >= 0.65
     assert abs(aucs["random"] - 0.5) < 0.1
@@ -139,8 +135,7 @@ def make_run(root, x, y, cfg):
 
 def test_score_cli_writes_csv_and_caches(tmp_path, capsys):
     x, y, _ = clustered(n=150)
-    run = make_run(tmp_path / "r", x, y, {"pos_high": 0.2, "pos_low": 0.3, "seed": 3,
-                                          "dataset": "digits"})
+    run = make_run(tmp_path / "r", x, y, {"pos_high": 0.2, "pos_low": 0.3, "seed": 3, "dataset": "digits"})
     code, res = run_cli(["score", "--run-dir", run, "--k", "5"], capsys)
     assert code == 0 and res["n"] == 150 and res["cached"] is False
     assert res["scores"] == ["band", "cross_class", "margin", "prototype", "random"]
@@ -170,13 +165,16 @@ def test_score_cli_unlabelled_and_bad_inputs(tmp_path, capsys):
 
 
 def test_score_cli_mixed_digits_auroc(tmp_path, capsys):
-    from core.data import load_dataset
+    from core.data.sources import load_dataset
 
     data = load_dataset("digits", mix=0.2, mix_lambda=0.5, seed=0)
     x = data.x_train.reshape(len(data.x_train), -1).astype(np.float32)  # pixels as features
-    run = make_run(tmp_path / "m", x, data.y_train,
-                   {"dataset": "digits", "mix": 0.2, "mix_lambda": 0.5, "seed": 0,
-                    "pos_high": 0.1, "pos_low": 0.17})
+    run = make_run(
+        tmp_path / "m",
+        x,
+        data.y_train,
+        {"dataset": "digits", "mix": 0.2, "mix_lambda": 0.5, "seed": 0, "pos_high": 0.1, "pos_low": 0.17},
+    )
     code, res = run_cli(["score", "--run-dir", run], capsys)
     assert code == 0
     df = pd.read_csv(run / "scores.csv")

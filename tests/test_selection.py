@@ -4,6 +4,7 @@ The payload shapes were recorded with streamlit 1.67 / plotly 7.1 (docs/streamli
 section 6 and 12): scalar customdata (1-D customdata, one trace), dict with string keys (px
 custom_data), lists (2-D customdata); point_indices are per-trace and must be ignored.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,32 +18,67 @@ from ui import figures
 from ui.selection import cells_from_selection, customdata_rows, ids_from_selection
 
 # Recorded: px.scatter(color=label, custom_data=["sample_id"]), lasso over 3 classes.
-PX_DICT_PAYLOAD = {"selection": {
-    "points": [
-        {"curve_number": 0, "point_number": 4, "point_index": 4, "x": 0.1, "y": 0.2,
-         "customdata": {"0": 1004}, "legendgroup": "0"},
-        {"curve_number": 1, "point_number": 4, "point_index": 4, "x": 0.3, "y": 0.1,
-         "customdata": {"0": 1024}, "legendgroup": "1"},
-        {"curve_number": 2, "point_number": 0, "point_index": 0, "x": 0.5, "y": 0.4,
-         "customdata": {"0": 1040}, "legendgroup": "2"},
-    ],
-    "point_indices": [4, 0],
-    "box": [], "lasso": [{"type": "lasso", "x": [0, 1, 1], "y": [0, 0, 1], "xref": "x", "yref": "y"}],
-}}
+PX_DICT_PAYLOAD = {
+    "selection": {
+        "points": [
+            {
+                "curve_number": 0,
+                "point_number": 4,
+                "point_index": 4,
+                "x": 0.1,
+                "y": 0.2,
+                "customdata": {"0": 1004},
+                "legendgroup": "0",
+            },
+            {
+                "curve_number": 1,
+                "point_number": 4,
+                "point_index": 4,
+                "x": 0.3,
+                "y": 0.1,
+                "customdata": {"0": 1024},
+                "legendgroup": "1",
+            },
+            {
+                "curve_number": 2,
+                "point_number": 0,
+                "point_index": 0,
+                "x": 0.5,
+                "y": 0.4,
+                "customdata": {"0": 1040},
+                "legendgroup": "2",
+            },
+        ],
+        "point_indices": [4, 0],
+        "box": [],
+        "lasso": [{"type": "lasso", "x": [0, 1, 1], "y": [0, 0, 1], "xref": "x", "yref": "y"}],
+    }
+}
 # Recorded: one go.Scattergl with customdata=np.arange(N)+5000, box select.
-SCALAR_PAYLOAD = {"selection": {
-    "points": [{"curve_number": 0, "point_number": k, "point_index": k, "x": 0.0, "y": 0.0,
-                "customdata": 5000 + k} for k in (7, 3, 7, 11)],
-    "point_indices": [7, 3, 11],
-    "box": [{"type": "box", "x": [0, 1], "y": [0, 1], "xref": "x", "yref": "y"}], "lasso": [],
-}}
+SCALAR_PAYLOAD = {
+    "selection": {
+        "points": [
+            {"curve_number": 0, "point_number": k, "point_index": k, "x": 0.0, "y": 0.0, "customdata": 5000 + k}
+            for k in (7, 3, 7, 11)
+        ],
+        "point_indices": [7, 3, 11],
+        "box": [{"type": "box", "x": [0, 1], "y": [0, 1], "xref": "x", "yref": "y"}],
+        "lasso": [],
+    }
+}
 # 2-D customdata [id, label, score] as lists (ids arrive as floats after JSON).
-LIST_PAYLOAD = {"selection": {
-    "points": [{"curve_number": 0, "point_index": 0, "customdata": [12.0, 3, 0.5]},
-               {"curve_number": 0, "point_index": 1, "customdata": [9, 1, 0.1]},
-               {"curve_number": 0, "point_index": 2}],  # a point without customdata
-    "point_indices": [0, 1, 2], "box": [], "lasso": [],
-}}
+LIST_PAYLOAD = {
+    "selection": {
+        "points": [
+            {"curve_number": 0, "point_index": 0, "customdata": [12.0, 3, 0.5]},
+            {"curve_number": 0, "point_index": 1, "customdata": [9, 1, 0.1]},
+            {"curve_number": 0, "point_index": 2},
+        ],  # a point without customdata
+        "point_indices": [0, 1, 2],
+        "box": [],
+        "lasso": [],
+    }
+}
 
 
 class AttrState:
@@ -50,8 +86,7 @@ class AttrState:
 
     def __init__(self, payload: dict):
         sel = payload["selection"]
-        self.selection = type("Sel", (), {"points": sel["points"],
-                                          "point_indices": sel["point_indices"]})()
+        self.selection = type("Sel", (), {"points": sel["points"], "point_indices": sel["point_indices"]})()
 
 
 def test_px_dict_customdata_uses_ids_not_point_indices():
@@ -78,35 +113,51 @@ def test_inner_selection_dict_and_attribute_object_and_empty():
 
 
 def test_dict_keys_sorted_numerically_and_json_roundtrip():
-    payload = json.loads(json.dumps({"selection": {"points": [
-        {"customdata": {"10": 0, "1": 7, "0": 42, "2": 3}}], "point_indices": [0]}}))
+    payload = json.loads(
+        json.dumps(
+            {"selection": {"points": [{"customdata": {"10": 0, "1": 7, "0": 42, "2": 3}}], "point_indices": [0]}}
+        )
+    )
     assert customdata_rows(payload) == [[42, 7, 3, 0]]
     assert ids_from_selection(payload) == [42]
 
 
 def test_non_numeric_and_nan_ids_are_dropped():
-    payload = {"selection": {"points": [{"customdata": "abc"}, {"customdata": float("nan")},
-                                        {"customdata": np.int64(5)}]}}
+    payload = {
+        "selection": {"points": [{"customdata": "abc"}, {"customdata": float("nan")}, {"customdata": np.int64(5)}]}
+    }
     assert ids_from_selection(payload) == [5]
 
 
 def test_cells_from_heatmap_overlay_payload():
-    payload = {"selection": {"points": [
-        {"curve_number": 1, "point_index": 23, "customdata": [2, 3]},
-        {"curve_number": 1, "point_index": 23, "customdata": {"0": 2, "1": 3}},
-        {"curve_number": 1, "point_index": 5, "customdata": [0.0, 5.0]},
-        {"curve_number": 0, "point_index": 1, "customdata": 7}]}}  # scalar: not a cell
+    payload = {
+        "selection": {
+            "points": [
+                {"curve_number": 1, "point_index": 23, "customdata": [2, 3]},
+                {"curve_number": 1, "point_index": 23, "customdata": {"0": 2, "1": 3}},
+                {"curve_number": 1, "point_index": 5, "customdata": [0.0, 5.0]},
+                {"curve_number": 0, "point_index": 1, "customdata": 7},
+            ]
+        }
+    }  # scalar: not a cell
     assert cells_from_selection(payload) == [(2, 3), (0, 5)]
 
 
 # ---- ui/figures.py: the figures carry what the selection parser reads back -------------------
 
+
 def test_umap_scatter_is_one_webgl_trace_with_ids():
     rng = np.random.default_rng(0)
     ids = np.array([5, 9, 2, 40])
-    fig = figures.umap_scatter(ids, rng.normal(size=4), rng.normal(size=4), np.array([0, 1, 2, 1]),
-                               categories=["a", "b", "c"], color_title="class",
-                               hover_label=["a", "b", "c", "b"])
+    fig = figures.umap_scatter(
+        ids,
+        rng.normal(size=4),
+        rng.normal(size=4),
+        np.array([0, 1, 2, 1]),
+        categories=["a", "b", "c"],
+        color_title="class",
+        hover_label=["a", "b", "c", "b"],
+    )
     assert len(fig.data) == 1
     trace = fig.data[0]
     assert isinstance(trace, go.Scattergl)
@@ -117,15 +168,21 @@ def test_umap_scatter_is_one_webgl_trace_with_ids():
     assert fig.layout.dragmode == "lasso"
     # stepped scale: code k maps to exactly one palette colour on [k/3, (k+1)/3]
     scale = [tuple(s) for s in trace.marker.colorscale]
-    assert scale == [(0.0, figures.PALETTE[0]), (1 / 3, figures.PALETTE[0]),
-                     (1 / 3, figures.PALETTE[1]), (2 / 3, figures.PALETTE[1]),
-                     (2 / 3, figures.PALETTE[2]), (1.0, figures.PALETTE[2])]
+    assert scale == [
+        (0.0, figures.PALETTE[0]),
+        (1 / 3, figures.PALETTE[0]),
+        (1 / 3, figures.PALETTE[1]),
+        (2 / 3, figures.PALETTE[1]),
+        (2 / 3, figures.PALETTE[2]),
+        (1.0, figures.PALETTE[2]),
+    ]
 
 
 def test_umap_scatter_continuous_score_and_sizes():
     score = np.array([0.0, 0.5, 1.0, np.nan])
-    fig = figures.umap_scatter(np.arange(4), np.zeros(4), np.zeros(4), score, color_title="band",
-                               sizes=figures.size_from_score(score, 3, 12))
+    fig = figures.umap_scatter(
+        np.arange(4), np.zeros(4), np.zeros(4), score, color_title="band", sizes=figures.size_from_score(score, 3, 12)
+    )
     trace = fig.data[0]
     np.testing.assert_array_equal(trace.marker.color, score)
     np.testing.assert_allclose(trace.marker.size, [3, 7.5, 12, 3])
@@ -133,9 +190,16 @@ def test_umap_scatter_continuous_score_and_sizes():
 
 
 def test_parent_child_figures_mark_removed_points():
-    maps = pd.DataFrame({"index": [0, 1, 2, 3], "x_parent": [0, 1, 2, 3.], "y_parent": [0, 1, 0, 1.],
-                         "x_child": [1, 2, 3, 4.], "y_child": [1, 1, 1, 1.],
-                         "kept": [True, False, True, False]})
+    maps = pd.DataFrame(
+        {
+            "index": [0, 1, 2, 3],
+            "x_parent": [0, 1, 2, 3.0],
+            "y_parent": [0, 1, 0, 1.0],
+            "x_child": [1, 2, 3, 4.0],
+            "y_child": [1, 1, 1, 1.0],
+            "kept": [True, False, True, False],
+        }
+    )
     labels = np.array([0, 1, 1, 0])
     parent, child = figures.parent_child_figures(maps, labels, ["x", "y"])
     assert len(parent.data) == 1 and len(child.data) == 1
@@ -171,9 +235,11 @@ def test_score_histogram_splits_kept_and_pruned():
 
 
 def test_monitor_frame_reads_only_monitored_epochs():
-    rows = [{"epoch": 1, "loss": 3.0}, {"epoch": 2, "monitor": {"ucl": 5.0, "hard_ucl": 5.5,
-                                                                 "scl": 4.0, "hard_scl": 4.2}},
-            {"epoch": 3, "monitor": {"ucl": 4.5, "hard_ucl": 5.0, "scl": 3.5}}]
+    rows = [
+        {"epoch": 1, "loss": 3.0},
+        {"epoch": 2, "monitor": {"ucl": 5.0, "hard_ucl": 5.5, "scl": 4.0, "hard_scl": 4.2}},
+        {"epoch": 3, "monitor": {"ucl": 4.5, "hard_ucl": 5.0, "scl": 3.5}},
+    ]
     frame = figures.monitor_frame(rows)
     assert frame["epoch"].tolist() == [2, 3]
     assert frame["hard_scl"].iloc[0] == 4.2 and np.isnan(frame["hard_scl"].iloc[1])

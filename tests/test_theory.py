@@ -1,5 +1,6 @@
 """Bounds of the paper against hand arithmetic and the block model's spectrum; alpha/beta/gamma
 against a brute-force N x N computation."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from core import bounds as bd
-from core import theory as th
+from core.analysis import bounds as bd
+from core.analysis import theory as th
 from core.errors import HardpairsError
 
 A, B, G, N, ND, R, DELTA = 0.5, 0.1, 0.3, 100, 8, 9, 0.1
@@ -76,7 +77,7 @@ def test_clean_spectrum_matches_theorem_3_3(n, r):
     ev = _spectrum(bd.block_similarity_matrix(A, B, B, n, 0, r))
     c2 = (1 - A) + n * A + n * r * B
     assert ev[0] == pytest.approx(1.0)
-    assert np.allclose(ev[1:r + 1], ((1 - A) + n * (A - B)) / c2)
+    assert np.allclose(ev[1 : r + 1], ((1 - A) + n * (A - B)) / c2)
     for k in range(r + 1, n * (r + 1)):  # the theorem's k > r: lambda_{k+1} is ev[k] (0-based)
         assert ev[k] == pytest.approx(bd.lambda_clean(A, B, n, r), rel=1e-10)
 
@@ -84,7 +85,7 @@ def test_clean_spectrum_matches_theorem_3_3(n, r):
 def test_difficult_spectrum_qualitative_claims_full_gamma_block():
     """For the full n_d x n_d gamma block, Thm 3.4's qualitative claims hold numerically.
 
-    The paper's closed form for lambda_{k+1} is not the exact eigenvalue (see core/theory.py);
+    The paper's closed form for lambda_{k+1} is not the exact eigenvalue (see core/analysis/theory.py);
     here it is 0.1636 while the matrix gives 0.1930, so only the claims are tested.
     """
     n, nd, r = 6, 2, 2
@@ -126,9 +127,15 @@ def _brute_force(x, labels, hard):
     s, same = sim[iu], labels[iu[0]] == labels[iu[1]]
     h0, h1 = hard[iu[0]], hard[iu[1]]
     beta_s, gamma_s = s[~same & ~h0 & ~h1], s[~same & (h0 | h1)]
-    return dict(alpha=s[same].mean(), beta=beta_s.mean(), gamma=gamma_s.mean(),
-                gamma_both=s[~same & h0 & h1].mean(), test=stats.ttest_ind(beta_s, gamma_s, equal_var=False),
-                pairs_gamma=gamma_s.size, pairs_beta=beta_s.size)
+    return dict(
+        alpha=s[same].mean(),
+        beta=beta_s.mean(),
+        gamma=gamma_s.mean(),
+        gamma_both=s[~same & h0 & h1].mean(),
+        test=stats.ttest_ind(beta_s, gamma_s, equal_var=False),
+        pairs_gamma=gamma_s.size,
+        pairs_beta=beta_s.size,
+    )
 
 
 def _toy(seed=0, n=300, c=4, d=16):
@@ -209,16 +216,21 @@ def test_estimate_abg_bad_input():
 
 @pytest.mark.slow
 def test_theory_cli_on_a_real_run(tiny_run, capsys):
+    from core.analysis.probe import ProbeConfig, linear_probe_accuracy
+    from core.runs.folder import load_features, read_json
     from tests.helpers import run_cli
-    from core.probe import ProbeConfig, linear_probe_accuracy
-    from core.runs import load_features, read_json
 
     code, out = run_cli(["theory", "--run-dir", tiny_run, "--delta", "0.2"], capsys)
     assert code == 0 and out["cached"] is False
     saved = read_json(tiny_run / "theory.json")
     feats = load_features(tiny_run)
-    _, probe = linear_probe_accuracy(feats["train"], feats["y_train"], feats["test"], feats["y_test"],
-                                     ProbeConfig(seed=read_json(tiny_run / "config.json")["seed"]))
+    _, probe = linear_probe_accuracy(
+        feats["train"],
+        feats["y_train"],
+        feats["test"],
+        feats["y_test"],
+        ProbeConfig(seed=read_json(tiny_run / "config.json")["seed"]),
+    )
     ref = th.estimate_abg(feats["train"], feats["y_train"], probe.predict_proba(feats["train"]))
     for key in ("alpha", "beta", "gamma", "gamma_minus_beta", "t", "n_difficult"):
         assert saved[key] == pytest.approx(ref[key], rel=1e-9)

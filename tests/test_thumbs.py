@@ -1,4 +1,5 @@
-"""core/thumbs.py: PNGs decode back to exactly the nearest-neighbour upscaled pixels."""
+"""core/data/thumbs.py: PNGs decode back to exactly the nearest-neighbour upscaled pixels."""
+
 from __future__ import annotations
 
 import base64
@@ -8,9 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.data.thumbs import ThumbnailCache, caption, data_url, page_bounds, png_bytes, upscale_factor, upscale_nearest
 from core.errors import HardpairsError
-from core.thumbs import (ThumbnailCache, caption, data_url, page_bounds, png_bytes,
-                         upscale_factor, upscale_nearest)
 
 
 def _decode(png: bytes) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Real training on digits: repeatability, resume, pruning, NaN and cancel handling, run folders."""
+
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoints import load_checkpoint_file
-from core.runs import read_json, read_jsonl
+from core.runs.folder import read_json, read_jsonl
+from core.training.checkpoints import load_checkpoint_file
 from tests.helpers import run_cli
 
 FAST = ["--dataset", "digits", "--epochs", "2", "--checkpoint-every", "1", "--no-probe"]
@@ -50,9 +50,10 @@ def test_same_seed_same_weights_and_resume_is_exact(runs_root, capsys):
     wa, wb = _weights(a), _weights(b)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     # a 3-epoch run stopped after epoch 2 (as SIGTERM would), then resumed: identical to run a
-    from core.config import make_config
-    from core.data import load_dataset
-    from core.train import TrainingStopped, train
+    from core.data.sources import load_dataset
+    from core.training.config import make_config
+    from core.training.loop import TrainingStopped, train
+
     cfg = make_config("digits", epochs=3, checkpoint_every=1)
     c.mkdir()
     (c / "config.json").write_text(cfg.to_json())
@@ -85,8 +86,25 @@ def test_existing_run_is_never_overwritten(runs_root, capsys):
 def test_pruned_retrain_uses_kept_indices(runs_root, capsys, tmp_path):
     keep = np.arange(0, 1438, 2)
     np.save(tmp_path / "keep.npy", keep)
-    code, out = run_cli(["train", *FAST, "--epochs", "1", "--keep", tmp_path / "keep.npy", "--parent", "p",
-                         "--prune-score", "band", "--prune-ratio", "0.5", "--run-dir", runs_root / "pr"], capsys)
+    code, out = run_cli(
+        [
+            "train",
+            *FAST,
+            "--epochs",
+            "1",
+            "--keep",
+            tmp_path / "keep.npy",
+            "--parent",
+            "p",
+            "--prune-score",
+            "band",
+            "--prune-ratio",
+            "0.5",
+            "--run-dir",
+            runs_root / "pr",
+        ],
+        capsys,
+    )
     assert code == 0
     man = read_json(runs_root / "pr" / "manifest.json")
     assert man["n_kept"] == 719 and man["prune"] == {"score": "band", "ratio": 0.5} and man["parent"] == "p"
@@ -123,8 +141,12 @@ def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(runs_root, ca
 @pytest.mark.slow
 def test_sigterm_cancels_and_keeps_the_checkpoint(runs_root):
     run_dir = runs_root / "cancel"
-    proc = subprocess.Popen([sys.executable, "-m", "core", "train", *FAST, "--epochs", "200", "--run-dir", str(run_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "train", *FAST, "--epochs", "200", "--run-dir", str(run_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (run_dir / "checkpoints" / "last.pt").exists():
         time.sleep(0.2)

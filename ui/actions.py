@@ -1,11 +1,12 @@
 """Small helpers shared by the analysis pages (Embeddings, Hard pairs, Prune, Theory).
 
-* :func:`job_button` queues ``python -m core <argv>`` as a background job (core.jobs.submit) --
+* :func:`job_button` queues ``python -m core <argv>`` as a background job (core.jobs.queue.submit) --
   the page never computes an artefact in the script thread -- and shows the job's progress;
   the jobs panel reruns the page when the job ends, so the new artefact appears by itself.
 * :func:`class_names`, :func:`read_npy`, :func:`run_progress`: run-folder readers on top of
   ``ui.common``'s cached readers (keyed by path + mtime, nothing big is hashed).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,15 +15,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import jobs
 from core.errors import HardpairsError
-from core.runs import read_jsonl
+from core.jobs import queue as jobs
+from core.runs.folder import read_jsonl
 from ui.common import file_stamp, read_json_cached
 from ui.jobs_panel import render_jobs_panel
 
 
-def job_button(label: str, argv: Sequence[object], *, kind: str, key: str,
-               primary: bool = True) -> None:
+def job_button(label: str, argv: Sequence[object], *, kind: str, key: str, primary: bool = True) -> None:
     """A button queueing ``python -m core <argv>`` as a ``kind`` job, then that kind's job panel.
 
     The job gets no ``run_dir``: analysis commands do not rewrite the run's status.json, so the

@@ -8,6 +8,7 @@
 * ``read_*_cached`` are keyed by (path, mtime, size): a rewritten file is re-read, and no big
   array is ever hashed (Streamlit hashes big arrays from a sample -- see the notes).
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,15 +22,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import jobs
 from core.errors import HardpairsError
-from core.runs import list_runs, read_json, runs_root
+from core.jobs import queue as jobs
+from core.runs.folder import list_runs, read_json, runs_root
 
-RUN_KEY = "hp_run"              # the selected run folder (str), shared by all pages
-_RUN_WIDGET = "hp_run_widget"   # the sidebar selectbox's own key
+RUN_KEY = "hp_run"  # the selected run folder (str), shared by all pages
+_RUN_WIDGET = "hp_run_widget"  # the sidebar selectbox's own key
 #: markdown icons of job/run states (Material icons ship with Streamlit; emoji fonts may be missing)
-STATE_ICONS = {"done": ":material/check_circle:", "running": ":material/progress_activity:",
-               "queued": ":material/schedule:", "failed": ":material/error:", "cancelled": ":material/stop_circle:"}
+STATE_ICONS = {
+    "done": ":material/check_circle:",
+    "running": ":material/progress_activity:",
+    "queued": ":material/schedule:",
+    "failed": ":material/error:",
+    "cancelled": ":material/stop_circle:",
+}
 
 
 def leave_legacy_pages_mode() -> None:
@@ -65,8 +71,10 @@ def run_label(row: dict) -> str:
     if row.get("prune_score"):
         prune = f" · {row['prune_score']} {100 * float(row.get('prune_ratio') or 0):.0f}%"
     state = row.get("state") or "?"
-    return (f"{row.get('dataset') or '?'} · {row.get('loss_mode') or '?'}{prune} · s{row.get('seed')} · "
-            f"{state} · {fmt_acc(row.get('linear_acc'))} — {row['run_id']}")
+    return (
+        f"{row.get('dataset') or '?'} · {row.get('loss_mode') or '?'}{prune} · s{row.get('seed')} · "
+        f"{state} · {fmt_acc(row.get('linear_acc'))} — {row['run_id']}"
+    )
 
 
 def _remember_widget_choice() -> None:
@@ -103,10 +111,16 @@ def render_sidebar() -> None:
             index = options.index(current) if current in options else 0
             if st.session_state.get(_RUN_WIDGET) != options[index]:
                 st.session_state.pop(_RUN_WIDGET, None)
-            st.selectbox("Run", options, index=index, key=_RUN_WIDGET, format_func=labels.__getitem__,
-                         on_change=_remember_widget_choice,
-                         help="The run every page shows. Newest first; label: dataset · loss mode · "
-                              "seed · state · linear-probe accuracy — run id.")
+            st.selectbox(
+                "Run",
+                options,
+                index=index,
+                key=_RUN_WIDGET,
+                format_func=labels.__getitem__,
+                on_change=_remember_widget_choice,
+                help="The run every page shows. Newest first; label: dataset · loss mode · "
+                "seed · state · linear-probe accuracy — run id.",
+            )
         else:
             st.caption("No runs yet — train one on the **Runs** page.")
         st.caption(f"Runs folder: `{root}`")
@@ -116,7 +130,9 @@ def render_sidebar() -> None:
             st.caption(f"Jobs unavailable: {err}")
             return
         if count["running"] or count["queued"]:
-            st.caption(f":material/progress_activity: Jobs: {count['running']} running, {count['queued']} queued — see **Runs**.")
+            st.caption(
+                f":material/progress_activity: Jobs: {count['running']} running, {count['queued']} queued — see **Runs**."
+            )
         else:
             st.caption("No jobs running.")
 
@@ -154,9 +170,12 @@ def error_box(err: BaseException | str, what: str = "This step") -> None:
     elif isinstance(err, HardpairsError):
         st.error(str(err), icon=":material/error:")
     else:
-        st.error(f"{what} failed: {type(err).__name__}: {err}. The run folder may be incomplete or from "
-                 "an older version: recompute it with the command shown on this page; if it keeps "
-                 "failing, report the details below.", icon=":material/error:")
+        st.error(
+            f"{what} failed: {type(err).__name__}: {err}. The run folder may be incomplete or from "
+            "an older version: recompute it with the command shown on this page; if it keeps "
+            "failing, report the details below.",
+            icon=":material/error:",
+        )
         with st.expander("Details (traceback)"):
             st.code("".join(traceback.format_exception(err)), language="text")
 

@@ -3,9 +3,10 @@
 The table is a fragment that reruns itself every ``POLL_S`` seconds only while a job is queued
 or running, and triggers one full app rerun when a job finishes, so the rest of the page (run
 list, selector, analysis pages) picks up the new files. Everything it shows comes from disk
-(``core.jobs`` records and the run's ``status.json``), so it is the same in every tab and after
+(``core.jobs.queue`` records and the run's ``status.json``), so it is the same in every tab and after
 a restart.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import jobs
-from core.runs import read_json
+from core.jobs import queue as jobs
+from core.runs.folder import read_json
 from ui.common import STATE_ICONS, select_run, show_command
 
 POLL_S = 1.5
@@ -93,8 +94,10 @@ def _job_row(job: jobs.Job, key: str) -> None:
         head, buttons = st.columns([6, 1.4], vertical_alignment="center")
         target = Path(job.run_dir).name if job.run_dir else job.job_id
         elapsed = (job.ended or time.time()) - job.started if job.started else None
-        head.markdown(f"{STATE_ICONS.get(job.state, '')} **{job.state}** · {job.kind} · `{target}`"
-                      + (f" · {fmt_duration(elapsed)}" if elapsed is not None else ""))
+        head.markdown(
+            f"{STATE_ICONS.get(job.state, '')} **{job.state}** · {job.kind} · `{target}`"
+            + (f" · {fmt_duration(elapsed)}" if elapsed is not None else "")
+        )
         frac, text = progress_of(job)
         if job.state == "queued":
             head.caption("waiting for the device: one training/scoring job runs at a time")
@@ -109,11 +112,22 @@ def _job_row(job: jobs.Job, key: str) -> None:
             detail = result.get("error") or job.message
             head.markdown(f":red[{detail}]" if job.state == "failed" else f":orange[{detail}]")
         if job.active:
-            buttons.button("Cancel", key=f"{key}_cancel_{job.job_id}", on_click=_cancel, args=(job.job_id,),
-                           help="SIGTERM, then SIGKILL after a grace period; training keeps its last checkpoint")
+            buttons.button(
+                "Cancel",
+                key=f"{key}_cancel_{job.job_id}",
+                on_click=_cancel,
+                args=(job.job_id,),
+                help="SIGTERM, then SIGKILL after a grace period; training keeps its last checkpoint",
+            )
         elif resume_argv(job):
-            buttons.button("Resume", key=f"{key}_resume_{job.job_id}", on_click=_resume, args=(job.job_id,),
-                           type="primary", help="continue from the last checkpoint")
+            buttons.button(
+                "Resume",
+                key=f"{key}_resume_{job.job_id}",
+                on_click=_resume,
+                args=(job.job_id,),
+                type="primary",
+                help="continue from the last checkpoint",
+            )
         with st.expander("Command and log"):
             show_command(job.command, caption="")
             if resume_argv(job):

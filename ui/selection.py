@@ -13,6 +13,7 @@ first element of each as the sample id. The page's ``on_select`` callback (see
 :func:`store_ids_callback`) writes the ids to ``st.session_state["selected_ids"]`` so the image
 grid can be driven (and tested) independently of the chart.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

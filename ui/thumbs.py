@@ -2,18 +2,19 @@
 
 The dataset is loaded once per (spec, mix, mix_lambda, seed, image_size) with
 ``st.cache_resource`` -- keyed by those settings, never by hashing arrays -- and wrapped in a
-:class:`core.thumbs.ThumbnailCache` that encodes each PNG once. A grid is ONE
+:class:`core.data.thumbs.ThumbnailCache` that encodes each PNG once. A grid is ONE
 ``st.image(list, caption=list)`` call per page (measured faster than one call per image and it
 does not grow the media store in a loop); big selections are paginated.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
-from core.data import ImageDataset, load_dataset
-from core.thumbs import ThumbnailCache, page_bounds
+from core.data.sources import ImageDataset, load_dataset
+from core.data.thumbs import ThumbnailCache, page_bounds
 
 THUMB_PX = 96
 GRID_BORDER = 3
@@ -36,10 +37,10 @@ def _load(spec: str, mix: float, mix_lambda: float, seed: int, image_size: int |
 
 
 @st.cache_resource(max_entries=4)
-def _thumbs(spec: str, mix: float, mix_lambda: float, seed: int, image_size: int | None,
-            size: int, border: int) -> ThumbnailCache:
-    return ThumbnailCache(_load(spec, mix, mix_lambda, seed, image_size).x_train, size=size,
-                          border=border)
+def _thumbs(
+    spec: str, mix: float, mix_lambda: float, seed: int, image_size: int | None, size: int, border: int
+) -> ThumbnailCache:
+    return ThumbnailCache(_load(spec, mix, mix_lambda, seed, image_size).x_train, size=size, border=border)
 
 
 def dataset_for(config: Mapping) -> ImageDataset:
@@ -56,8 +57,15 @@ def thumbs_for(config: Mapping, size: int = THUMB_PX, border: int = 0) -> Thumbn
     return _thumbs(*dataset_key(config), int(size), int(border))
 
 
-def image_grid(thumbs: ThumbnailCache, ids: Sequence[int], captions: Sequence[str], *, key: str,
-               page_size: int = 120, width: int | None = None) -> list[int]:
+def image_grid(
+    thumbs: ThumbnailCache,
+    ids: Sequence[int],
+    captions: Sequence[str],
+    *,
+    key: str,
+    page_size: int = 120,
+    width: int | None = None,
+) -> list[int]:
     """Paginated grid: a page picker (when needed) and one ``st.image`` call for the page.
 
     Args:
@@ -80,8 +88,9 @@ def image_grid(thumbs: ThumbnailCache, ids: Sequence[int], captions: Sequence[st
         current = st.session_state.get(page_key, 1)
         if not isinstance(current, int) or not 1 <= current <= n_pages:
             st.session_state[page_key] = 1
-        page = st.number_input(f"Page (of {n_pages}, {page_size} per page)", min_value=1,
-                               max_value=n_pages, step=1, key=page_key)
+        page = st.number_input(
+            f"Page (of {n_pages}, {page_size} per page)", min_value=1, max_value=n_pages, step=1, key=page_key
+        )
     else:
         page = 1
     start, stop, _ = page_bounds(len(ids), int(page), page_size)

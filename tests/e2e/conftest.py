@@ -5,6 +5,7 @@ Chromium comes from the system (``/usr/bin/chromium``, or ``$HARDPAIRS_CHROMIUM`
 own browser download is never used. Tests skip with a clear reason when it is missing.
 Screenshots go to ``tests/artifacts/`` (git-ignored).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,14 +22,25 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def chromium_path() -> str | None:
     """The system Chromium, or None."""
-    for cand in (os.environ.get("HARDPAIRS_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                 shutil.which("chromium-browser")):
+    for cand in (
+        os.environ.get("HARDPAIRS_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if cand and Path(cand).exists():
             return cand
     return None
@@ -46,10 +58,29 @@ def start_server(runs_root: Path, log_path: Path, port: int | None = None) -> tu
     env = {**os.environ, "HARDPAIRS_RUNS": str(runs_root), "PYTHONUNBUFFERED": "1"}
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -94,13 +125,16 @@ def e2e_root() -> Path:
 def app_url(e2e_root):
     """Base URL of a live app; the server (and any job it started) is stopped at the end."""
     if chromium_path() is None:
-        pytest.skip("Chromium not found: install Debian's `chromium` package (apt-get install chromium) "
-                    "or set HARDPAIRS_CHROMIUM to its path")
+        pytest.skip(
+            "Chromium not found: install Debian's `chromium` package (apt-get install chromium) "
+            "or set HARDPAIRS_CHROMIUM to its path"
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     proc, url = start_server(e2e_root, ARTIFACTS / "streamlit-server.log")
     yield url
     stop_server(proc)
-    from core import jobs
+    from core.jobs import queue as jobs
+
     for job in jobs.list_jobs(e2e_root):
         if job.active:
             jobs.cancel(job.job_id, e2e_root)

@@ -5,6 +5,7 @@ Run: ``pytest -m e2e tests/e2e`` (needs Debian's chromium; see tests/e2e/conftes
 ``HARDPAIRS_E2E_EPOCHS`` (default 2) sets the epochs typed into the train form, so the test
 stays a few minutes on a shared CPU; the default quick preset is what a user gets otherwise.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,7 +30,7 @@ PAGES = ["Runs", "Embeddings", "Hard pairs", "Prune & retrain", "Compare", "Theo
 
 def wait_jobs_done(root: Path, timeout_s: float, expect: int | None = None) -> list:
     """Wait until every job under ``root`` has ended; fail with the log tail of a failed one."""
-    from core import jobs
+    from core.jobs import queue as jobs
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -40,8 +41,10 @@ def wait_jobs_done(root: Path, timeout_s: float, expect: int | None = None) -> l
             return listed
         time.sleep(2)
     listed = jobs.list_jobs(root)
-    raise AssertionError("jobs still running after the timeout:\n" + "\n".join(
-        f"{j.job_id} {j.state}\n{jobs.log_tail(j, 10)}" for j in listed))
+    raise AssertionError(
+        "jobs still running after the timeout:\n"
+        + "\n".join(f"{j.job_id} {j.state}\n{jobs.log_tail(j, 10)}" for j in listed)
+    )
 
 
 def goto_page(page, title: str) -> None:
@@ -105,7 +108,10 @@ def trained(browser, app_url, e2e_root):
     # the page notices by itself (fragment poll -> one full rerun): the run is in the selector
     page.wait_for_function(
         "name => [...document.querySelectorAll(\"[data-testid='stSidebar'] input[aria-label='Run']\")]"
-        ".some(e => e.value.includes(name))", arg=run_dir.name, timeout=30_000)
+        ".some(e => e.value.includes(name))",
+        arg=run_dir.name,
+        timeout=30_000,
+    )
     wait_for_app(page)
     assert_clean(page, "Runs (trained)")
     shot(page, "03-runs-done")
@@ -167,7 +173,7 @@ def test_prune_retrain_then_compare(trained, e2e_root):
     listed = wait_jobs_done(e2e_root, 1200, expect=3)  # the first training + retrain + random baseline
     retrains = [j for j in listed if j.job_id != listed[-1].job_id]
     assert len(retrains) >= 2
-    from core.runs import list_runs
+    from core.runs.folder import list_runs
 
     children = [r for r in list_runs(e2e_root) if r["parent"]]
     assert {r["prune_score"] for r in children} >= {"random"} and len(children) >= 2

@@ -1,0 +1,1 @@
+"""Analysis of frozen features: neighbours, band sweep, scores, pairs, pruning, maps, theory, bounds, probes."""

@@ -1,0 +1,141 @@
+"""Hardest cross-class pairs and the class x class map of difficult pairs.
+
+Both come from the **other-class kNN graph**: each sample linked to its k most similar samples of
+*other* classes (exact cosine kNN over L2-normalised pre-projector features, see
+``core.analysis.neighbors.class_split_knn``). Nothing holds all N^2 pairs.
+
+- ``hardest_pairs``: the graph's edges as unordered pairs (i < j), ranked by similarity. A pair
+  ranked t-th among *all* cross-class pairs lies in i's top-t other-class list, so the ranking is
+  exact for ``top <= k`` and, in practice, far beyond (a pair is missed only when one endpoint
+  has more than k other-class neighbours that are all more similar).
+- ``class_pair_matrix``: a **difficult pair** is an edge of that graph whose similarity lies in
+  the paper's band ``t_lo <= s < t_hi`` (the same dataset-level Sim_posLow / Sim_posHigh as the
+  ``band`` score, see ``core.analysis.scores``). ``difficult_counts[a, b]`` counts the unordered difficult
+  pairs between classes a and b (symmetric, zero diagonal). ``mean_similarity[a, b]`` is the exact
+  mean cosine over *all* pairs of classes a and b (from class sums: mean = s_a . s_b / (n_a n_b));
+  the diagonal is the mean over same-class pairs i != j. NaN where a class has too few samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.analysis.band import band_sweep
+from core.analysis.neighbors import class_split_knn, l2_normalise
+from core.errors import HardpairsError
+
+
+def _prepare(features: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    xn = l2_normalise(features)
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) != len(xn):
+        raise HardpairsError(
+            f"{len(labels)} labels for {len(xn)} feature rows; recompute the "
+            "features with `python -m core probe --run-dir R`"
+        )
+    if (labels < 0).any():
+        raise HardpairsError(
+            "cross-class pairs need labels, and this dataset is unlabelled; "
+            "use the label-free scores (band, prototype) instead"
+        )
+    if len(np.unique(labels)) < 2:
+        raise HardpairsError("cross-class pairs need at least two classes; this data has one")
+    if k < 1 or k >= len(xn):
+        raise HardpairsError(f"k={k} neighbours need more than k samples, but there are {len(xn)}; pass a smaller --k")
+    return xn, labels
+
+
+def _edges(graph: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique unordered edges (i < j) of the other-class graph with their similarity, sorted by
+    similarity descending, then i, then j."""
+    n, k = graph["other_idx"].shape
+    i = np.repeat(np.arange(n, dtype=np.int64), k)
+    j = graph["other_idx"].ravel()
+    s = graph["other_sims"].ravel()
+    ok = j >= 0
+    a, b, s = np.minimum(i, j)[ok], np.maximum(i, j)[ok], s[ok]
+    order = np.lexsort((b, a, -s))
+    a, b, s = a[order], b[order], s[order]
+    _, first = np.unique(a * n + b, return_index=True)  # keep the first (largest-sim) copy
+    first = np.sort(first)
+    return a[first], b[first], s[first]
+
+
+def hardest_pairs(
+    features: np.ndarray, labels: np.ndarray, top: int = 1000, k: int = 20, graph: dict | None = None
+) -> pd.DataFrame:
+    """The ``top`` most similar pairs of samples with different labels.
+
+    Args:
+        features: (N, D) features. labels: (N,) int class ids. top: rows returned. k: other-class
+            neighbours per sample in the graph. graph: a precomputed
+            ``core.analysis.neighbors.class_split_knn(l2_normalise(features), labels, k)`` to reuse.
+
+    Returns:
+        DataFrame ``i, j, label_i, label_j, similarity`` (i < j, int64 / float32), ranked by
+        similarity descending (ties by i, then j).
+    """
+    xn, labels = _prepare(features, labels, k)
+    a, b, s = _edges(graph if graph is not None else class_split_knn(xn, labels, k))
+    a, b, s = a[:top], b[:top], s[:top]
+    return pd.DataFrame(
+        {"i": a, "j": b, "label_i": labels[a], "label_j": labels[b], "similarity": s.astype(np.float32)}
+    )
+
+
+def class_mean_similarity(xn: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Exact (C, C) mean cosine between classes (diagonal: same-class pairs i != j). float32."""
+    sums = np.zeros((n_classes, xn.shape[1]), np.float64)
+    np.add.at(sums, labels, xn.astype(np.float64))
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    sq = np.bincount(labels, weights=(xn.astype(np.float64) ** 2).sum(axis=1), minlength=n_classes)
+    dots = sums @ sums.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = dots / np.outer(counts, counts)
+        diag = (np.diag(dots) - sq) / (counts * (counts - 1))
+    mean[np.diag_indices(n_classes)] = diag
+    mean[~np.isfinite(mean)] = np.nan
+    return mean.astype(np.float32)
+
+
+def class_pair_matrix(
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    pos_high: float,
+    pos_low: float,
+    k: int = 20,
+    thresholds: tuple[float, float] | None = None,
+    graph: dict | None = None,
+) -> dict:
+    """Class x class difficult-pair counts and mean similarities (definitions in the docstring).
+
+    Args:
+        features: (N, D). labels: (N,) int in [0, n_classes). pos_high < pos_low: the band's
+            percentile positions. k: other-class neighbours per sample.
+        thresholds: (t_hi, t_lo) similarities when already known (e.g. from ``scores.json``);
+            computed exactly from all pairs otherwise. graph: as in ``hardest_pairs``.
+
+    Returns:
+        dict: ``difficult_counts`` (C, C) int64, ``mean_similarity`` (C, C) float32,
+        ``t_hi``, ``t_lo`` floats.
+    """
+    xn, labels = _prepare(features, labels, k)
+    if labels.max() >= n_classes:
+        raise HardpairsError(f"label {labels.max()} >= n_classes={n_classes}; pass the dataset's class count")
+    if thresholds is None:
+        res = band_sweep(xn, pos_high, pos_low)
+        thresholds = (res["t_hi"], res["t_lo"])
+    t_hi, t_lo = float(thresholds[0]), float(thresholds[1])
+    a, b, s = _edges(graph if graph is not None else class_split_knn(xn, labels, k))
+    inside = (s >= t_lo) & (s < t_hi)
+    counts = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(counts, (labels[a[inside]], labels[b[inside]]), 1)
+    counts = counts + counts.T
+    return {
+        "difficult_counts": counts,
+        "mean_similarity": class_mean_similarity(xn, labels, n_classes),
+        "t_hi": t_hi,
+        "t_lo": t_lo,
+    }

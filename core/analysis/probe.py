@@ -1,0 +1,172 @@
+"""Linear probe and weighted kNN accuracy on frozen features.
+
+Linear probe: features are standardised (train mean/std; constant dimensions keep std 1) and a
+softmax regression ``p = softmax(W x + b)`` is fitted by minimising
+``mean cross-entropy + weight_decay / 2 * ||W||^2`` with **full-batch L-BFGS** (scipy's L-BFGS-B,
+at most ``epochs`` iterations, zero initialisation); loss and analytic gradient are evaluated with
+torch, on the GPU when there is one, else on the CPU. The problem is convex, so full-batch L-BFGS
+reaches the optimum in far fewer passes than minibatch SGD, needs no learning-rate schedule and is
+deterministic: no shuffling and no random initialisation (``seed`` and ``lr`` are unused by it).
+
+Weighted kNN (Wu et al. 2018; DINO): cosine similarities of L2-normalised features, the k nearest
+training samples vote for their label with weight ``exp(s / t)``; the class with the largest total
+wins (lowest class id on a tie).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import minimize
+
+from core.analysis.neighbors import knn, resolve_device
+from core.errors import HardpairsError
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Probe settings. ``epochs``: at most this many L-BFGS iterations over the full batch.
+    ``lr``, ``seed``, ``batch_size``: kept for API stability; full-batch L-BFGS with a line search
+    needs none of them. ``knn_k``/``knn_t``: weighted kNN neighbours and temperature."""
+
+    epochs: int = 100
+    lr: float = 1.0
+    weight_decay: float = 1e-4
+    batch_size: int = 1024
+    knn_k: int = 20
+    knn_t: float = 0.07
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class LinearProbe:
+    """A fitted probe: weight (C, D) float32, bias (C,), mean (D,), std (D,) float32."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+        """Class probabilities (N, C) float32 for features x (N, D)."""
+        x = np.asarray(x, dtype=np.float32)
+        out = np.empty((len(x), len(self.bias)), np.float32)
+        for start in range(0, len(x), batch_size):
+            z = (x[start : start + batch_size] - self.mean) / self.std
+            logits = z @ self.weight.T + self.bias
+            logits = logits - logits.max(axis=1, keepdims=True)
+            e = np.exp(logits)
+            out[start : start + batch_size] = e / e.sum(axis=1, keepdims=True)
+        return out
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted class ids (N,) int64."""
+        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+
+
+def _check_xy(x: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> None:
+    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
+        raise HardpairsError(
+            f"features {x.shape} and labels {y.shape} do not match; recompute "
+            "the features with `python -m core probe --run-dir R`"
+        )
+    if not np.isfinite(x).all():
+        raise HardpairsError("features contain NaN or inf; retrain or use an earlier checkpoint")
+    if (y < 0).any() or (n_classes is not None and (y >= n_classes).any()):
+        raise HardpairsError(
+            "labels must be class ids 0..C-1; this dataset has unlabelled "
+            "samples (-1), so the linear probe and kNN accuracy are unavailable"
+        )
+
+
+def fit_linear_probe(
+    x_train: np.ndarray, y_train: np.ndarray, n_classes: int, cfg: ProbeConfig = ProbeConfig()
+) -> LinearProbe:
+    """Fit the softmax-regression probe.
+
+    Args:
+        x_train: (N, D) float features. y_train: (N,) int class ids in [0, n_classes).
+        n_classes: C. cfg: ProbeConfig.
+
+    Returns:
+        LinearProbe with float32 numpy arrays.
+    """
+    x = np.asarray(x_train, dtype=np.float32)
+    y = np.asarray(y_train, dtype=np.int64)
+    _check_xy(x, y, n_classes)
+    if len(np.unique(y)) < 2:
+        raise HardpairsError(
+            "the linear probe needs at least two classes in the training labels; use a dataset with two or more classes"
+        )
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std = np.where(std < 1e-6, 1.0, std).astype(np.float32)
+    device = resolve_device(cfg.device)
+    n, d = x.shape
+    xt = torch.from_numpy((x - mean) / std).to(device)
+    onehot = torch.nn.functional.one_hot(torch.from_numpy(y).to(device), n_classes).float()
+
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        wb = torch.from_numpy(theta.astype(np.float32)).to(device).view(n_classes, d + 1)
+        w, b = wb[:, :d], wb[:, d]
+        logits = xt @ w.T + b
+        logp = torch.log_softmax(logits, dim=1)
+        loss = -(logp * onehot).sum() / n + 0.5 * cfg.weight_decay * (w * w).sum()
+        g = (logp.exp() - onehot) / n  # d loss / d logits
+        grad = torch.cat([g.T @ xt + cfg.weight_decay * w, g.sum(0)[:, None]], dim=1)
+        return float(loss), grad.cpu().numpy().astype(np.float64).ravel()
+
+    threads = torch.get_num_threads()
+    if device == "cpu" and x.size < (1 << 22):
+        torch.set_num_threads(1)  # small problems: thread start-up costs more than it saves
+    try:
+        res = minimize(
+            loss_grad,
+            np.zeros(n_classes * (d + 1)),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": cfg.epochs, "maxcor": 20, "gtol": 1e-6, "ftol": 1e-10},
+        )
+    finally:
+        torch.set_num_threads(threads)
+    wb = res.x.reshape(n_classes, d + 1).astype(np.float32)
+    return LinearProbe(
+        weight=np.ascontiguousarray(wb[:, :d]), bias=wb[:, d].copy(), mean=mean.astype(np.float32), std=std
+    )
+
+
+def linear_probe_accuracy(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, cfg: ProbeConfig = ProbeConfig()
+) -> tuple[float, LinearProbe]:
+    """Top-1 test accuracy of a probe fitted on the train split, and the probe itself."""
+    y_train = np.asarray(y_train, dtype=np.int64)
+    y_test = np.asarray(y_test, dtype=np.int64)
+    _check_xy(np.asarray(x_test), y_test)
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    probe = fit_linear_probe(x_train, y_train, n_classes, cfg)
+    acc = float((probe.predict(x_test) == y_test).mean())
+    return acc, probe
+
+
+def knn_accuracy(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, k: int = 20, t: float = 0.07
+) -> float:
+    """Weighted kNN top-1 accuracy (cosine, weights exp(s / t)).
+
+    Args:
+        x_train: (N, D), y_train: (N,) int, x_test: (M, D), y_test: (M,) int. k <= N.
+    """
+    y_train = np.asarray(y_train, dtype=np.int64)
+    y_test = np.asarray(y_test, dtype=np.int64)
+    _check_xy(np.asarray(x_train), y_train)
+    _check_xy(np.asarray(x_test), y_test)
+    sims, idx = knn(x_train, k, queries=x_test, exclude_self=False)
+    weights = np.exp((sims.astype(np.float64) - 1.0) / t)  # shift by 1 (max cosine): no overflow
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    votes = np.zeros((len(y_test), n_classes), np.float64)
+    rows = np.repeat(np.arange(len(y_test)), k)
+    np.add.at(votes, (rows, y_train[idx].ravel()), weights.ravel())
+    return float((votes.argmax(axis=1) == y_test).mean())

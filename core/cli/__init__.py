@@ -1,0 +1,69 @@
+"""``python -m core <command>``: the CLI twin of every page action.
+
+Each command module listed in ``COMMAND_MODULES`` exposes ``register(subparsers)``; its parsers
+``set_defaults(func=handler)`` with ``handler(args) -> dict``. The dict is printed as the last
+stdout line (one JSON object) so scripts and tests can read it. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+
+from core.errors import HardpairsError
+
+COMMAND_MODULES = (
+    "core.cli.train",
+    "core.cli.runs",
+    "core.cli.analysis",
+    "core.cli.maps",
+    "core.cli.jobs",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="Hardpairs: difficult pairs in contrastive learning. "
+        "Each command prints its result as one JSON object on the last stdout line.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:  # module not written yet; its commands are simply absent
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _print_result(result: dict) -> None:
+    sys.stderr.flush()
+    print(json.dumps(result, sort_keys=True, default=str), flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the process exit status (0 ok, 2 user error, 1 bug)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        result = args.func(args)
+    except HardpairsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        _print_result({"error": str(err)})
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        _print_result({"error": "interrupted"})
+        return 130
+    _print_result(result if isinstance(result, dict) else {"result": result})
+    return 0

@@ -1,0 +1,83 @@
+"""The app's own CLI twins: ``jobs`` (list / cancel / log tail of background jobs, the Runs
+page's job table) and ``report`` (the Compare page's HTML report and CSV).
+
+Jobs live under ``<runs_root>/.jobs`` (see core.jobs.queue); the report is built by core.runs.report.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.jobs import queue as jobs
+from core.runs.folder import atomic_write_bytes
+
+
+def _job_row(job: jobs.Job) -> dict:
+    return {
+        "job_id": job.job_id,
+        "kind": job.kind,
+        "state": job.state,
+        "run_dir": job.run_dir,
+        "command": job.command,
+        "created": job.created,
+        "started": job.started,
+        "ended": job.ended,
+        "exit_code": job.exit_code,
+        "message": job.message,
+    }
+
+
+def run_jobs(args: argparse.Namespace) -> dict:
+    """List jobs (after starting what the queue allows); or cancel / show one."""
+    if args.cancel:
+        job = jobs.cancel(args.cancel, args.runs_root)
+        return {"cancelled": job.job_id, "job": _job_row(job)}
+    if args.log:
+        job = jobs.get_job(args.log, args.runs_root)
+        return {"job": _job_row(job), "log_tail": jobs.log_tail(job, args.lines)}
+    listed = jobs.poll(args.runs_root)
+    return {"jobs": [_job_row(j) for j in listed], **jobs.counts(listed)}
+
+
+def run_report(args: argparse.Namespace) -> dict:
+    """Write the self-contained HTML report (and the CSVs) of every run under the runs root."""
+    from core.runs import report
+
+    records = report.collect(args.runs_root)
+    out = {"runs": len(records), "html": str(Path(args.out))}
+    atomic_write_bytes(args.out, report.html_report(records, title=args.title).encode())
+    if args.csv:
+        atomic_write_bytes(args.csv, report.summary_csv(records).encode())
+        out["csv"] = str(Path(args.csv))
+    if args.runs_csv:
+        atomic_write_bytes(args.runs_csv, report.runs_csv(records).encode())
+        out["runs_csv"] = str(Path(args.runs_csv))
+    return out
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``jobs`` and ``report`` commands."""
+    parser = subparsers.add_parser(
+        "jobs",
+        help="list background jobs started by the app; --cancel ID stops one",
+        description="List background jobs (newest first), cancel one, or show its log tail.",
+    )
+    parser.add_argument("--cancel", metavar="JOB_ID", help="cancel a queued or running job")
+    parser.add_argument("--log", metavar="JOB_ID", help="print the last --lines lines of a job's log")
+    parser.add_argument("--lines", type=int, default=40, help="log lines for --log (default 40)")
+    parser.add_argument("--runs-root", default=None, help="runs folder (default $HARDPAIRS_RUNS or cache/runs)")
+    parser.set_defaults(func=run_jobs)
+
+    parser = subparsers.add_parser(
+        "report",
+        help="write the comparison report (HTML, offline) and CSVs of every run",
+        description="Seed-grouped linear-probe/kNN accuracies, accuracy vs pruning ratio, deltas vs the "
+        "unpruned parent and every run's settings, as one self-contained HTML file.",
+    )
+    parser.add_argument("--out", default="hardpairs-report.html", help="HTML file to write")
+    parser.add_argument("--csv", help="also write the seed-grouped table as CSV")
+    parser.add_argument("--runs-csv", help="also write one CSV line per run (with deltas vs parents)")
+    parser.add_argument("--title", default="Hardpairs report", help="report title")
+    parser.add_argument("--runs-root", default=None, help="runs folder (default $HARDPAIRS_RUNS or cache/runs)")
+    parser.set_defaults(func=run_report)

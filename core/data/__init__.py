@@ -1,0 +1,1 @@
+"""Data sources: specs, datasets, Mixed-omega, augmentation, thumbnails."""

@@ -1,0 +1,182 @@
+"""The ``folder:PATH`` dataset source: an image folder, decoded in threads and cached on disk.
+
+Layouts: ``PATH/<class>/*`` (split 80/20 per class, fixed seed) or ``PATH/train/<class>/*`` plus
+``PATH/test/<class>/*``. Decoded arrays are cached as one .npz per (folder, image_size) under
+``cache_dir`` (default ``<repo>/cache/datasets``), keyed on every file's path, size and mtime.
+Used by :func:`core.data.sources.load_dataset`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from core.data.sources import stratified_split
+from core.errors import HardpairsError
+from core.runs.folder import REPO_ROOT, save_npz
+
+_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+_CACHE_VERSION = 1
+_CHUNK = 256  # files per thread-pool task
+
+
+def _class_files(root: Path) -> dict[str, list[tuple[str, int, int]]]:
+    """Class name -> sorted (path, size, mtime_ns) of its files (recursive, hidden skipped)."""
+    out = {}
+    for d in sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")):
+        files = []
+        for dirpath, dirnames, filenames in os.walk(root / d):
+            dirnames[:] = [n for n in dirnames if not n.startswith(".")]
+            for name in filenames:
+                if not name.startswith("."):
+                    full = os.path.join(dirpath, name)
+                    st = os.stat(full)
+                    files.append((full, st.st_size, st.st_mtime_ns))
+        out[d] = sorted(files)
+    return out
+
+
+def _decode_files(paths: list[str], image_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Decode images in a thread pool: (n, C, H, W) uint8 and (n,) bool ok (False = skipped).
+
+    C is 3 if any readable file is colour, else 1; (H, W) is (image_size, image_size) or the
+    most common size; other sizes are resized bilinearly by PIL.
+    """
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    def headers(lo: int) -> list:
+        out = []
+        for p in paths[lo : lo + _CHUNK]:
+            try:
+                with Image.open(p) as im:
+                    out.append((im.size, im.mode))
+            except Exception:
+                out.append(None)
+        return out
+
+    starts = range(0, len(paths), _CHUNK)
+    # Tiny images are GIL-bound (threads barely help); large ones decode in parallel.
+    with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
+        heads = [h for part in pool.map(headers, starts) for h in part]
+        good = [h for h in heads if h is not None]
+        if not good:
+            return np.zeros((len(paths), 1, 1, 1), np.uint8), np.zeros(len(paths), bool)
+        w, h = (image_size, image_size) if image_size else Counter(s for s, _ in good).most_common(1)[0][0]
+        mode = "RGB" if any(m not in _GRAY_MODES for _, m in good) else "L"
+        out = np.zeros((len(paths), h, w, 3 if mode == "RGB" else 1), np.uint8)
+        ok = np.array([hd is not None for hd in heads])
+
+        def decode(lo: int) -> None:
+            for i in range(lo, min(lo + _CHUNK, len(paths))):
+                if not ok[i]:
+                    continue
+                try:
+                    with Image.open(paths[i]) as im:
+                        if im.size != (w, h):
+                            im.draft(mode, (w, h))  # JPEG: decode at a reduced scale when shrinking
+                        im = im.convert(mode)
+                        if im.size != (w, h):
+                            im = im.resize((w, h), Image.Resampling.BILINEAR)
+                        out[i] = np.asarray(im).reshape(h, w, -1)
+                except Exception:
+                    ok[i] = False
+
+        list(pool.map(decode, starts))
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2)), ok
+
+
+def load_folder(
+    path: Path, image_size: int | None, cache_dir: str | os.PathLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Load an image folder: (x_train, y_train, x_test, y_test, classes).
+
+    Images are (N, C, H, W) uint8 at (image_size, image_size), or the most common size when
+    None; labels (N,) int64 index the sorted class folder names. Unreadable files are skipped
+    with a warning.
+    """
+    import warnings
+
+    hint = "expected PATH/<class>/<images> or PATH/train/<class>/... and PATH/test/<class>/..."
+    if not path.is_dir():
+        raise HardpairsError(f"image folder {path} does not exist or is not a folder; {hint}")
+    if (path / "train").is_dir() != (path / "test").is_dir():
+        raise HardpairsError(f"{path} has only one of train/ and test/; add the other or use one level ({hint})")
+    split_layout = (path / "train").is_dir()
+    if split_layout:
+        tr, te = _class_files(path / "train"), _class_files(path / "test")
+        if set(tr) != set(te):
+            raise HardpairsError(
+                f"{path}: train/ and test/ class folders differ (only in train: {sorted(set(tr) - set(te))}, "
+                f"only in test: {sorted(set(te) - set(tr))}); make both hold the same class folders"
+            )
+        groups = [(c, 0, f) for c in sorted(tr) for f in tr[c]] + [(c, 1, f) for c in sorted(te) for f in te[c]]
+        classes = sorted(tr)
+    else:
+        cls = _class_files(path)
+        groups, classes = [(c, -1, f) for c in cls for f in cls[c]], sorted(cls)
+    if len(classes) < 2:
+        raise HardpairsError(
+            f"{path} has {len(classes)} class folder(s) {classes}; contrastive difficulty across classes needs "
+            f"at least two classes -- {hint}"
+        )
+    files = [f[0] for _, _, f in groups]
+    cut = len(str(path))
+    stats = [(f[0][cut:], f[1], f[2]) for _, _, f in groups]  # relative path, size, mtime
+    key_src = json.dumps([_CACHE_VERSION, str(path.resolve()), image_size, stats])
+    cache = Path(cache_dir) if cache_dir else REPO_ROOT / "cache" / "datasets"
+    # One cache file per (folder, image_size); a content change writes a new file and drops the old.
+    prefix = "folder-" + hashlib.sha1(json.dumps([str(path.resolve()), image_size]).encode()).hexdigest()[:12]
+    cache_file = cache / f"{prefix}-{hashlib.sha1(key_src.encode()).hexdigest()[:20]}.npz"
+    arrays = None
+    if cache_file.exists():
+        try:
+            with np.load(cache_file, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except Exception:  # a damaged cache file is rebuilt, never trusted
+            arrays = None
+    if arrays is None:
+        x, ok = _decode_files(files, image_size)
+        label = np.array([classes.index(c) for c, _, _ in groups], np.int64)
+        split = np.array([s for _, s, _ in groups], np.int64)
+        skipped = [f for f, good in zip(files, ok) if not good]
+        if not ok.any():
+            raise HardpairsError(f"{path}: no readable images among {len(files)} files; {hint}")
+        x, label, split = x[ok], label[ok], split[ok]
+        if not split_layout:
+            train_idx, test_idx = stratified_split(label, 0.2, seed=0)
+            split[test_idx] = 1
+            split[train_idx] = 0
+        for part, part_name in ((0, "train"), (1, "test")):
+            counts = np.bincount(label[split == part], minlength=len(classes))
+            if split_layout and (counts == 0).any():
+                empty = [classes[i] for i in np.flatnonzero(counts == 0)]
+                raise HardpairsError(f"{path}/{part_name}: class folder(s) {empty} hold no readable images; add images")
+        counts = np.bincount(label, minlength=len(classes))
+        if (counts == 0).any():
+            empty = [classes[i] for i in np.flatnonzero(counts == 0)]
+            raise HardpairsError(f"{path}: class folder(s) {empty} hold no readable images; add images or remove them")
+        arrays = {
+            "x_train": x[split == 0],
+            "y_train": label[split == 0],
+            "x_test": x[split == 1],
+            "y_test": label[split == 1],
+            "classes": np.array(classes, dtype=str),
+            "skipped": np.array(skipped, dtype=str),
+        }
+        save_npz(cache_file, **arrays)
+        for stale in cache.glob(f"{prefix}-*.npz"):
+            if stale != cache_file:
+                stale.unlink(missing_ok=True)
+    skipped = [str(s) for s in arrays["skipped"]]
+    if skipped:
+        warnings.warn(
+            f"{path}: skipped {len(skipped)} unreadable or non-image file(s), e.g. {', '.join(skipped[:3])}",
+            stacklevel=3,
+        )
+    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], list(arrays["classes"])

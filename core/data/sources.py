@@ -1,0 +1,273 @@
+"""Image datasets as uint8 arrays, plus the paper's omega-Mixed contamination.
+
+``load_dataset(spec)`` returns an :class:`ImageDataset` whose arrays are ``(N, C, H, W) uint8``
+images and ``(N,) int64`` labels. Sources (see :func:`list_sources`): ``digits`` (built in),
+``cifar10``/``cifar100``/``stl10`` (torchvision files under the data root), ``folder:PATH``
+(an image folder, decoded in a thread pool and cached on disk) and ``npz:PATH``. The readers live in
+:mod:`core.data.downloads`, :mod:`core.data.folder` and :mod:`core.data.npz`; this module is
+the public entry point.
+
+Mixed contamination (paper sec. 5.5; the recipe is our assumption, spec notes sec. 6.8):
+``round(mix * N)`` train images, chosen with ``seed``, are replaced by
+``lambda * img + (1 - lambda) * partner`` where ``partner`` is an original train image of a
+different class. Labels are kept; the test set is never mixed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.data.npz import load_npz
+from core.data.downloads import TORCHVISION_SOURCES, load_torchvision
+from core.errors import HardpairsError
+from core.runs.folder import REPO_ROOT
+
+@dataclass(frozen=True, eq=False)
+class ImageDataset:
+    """A labelled train/test image dataset.
+
+    Attributes:
+        x_train: (N, C, H, W) uint8 train images (after mixing, when ``mix > 0``).
+        y_train: (N,) int64 labels in ``[0, n_classes)``.
+        x_test: (M, C, H, W) uint8 test images (never mixed).
+        y_test: (M,) int64 labels.
+        classes: class names, index = label.
+        name: short source name, e.g. ``"digits"``, ``"folder:my_imgs"``.
+        spec: the spec string the dataset was loaded from.
+        fingerprint: sha1 hex of the arrays, class names and mix settings.
+        mixed: (N,) bool, True where a train image was replaced by a mix.
+        mix_partner: (N,) int64 index of the partner train image, -1 where not mixed.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: list[str]
+    name: str
+    spec: str
+    fingerprint: str
+    mixed: np.ndarray = field(repr=False)
+    mix_partner: np.ndarray = field(repr=False)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def channels(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(H, W) of every image."""
+        return int(self.x_train.shape[2]), int(self.x_train.shape[3])
+
+    @cached_property
+    def _moments(self) -> tuple[np.ndarray, np.ndarray]:
+        # Exact per-channel moments of x_train / 255 from a 256-bin histogram (no float copy).
+        values = np.arange(256, dtype=np.float64) / 255.0
+        mean, std = [], []
+        for c in range(self.channels):
+            hist = torch.bincount(torch.from_numpy(self.x_train[:, c]).reshape(-1), minlength=256).double().numpy()
+            m = float((hist * values).sum() / max(hist.sum(), 1.0))
+            var = float((hist * (values - m) ** 2).sum() / max(hist.sum(), 1.0))
+            mean.append(m)
+            std.append(max(var, 1e-12) ** 0.5)
+        return np.asarray(mean, np.float32), np.asarray(std, np.float32)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """(C,) float32 per-channel mean of ``x_train / 255``."""
+        return self._moments[0]
+
+    @property
+    def std(self) -> np.ndarray:
+        """(C,) float32 per-channel standard deviation of ``x_train / 255``."""
+        return self._moments[1]
+
+
+def list_sources() -> list[str]:
+    """Human-readable descriptions of every valid dataset spec (for help texts and the UI)."""
+    return [
+        "digits -- scikit-learn 8x8 handwritten digits, 1797 images, 10 classes (built in)",
+        "cifar10 -- CIFAR-10, 50000/10000 32x32 RGB (torchvision files under the data root)",
+        "cifar100 -- CIFAR-100, 50000/10000 32x32 RGB (torchvision files under the data root)",
+        "stl10 -- STL-10 labelled splits, 5000/8000 96x96 RGB (torchvision files under the data root)",
+        "folder:PATH -- PATH/train/<class>/* + PATH/test/<class>/*, or PATH/<class>/* (split 80/20)",
+        "npz:PATH -- .npz with x_train, y_train, x_test, y_test (optional classes)",
+    ]
+
+
+def default_data_root(override: str | os.PathLike | None = None) -> Path:
+    """``override``, else ``$HARDPAIRS_DATA``, else ``<repo>/data``."""
+    if override:
+        return Path(override)
+    env = os.environ.get("HARDPAIRS_DATA")
+    return Path(env) if env else REPO_ROOT / "data"
+
+
+def stratified_split(y: np.ndarray, test_frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class shuffled split: (train_idx, test_idx), both sorted int64.
+
+    Each class with >= 2 members puts ``round(test_frac * n)`` (at least 1, at most n - 1) of
+    its members in the test part; a class with 1 member stays in train.
+    """
+    rng = np.random.default_rng(seed)
+    test = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        n_test = min(max(int(round(test_frac * len(idx))), 1), len(idx) - 1) if len(idx) >= 2 else 0
+        test.append(rng.permutation(idx)[:n_test])
+    test_idx = np.sort(np.concatenate(test)).astype(np.int64)
+    train_idx = np.setdiff1d(np.arange(len(y)), test_idx).astype(np.int64)
+    return train_idx, test_idx
+
+
+def resize_images(x: np.ndarray, size: int, chunk: int = 4096) -> np.ndarray:
+    """Bilinear (antialiased) resize of (N, C, H, W) uint8 to (N, C, size, size) uint8."""
+    if x.shape[2] == size and x.shape[3] == size:
+        return x
+    out = np.empty((x.shape[0], x.shape[1], size, size), np.uint8)
+    for start in range(0, len(x), chunk):
+        part = torch.from_numpy(np.ascontiguousarray(x[start : start + chunk])).float()
+        part = F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        out[start : start + chunk] = part.round_().clamp_(0, 255).to(torch.uint8).numpy()
+    return out
+
+
+def mix_images(
+    x: np.ndarray, y: np.ndarray, mix: float, mix_lambda: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """omega-Mixed contamination of a train set.
+
+    Args:
+        x: (N, C, H, W) uint8 images. y: (N,) int64 labels.
+        mix: fraction omega in [0, 1) of images to replace. mix_lambda: weight of the original.
+        seed: seeds the choice of images and partners.
+
+    Returns:
+        x_mixed (N, C, H, W) uint8 (a new array), mixed (N,) bool, mix_partner (N,) int64
+        (-1 where not mixed). Partners are original (unmixed) images of a different class.
+    """
+    if not 0.0 <= mix < 1.0:
+        raise HardpairsError(f"mix must be in [0, 1) (a fraction of train images), got {mix}; pass e.g. --mix 0.1")
+    if not 0.0 <= mix_lambda <= 1.0:
+        raise HardpairsError(f"mix_lambda must be in [0, 1] (weight of the original image), got {mix_lambda}")
+    n = len(y)
+    mixed = np.zeros(n, bool)
+    partner = np.full(n, -1, np.int64)
+    k = int(round(mix * n))
+    if k == 0:
+        return x, mixed, partner
+    if len(np.unique(y)) < 2:
+        raise HardpairsError("mixing needs at least two classes in the train set (partners come from another class)")
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(n, size=k, replace=False))
+    for c in np.unique(y[chosen]):
+        rows = chosen[y[chosen] == c]
+        others = np.flatnonzero(y != c)
+        partner[rows] = others[rng.integers(0, len(others), size=len(rows))]
+    mixed[chosen] = True
+    out = x.copy()
+    blend = mix_lambda * x[chosen].astype(np.float32) + (1.0 - mix_lambda) * x[partner[chosen]].astype(np.float32)
+    out[chosen] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+    return out, mixed, partner
+
+
+def _fingerprint(x_train, y_train, x_test, y_test, classes, mix_settings: dict) -> str:
+    h = hashlib.sha1()
+    for arr in (x_train, y_train, x_test, y_test):
+        h.update(str((arr.shape, arr.dtype.str)).encode())
+        h.update(np.ascontiguousarray(arr).data)
+    h.update(json.dumps({"classes": list(classes), **mix_settings}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = np.rint(bunch.images * 255.0 / 16.0).clip(0, 255).astype(np.uint8)[:, None]
+    y = bunch.target.astype(np.int64)
+    train, test = stratified_split(y, 0.2, seed=0)  # fixed: the test set never changes
+    return x[train], y[train], x[test], y[test], [str(c) for c in range(10)]
+
+
+
+
+def load_dataset(
+    spec: str,
+    *,
+    mix: float = 0.0,
+    mix_lambda: float = 0.5,
+    seed: int = 0,
+    download: bool = False,
+    image_size: int | None = None,
+    data_root: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> ImageDataset:
+    """Load a dataset by spec (see :func:`list_sources`), optionally resized and omega-Mixed.
+
+    Args:
+        spec: ``digits``, ``cifar10``, ``cifar100``, ``stl10``, ``folder:PATH`` or ``npz:PATH``.
+        mix: fraction in [0, 1) of train images replaced by a mix with another class.
+        mix_lambda: weight of the original image in a mix.
+        seed: seeds the mixing only; splits are fixed.
+        download: let torchvision download cifar10/cifar100/stl10 when missing.
+        image_size: resize every image to (image_size, image_size); None keeps the source size
+            (for folders: the most common size).
+        data_root: where torchvision datasets live (default ``$HARDPAIRS_DATA`` or ``<repo>/data``).
+        cache_dir: cache of decoded image folders (default ``<repo>/cache/datasets``).
+    """
+    spec = spec.strip()
+    if image_size is not None and image_size < 1:
+        raise HardpairsError(f"image_size must be a positive number of pixels, got {image_size}")
+    if not 0.0 <= mix < 1.0:
+        raise HardpairsError(f"mix must be in [0, 1) (a fraction of train images), got {mix}; pass e.g. --mix 0.1")
+    resized = False
+    if spec == "digits":
+        name, parts = "digits", _load_digits()
+    elif spec in TORCHVISION_SOURCES:
+        name, parts = spec, load_torchvision(spec, default_data_root(data_root), download)
+    elif spec.startswith("folder:"):
+        path = Path(spec[len("folder:") :]).expanduser()
+        from core.data.folder import load_folder  # lazy: data_folder imports stratified_split from here
+
+        name, parts = f"folder:{path.name}", load_folder(path, image_size, cache_dir)
+        resized = True
+    elif spec.startswith("npz:"):
+        path = Path(spec[len("npz:") :]).expanduser()
+        name, parts = f"npz:{path.stem}", load_npz(path)
+    else:
+        raise HardpairsError(f"unknown dataset '{spec}'. Valid sources:\n  " + "\n  ".join(list_sources()))
+    x_train, y_train, x_test, y_test, classes = parts
+    if len(np.unique(y_train)) < 2:
+        raise HardpairsError(
+            f"dataset '{spec}' has a single class in its train set; contrastive difficulty across "
+            "classes needs at least two classes -- add images of another class"
+        )
+    if image_size is not None and not resized:
+        x_train, x_test = resize_images(x_train, image_size), resize_images(x_test, image_size)
+    x_train, mixed, partner = mix_images(x_train, y_train, mix, mix_lambda, seed)
+    settings = {"mix": float(mix), "mix_lambda": float(mix_lambda), "mix_seed": int(seed)} if mix > 0 else {"mix": 0.0}
+    return ImageDataset(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        classes=[str(c) for c in classes],
+        name=name,
+        spec=spec,
+        fingerprint=_fingerprint(x_train, y_train, x_test, y_test, classes, settings),
+        mixed=mixed,
+        mix_partner=partner,
+    )

@@ -1,0 +1,213 @@
+"""Run folders: the contract between the CLI, the app and a reviewer.
+
+Layout of one run folder (``<runs_root>/<run_id>/``)::
+
+    config.json        TrainConfig as JSON (written once, before training)
+    manifest.json      provenance: dataset fingerprint, kept-indices hash, seed,
+                       git commit, package versions, device, wall time, parent run
+    status.json        job state, rewritten atomically: state in
+                       {"queued", "running", "done", "failed", "cancelled"},
+                       epoch, epochs, step, steps, loss, images_per_s, eta_s,
+                       flagged_share, message, pid, updated (unix time)
+    progress.jsonl     one JSON object per logged epoch
+    log.txt            human-readable log
+    checkpoints/last.pt   latest checkpoint (atomic); checkpoints/epoch_NNNN.pt kept ones
+    features.npz       train (N, D) float32, test (M, D) float32, y_train (N,) int64,
+                       y_test (M,) int64 -- pre-projector features of *all* train samples
+    metrics.json       {"linear_acc": float, "knn_acc": float, ...}
+    keep.npy           (K,) int64 kept training indices, only for pruned runs
+
+Analysis artefacts (scores.csv, pairs.csv, umap.csv, theory.json, ...) live beside them.
+Runs live under ``cache/runs`` unless ``HARDPAIRS_RUNS`` or ``--runs-root`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import HardpairsError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TERMINAL_STATES = ("done", "failed", "cancelled")
+
+
+def runs_root(override: str | os.PathLike | None = None) -> Path:
+    """The folder that holds run folders: ``override``, else ``$HARDPAIRS_RUNS``, else ``cache/runs``."""
+    if override:
+        return Path(override)
+    env = os.environ.get("HARDPAIRS_RUNS")
+    return Path(env) if env else REPO_ROOT / "cache" / "runs"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as pretty JSON (numpy scalars and arrays allowed)."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default, allow_nan=True)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """Read a JSON file; return ``default`` when it does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return default
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Atomically write arrays to an uncompressed ``.npz``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def update_status(run_dir: str | os.PathLike, **fields: Any) -> dict:
+    """Merge ``fields`` into ``run_dir/status.json`` atomically and return the new status."""
+    path = Path(run_dir) / "status.json"
+    status = read_json(path, {}) or {}
+    status.update(fields)
+    status["updated"] = time.time()
+    write_json(path, status)
+    return status
+
+
+def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
+    """Append one JSON line (a line is written whole with a single write call)."""
+    line = json.dumps(obj, sort_keys=True, default=_json_default) + "\n"
+    with open(path, "a") as fh:
+        fh.write(line)
+        fh.flush()
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Read a JSON-lines file, skipping a torn last line; [] when missing."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def require_run(run_dir: str | os.PathLike) -> Path:
+    """Return ``run_dir`` as a Path, or raise a clear error when it is not a run folder."""
+    path = Path(run_dir)
+    if not (path / "config.json").exists():
+        raise HardpairsError(
+            f"{path} is not a run folder (no config.json). "
+            "List runs with `python -m core runs` or train one with `python -m core train`."
+        )
+    return path
+
+
+def require_features(run_dir: str | os.PathLike) -> Path:
+    """Path of the run's ``features.npz``, or a clear error naming the command that makes it."""
+    path = require_run(run_dir) / "features.npz"
+    if not path.exists():
+        raise HardpairsError(
+            f"{run_dir} has no features.npz yet. Compute them with "
+            f"`python -m core probe --run-dir {run_dir}` (it extracts features first)."
+        )
+    return path
+
+
+def load_features(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Load ``features.npz``: train (N, D) float32, test (M, D) float32, y_train (N,), y_test (M,)."""
+    with np.load(require_features(run_dir)) as data:
+        return {k: data[k] for k in data.files}
+
+
+def run_summary(run_dir: str | os.PathLike) -> dict:
+    """One row describing a run: id, dataset, loss mode, state, accuracy, parent, prune info.
+
+    Keys: run_id, run_dir, dataset, preset, loss_mode, seed, epochs, mix, state, epoch,
+    linear_acc, knn_acc, parent, prune_score, prune_ratio, n_kept, created, wall_time_s.
+    Missing values are None.
+    """
+    path = Path(run_dir)
+    cfg = read_json(path / "config.json", {}) or {}
+    man = read_json(path / "manifest.json", {}) or {}
+    status = read_json(path / "status.json", {}) or {}
+    metrics = read_json(path / "metrics.json", {}) or {}
+    prune = man.get("prune") or {}
+    return {
+        "run_id": path.name,
+        "run_dir": str(path),
+        "dataset": cfg.get("dataset"),
+        "preset": cfg.get("preset"),
+        "loss_mode": cfg.get("loss_mode"),
+        "seed": cfg.get("seed"),
+        "epochs": cfg.get("epochs"),
+        "mix": cfg.get("mix"),
+        "state": status.get("state"),
+        "epoch": status.get("epoch"),
+        "linear_acc": metrics.get("linear_acc"),
+        "knn_acc": metrics.get("knn_acc"),
+        "parent": man.get("parent"),
+        "prune_score": prune.get("score"),
+        "prune_ratio": prune.get("ratio"),
+        "n_kept": man.get("n_kept"),
+        "created": man.get("created") or cfg.get("created"),
+        "wall_time_s": man.get("wall_time_s"),
+    }
+
+
+def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
+    """Summaries of every run folder under ``root`` (see :func:`run_summary`), newest first."""
+    base = runs_root(root)
+    if not base.exists():
+        return []
+    rows = [run_summary(p) for p in base.iterdir() if (p / "config.json").exists()]
+    rows.sort(key=lambda r: r.get("created") or 0, reverse=True)
+    return rows

@@ -1,0 +1,91 @@
+"""Provenance written to ``manifest.json``: what data, code, packages and device made a run."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import socket
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.runs.folder import REPO_ROOT
+
+_PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "faiss-cpu", "umap-learn", "streamlit", "plotly")
+
+
+def git_commit(root: Path = REPO_ROOT) -> str:
+    """``<sha>`` of HEAD, with ``+dirty`` when the tree has changes; ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape a result."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def device_description(device: Any) -> str:
+    """``cpu (N threads)`` or the CUDA device name."""
+    import torch
+
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(dev)}"
+    return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
+
+
+def indices_sha1(indices: np.ndarray | None) -> str | None:
+    """sha1 of the sorted int64 kept indices, or None for 'all samples'."""
+    if indices is None:
+        return None
+    return hashlib.sha1(np.sort(np.asarray(indices, dtype=np.int64)).tobytes()).hexdigest()
+
+
+def make_manifest(run_id: str, cfg: dict, data: Any, keep: np.ndarray | None, device: Any) -> dict:
+    """The initial manifest of a run (``wall_time_s`` is filled in when it finishes)."""
+    prune = None
+    if cfg.get("prune_score") is not None:
+        prune = {"score": cfg["prune_score"], "ratio": cfg.get("prune_ratio")}
+    return {
+        "run_id": run_id,
+        "created": time.time(),
+        "dataset": data.spec,
+        "fingerprint": data.fingerprint,
+        "n_train": int(len(data.x_train)),
+        "n_test": int(len(data.x_test)),
+        "classes": list(data.classes),
+        "n_mixed": int(np.asarray(data.mixed).sum()),
+        "seed": cfg.get("seed"),
+        "keep_sha1": indices_sha1(keep),
+        "n_kept": int(len(keep)) if keep is not None else int(len(data.x_train)),
+        "parent": cfg.get("parent"),
+        "prune": prune,
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "device": device_description(device),
+        "hostname": socket.gethostname(),
+        "wall_time_s": None,
+    }

@@ -1,0 +1,157 @@
+"""Run-level steps shared by the CLI and jobs: create a run folder, load its data and backbone,
+extract its features, probe it. Each step reads and writes the run folder (``core/runs/folder.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.data.sources import ImageDataset, load_dataset
+from core.errors import HardpairsError
+from core.runs.folder import load_features, read_json, require_run, runs_root, save_npz, write_json
+from core.training.checkpoints import load_backbone_state, load_into_backbone
+from core.training.config import TrainConfig
+from core.training.features import extract_features, pick_device
+from core.training.models import build_backbone
+
+
+def default_run_id(cfg: TrainConfig) -> str:
+    """``<dataset>-<loss_mode>[-p<score><ratio>]-s<seed>-<YYYYmmdd-HHMMSS>`` (filesystem-safe)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", cfg.dataset.split(":")[-1].strip("/").split("/")[-1] or "data")
+    if ":" in cfg.dataset:
+        name = cfg.dataset.split(":")[0] + "-" + name
+    prune = f"-p{cfg.prune_score}{cfg.prune_ratio:g}" if cfg.prune_score else ""
+    mix = f"-mix{cfg.mix:g}" if cfg.mix else ""
+    return f"{name}{mix}-{cfg.loss_mode}{prune}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def new_run_dir(cfg: TrainConfig, run_dir: str | None = None, name: str | None = None, root: str | None = None) -> Path:
+    """Choose and create a fresh run folder; never reuse one that holds a run.
+
+    Raises:
+        HardpairsError: the folder already holds a run (config.json present).
+    """
+    if run_dir:
+        path = Path(run_dir)
+    else:
+        base = runs_root(root)
+        path = base / (name or default_run_id(cfg))
+        k = 1
+        while not name and path.exists():  # two runs started in the same second
+            k += 1
+            path = base / f"{default_run_id(cfg)}-{k}"
+    if (path / "config.json").exists():
+        raise HardpairsError(
+            f"run folder {path} already exists and holds a run; it is never overwritten. "
+            "Pass --resume to continue it, or choose another --run-dir/--name"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_config(run_dir: str | Path) -> TrainConfig:
+    """The TrainConfig stored in a run folder."""
+    return TrainConfig.from_dict(read_json(require_run(run_dir) / "config.json"))
+
+
+def load_run_data(cfg: TrainConfig, download: bool = False) -> ImageDataset:
+    """The (possibly Mixed-omega) dataset a config names."""
+    return load_dataset(
+        cfg.dataset, mix=cfg.mix, mix_lambda=cfg.mix_lambda, seed=cfg.seed, download=download, image_size=cfg.image_size
+    )
+
+
+def load_keep(path: str | Path, n_train: int) -> np.ndarray:
+    """Validated kept training indices from a ``.npy`` file: (K,) int64, sorted, unique, in range."""
+    path = Path(path)
+    try:
+        keep = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise HardpairsError(f"--keep file {path} does not exist; make one with `python -m core prune`") from None
+    except ValueError as err:
+        raise HardpairsError(f"--keep file {path} is not a plain .npy array of indices ({err})") from None
+    if keep.ndim != 1 or not np.issubdtype(keep.dtype, np.integer):
+        raise HardpairsError(
+            f"--keep file {path} must hold a 1-D integer array of training indices, got {keep.dtype} {keep.shape}"
+        )
+    keep = np.unique(keep.astype(np.int64))
+    if len(keep) and (keep[0] < 0 or keep[-1] >= n_train):
+        raise HardpairsError(f"--keep file {path} has indices outside [0, {n_train}); it was made for another dataset")
+    if len(keep) < 2:
+        raise HardpairsError(f"--keep file {path} keeps {len(keep)} samples; at least 2 are needed")
+    return keep
+
+
+def load_run_backbone(run_dir: str | Path, device: torch.device) -> torch.nn.Module:
+    """The run's backbone from ``checkpoints/last.pt`` (weights_only), in eval mode on ``device``."""
+    ckpt = Path(run_dir) / "checkpoints" / "last.pt"
+    if not ckpt.exists():
+        raise HardpairsError(
+            f"{run_dir} has no checkpoint yet (checkpoints/last.pt); train it first or resume it "
+            f"with `python -m core train --resume --run-dir {run_dir}`"
+        )
+    arch, in_ch, state, _ = load_backbone_state(ckpt)
+    backbone = build_backbone(arch, in_ch)
+    load_into_backbone(backbone, state, str(ckpt))
+    return backbone.to(device).eval()
+
+
+def extract_run_features(
+    run_dir: str | Path, data: ImageDataset | None = None, device: torch.device | None = None, force: bool = False
+) -> dict[str, np.ndarray]:
+    """Write ``features.npz`` (train (N, D), test (M, D) float32, y_train, y_test) for all samples.
+
+    Reuses an existing file unless the checkpoint is newer or ``force``.
+    """
+    run_dir = Path(run_dir)
+    out = run_dir / "features.npz"
+    ckpt = run_dir / "checkpoints" / "last.pt"
+    if out.exists() and not force and (not ckpt.exists() or out.stat().st_mtime >= ckpt.stat().st_mtime):
+        return load_features(run_dir)
+    cfg = run_config(run_dir)
+    device = device or pick_device(cfg.device)
+    data = data or load_run_data(cfg)
+    backbone = load_run_backbone(run_dir, device)
+    feats = {
+        "train": extract_features(backbone, data.x_train, cfg.out_size, data.mean, data.std, device),
+        "test": extract_features(backbone, data.x_test, cfg.out_size, data.mean, data.std, device),
+        "y_train": data.y_train.astype(np.int64),
+        "y_test": data.y_test.astype(np.int64),
+    }
+    if not np.isfinite(feats["train"]).all():
+        raise HardpairsError(f"the features of {run_dir} contain NaN/inf; the checkpoint is broken -- retrain the run")
+    save_npz(out, **feats)
+    return feats
+
+
+def probe_run(run_dir: str | Path, data: ImageDataset | None = None, device: torch.device | None = None) -> dict:
+    """Linear-probe and weighted-kNN test accuracy of a run's frozen features -> ``metrics.json``."""
+    from core.analysis.probe import ProbeConfig, knn_accuracy, linear_probe_accuracy
+
+    feats = extract_run_features(run_dir, data, device)
+    if (feats["y_train"] < 0).any():
+        raise HardpairsError(
+            "this dataset has no labels, so linear-probe and kNN accuracy cannot be computed; "
+            "the label-free scores and maps still work"
+        )
+    cfg = run_config(run_dir)
+    t0 = time.time()
+    pcfg = ProbeConfig(seed=cfg.seed)
+    linear, _ = linear_probe_accuracy(feats["train"], feats["y_train"], feats["test"], feats["y_test"], pcfg)
+    knn = knn_accuracy(feats["train"], feats["y_train"], feats["test"], feats["y_test"], k=pcfg.knn_k, t=pcfg.knn_t)
+    metrics = read_json(Path(run_dir) / "metrics.json", {}) or {}
+    metrics.update(
+        {
+            "linear_acc": float(linear),
+            "knn_acc": float(knn),
+            "probe_seconds": time.time() - t0,
+            "probe": {"knn_k": pcfg.knn_k, "knn_t": pcfg.knn_t, "epochs": pcfg.epochs},
+        }
+    )
+    write_json(Path(run_dir) / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,1 @@
+"""Training: loss modes, configs and presets, models, the loss, one step, the loop, DDP, checkpoints, features."""

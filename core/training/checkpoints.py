@@ -1,0 +1,152 @@
+"""Checkpoints: atomic save, safe load (``weights_only=True``) and import of foreign layouts.
+
+Hardpairs' own checkpoint is a plain dict (tensors, numbers, strings only, so it loads with
+``weights_only=True``)::
+
+    {"format": "hardpairs", "version": 1, "config": dict, "epoch": int,
+     "model": state_dict, "optimizer": state_dict, "metrics": dict}
+
+Foreign checkpoints accepted by :func:`load_backbone_state`: a plain torchvision ResNet-18
+state dict (``conv1.weight``, ``layer1...``), or one nested under ``state_dict`` / ``model`` /
+``network`` with prefixes such as ``module.``, ``backbone.``, ``encoder.``, ``model.`` (DDP,
+solo-learn, lightly, Lightning, common SimCLR repos). The architecture is detected from the
+keys and the ``conv1`` kernel.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from core.errors import HardpairsError
+from core.runs.folder import atomic_write_bytes
+
+FORMAT = "hardpairs"
+_PREFIXES = ("module.", "backbone.", "encoder.", "model.", "net.", "online_network.", "f.", "_orig_mod.")
+_NESTED = ("state_dict", "model", "network", "backbone", "encoder", "model_state_dict")
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Atomically write ``payload`` (must hold only tensors, numbers, strings, lists, dicts)."""
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint_file(path: str | os.PathLike) -> Any:
+    """``torch.load(path, weights_only=True)`` with clear errors for missing, corrupt or unsafe files."""
+    path = Path(path)
+    if not path.is_file():
+        raise HardpairsError(f"checkpoint {path} does not exist; check the path")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise HardpairsError(
+            f"{path} is not a safe weights-only checkpoint: it contains pickled Python objects that "
+            f"Hardpairs refuses to execute ({str(err).splitlines()[0][:200]}). Re-save only the "
+            "state dict (torch.save(model.state_dict(), path)) from a trusted environment."
+        ) from err
+    except Exception as err:  # zip/EOF/format errors all mean "not a torch checkpoint"
+        raise HardpairsError(
+            f"{path} could not be read as a PyTorch checkpoint ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:200] if str(err) else ''}). Check that the file is complete "
+            "and was written by torch.save."
+        ) from err
+
+
+def _find_state_dict(obj: Any) -> dict[str, Tensor]:
+    """Descend into common wrapper keys until a dict of tensors is found."""
+    for _ in range(3):
+        if isinstance(obj, dict) and obj and all(isinstance(v, Tensor) for v in obj.values()):
+            return obj
+        if isinstance(obj, dict):
+            nested = next((obj[k] for k in _NESTED if isinstance(obj.get(k), dict)), None)
+            if nested is not None:
+                obj = nested
+                continue
+        break
+    raise HardpairsError(
+        "the checkpoint holds no state dict of tensors (looked at the top level and under "
+        f"{', '.join(_NESTED)}); save one with torch.save(model.state_dict(), path)"
+    )
+
+
+def _strip_prefixes(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Remove wrapper prefixes (repeatedly) and keep backbone keys only (drop fc/projector/heads)."""
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        k = key
+        changed = True
+        while changed:
+            changed = False
+            for p in _PREFIXES:
+                if k.startswith(p):
+                    k, changed = k[len(p) :], True
+        if k.startswith(("fc.", "projector.", "head.", "classifier.", "linear.", "momentum", "prototypes")):
+            continue
+        out[k] = value
+    return out
+
+
+def detect_arch(state: dict[str, Tensor]) -> tuple[str, int]:
+    """(arch, in_channels) of a backbone state dict with prefixes already stripped."""
+    if "conv1.weight" in state and "layer4.1.conv2.weight" in state:
+        w = state["conv1.weight"]
+        if "layer4.1.conv3.weight" in state or "layer1.0.conv3.weight" in state:
+            raise HardpairsError(
+                "this is a ResNet-50-style (bottleneck) checkpoint; Hardpairs loads ResNet-18 and its small CNN only"
+            )
+        return ("resnet18_imagenet" if w.shape[-1] == 7 else "resnet18"), int(w.shape[1])
+    if "features.0.weight" in state:
+        return "small_cnn", int(state["features.0.weight"].shape[1])
+    sample = ", ".join(list(state)[:4])
+    raise HardpairsError(
+        f"unrecognised architecture (first keys: {sample}); Hardpairs imports ResNet-18 "
+        "(torchvision layout, optional prefixes) and its own small CNN"
+    )
+
+
+def load_backbone_state(path: str | os.PathLike) -> tuple[str, int, dict[str, Tensor], dict | None]:
+    """Load any supported checkpoint file.
+
+    Returns:
+        (arch, in_channels, backbone state dict without prefixes, Hardpairs config dict or None).
+    """
+    obj = load_checkpoint_file(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        cfg = obj["config"]
+        state = {k[len("backbone.") :]: v for k, v in obj["model"].items() if k.startswith("backbone.")}
+        return cfg["arch"], int(state[next(iter(state))].shape[1]), state, cfg
+    state = _strip_prefixes(_find_state_dict(obj))
+    arch, in_ch = detect_arch(state)
+    return arch, in_ch, state, None
+
+
+def load_into_backbone(backbone: torch.nn.Module, state: dict[str, Tensor], source: str) -> None:
+    """``load_state_dict(strict=True)`` with a readable error naming missing/unexpected/mismatched keys."""
+    own = backbone.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shape = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or unexpected or shape:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {missing[:3]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})")
+        if shape:
+            k = shape[0]
+            parts.append(
+                f"{len(shape)} shape mismatches (e.g. {k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)})"
+            )
+        raise HardpairsError(
+            f"checkpoint {source} does not match the architecture: {'; '.join(parts)}. "
+            "Pass the matching --arch, or a checkpoint of a supported model."
+        )
+    backbone.load_state_dict(state, strict=True)

@@ -1,0 +1,62 @@
+"""Pre-projector feature extraction and the device choice shared by training and evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.data.augment import prepare_eval
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def extract_features(
+    backbone: nn.Module,
+    images: np.ndarray,
+    out_size: int,
+    mean: np.ndarray,
+    std: np.ndarray,
+    device: torch.device,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Backbone features of un-augmented images.
+
+    Args:
+        backbone: maps (B, C, out_size, out_size) float to (B, D).
+        images: (N, C, H, W) uint8.
+        out_size: the training resolution (images are resized to it).
+        mean, std: (C,) per-channel statistics of x/255 used in training.
+
+    Returns:
+        (N, D) float32 features, in input order.
+    """
+    was_training = backbone.training
+    backbone.eval()
+    m = torch.as_tensor(mean, dtype=torch.float32, device=device)
+    s = torch.as_tensor(std, dtype=torch.float32, device=device)
+    chunks = []
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()
+    for start in range(0, len(images), batch_size):
+        xb = torch.from_numpy(images[start : start + batch_size]).to(device)
+        with autocast:
+            h = backbone(prepare_eval(xb, out_size, m, s))
+        chunks.append(h.float().cpu().numpy())
+    backbone.train(was_training)
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

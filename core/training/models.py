@@ -1,0 +1,105 @@
+"""Backbones and the SimCLR projector.
+
+The backbone output *before* the projector is the feature ``h`` used for pair selection,
+scores, maps and probes; the projector output ``z`` feeds the contrastive loss.
+
+- ``resnet18``: torchvision ResNet-18 with the CIFAR stem (3x3 stride-1 conv, no max-pool),
+  ``fc`` removed; h is 512-d. Using torchvision's module keeps its state-dict keys, so plain
+  torchvision checkpoints load directly.
+- ``resnet18_imagenet``: the unmodified ImageNet stem (7x7 stride-2 conv + max-pool), for
+  importing ImageNet-style checkpoints.
+- ``small_cnn``: four conv blocks for tiny images (8-32 px), h is 128-d; trains at thousands of
+  images/s on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from core.errors import HardpairsError
+
+FEATURE_DIMS = {"small_cnn": 128, "resnet18": 512, "resnet18_imagenet": 512}
+
+
+class SmallCNN(nn.Module):
+    """Conv-BN-ReLU x4 (widths 32-64-128-128, two stride-2 steps) + global average pool.
+
+    Input (B, C, H, W) float; output (B, 128).
+    """
+
+    def __init__(self, in_channels: int = 3, width: int = 32):
+        super().__init__()
+        w = width
+
+        def block(cin: int, cout: int, stride: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.features = nn.Sequential(
+            *block(in_channels, w, 1), *block(w, 2 * w, 2), *block(2 * w, 4 * w, 2), *block(4 * w, 4 * w, 1)
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(self.features(x)).flatten(1)
+
+
+def resnet18_backbone(in_channels: int = 3, cifar_stem: bool = True) -> nn.Module:
+    """torchvision ResNet-18 without ``fc`` (output (B, 512)); CIFAR stem when ``cifar_stem``."""
+    from torchvision.models import resnet18
+
+    net = resnet18(weights=None)
+    if cifar_stem:
+        net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+        net.maxpool = nn.Identity()
+    elif in_channels != 3:
+        net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+    net.fc = nn.Identity()
+    return net
+
+
+def build_backbone(arch: str, in_channels: int) -> nn.Module:
+    """Backbone by name; raises HardpairsError for an unknown name."""
+    if arch == "small_cnn":
+        return SmallCNN(in_channels)
+    if arch == "resnet18":
+        return resnet18_backbone(in_channels, cifar_stem=True)
+    if arch == "resnet18_imagenet":
+        return resnet18_backbone(in_channels, cifar_stem=False)
+    raise HardpairsError(f"unknown architecture {arch!r}; use one of {sorted(FEATURE_DIMS)}")
+
+
+class Projector(nn.Module):
+    """SimCLR projection MLP: Linear-BN-ReLU-Linear. (B, D) -> (B, proj_dim)."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, out_dim),
+        )
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.net(h)
+
+
+class SimCLRModel(nn.Module):
+    """Backbone + projector. ``forward(x)`` returns ``(h, z)``: (B, D) features and (B, P) projections."""
+
+    def __init__(self, arch: str, in_channels: int, proj_hidden: int, proj_dim: int):
+        super().__init__()
+        self.arch = arch
+        self.backbone = build_backbone(arch, in_channels)
+        self.projector = Projector(FEATURE_DIMS[arch], proj_hidden, proj_dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.backbone(x)
+        return h, self.projector(h)
+
+
+@torch.no_grad()
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

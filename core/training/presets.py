@@ -1,0 +1,137 @@
+"""Training presets: data in one place, not branches in code.
+
+``paper`` holds the appendix values of Zhang et al. (ICLR 2026, App. A.3/A.5) for each dataset:
+batch, lr, temperature, posHigh/posLow, sigma/rho. Where the paper is silent (optimizer,
+schedule, weight decay, epochs, projector, augmentations) the values are our documented choices
+(see ../shared/docs/paper-method.md section 6): SGD with momentum 0.9, weight decay 5e-4,
+10 warm-up epochs then cosine, 200 epochs, the standard SimCLR CIFAR augmentations.
+
+``quick`` is sized for a laptop CPU: the small CNN, few epochs. It is the default for ``digits``
+and gives a fast first look on any dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import HardpairsError
+
+#: The standard SimCLR CIFAR augmentations and checkpoint cadence, shared by both presets.
+_SIMCLR_COMMON: dict[str, Any] = {
+    "crop_scale": (0.2, 1.0),
+    "flip": True,
+    "jitter": (0.4, 0.4, 0.4, 0.1),
+    "jitter_p": 0.8,
+    "gray_p": 0.2,
+    "checkpoint_every": 10,
+}
+
+#: Values shared by every ``paper`` preset (our choices where the paper is silent).
+_PAPER_COMMON: dict[str, Any] = {
+    **_SIMCLR_COMMON,
+    "arch": "resnet18",
+    "epochs": 200,
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "warmup_epochs": 10,
+    "proj_hidden": 512,
+    "proj_dim": 128,
+    "out_size": 32,
+}
+
+#: Per-dataset paper values (App. A.3, A.5). cifar10 also serves Mixed CIFAR-10.
+_PAPER: dict[str, dict[str, Any]] = {
+    "cifar10": {
+        "batch_size": 512,
+        "lr": 0.25,
+        "temperature": 0.5,
+        "pos_high": 0.15,
+        "pos_low": 0.22,
+        "sigma": 0.03,
+        "rho": 0.6,
+    },
+    "cifar100": {
+        "batch_size": 512,
+        "lr": 0.5,
+        "temperature": 0.1,
+        "pos_high": 0.013,
+        "pos_low": 0.5,
+        "sigma": 0.1,
+        "rho": 0.7,
+    },
+    "stl10": {
+        "batch_size": 256,
+        "lr": 0.5,
+        "temperature": 0.1,
+        "out_size": 96,
+        "pos_high": 0.15,
+        "pos_low": 0.22,
+        "sigma": 0.1,
+        "rho": 0.7,
+    },
+    "tinyimagenet": {
+        "batch_size": 512,
+        "lr": 0.5,
+        "temperature": 0.5,
+        "out_size": 64,
+        "pos_high": 0.013,
+        "pos_low": 0.5,
+        "sigma": 0.1,
+        "rho": 0.7,
+    },
+}
+
+#: CPU-sized settings. posHigh ~ 1/(classes), posLow a little below, as the paper advises.
+_QUICK: dict[str, Any] = {
+    **_SIMCLR_COMMON,
+    "arch": "small_cnn",
+    "epochs": 30,
+    "batch_size": 256,
+    "optimizer": "adamw",
+    "lr": 3e-3,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "warmup_epochs": 2,
+    "temperature": 0.2,
+    "pos_high": 0.1,
+    "pos_low": 0.17,
+    "sigma": 0.1,
+    "rho": 0.7,
+    "proj_hidden": 256,
+    "proj_dim": 64,
+    "out_size": 32,
+    "monitor": True,
+}
+
+#: Dataset-specific adjustments applied on top of ``quick`` (digits are 8x8 and not mirror-symmetric).
+_QUICK_DATASET: dict[str, dict[str, Any]] = {
+    "digits": {"out_size": 16, "crop_scale": (0.5, 1.0), "flip": False, "epochs": 40},
+}
+
+PRESETS = ("quick", "paper")
+
+
+def dataset_key(spec: str) -> str:
+    """The preset key of a dataset spec: ``digits``, ``cifar10``, ... or ``folder``/``npz``."""
+    return spec.split(":", 1)[0].lower()
+
+
+def default_preset(spec: str) -> str:
+    """``quick`` for the embedded ``digits``, ``paper`` for the paper's datasets, else ``quick``."""
+    return "paper" if dataset_key(spec) in _PAPER else "quick"
+
+
+def preset_values(name: str, spec: str) -> dict[str, Any]:
+    """The flat dict of TrainConfig fields a preset sets for a dataset spec.
+
+    Raises:
+        HardpairsError: unknown preset name.
+    """
+    key = dataset_key(spec)
+    if name == "quick":
+        return {**_QUICK, **_QUICK_DATASET.get(key, {})}
+    if name == "paper":
+        # Folders and npz files get the CIFAR-10 values: a 10-class, 32px reading of the paper.
+        return {**_PAPER_COMMON, **_PAPER.get(key, _PAPER["cifar10"])}
+    raise HardpairsError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
