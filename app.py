@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import render_sidebar
+from ui.frame import render_sidebar
 
 # an emoji favicon is an inline SVG; a ":material/...:" one would be fetched from fonts.gstatic.com
 st.set_page_config(page_title="Hardpairs", page_icon="🧩", layout="wide")
 
 # URL names differ from the file names on purpose: while Streamlit still treats the app as a legacy
 # `pages/` app (before the first st.navigation call after a server start), a URL equal to a file
-# name would run that page file alone, without this frame (see ui.common.leave_legacy_pages_mode).
+# name would run that page file alone, without this frame (see ui.frame.leave_legacy_pages_mode).
 PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:", url_path="home", default=True),
     st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="map"),

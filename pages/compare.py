@@ -11,7 +11,9 @@ import time
 import streamlit as st
 
 from core.runs import report
-from ui.common import empty_state, guard, leave_legacy_pages_mode, runs_folder, show_command
+from ui.compareview import delta_view, has_random_baseline, panel_choices
+from ui.feedback import empty_state, guard, show_command
+from ui.frame import leave_legacy_pages_mode, runs_folder
 
 # format_func must be picklable (AppTest keeps it in session state): plain dict lookups
 METRICS = {"linear": "linear probe", "knn": "kNN"}
@@ -47,12 +49,12 @@ with guard("Comparing runs"):
     panels = report.curve_panels(shown)
     if panels:
         st.subheader("Accuracy vs pruning ratio")
-        names = {f"{d} · {m}": (d, m) for d, m in panels}
+        names = panel_choices(panels)
         panel = names[st.selectbox("Dataset · loss mode of the retrains", list(names), key="compare_panel")]
         st.plotly_chart(
             report.ratio_figure(shown, panel[0], panel[1], metric), key="compare_curve", config={"displaylogo": False}
         )
-        if "random" not in set(shown[(shown["dataset"] == panel[0]) & (shown["loss_mode"] == panel[1])]["prune_score"]):
+        if not has_random_baseline(shown, *panel):
             st.caption(
                 "No random-pruning baseline at these ratios yet: tick “also train a random-pruning "
                 "baseline” on **Prune & retrain**."
@@ -70,12 +72,8 @@ with guard("Comparing runs"):
     deltas = deltas[deltas["dataset"].isin(chosen)]
     if not deltas.empty:
         st.subheader("Change vs the unpruned parent")
-        view = deltas[["run_id", "parent", "prune_score", "prune_ratio", "seed"]].copy()
-        view["prune_ratio"] = 100 * view["prune_ratio"]
-        view["linear Δ (pp)"] = 100 * deltas["delta_linear"]
-        view["kNN Δ (pp)"] = 100 * deltas["delta_knn"]
         st.dataframe(
-            view,
+            delta_view(deltas),
             hide_index=True,
             key="compare_deltas",
             column_config={

@@ -15,23 +15,18 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.embedmap import map_paths, merge_parent_child
-from core.data.thumbs import caption
 from core.runs.folder import read_json
-from ui.actions import class_names, job_button, read_npy, run_json
-from ui.common import command_text, guard, read_csv_cached, selected_run, show_command
-from ui.figures import KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR, parent_child_figures, size_from_score, umap_scatter
+from ui.embedview import class_text, colour_options, colouring, grid_items, map_staleness, point_labels
+from ui.feedback import command_text, guard, show_command
+from ui.figures import parent_child_figures, size_from_score, umap_scatter
+from ui.frame import selected_run
+from ui.jobbutton import job_button
+from ui.readers import class_names, read_csv_cached, read_npy, run_json
+from ui.scoreview import by_index, labels_by_id, score_columns
 from ui.selection import SELECTED_IDS_KEY, store_ids_callback
 from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
 
-NON_SCORE_COLUMNS = ("index", "label", "mixed")
 CHART_KEY = "emb_map"
-
-
-def score_columns(scores: pd.DataFrame | None) -> list[str]:
-    """Numeric score columns of scores.csv (everything but index, label, mixed)."""
-    if scores is None:
-        return []
-    return [c for c in scores.columns if c not in NON_SCORE_COLUMNS and pd.api.types.is_numeric_dtype(scores[c])]
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -43,17 +38,9 @@ def _labels(features_path: str, mtime: float) -> np.ndarray:
 def _run_labels(run_dir: Path, scores: pd.DataFrame | None) -> np.ndarray | None:
     """(N,) int64 labels by sample id, from scores.csv or features.npz."""
     if scores is not None and {"index", "label"} <= set(scores.columns):
-        labels = np.full(int(scores["index"].max()) + 1, -1, dtype=np.int64)
-        labels[scores["index"].to_numpy(np.int64)] = scores["label"].to_numpy(np.int64)
-        return labels
+        return labels_by_id(scores)
     path = run_dir / "features.npz"
     return _labels(str(path), path.stat().st_mtime) if path.exists() else None
-
-
-def _by_index(scores: pd.DataFrame, column: str, ids: np.ndarray) -> np.ndarray:
-    """``scores[column]`` aligned to ``ids`` (NaN where a sample has no score)."""
-    series = scores.set_index("index")[column]
-    return series.reindex(ids).to_numpy(np.float64)
 
 
 def _map_frame(run_dir: Path) -> tuple[pd.DataFrame | None, str]:
@@ -62,58 +49,29 @@ def _map_frame(run_dir: Path) -> tuple[pd.DataFrame | None, str]:
     frame = read_csv_cached(csv_path)
     if frame is None:
         return None, ""
-    meta = read_json(meta_path, {}) or {}
     feats = run_dir / "features.npz"
-    stale = ""
-    if feats.exists() and meta.get("created") and feats.stat().st_mtime > float(meta["created"]):
-        stale = (
-            "The map is older than the run's features (the run was trained further or "
-            "re-extracted); recompute it with the command above."
-        )
-    return frame, stale
-
-
-def _colour_options(scores, keep: np.ndarray | None) -> list[str]:
-    opts = ["class", *score_columns(scores)]
-    if scores is not None and "mixed" in scores.columns:
-        opts.append("mixed")
-    if keep is not None:
-        opts.append("kept / pruned")
-    return opts
+    features_mtime = feats.stat().st_mtime if feats.exists() else None
+    return frame, map_staleness(features_mtime, read_json(meta_path, {}) or {})
 
 
 def _main_map(run_dir: Path, frame: pd.DataFrame, scores, labels, names, keep) -> str | None:
     """Draw the map; return the score used for grid captions (or None)."""
     ids = frame["index"].to_numpy(np.int64)
     c1, c2 = st.columns(2)
-    colour = c1.selectbox("Colour by", _colour_options(scores, keep), key="emb_colour")
+    colour = c1.selectbox("Colour by", colour_options(scores, keep is not None), key="emb_colour")
     size_by = c2.selectbox("Size by", ["constant", *score_columns(scores)], key="emb_size")
-    lab = labels[ids] if labels is not None and labels.shape[0] > ids.max() else np.zeros_like(ids)
-    hover = [names[int(c)] if 0 <= c < len(names) else "?" for c in lab]
-    caption_score, cat_colors = None, None
-    if colour == "class":
-        color, cats, title = lab, names, "class"
-    elif colour == "mixed":
-        color, cats, title = _by_index(scores, "mixed", ids), ["clean", "mixed"], "mixed"
-        cat_colors = [KEPT_COLOR, MIXED_COLOR]
-    elif colour == "kept / pruned":
-        color, cats, title = np.where(np.isin(ids, keep), 0, 1), ["kept", "pruned"], ""
-        cat_colors = [KEPT_COLOR, REMOVED_COLOR]
-    else:
-        color, cats, title = _by_index(scores, colour, ids), None, colour
-        caption_score = colour
-    sizes = None if size_by == "constant" else size_from_score(_by_index(scores, size_by, ids))
-    if caption_score is None and size_by != "constant":
-        caption_score = size_by
+    lab = point_labels(ids, labels)
+    paint = colouring(colour, ids, lab, names, scores, keep)
+    sizes = None if size_by == "constant" else size_from_score(by_index(scores, size_by, ids))
     fig = umap_scatter(
         ids,
         frame["x"],
         frame["y"],
-        color,
-        categories=cats,
-        category_colors=cat_colors,
-        color_title=title,
-        hover_label=hover,
+        paint.color,
+        categories=paint.categories,
+        category_colors=paint.category_colors,
+        color_title=paint.title,
+        hover_label=class_text(lab, names),
         sizes=sizes,
         title=f"{run_dir.name}: {len(ids)} training samples",
     )
@@ -129,50 +87,29 @@ def _main_map(run_dir: Path, frame: pd.DataFrame, scores, labels, names, keep) -
         "to see theirs; hover shows the sample id, class and colour score. Images are not put "
         "in the hover tooltips: at 50k points that would make the page too heavy to stay fluid."
     )
-    return caption_score
+    return paint.score or (None if size_by == "constant" else size_by)
 
 
 def _grid(run_dir: Path, scores, labels, names, score_name: str | None) -> None:
-    ids = [int(i) for i in st.session_state.get(SELECTED_IDS_KEY) or []]
     st.subheader("Selected images")
     # loaded before anything is selected, so the first lasso is as quick as later ones
     thumbs = thumbs_for(run_json(run_dir, "config.json"), border=GRID_BORDER)
-    if not ids:
+    selected = st.session_state.get(SELECTED_IDS_KEY) or []
+    if not selected:
         st.info("Nothing selected yet: click a point or draw a lasso around some points on the map.")
         return
-    valid = [i for i in ids if 0 <= i < len(thumbs)]
-    if len(valid) < len(ids):
+    items = grid_items(selected, len(thumbs), scores, labels, names, score_name)
+    if items.dropped:
         st.warning(
-            f"{len(ids) - len(valid)} selected ids are outside this run's dataset and are "
+            f"{items.dropped} selected ids are outside this run's dataset and are "
             "skipped (the selection came from another run)."
         )
-    ranked = score_name is not None  # the user coloured/sized by this score: most difficult first
-    if score_name is None and scores is not None and "band" in scores.columns:
-        score_name = "band"
-    score_vals = (
-        _by_index(scores, score_name, np.asarray(valid, np.int64))
-        if score_name and scores is not None and valid
-        else [None] * len(valid)
-    )
-    if ranked and valid:
-        order = np.argsort(-np.nan_to_num(np.asarray(score_vals, np.float64), nan=-np.inf), kind="stable")
-        valid = [valid[k] for k in order]
-        score_vals = [score_vals[k] for k in order]
-    label_names = [
-        names[int(labels[i])] if labels is not None and i < labels.shape[0] and 0 <= labels[i] < len(names) else "?"
-        for i in valid
-    ]
-    caps = [caption(i, lab, s) for i, lab, s in zip(valid, label_names, score_vals)]
     top = st.columns([4, 1])
-    counts = pd.Series(label_names, dtype=object).value_counts()
-    legend = f"id · class · {score_name}" if score_name else "id · class"
-    if ranked:
-        legend += f" (highest {score_name} first)"
-    top[0].caption(f"{len(valid)} selected ({', '.join(f'{k}: {v}' for k, v in counts.items())}). Captions: {legend}.")
+    top[0].caption(items.summary())
     if top[1].button("Clear selection", key="emb_clear"):
         st.session_state[SELECTED_IDS_KEY] = []
         st.rerun()
-    image_grid(thumbs, valid, caps, key="emb_grid", page_size=120)
+    image_grid(thumbs, items.ids, items.captions, key="emb_grid", page_size=120)
 
 
 def _parent_child(run_dir: Path, labels, names) -> None:

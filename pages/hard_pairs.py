@@ -13,36 +13,24 @@ import pandas as pd
 import streamlit as st
 
 from core.data.thumbs import page_bounds
-from ui.actions import class_names, job_button, run_json
-from ui.common import guard, load_npz_cached, read_csv_cached, selected_run, show_command
+from ui.feedback import guard, show_command
 from ui.figures import pair_heatmap
+from ui.frame import selected_run
+from ui.jobbutton import job_button
+from ui.pairview import ANY, class_index, filter_pairs, mean_without_diagonal, pair_table, picked_cell
+from ui.readers import class_names, load_npz_cached, read_csv_cached, run_json
 from ui.selection import cells_from_selection
 from ui.thumbs import thumbs_for
 
-ANY = "any class"
 PAGE_SIZE = 20
 PAIR_PX = 64
 
 
-def filter_pairs(pairs: pd.DataFrame, a: int | None, b: int | None) -> pd.DataFrame:
-    """Pairs touching class ``a`` (and ``b``, in either order), hardest (most similar) first."""
-    li, lj = pairs["label_i"].to_numpy(), pairs["label_j"].to_numpy()
-    keep = np.ones(len(pairs), dtype=bool)
-    if a is not None and b is not None:
-        keep = ((li == a) & (lj == b)) | ((li == b) & (lj == a))
-    elif a is not None or b is not None:
-        c = a if a is not None else b
-        keep = (li == c) | (lj == c)
-    return pairs[keep].sort_values("similarity", ascending=False, kind="stable")
-
-
 def _on_cell(chart_key: str, names: list[str]) -> None:
-    cells = cells_from_selection(st.session_state.get(chart_key))
-    if cells:
-        row, col = cells[-1]
-        if 0 <= row < len(names) and 0 <= col < len(names):
-            st.session_state["hp_a"], st.session_state["hp_b"] = names[row], names[col]
-            st.session_state["hp_page"] = 1
+    picked = picked_cell(cells_from_selection(st.session_state.get(chart_key)), names)
+    if picked:
+        st.session_state["hp_a"], st.session_state["hp_b"] = picked
+        st.session_state["hp_page"] = 1
 
 
 def _heatmap(cp: dict, names: list[str]) -> None:
@@ -52,10 +40,8 @@ def _heatmap(cp: dict, names: list[str]) -> None:
     if a in names and b in names:
         sel = (names.index(a), names.index(b))
     if mean_view:
-        mean = np.array(cp["mean_similarity"], dtype=np.float64)  # a copy: the cached array is shared
-        np.fill_diagonal(mean, np.nan)  # same-class means would swamp the colour scale
         fig = pair_heatmap(
-            mean,
+            mean_without_diagonal(cp["mean_similarity"]),
             names,
             title="Mean cross-class cosine similarity (diagonal: same class, left blank)",
             value_name="mean sim",
@@ -89,9 +75,7 @@ def _gallery(run_dir, pairs: pd.DataFrame, names: list[str]) -> None:
     c1, c2 = st.columns(2)
     a_name = c1.selectbox("Class A", options, key="hp_a")
     b_name = c2.selectbox("Class B", options, key="hp_b")
-    a = None if a_name == ANY else names.index(a_name)
-    b = None if b_name == ANY else names.index(b_name)
-    shown = filter_pairs(pairs, a, b)
+    shown = filter_pairs(pairs, class_index(a_name, names), class_index(b_name, names))
     if shown.empty:
         st.info(
             f"No pairs between {a_name} and {b_name} among the {len(pairs)} ranked pairs in "
@@ -111,17 +95,7 @@ def _gallery(run_dir, pairs: pd.DataFrame, names: list[str]) -> None:
     start, stop, _ = page_bounds(len(shown), int(page), PAGE_SIZE)
     rows = shown.iloc[start:stop]
     thumbs = thumbs_for(run_json(run_dir, "config.json"), size=PAIR_PX)
-    table = pd.DataFrame(
-        {
-            "rank": np.arange(start + 1, stop + 1),
-            "image A": thumbs.data_urls(rows["i"].astype(int).tolist()),
-            "image B": thumbs.data_urls(rows["j"].astype(int).tolist()),
-            "similarity": rows["similarity"].astype(float).round(4).to_numpy(),
-            "label A": [names[int(c)] for c in rows["label_i"]],
-            "label B": [names[int(c)] for c in rows["label_j"]],
-            "ids": [f"#{int(i)} / #{int(j)}" for i, j in zip(rows["i"], rows["j"])],
-        }
-    )
+    table = pair_table(rows, start, names, thumbs)
     st.dataframe(
         table,
         hide_index=True,

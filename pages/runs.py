@@ -5,134 +5,42 @@ Every action is a ``python -m core ...`` job (core/jobs/queue.py); the command i
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import HardpairsError
 from core.jobs import queue as jobs
 from core.runs.folder import list_runs
 from core.training.presets import PRESETS, default_preset, preset_values
-from ui.common import (
-    empty_state,
-    error_box,
-    fmt_acc,
-    leave_legacy_pages_mode,
-    read_json_cached,
-    runs_folder,
-    select_run,
-    selected_run,
-    show_command,
-)
+from ui.feedback import empty_state, error_box, show_command
+from ui.frame import leave_legacy_pages_mode, runs_folder, select_run, selected_run
 from ui.jobs_panel import render_jobs_panel
+from ui.labels import fmt_acc
+from ui.lossform import knob_inputs, mode_knobs, mode_select
+from ui.readers import read_json_cached
+from ui.runforms import DATASETS, DOWNLOADABLE, dataset_spec, import_argv, import_run_name, planned_run_id, train_argv
+from ui.runtable import runs_frame
 
-DATASETS = {
-    "digits": "digits — 8×8 handwritten digits, embedded (offline, CPU-friendly)",
-    "cifar10": "CIFAR-10",
-    "cifar100": "CIFAR-100",
-    "stl10": "STL-10",
-    "folder": "Image folder (one sub-folder per class)",
-    "npz": ".npz file (x_train, y_train, x_test, y_test)",
-}
-LOSS_MODES = {
-    "baseline": "SimCLR (InfoNCE), no special treatment of difficult pairs",
-    "removal": "remove difficult pairs from the loss (paper Eq. 13)",
-    "margin": "add a margin σ to difficult-pair logits (Eq. 14)",
-    "temperature": "scale the temperature of difficult pairs by ρ (Eq. 15)",
-    "combined": "margin + temperature scaling: the paper's method (Eq. 16)",
-    "hard_ucl": "hard-negative UCL (Jiang et al.), strength β, debiasing τ+",
-    "scl": "supervised contrastive (uses labels; an upper reference)",
-    "hard_scl": "hard-negative supervised contrastive (uses labels)",
-}
-LOSS_LABELS = {m: f"{m} — {text}" for m, text in LOSS_MODES.items()}  # picklable format_func
-#: loss-mode parameter -> (label, which modes use it, min, max, step, help)
-LOSS_PARAMS: dict[str, tuple[str, tuple[str, ...], float, float, float, str]] = {
-    "pos_high": (
-        "posHigh",
-        ("removal", "margin", "temperature", "combined"),
-        0.0,
-        1.0,
-        0.005,
-        "pairs in the top posHigh share of a row's similarities are taken as same-class",
-    ),
-    "pos_low": (
-        "posLow",
-        ("removal", "margin", "temperature", "combined"),
-        0.0,
-        1.0,
-        0.005,
-        "pairs between posHigh and posLow are the difficult (cross-class) ones",
-    ),
-    "sigma": ("margin σ", ("margin", "combined"), 0.0, 1.0, 0.01, "added to difficult-pair logits"),
-    "rho": (
-        "temperature factor ρ",
-        ("temperature", "combined"),
-        0.05,
-        2.0,
-        0.05,
-        "difficult pairs use temperature ρ·τ (paper: 0.6–0.7)",
-    ),
-    "beta": ("β (hardness)", ("hard_ucl", "hard_scl"), 0.0, 10.0, 0.1, "0 = no tilt towards hard negatives"),
-    "tau_plus": ("τ+ (class prior)", ("hard_ucl",), 0.0, 0.99, 0.01, "debiasing for false negatives"),
-}
 FLASH_KEY = "runs_flash"  # one-shot message shown after a job was submitted
 EMPTY_MESSAGE = "No runs yet — click Train to train the quick digits model (about a minute on a laptop CPU)"
-
-
-def planned_run_id(spec: str, loss_mode: str, seed: int, mix: float) -> str:
-    """``<dataset>[-mix<m>]-<loss_mode>-s<seed>-<YYYYmmdd-HHMMSS>``, filesystem-safe."""
-    head, _, rest = spec.partition(":")
-    name = head if not rest else f"{head}-{Path(rest).name or 'data'}"
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
-    mix_part = f"-mix{mix:g}" if mix else ""
-    return f"{name}{mix_part}-{loss_mode}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def train_argv(spec: str, preset: str, values: dict[str, Any], *, analyse: bool, download: bool) -> list[str]:
-    """``train`` arguments: dataset, preset, and every value that differs from the preset."""
-    base = preset_values(preset, spec)
-    argv = ["train", "--dataset", spec, "--preset", preset]
-    for key, value in values.items():
-        if value is None:
-            continue
-        if key in base and base[key] == value:
-            continue
-        if key in ("mix", "mix_lambda") and not values.get("mix"):
-            continue
-        if key == "device" and value == "auto":
-            continue
-        argv += ["--" + key.replace("_", "-"), f"{value:g}" if isinstance(value, float) else str(value)]
-    if analyse:
-        argv.append("--analyse")
-    if download:
-        argv.append("--download")
-    return argv
 
 
 def _dataset_spec() -> tuple[str | None, bool, str | None]:
     """Dataset widgets -> (spec, download flag, problem message or None)."""
     kind = st.selectbox("Dataset", list(DATASETS), format_func=DATASETS.__getitem__, key="train_dataset")
-    download, problem = False, None
-    if kind in ("cifar10", "cifar100", "stl10"):
+    download, path = False, ""
+    if kind in DOWNLOADABLE:
         download = st.checkbox(
             "Download if missing (needs internet)",
             key="train_download",
             help="otherwise the files must already be in data/ ($HARDPAIRS_DATA)",
         )
-        return kind, download, None
-    if kind in ("folder", "npz"):
+    elif kind in ("folder", "npz"):
         label = "Folder path" if kind == "folder" else ".npz path"
         path = st.text_input(label, key=f"train_{kind}_path", placeholder="/path/to/data")
-        if not path.strip():
-            return None, False, f"Enter the {label.lower()} of the dataset."
-        if not Path(path).expanduser().exists():
-            problem = f"{path} does not exist; enter an existing {'folder' if kind == 'folder' else '.npz file'}."
-        return f"{kind}:{path.strip()}", False, problem
-    return kind, False, None
+    spec, problem = dataset_spec(kind, path)
+    return spec, download, problem
 
 
 def train_section() -> None:
@@ -171,24 +79,13 @@ def train_section() -> None:
                 help="quick: small CNN sized for a laptop CPU · paper: the appendix values",
             )
             defaults = preset_values(preset, key_spec)
-            loss_mode = st.selectbox(
-                "Loss mode", list(LOSS_MODES), key="train_loss_mode", format_func=LOSS_LABELS.__getitem__
+            loss_mode = mode_select(st, "baseline", key="train_loss_mode")
+            params = knob_inputs(
+                mode_knobs(loss_mode),
+                defaults,
+                key=lambda name: f"train_{name}_{preset}_{key_spec}",
+                columns=st.columns(2),
             )
-            params: dict[str, Any] = {}
-            shown = [k for k, v in LOSS_PARAMS.items() if loss_mode in v[1]]
-            cols = st.columns(2)
-            for i, name in enumerate(shown):
-                label, _, lo, hi, step, help_text = LOSS_PARAMS[name]
-                params[name] = cols[i % 2].number_input(
-                    label,
-                    lo,
-                    hi,
-                    float(defaults.get(name, 1.0 if name == "beta" else 0.0)),
-                    step,
-                    key=f"train_{name}_{preset}_{key_spec}",
-                    help=help_text,
-                    format="%.3f",
-                )
         with c3:
             epochs = st.number_input(
                 "Epochs", 1, 5000, int(defaults["epochs"]), key=f"train_epochs_{preset}_{key_spec}"
@@ -240,8 +137,8 @@ def train_section() -> None:
         clicked = st.button("Train", type="primary", key="train_button", icon=":material/rocket_launch:")
         show_command(argv, caption="Same run from a terminal (the app adds `--run-dir` to pick the folder):")
         if clicked:
-            run_dir = runs_folder() / planned_run_id(spec, loss_mode, int(seed), float(mix) if mixed else 0.0)
             try:
+                run_dir = runs_folder() / planned_run_id(spec, preset, values)
                 job = jobs.submit([*argv, "--run-dir", str(run_dir)], "train", run_dir=run_dir)
             except (HardpairsError, OSError) as err:
                 error_box(err, "Starting the training job")
@@ -269,45 +166,20 @@ def import_section() -> None:
             arch = c2.selectbox("Architecture", ["auto", "small_cnn", "resnet18"], key="import_arch")
             name = c3.text_input("Run name (optional)", key="import_name")
             submitted = st.form_submit_button("Import")
-        argv = ["import", "--checkpoint", ckpt or "CHECKPOINT.pt", "--dataset", dataset or "digits"]
-        if arch != "auto":
-            argv += ["--arch", arch]
-        show_command(argv + (["--name", name] if name else []), caption="")
+        show_command(import_argv(ckpt, dataset, arch, name), caption="")
         if submitted:
             if not ckpt or not Path(ckpt).expanduser().is_file():
                 error_box(f"Checkpoint {ckpt or '(empty)'} is not a file; enter the path of a .pt/.pth/.ckpt file.")
                 return
-            run_dir = runs_folder() / (name or f"import-{Path(ckpt).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+            run_dir = runs_folder() / import_run_name(ckpt, name)
             if (run_dir / "config.json").exists():
                 error_box(f"A run named {run_dir.name} already exists; choose another run name.")
                 return
-            job = jobs.submit([*argv, "--run-dir", str(run_dir)], "import", run_dir=run_dir)
+            argv = [*import_argv(ckpt, dataset, arch), "--run-dir", str(run_dir)]  # the folder names the run
+            job = jobs.submit(argv, "import", run_dir=run_dir)
             select_run(run_dir)
             st.session_state[FLASH_KEY] = f"Import job `{job.job_id}` is {job.state}: it writes `{run_dir.name}`."
             st.rerun()
-
-
-def runs_frame(rows: list[dict]) -> pd.DataFrame:
-    """The runs table: key numbers per run (accuracies in percent)."""
-    frame = pd.DataFrame(rows)
-    out = pd.DataFrame(
-        {
-            "run": frame["run_id"],
-            "dataset": frame["dataset"],
-            "loss mode": frame["loss_mode"],
-            "seed": frame["seed"],
-            "epochs": frame["epochs"],
-            "state": frame["state"],
-            "linear probe %": pd.to_numeric(frame["linear_acc"], errors="coerce") * 100,
-            "kNN %": pd.to_numeric(frame["knn_acc"], errors="coerce") * 100,
-            "pruning": [
-                f"{s} {100 * float(r):.0f}%" if s else "" for s, r in zip(frame["prune_score"], frame["prune_ratio"])
-            ],
-            "kept": pd.to_numeric(frame["n_kept"], errors="coerce"),
-            "train time (s)": pd.to_numeric(frame["wall_time_s"], errors="coerce"),
-        }
-    )
-    return out
 
 
 def runs_section(rows: list[dict]) -> None:

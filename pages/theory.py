@@ -6,32 +6,25 @@ the per-epoch UCL / H-UCL / SCL / H-SCL monitor losses from ``progress.jsonl``.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from core.analysis import bounds
-from ui.actions import job_button, reset_on_run_change, run_json, run_progress
-from ui.common import guard, selected_run, show_command
+from ui.feedback import guard, show_command
 from ui.figures import bounds_vs_gap, monitor_curves, monitor_frame
-
-
-def _num(value, default: float) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return default
-    return out if math.isfinite(out) else default
-
-
-def _x_max(admissible: float, threshold: float, current: float) -> float:
-    """Right end of the gamma - beta axis: zoom onto the threshold when it is small."""
-    top = admissible * 0.999
-    if math.isfinite(threshold) and threshold < top:
-        top = min(top, max(4.0 * threshold, 1.5 * max(current, 0.0)))
-    return max(top, 1e-6)
+from ui.frame import reset_on_run_change, selected_run
+from ui.jobbutton import job_button
+from ui.readers import run_json, run_progress
+from ui.theoryview import (
+    BOUND_METRICS,
+    bound_curve,
+    bound_delta,
+    calculator_defaults,
+    finite_or,
+    monitor_claim,
+    removal_verdict,
+)
 
 
 def _measured(th: dict) -> None:
@@ -39,24 +32,24 @@ def _measured(th: dict) -> None:
     cols = st.columns(5)
     cols[0].metric(
         "α (same class)",
-        f"{_num(th.get('alpha'), float('nan')):.4f}",
+        f"{finite_or(th.get('alpha'), float('nan')):.4f}",
         help="Mean cosine similarity over same-class pairs.",
     )
     cols[1].metric(
         "β (easy cross-class)",
-        f"{_num(th.get('beta'), float('nan')):.4f}",
+        f"{finite_or(th.get('beta'), float('nan')):.4f}",
         help="Mean over cross-class pairs with no difficult sample.",
     )
     cols[2].metric(
         "γ (difficult cross-class)",
-        f"{_num(th.get('gamma'), float('nan')):.4f}",
+        f"{finite_or(th.get('gamma'), float('nan')):.4f}",
         help="Mean over cross-class pairs containing a difficult sample.",
     )
-    cols[3].metric("γ − β", f"{_num(th.get('gamma_minus_beta'), float('nan')):.4f}")
+    cols[3].metric("γ − β", f"{finite_or(th.get('gamma_minus_beta'), float('nan')):.4f}")
     cols[4].metric(
         "t-test (β vs γ)",
-        f"{_num(th.get('t'), float('nan')):.2f}",
-        help=f"Welch t statistic; p = {_num(th.get('p'), float('nan')):.3g}. "
+        f"{finite_or(th.get('t'), float('nan')):.2f}",
+        help=f"Welch t statistic; p = {finite_or(th.get('p'), float('nan')):.3g}. "
         "Negative when γ > β, as in the paper's Table 11.",
     )
 
@@ -71,52 +64,24 @@ def _calculator(th: dict) -> None:
         "bounds with each other, not with accuracy)."
     )
     left, right = st.columns([1, 1.3])
+    d = calculator_defaults(th)
     with left:
-        alpha = st.slider(
-            "α", 0.0, 0.999, float(np.clip(_num(th.get("alpha"), 0.6), 0, 0.999)), 0.001, format="%.3f", key="th_alpha"
-        )
-        beta = st.slider(
-            "β", -1.0, 0.999, float(np.clip(_num(th.get("beta"), 0.1), -1, 0.999)), 0.001, format="%.3f", key="th_beta"
-        )
-        gamma = st.slider(
-            "γ",
-            -1.0,
-            0.999,
-            float(np.clip(_num(th.get("gamma"), 0.3), -1, 0.999)),
-            0.001,
-            format="%.3f",
-            key="th_gamma",
-        )
+        alpha = st.slider("α", 0.0, 0.999, d["alpha"], 0.001, format="%.3f", key="th_alpha")
+        beta = st.slider("β", -1.0, 0.999, d["beta"], 0.001, format="%.3f", key="th_beta")
+        gamma = st.slider("γ", -1.0, 0.999, d["gamma"], 0.001, format="%.3f", key="th_gamma")
         c1, c2, c3 = st.columns(3)
-        n = c1.number_input(
-            "n", min_value=2.0, value=max(2.0, _num(th.get("n"), 1000.0)), step=1.0, format="%.1f", key="th_n"
-        )
-        n_d = c2.number_input(
-            "n_d", min_value=0.0, value=max(0.0, _num(th.get("n_d"), 80.0)), step=1.0, format="%.1f", key="th_nd"
-        )
-        r = c3.number_input("r", min_value=1, value=max(1, round(_num(th.get("r"), 9))), step=1, key="th_r")
-        delta = st.slider(
-            "δ", 0.0, 0.5, float(np.clip(_num(th.get("delta"), 0.1), 0, 0.5)), 0.005, format="%.3f", key="th_delta"
-        )
+        n = c1.number_input("n", min_value=2.0, value=d["n"], step=1.0, format="%.1f", key="th_n")
+        n_d = c2.number_input("n_d", min_value=0.0, value=d["n_d"], step=1.0, format="%.1f", key="th_nd")
+        r = c3.number_input("r", min_value=1, value=int(d["r"]), step=1, key="th_r")
+        delta = st.slider("δ", 0.0, 0.5, d["delta"], 0.005, format="%.3f", key="th_delta")
     res = bounds.evaluate_bounds(alpha, beta, gamma, float(n), float(n_d), int(r), float(delta))
     with right:
         errors = res["bound_errors"]
         if errors:
             st.error(" ".join(sorted(set(errors.values()))))
-        m = st.columns(3)
-        clean = res.get("bound_clean")
-        for col, (name, key) in zip(
-            m,
-            [
-                ("Thm 3.3: no difficult", "bound_clean"),
-                ("Thm 3.4: keep difficult", "bound_difficult"),
-                ("Cor 4.1: remove them", "bound_removal"),
-            ],
-        ):
+        for col, (name, key) in zip(st.columns(3), BOUND_METRICS, strict=True):
             val = res.get(key)
-            extra = None
-            if val is not None and clean is not None and key != "bound_clean":
-                extra = f"{val - clean:+.3g} vs Thm 3.3"
+            extra = bound_delta(val, res.get("bound_clean"), key)
             col.metric(
                 name,
                 "—" if val is None else f"{val:.5f}",
@@ -127,31 +92,10 @@ def _calculator(th: dict) -> None:
         thr = res.get("removal_threshold")
         beats = res.get("removal_beats_keeping")
         if thr is not None and beats is not None:
-            thr_text = "∞" if not math.isfinite(thr) else f"{thr:.5f}"
-            msg = f"γ − β = {gamma - beta:.5f} vs removal threshold {thr_text}: "
-            if beats:
-                st.success(msg + "**removing the difficult examples gives the tighter bound.**")
-            else:
-                st.warning(
-                    msg + "**keeping them gives the tighter bound** (too few or too mild "
-                    "difficult pairs for removal to pay off)."
-                )
+            (st.success if beats else st.warning)(removal_verdict(gamma - beta, thr, beats))
         if thr is not None and res.get("bound_removal") is not None and n_d >= 1 and alpha > beta:
-            gaps = np.linspace(0.0, _x_max(alpha - beta, thr, gamma - beta), 200)
-            diff = np.array(
-                [
-                    bounds.bound_difficult(alpha, beta, beta + g, float(n), float(n_d), int(r), float(delta))
-                    for g in gaps
-                ]
-            )
-            fig = bounds_vs_gap(
-                gaps,
-                bounds.bound_clean(alpha, beta, float(n), int(r), float(delta)),
-                diff,
-                res["bound_removal"],
-                thr,
-                gamma - beta,
-            )
+            curve = bound_curve(alpha, beta, float(n), float(n_d), int(r), float(delta), thr, gamma - beta)
+            fig = bounds_vs_gap(curve.gaps, curve.clean, curve.difficult, curve.removal, thr, gamma - beta)
             st.plotly_chart(fig, key="th_bounds")
 
 
@@ -167,12 +111,9 @@ def _monitor(run_dir) -> None:
         show_command(["train", "--config", str(Path(run_dir) / "config.json"), "--monitor"], caption="")
         return
     st.plotly_chart(monitor_curves(frame), key="th_monitor")
-    both = frame[["hard_scl", "hard_ucl"]].dropna()
-    if len(both):
-        holds = int((both["hard_scl"] <= both["hard_ucl"]).sum())
-        st.caption(
-            f"Claim of Jiang et al.: H-SCL ≤ H-UCL. It holds in {holds} of {len(both)} logged epochs of this run."
-        )
+    holds, logged = monitor_claim(frame)
+    if logged:
+        st.caption(f"Claim of Jiang et al.: H-SCL ≤ H-UCL. It holds in {holds} of {logged} logged epochs of this run.")
     st.dataframe(frame, hide_index=True)
 
 

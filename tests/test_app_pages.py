@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.data.sources import load_dataset
 from core.runs.folder import append_jsonl, save_npz, write_json
-from ui.common import RUN_KEY
+from ui.frame import RUN_KEY
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 60

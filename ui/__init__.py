@@ -1,1 +1,2 @@
-"""Streamlit helpers shared by the pages (``ui.common``) and page components."""
+"""Streamlit helpers shared by the pages: the frame (``ui.frame``), cached readers (``ui.readers``),
+messages (``ui.feedback``), forms and views (``ui.lossform``, ``ui.runforms``, ``ui.retrain``, ...)."""

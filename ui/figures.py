@@ -205,7 +205,7 @@ def pair_heatmap(
     values = ["–" if not np.isfinite(v) else f"{int(v)}" if integer else f"{v:.3f}" for v in m.ravel()]
     hover = [
         f"{names[r]} \u2194 {names[k]}<br>{value_name} {v}<br>click to list these pairs"
-        for r, k, v in zip(rows.ravel(), cols.ravel(), values)
+        for r, k, v in zip(rows.ravel(), cols.ravel(), values, strict=True)
     ]
     overlay = go.Scatter(  # hover + click target: heatmaps emit no selection events
         x=cols.ravel(),

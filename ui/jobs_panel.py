@@ -17,7 +17,9 @@ import streamlit as st
 
 from core.jobs import queue as jobs
 from core.runs.folder import read_json
-from ui.common import STATE_ICONS, select_run, show_command
+from ui.feedback import show_command
+from ui.frame import select_run
+from ui.labels import STATE_ICONS
 
 POLL_S = 1.5
 RESUMABLE_KINDS = ("train", "retrain")
@@ -89,7 +91,7 @@ def _resume(job_id: str) -> None:
         select_run(job.run_dir)
 
 
-def _job_row(job: jobs.Job, key: str) -> None:
+def _render_job_card(job: jobs.Job, key: str) -> None:
     with st.container(border=True):
         head, buttons = st.columns([6, 1.4], vertical_alignment="center")
         target = Path(job.run_dir).name if job.run_dir else job.job_id
@@ -149,7 +151,7 @@ def _panel(key: str, limit: int, kinds: Sequence[str] | None) -> None:
         return
     shown = [j for j in listed if j.active] + [j for j in listed if not j.active]
     for job in shown[:limit]:
-        _job_row(job, key)
+        _render_job_card(job, key)
     if len(shown) > limit:
         st.caption(f"{len(shown) - limit} older jobs not shown — `python -m core jobs` lists them all.")
 

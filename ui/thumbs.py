@@ -20,7 +20,7 @@ THUMB_PX = 96
 GRID_BORDER = 3
 
 
-def dataset_key(config: Mapping) -> tuple:
+def images_key(config: Mapping) -> tuple:
     """(spec, mix, mix_lambda, seed, image_size) of a run's config.json: what identifies its images."""
     return (
         str(config.get("dataset") or "digits"),
@@ -45,7 +45,7 @@ def _thumbs(
 
 def dataset_for(config: Mapping) -> ImageDataset:
     """The run's dataset (shared, read-only); raises HardpairsError when it cannot be loaded."""
-    return _load(*dataset_key(config))
+    return _load(*images_key(config))
 
 
 def thumbs_for(config: Mapping, size: int = THUMB_PX, border: int = 0) -> ThumbnailCache:
@@ -54,7 +54,7 @@ def thumbs_for(config: Mapping, size: int = THUMB_PX, border: int = 0) -> Thumbn
     Use ``border=GRID_BORDER`` for :func:`image_grid` (keeps dark neighbours apart), 0 for
     table cells.
     """
-    return _thumbs(*dataset_key(config), int(size), int(border))
+    return _thumbs(*images_key(config), int(size), int(border))
 
 
 def image_grid(

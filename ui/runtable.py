@@ -1,0 +1,31 @@
+"""The Runs page's runs table (pure: list_runs rows -> DataFrame)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+
+def runs_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The runs table: key numbers per run (accuracies in percent), rows in the given order."""
+    frame = pd.DataFrame(list(rows))
+    return pd.DataFrame(
+        {
+            "run": frame["run_id"],
+            "dataset": frame["dataset"],
+            "loss mode": frame["loss_mode"],
+            "seed": frame["seed"],
+            "epochs": frame["epochs"],
+            "state": frame["state"],
+            "linear probe %": pd.to_numeric(frame["linear_acc"], errors="coerce") * 100,
+            "kNN %": pd.to_numeric(frame["knn_acc"], errors="coerce") * 100,
+            "pruning": [
+                f"{s} {100 * float(r):.0f}%" if s else ""
+                for s, r in zip(frame["prune_score"], frame["prune_ratio"], strict=True)
+            ],
+            "kept": pd.to_numeric(frame["n_kept"], errors="coerce"),
+            "train time (s)": pd.to_numeric(frame["wall_time_s"], errors="coerce"),
+        }
+    )
