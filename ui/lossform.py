@@ -65,7 +65,7 @@ KNOB_WIDGETS: dict[str, NumberKnob | ChoiceKnob] = {
 }
 
 #: knobs ``python -m core prune --train`` hands on to the retrain (core/cli/analysis.py ``_RETRAIN_FLAGS``;
-#: importing that module here would cost seconds per page load; tests/test_ui_lossform.py checks they agree)
+#: importing that module here costs seconds per page load; tests/test_ui_helpers.py checks they agree)
 RETRAIN_KNOBS: tuple[str, ...] = ("pos_high", "pos_low", "sigma", "rho", "beta", "tau_plus")
 
 MODE_NAMES: tuple[str, ...] = lossmodes.LOSS_MODES

@@ -8,6 +8,11 @@ from typing import Any
 import pandas as pd
 
 
+def pruning_text(score: Any, ratio: Any) -> str:
+    """``"band 25%"`` for a pruned run; "" for an unpruned one (score None, or NaN in a mixed column)."""
+    return f"{score} {100 * float(ratio):.0f}%" if isinstance(score, str) and score else ""
+
+
 def runs_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The runs table: key numbers per run (accuracies in percent), rows in the given order."""
     frame = pd.DataFrame(list(rows))
@@ -21,10 +26,7 @@ def runs_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "state": frame["state"],
             "linear probe %": pd.to_numeric(frame["linear_acc"], errors="coerce") * 100,
             "kNN %": pd.to_numeric(frame["knn_acc"], errors="coerce") * 100,
-            "pruning": [
-                f"{s} {100 * float(r):.0f}%" if s else ""
-                for s, r in zip(frame["prune_score"], frame["prune_ratio"], strict=True)
-            ],
+            "pruning": [pruning_text(s, r) for s, r in zip(frame["prune_score"], frame["prune_ratio"], strict=True)],
             "kept": pd.to_numeric(frame["n_kept"], errors="coerce"),
             "train time (s)": pd.to_numeric(frame["wall_time_s"], errors="coerce"),
         }
