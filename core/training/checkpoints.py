@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from core.errors import HardpairsError
-from core.runs.folder import atomic_write_bytes
+from core.io import atomic_write_bytes
 
 FORMAT = "hardpairs"
 _PREFIXES = ("module.", "backbone.", "encoder.", "model.", "net.", "online_network.", "f.", "_orig_mod.")
