@@ -142,9 +142,8 @@ def load_into_backbone(backbone: torch.nn.Module, state: dict[str, Tensor], sour
             parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})")
         if shape:
             k = shape[0]
-            parts.append(
-                f"{len(shape)} shape mismatches (e.g. {k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)})"
-            )
+            ck, mk = tuple(state[k].shape), tuple(own[k].shape)
+            parts.append(f"{len(shape)} shape mismatches (e.g. {k}: checkpoint {ck} vs model {mk})")
         raise HardpairsError(
             f"checkpoint {source} does not match the architecture: {'; '.join(parts)}. "
             "Pass the matching --arch, or a checkpoint of a supported model."
