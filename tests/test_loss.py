@@ -9,15 +9,9 @@ import pytest
 import torch
 
 from core.errors import HardpairsError
-from core.training.loss import (
-    LABEL_MODES,
-    LOSS_MODES,
-    PAPER_MODES,
-    contrastive_loss,
-    monitor_losses,
-    pair_stats,
-    select_difficult_pairs,
-)
+from core.training.hardneg import monitor_losses
+from core.training.loss import contrastive_loss, pair_stats, select_difficult_pairs
+from core.training.lossmodes import LABEL_MODES, LOSS_MODES, PAPER_MODES
 
 
 # ----------------------------------------------------------------------------- references
