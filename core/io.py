@@ -71,7 +71,8 @@ def save_npz(path: PathLike, **arrays: np.ndarray[Any, Any]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
     os.close(fd)
     try:
-        np.savez(tmp, **arrays)
+        named: dict[str, Any] = dict(arrays)  # keyword names are array names, not savez options
+        np.savez(tmp, **named)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

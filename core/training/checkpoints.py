@@ -32,14 +32,14 @@ _PREFIXES = ("module.", "backbone.", "encoder.", "model.", "net.", "online_netwo
 _NESTED = ("state_dict", "model", "network", "backbone", "encoder", "model_state_dict")
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     """Atomically write ``payload`` (must hold only tensors, numbers, strings, lists, dicts)."""
     buf = io.BytesIO()
     torch.save(payload, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint_file(path: str | os.PathLike) -> Any:
+def load_checkpoint_file(path: str | os.PathLike[str]) -> Any:
     """``torch.load(path, weights_only=True)`` with clear errors for missing, corrupt or unsafe files."""
     path = Path(path)
     if not path.is_file():
@@ -112,7 +112,7 @@ def detect_arch(state: dict[str, Tensor]) -> tuple[str, int]:
     )
 
 
-def load_backbone_state(path: str | os.PathLike) -> tuple[str, int, dict[str, Tensor], dict | None]:
+def load_backbone_state(path: str | os.PathLike[str]) -> tuple[str, int, dict[str, Tensor], dict[str, Any] | None]:
     """Load any supported checkpoint file.
 
     Returns:
