@@ -250,8 +250,7 @@ def align_to_parent(child_xy: np.ndarray, parent_xy: np.ndarray) -> np.ndarray:
     u, s, vt = np.linalg.svd(c0.T @ p0)
     norm = float((c0**2).sum())
     scale = float(s.sum()) / norm if norm > 0 else 1.0
-    aligned: np.ndarray = (scale * c0 @ (u @ vt) + p.mean(0)).astype(np.float32)
-    return aligned
+    return np.asarray(scale * c0 @ (u @ vt) + p.mean(0), dtype=np.float32)
 
 
 def _parent_dir(child: Path, parent: str) -> Path:
