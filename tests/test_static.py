@@ -69,6 +69,11 @@ def test_import_contracts():
     _run(["lint-imports"], "Break the imports listed below ([tool.importlinter] in pyproject.toml says why).")
 
 
+def test_missing_tool_fails_with_install_advice():
+    with pytest.raises(pytest.fail.Exception, match=r"pip install -r requirements-dev\.txt"):
+        _tool("hardpairs-no-such-tool")
+
+
 # --- pages import only ui, core, the standard library and installed packages -------------------------
 
 
