@@ -108,8 +108,8 @@ def lasso(page, frac: tuple[float, float, float, float]) -> float:
     wait that matters starts when the mouse goes up."""
     box = page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first.bounding_box()
     x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    l, t, r, b = frac
-    pts = [(l, t), (r, t), (r, b), (l, b), (l, t + 0.01)]
+    left, top, right, bottom = frac
+    pts = [(left, top), (right, top), (right, bottom), (left, bottom), (left, top + 0.01)]
     page.mouse.move(x0 + w * pts[0][0], y0 + h * pts[0][1])
     page.mouse.down()
     for fx, fy in pts[1:]:

@@ -393,7 +393,8 @@ def _print_tables(res: dict, rows: dict, args: argparse.Namespace) -> None:
     pk = f"{res['peak_tflops']:.0f}" if res["peak_tflops"] else "n/a"
     print(
         f"\n{res['device']}, {res['arch']}, batch {res['batch_size']} ({res['views_per_step']} views/step), "
-        f"data {res['data']}, median of {res['rounds']} rounds of {res['steps']} steps after {res['warmup']}, {res['workers']} workers, "
+        f"data {res['data']}, median of {res['rounds']} rounds of {res['steps']} steps after {res['warmup']}, "
+        f"{res['workers']} workers, "
         f"model {res['model_gflop_per_view_fwd_bwd']:.3f} GFLOP/view fwd+bwd (FlopCounterMode), peak {pk} TFLOP/s, "
         f"load {res['load_avg_1min_before']:.1f} -> {res['load_avg_1min_after']:.1f}\n"
     )
@@ -402,7 +403,8 @@ def _print_tables(res: dict, rows: dict, args: argparse.Namespace) -> None:
     for name, r in rows.items():
         share = f"{100 * r['peak_share']:.1f}" if r["peak_share"] is not None else "n/a"
         print(
-            f"| {name} | {r['views_per_s']:.0f} | {r['step_ms']:.1f} | {r['tflops']:.3f} | {share} | {r['cifar10_epoch_s']:.1f} |"
+            f"| {name} | {r['views_per_s']:.0f} | {r['step_ms']:.1f} | {r['tflops']:.3f} | {share} "
+            f"| {r['cifar10_epoch_s']:.1f} |"
         )
     if "speedup" in res:
         print(f"\nHardpairs / reference views/s: {res['speedup']:.2f}x")

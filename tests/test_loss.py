@@ -9,15 +9,9 @@ import pytest
 import torch
 
 from core.errors import HardpairsError
-from core.training.loss import (
-    LABEL_MODES,
-    LOSS_MODES,
-    PAPER_MODES,
-    contrastive_loss,
-    monitor_losses,
-    pair_stats,
-    select_difficult_pairs,
-)
+from core.training.hardneg import monitor_losses
+from core.training.loss import contrastive_loss, pair_stats, select_difficult_pairs
+from core.training.lossmodes import LABEL_MODES, LOSS_MODES, PAPER_MODES
 
 
 # ----------------------------------------------------------------------------- references
@@ -34,10 +28,10 @@ def ref_paper(z, tau, pairs, mode, sigma=0.0, rho=1.0, removal="zero") -> float:
     for i in range(n2):
         j = (i + n2 // 2) % n2
 
-        def flag(k):
+        def flag(k, i=i, j=j):  # bind this row (B023)
             return mode != "baseline" and bool(P[i, k]) and k not in (i, j)
 
-        def logit(k):
+        def logit(k, i=i):
             p = 1.0 if flag(k) else 0.0
             if mode == "removal":
                 return s[i, k] * (1 - p) / tau
@@ -62,7 +56,7 @@ def ref_hard_ucl(z, tau, beta, tau_plus=0.0) -> float:
         pos = math.exp(s[i, j] / tau)
         negs = [math.exp(s[i, k] / tau) for k in range(n2) if k not in (i, j)]
         ws = [math.exp(beta * s[i, k] / tau) for k in range(n2) if k not in (i, j)]
-        r = sum(w * e for w, e in zip(ws, negs)) / (sum(ws) / m)
+        r = sum(w * e for w, e in zip(ws, negs, strict=True)) / (sum(ws) / m)
         ng = max((r - tau_plus * m * pos) / (1 - tau_plus), m * math.exp(-1 / tau))
         total += -math.log(pos / (pos + ng))
     return total / n2

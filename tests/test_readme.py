@@ -26,7 +26,8 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def test_requirements_pin_torch_and_every_package():
-    reqs = [l for l in (ROOT / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")]
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    reqs = [line for line in lines if line and not line.startswith("#")]
     assert "torch==2.14.1" in reqs and "torchvision==0.29.1" in reqs
     assert all("==" in r for r in reqs)
     names = {r.split("==")[0] for r in reqs}

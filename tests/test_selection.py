@@ -220,7 +220,7 @@ def test_pair_heatmap_overlay_cells():
     cells = [tuple(r) for r in np.asarray(overlay.customdata)]
     assert len(cells) == 9 and (1, 2) in cells
     # overlay point (row, col) sits at x=col, y=row, i.e. on top of heat.z[row][col]
-    for (r, c), x, y in zip(cells, overlay.x, overlay.y):
+    for (r, c), x, y in zip(cells, overlay.x, overlay.y, strict=True):
         assert (x, y) == (c, r)
     assert fig.layout.shapes[0].x0 == 1.5 and fig.layout.shapes[0].y0 == 0.5
 

@@ -20,6 +20,8 @@ The estimates of alpha, beta and gamma from a run's features are in ``core.analy
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -161,7 +163,9 @@ def removal_beats_keeping(alpha: float, beta: float, gamma: float, n: float, n_d
     return (gamma - beta) > removal_threshold(alpha, beta, n, n_d, r)
 
 
-def evaluate_bounds(alpha: float, beta: float, gamma: float, n: float, n_d: float, r: int, delta: float = 0.1) -> dict:
+def evaluate_bounds(
+    alpha: float, beta: float, gamma: float, n: float, n_d: float, r: int, delta: float = 0.1
+) -> dict[str, Any]:
     """All bounds at one operating point; a bound whose assumptions fail is ``None`` with the reason.
 
     Returns:
@@ -169,7 +173,7 @@ def evaluate_bounds(alpha: float, beta: float, gamma: float, n: float, n_d: floa
         removal_threshold, removal_beats_keeping, lambda_clean, lambda_difficult, lambda_removal``
         and ``bound_errors`` (name -> message).
     """
-    calls = {
+    calls: dict[str, Callable[[], float | bool]] = {
         "lambda_clean": lambda: lambda_clean(alpha, beta, n, r),
         "lambda_difficult": lambda: lambda_difficult(alpha, beta, gamma, n, n_d, r),
         "lambda_removal": lambda: lambda_removal(alpha, beta, n, n_d, r),
@@ -180,7 +184,7 @@ def evaluate_bounds(alpha: float, beta: float, gamma: float, n: float, n_d: floa
         "removal_threshold": lambda: removal_threshold(alpha, beta, n, n_d, r),
         "removal_beats_keeping": lambda: removal_beats_keeping(alpha, beta, gamma, n, n_d, r),
     }
-    out: dict = {"bound_errors": {}}
+    out: dict[str, Any] = {"bound_errors": {}}
     for name, fn in calls.items():
         try:
             out[name] = fn()

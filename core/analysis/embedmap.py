@@ -173,7 +173,7 @@ def features_sha1(x: np.ndarray) -> str:
     """sha1 of an array's shape, dtype and bytes: identifies the checkpoint that produced the features."""
     x = np.ascontiguousarray(x)
     h = hashlib.sha1(f"{x.shape}|{x.dtype}|".encode())
-    h.update(memoryview(x).cast("B"))
+    h.update(x.data.cast("B"))
     return h.hexdigest()
 
 
@@ -182,7 +182,7 @@ def map_paths(run_dir: str | Path, n_components: int) -> tuple[Path, Path]:
     return Path(run_dir) / f"umap_{n_components}d.csv", Path(run_dir) / f"umap_{n_components}d.json"
 
 
-def _read_cached(csv_path: Path, meta_path: Path, params: dict, sha1: str) -> pd.DataFrame | None:
+def _read_cached(csv_path: Path, meta_path: Path, params: dict[str, object], sha1: str) -> pd.DataFrame | None:
     meta = read_json(meta_path)
     if not meta or meta.get("params") != params or meta.get("features_sha1") != sha1 or not csv_path.exists():
         return None
@@ -250,7 +250,7 @@ def align_to_parent(child_xy: np.ndarray, parent_xy: np.ndarray) -> np.ndarray:
     u, s, vt = np.linalg.svd(c0.T @ p0)
     norm = float((c0**2).sum())
     scale = float(s.sum()) / norm if norm > 0 else 1.0
-    return (scale * c0 @ (u @ vt) + p.mean(0)).astype(np.float32)
+    return np.asarray(scale * c0 @ (u @ vt) + p.mean(0), dtype=np.float32)
 
 
 def _parent_dir(child: Path, parent: str) -> Path:

@@ -18,6 +18,8 @@ Both come from the **other-class kNN graph**: each sample linked to its k most s
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -46,7 +48,7 @@ def _prepare(features: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarr
     return xn, labels
 
 
-def _edges(graph: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _edges(graph: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unique unordered edges (i < j) of the other-class graph with their similarity, sorted by
     similarity descending, then i, then j."""
     n, k = graph["other_idx"].shape
@@ -63,7 +65,7 @@ def _edges(graph: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def hardest_pairs(
-    features: np.ndarray, labels: np.ndarray, top: int = 1000, k: int = 20, graph: dict | None = None
+    features: np.ndarray, labels: np.ndarray, top: int = 1000, k: int = 20, graph: dict[str, np.ndarray] | None = None
 ) -> pd.DataFrame:
     """The ``top`` most similar pairs of samples with different labels.
 
@@ -107,8 +109,8 @@ def class_pair_matrix(
     pos_low: float,
     k: int = 20,
     thresholds: tuple[float, float] | None = None,
-    graph: dict | None = None,
-) -> dict:
+    graph: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
     """Class x class difficult-pair counts and mean similarities (definitions in the docstring).
 
     Args:

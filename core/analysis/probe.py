@@ -64,7 +64,8 @@ class LinearProbe:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predicted class ids (N,) int64."""
-        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+        pred: np.ndarray = self.predict_proba(x).argmax(axis=1).astype(np.int64)
+        return pred
 
 
 def _check_xy(x: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> None:

@@ -100,7 +100,8 @@ def prototype_score(xn: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     cn = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
     sims = xn @ cn.astype(np.float32).T
     top2 = -np.sort(-sims, axis=1)[:, :2]
-    return (top2[:, 1] - top2[:, 0]).astype(np.float32)
+    gap: np.ndarray = (top2[:, 1] - top2[:, 0]).astype(np.float32)
+    return gap
 
 
 def fit_prototypes(xn: np.ndarray, n_prototypes: int, seed: int = 0) -> np.ndarray:
@@ -119,7 +120,8 @@ def margin_score(proba: np.ndarray) -> np.ndarray:
     if proba.ndim != 2 or proba.shape[1] < 2:
         raise HardpairsError("margin needs (N, C >= 2) probe probabilities; train on at least two classes")
     top2 = -np.sort(-proba, axis=1)[:, :2]
-    return (1.0 - (top2[:, 0] - top2[:, 1])).astype(np.float32)
+    margin: np.ndarray = (1.0 - (top2[:, 0] - top2[:, 1])).astype(np.float32)
+    return margin
 
 
 def _mean_topk(sims: np.ndarray) -> np.ndarray:
@@ -131,7 +133,8 @@ def _mean_topk(sims: np.ndarray) -> np.ndarray:
 
 def cross_class_from_topk(same_sims: np.ndarray, other_sims: np.ndarray) -> np.ndarray:
     """``cross_class`` from (N, k) same/other-class top-k sims (``-inf`` = missing). (N,) float32."""
-    return (_mean_topk(other_sims) - _mean_topk(same_sims)).astype(np.float32)
+    cross: np.ndarray = (_mean_topk(other_sims) - _mean_topk(same_sims)).astype(np.float32)
+    return cross
 
 
 def compute_scores(

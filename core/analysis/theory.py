@@ -8,6 +8,9 @@ feed are in ``core.analysis.bounds``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
@@ -100,6 +103,78 @@ def _pair_sample(
     return np.concatenate(got)
 
 
+def _checked_labels(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``labels`` as (N,) int64 after checking they match (N, D) ``features`` and none is -1."""
+    labels = np.asarray(labels).astype(np.int64)
+    if np.ndim(features) != 2 or labels.shape != (np.shape(features)[0],):
+        raise HardpairsError(f"features must be (N, D) with N labels; got {np.shape(features)} and {labels.shape}.")
+    if (labels < 0).any():
+        raise HardpairsError(
+            "alpha/beta/gamma need a label for every sample; this dataset has unlabelled "
+            "samples (-1), so the theory analysis is unavailable for it."
+        )
+    return labels
+
+
+@dataclass(frozen=True)
+class _PairSums:
+    """Sums of x_i . x_j (float64) and counts over ordered pair sets (i != j) of one feature set."""
+
+    same_sum: float  # same-class pairs
+    same_cnt: float
+    cross_sum: float  # cross-class pairs
+    cross_cnt: float
+    easy_sum: float  # cross-class pairs with no difficult sample
+    easy_cnt: float
+    both_sum: float  # cross-class pairs of two difficult samples
+    both_cnt: float
+    class_sizes: np.ndarray  # (C,) int64 samples per class
+    n_hard: np.ndarray  # (C,) float64 difficult samples per class
+
+    @property
+    def gamma_cnt(self) -> float:
+        """Cross-class pairs with at least one difficult sample."""
+        return self.cross_cnt - self.easy_cnt
+
+
+def _pair_sums(x: np.ndarray, labels: np.ndarray, hard: np.ndarray) -> _PairSums:
+    """Pair-set sums of (N, D) unit features ``x`` from per-class sums, no N x N matrix.
+
+    ``labels``: (N,) int64; ``hard``: (N,) bool difficult flags. Raises when there are fewer than
+    two classes or a pair set is empty.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    if classes.size < 2:
+        raise HardpairsError("alpha/beta/gamma need at least two classes in the labels.")
+    d = x.shape[1]
+    s_all, s_easy, s_hard = (np.zeros((classes.size, d)) for _ in range(3))
+    n_easy, n_hard = np.zeros(classes.size), np.zeros(classes.size)
+    same_sum, same_cnt = 0.0, 0.0
+    for ci, c in enumerate(classes):
+        xc, hc = x[labels == c], hard[labels == c]
+        s_all[ci] = xc.sum(0, dtype=np.float64)
+        s_hard[ci] = xc[hc].sum(0, dtype=np.float64)
+        s_easy[ci] = s_all[ci] - s_hard[ci]
+        n_hard[ci], n_easy[ci] = hc.sum(), (~hc).sum()
+        same_sum += float(s_all[ci] @ s_all[ci]) - float(np.einsum("nd,nd->", xc, xc, dtype=np.float64))
+        same_cnt += float(counts[ci]) * (counts[ci] - 1)
+    sums = _PairSums(
+        same_sum,
+        same_cnt,
+        *_cross_sum(s_all, counts.astype(np.float64)),
+        *_cross_sum(s_easy, n_easy),
+        *_cross_sum(s_hard, n_hard),
+        class_sizes=counts,
+        n_hard=n_hard,
+    )
+    if same_cnt == 0 or sums.easy_cnt == 0 or sums.gamma_cnt == 0:
+        raise HardpairsError(
+            "too few samples per class for alpha/beta/gamma: each class needs >= 2 "
+            "samples and some non-difficult ones; lower --difficult-share or use more data."
+        )
+    return sums
+
+
 def estimate_abg(
     features: np.ndarray,
     labels: np.ndarray,
@@ -107,7 +182,7 @@ def estimate_abg(
     difficult_share: float = 0.08,
     max_pairs: int = 2_000_000,
     seed: int = 0,
-) -> dict:
+) -> dict[str, Any]:
     """Measure alpha, beta, gamma on real features as in the paper's App. A.5.
 
     Cosine similarity of L2-normalised features. Difficult samples come from ``difficult_mask``.
@@ -134,65 +209,35 @@ def estimate_abg(
         pairs_gamma_both (unordered pair counts), n_samples, n_classes, n_difficult,
         difficult_share, class_sizes, difficult_per_class.
     """
-    labels = np.asarray(labels).astype(np.int64)
-    if np.ndim(features) != 2 or labels.shape != (np.shape(features)[0],):
-        raise HardpairsError(f"features must be (N, D) with N labels; got {np.shape(features)} and {labels.shape}.")
-    if (labels < 0).any():
-        raise HardpairsError(
-            "alpha/beta/gamma need a label for every sample; this dataset has unlabelled "
-            "samples (-1), so the theory analysis is unavailable for it."
-        )
+    labels = _checked_labels(features, labels)
     x = l2_normalise(features)
     hard = difficult_mask(labels, probe_proba, difficult_share)
-    classes, counts = np.unique(labels, return_counts=True)
-    if classes.size < 2:
-        raise HardpairsError("alpha/beta/gamma need at least two classes in the labels.")
-    d = x.shape[1]
-    s_all, s_easy, s_hard = (np.zeros((classes.size, d)) for _ in range(3))
-    n_easy, n_hard = np.zeros(classes.size), np.zeros(classes.size)
-    same_sum, same_cnt = 0.0, 0.0
-    for ci, c in enumerate(classes):
-        xc, hc = x[labels == c], hard[labels == c]
-        s_all[ci] = xc.sum(0, dtype=np.float64)
-        s_hard[ci] = xc[hc].sum(0, dtype=np.float64)
-        s_easy[ci] = s_all[ci] - s_hard[ci]
-        n_hard[ci], n_easy[ci] = hc.sum(), (~hc).sum()
-        same_sum += float(s_all[ci] @ s_all[ci]) - float(np.einsum("nd,nd->", xc, xc, dtype=np.float64))
-        same_cnt += float(counts[ci]) * (counts[ci] - 1)
-    cross_sum, cross_cnt = _cross_sum(s_all, counts.astype(np.float64))
-    easy_sum, easy_cnt = _cross_sum(s_easy, n_easy)
-    both_sum, both_cnt = _cross_sum(s_hard, n_hard)
-    gamma_cnt = cross_cnt - easy_cnt
-    if same_cnt == 0 or easy_cnt == 0 or gamma_cnt == 0:
-        raise HardpairsError(
-            "too few samples per class for alpha/beta/gamma: each class needs >= 2 "
-            "samples and some non-difficult ones; lower --difficult-share or use more data."
-        )
+    ps = _pair_sums(x, labels, hard)
     rng = np.random.default_rng(seed)
-    beta_s = _pair_sample(x, labels, hard, "beta", int(easy_cnt // 2), max_pairs, rng)
-    gamma_s = _pair_sample(x, labels, hard, "gamma", int(gamma_cnt // 2), max_pairs, rng)
+    beta_s = _pair_sample(x, labels, hard, "beta", int(ps.easy_cnt // 2), max_pairs, rng)
+    gamma_s = _pair_sample(x, labels, hard, "gamma", int(ps.gamma_cnt // 2), max_pairs, rng)
     test = stats.ttest_ind(beta_s, gamma_s, equal_var=False)
-    alpha, beta = float(same_sum / same_cnt), float(easy_sum / easy_cnt)
-    gamma = float((cross_sum - easy_sum) / gamma_cnt)
+    alpha, beta = float(ps.same_sum / ps.same_cnt), float(ps.easy_sum / ps.easy_cnt)
+    gamma = float((ps.cross_sum - ps.easy_sum) / ps.gamma_cnt)
     return {
         "alpha": alpha,
         "beta": beta,
         "gamma": gamma,
-        "gamma_both": float(both_sum / both_cnt) if both_cnt else float("nan"),
+        "gamma_both": float(ps.both_sum / ps.both_cnt) if ps.both_cnt else float("nan"),
         "gamma_minus_beta": gamma - beta,
         "t": float(test.statistic),
         "p": float(test.pvalue),
-        "t_test_sampled": bool(max(easy_cnt, gamma_cnt) // 2 > max_pairs),
+        "t_test_sampled": bool(max(ps.easy_cnt, ps.gamma_cnt) // 2 > max_pairs),
         "t_test_pairs_beta": int(beta_s.size),
         "t_test_pairs_gamma": int(gamma_s.size),
-        "pairs_alpha": int(same_cnt // 2),
-        "pairs_beta": int(easy_cnt // 2),
-        "pairs_gamma": int(gamma_cnt // 2),
-        "pairs_gamma_both": int(both_cnt // 2),
+        "pairs_alpha": int(ps.same_cnt // 2),
+        "pairs_beta": int(ps.easy_cnt // 2),
+        "pairs_gamma": int(ps.gamma_cnt // 2),
+        "pairs_gamma_both": int(ps.both_cnt // 2),
         "n_samples": int(x.shape[0]),
-        "n_classes": int(classes.size),
+        "n_classes": int(ps.class_sizes.size),
         "n_difficult": int(hard.sum()),
         "difficult_share": float(difficult_share),
-        "class_sizes": counts.tolist(),
-        "difficult_per_class": n_hard.astype(int).tolist(),
+        "class_sizes": ps.class_sizes.tolist(),
+        "difficult_per_class": ps.n_hard.astype(int).tolist(),
     }

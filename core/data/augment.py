@@ -17,6 +17,7 @@ Differences from torchvision's PIL/tensor transforms, all deliberate:
   keeps luma instead of HSV value and differed from ``adjust_hue`` by more than the shift itself.
 - For 1-channel images only brightness and contrast apply (no saturation, hue or grayscale).
 """
+
 from __future__ import annotations
 
 import math
@@ -56,7 +57,9 @@ class AugmentConfig:
     flip_p: float = 0.5
 
 
-def _uniform(n: int, lo: float, hi: float, gen, device, shape: tuple[int, ...] = ()) -> Tensor:
+def _uniform(
+    n: int, lo: float, hi: float, gen: torch.Generator | None, device: torch.device, shape: tuple[int, ...] = ()
+) -> Tensor:
     return torch.rand((n, *shape), generator=gen, device=device) * (hi - lo) + lo
 
 
@@ -82,7 +85,9 @@ def _out_dtype(mean: Tensor) -> torch.dtype:
     return mean.dtype if isinstance(mean, Tensor) and mean.is_floating_point() else torch.float32
 
 
-def _crop_theta(b: int, h: int, w: int, cfg: AugmentConfig, gen, device) -> Tensor:
+def _crop_theta(
+    b: int, h: int, w: int, cfg: AugmentConfig, gen: torch.Generator | None, device: torch.device
+) -> Tensor:
     """(B, 2, 3) affine maps from output to input coords for random resized crops + flips."""
     tries = 10
     area = _uniform(b, *cfg.crop_scale, gen, device, (tries,)) * (h * w)
@@ -133,7 +138,7 @@ def shift_hue(x: Tensor, shift: Tensor) -> Tensor:
     return maxc.unsqueeze(1) - chroma.unsqueeze(1) * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
 
-def _colour_jitter(x: Tensor, cfg: AugmentConfig, gen) -> Tensor:
+def _colour_jitter(x: Tensor, cfg: AugmentConfig, gen: torch.Generator | None) -> Tensor:
     """Per-sample brightness, contrast, saturation, hue on (B, C, S, S) floats in [0, 1]."""
     b, c = x.shape[:2]
     device = x.device
@@ -174,7 +179,7 @@ def augment_batch(
     gdev = generator.device if generator is not None else x.device
     if gdev.type != x.device.type or (gdev.index or 0) != (x.device.index or 0):
         raise HardpairsError(
-            f"the augmentation generator is on {generator.device} but the images are on {x.device}; "
+            f"the augmentation generator is on {gdev} but the images are on {x.device}; "
             "create it with torch.Generator(device=images.device)"
         )
     b, c, h, w = x.shape

@@ -3,6 +3,7 @@
 Used by :func:`core.data.sources.load_dataset`; the files live under the data root
 (:func:`core.data.sources.default_data_root`) in the folder layout torchvision expects.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

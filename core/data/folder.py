@@ -16,7 +16,7 @@ import numpy as np
 
 from core.data.sources import stratified_split
 from core.errors import HardpairsError
-from core.runs.folder import REPO_ROOT, save_npz
+from core.io import REPO_ROOT, save_npz
 
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _CACHE_VERSION = 1

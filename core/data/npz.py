@@ -3,6 +3,7 @@
 Used by :func:`core.data.sources.load_dataset`. Images may be (N,H,W), (N,H,W,C) or (N,C,H,W) with
 C in {1, 3}, uint8 or float in [0, 1]; they come out as (N, C, H, W) uint8.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,7 +56,7 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         )
     xs = [_npz_images(arrays[k], k, path) for k in ("x_train", "x_test")]
     ys = []
-    for key, x in zip(("y_train", "y_test"), xs):
+    for key, x in zip(("y_train", "y_test"), xs, strict=True):
         y = arrays[key]
         if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
             raise HardpairsError(

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from core.data.npz import load_npz
 from core.data.downloads import TORCHVISION_SOURCES, load_torchvision
 from core.errors import HardpairsError
-from core.runs.folder import REPO_ROOT
+from core.io import REPO_ROOT
 
 @dataclass(frozen=True, eq=False)
 class ImageDataset:

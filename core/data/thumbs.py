@@ -5,6 +5,7 @@ nearest-neighbour (pixel replication) by an integer factor: every source pixel b
 exact ``s x s`` block, nothing is blurred. PNG bytes are cached per image index in a
 :class:`ThumbnailCache` so a grid that is redrawn on every rerun encodes each image once.
 """
+
 from __future__ import annotations
 
 import base64
@@ -12,8 +13,8 @@ import io
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -44,9 +45,7 @@ def upscale_nearest(image: np.ndarray, factor: int) -> np.ndarray:
         )
     if arr.ndim == 3:
         if arr.shape[0] not in (1, 3):
-            raise HardpairsError(
-                f"thumbnail images must be (C,H,W) with C in (1,3), got shape {arr.shape}"
-            )
+            raise HardpairsError(f"thumbnail images must be (C,H,W) with C in (1,3), got shape {arr.shape}")
         arr = arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
     elif arr.ndim != 2:
         raise HardpairsError(f"thumbnail image must be (C,H,W) or (H,W), got shape {arr.shape}")

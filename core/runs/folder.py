@@ -23,9 +23,7 @@ Runs live under ``cache/runs`` unless ``HARDPAIRS_RUNS`` or ``--runs-root`` says
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,14 @@ from typing import Any
 import numpy as np
 
 from core.errors import HardpairsError
+from core.io import REPO_ROOT as REPO_ROOT  # re-exported: the helpers live in core.io (bottom layer)
+from core.io import append_jsonl as append_jsonl
+from core.io import atomic_write_bytes as atomic_write_bytes
+from core.io import read_json as read_json
+from core.io import read_jsonl as read_jsonl
+from core.io import save_npz as save_npz
+from core.io import write_json as write_json
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TERMINAL_STATES = ("done", "failed", "cancelled")
 
 
@@ -46,65 +50,6 @@ def runs_root(override: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else REPO_ROOT / "cache" / "runs"
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Atomically write ``obj`` as pretty JSON (numpy scalars and arrays allowed)."""
-    text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default, allow_nan=True)
-    atomic_write_bytes(path, (text + "\n").encode())
-
-
-def read_json(path: str | os.PathLike, default: Any = None) -> Any:
-    """Read a JSON file; return ``default`` when it does not exist."""
-    path = Path(path)
-    if not path.exists():
-        return default
-    with open(path) as fh:
-        return json.load(fh)
-
-
-def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Atomically write arrays to an uncompressed ``.npz``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def update_status(run_dir: str | os.PathLike, **fields: Any) -> dict:
     """Merge ``fields`` into ``run_dir/status.json`` atomically and return the new status."""
     path = Path(run_dir) / "status.json"
@@ -113,31 +58,6 @@ def update_status(run_dir: str | os.PathLike, **fields: Any) -> dict:
     status["updated"] = time.time()
     write_json(path, status)
     return status
-
-
-def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
-    """Append one JSON line (a line is written whole with a single write call)."""
-    line = json.dumps(obj, sort_keys=True, default=_json_default) + "\n"
-    with open(path, "a") as fh:
-        fh.write(line)
-        fh.flush()
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a JSON-lines file, skipping a torn last line; [] when missing."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 def require_run(run_dir: str | os.PathLike) -> Path:

@@ -25,21 +25,21 @@ import torch
 from torch import Tensor
 
 from core.errors import HardpairsError
-from core.runs.folder import atomic_write_bytes
+from core.io import atomic_write_bytes
 
 FORMAT = "hardpairs"
 _PREFIXES = ("module.", "backbone.", "encoder.", "model.", "net.", "online_network.", "f.", "_orig_mod.")
 _NESTED = ("state_dict", "model", "network", "backbone", "encoder", "model_state_dict")
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     """Atomically write ``payload`` (must hold only tensors, numbers, strings, lists, dicts)."""
     buf = io.BytesIO()
     torch.save(payload, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint_file(path: str | os.PathLike) -> Any:
+def load_checkpoint_file(path: str | os.PathLike[str]) -> Any:
     """``torch.load(path, weights_only=True)`` with clear errors for missing, corrupt or unsafe files."""
     path = Path(path)
     if not path.is_file():
@@ -112,7 +112,7 @@ def detect_arch(state: dict[str, Tensor]) -> tuple[str, int]:
     )
 
 
-def load_backbone_state(path: str | os.PathLike) -> tuple[str, int, dict[str, Tensor], dict | None]:
+def load_backbone_state(path: str | os.PathLike[str]) -> tuple[str, int, dict[str, Tensor], dict[str, Any] | None]:
     """Load any supported checkpoint file.
 
     Returns:
@@ -142,9 +142,8 @@ def load_into_backbone(backbone: torch.nn.Module, state: dict[str, Tensor], sour
             parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})")
         if shape:
             k = shape[0]
-            parts.append(
-                f"{len(shape)} shape mismatches (e.g. {k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)})"
-            )
+            ck, mk = tuple(state[k].shape), tuple(own[k].shape)
+            parts.append(f"{len(shape)} shape mismatches (e.g. {k}: checkpoint {ck} vs model {mk})")
         raise HardpairsError(
             f"checkpoint {source} does not match the architecture: {'; '.join(parts)}. "
             "Pass the matching --arch, or a checkpoint of a supported model."

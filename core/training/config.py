@@ -89,7 +89,7 @@ class TrainConfig:
         unknown = sorted(set(values) - names)
         if unknown:
             raise HardpairsError(f"unknown config keys {unknown}; valid keys are the `train` flags: {sorted(names)}")
-        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         cfg = cls(**fixed)
         cfg.validate()
         return cfg

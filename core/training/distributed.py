@@ -201,10 +201,13 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         mean = sums[:c] / count
         xc = x - mean.view(shape)
         var = _AllReduceSum.apply((xc * xc).sum(dims)) / count
-        y = xc * torch.rsqrt(var + self.eps).view(shape)
+        y: Tensor = xc * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         if self.track_running_stats:
+            # the buffers exist whenever track_running_stats is set (nn.BatchNorm creates them then)
+            assert self.num_batches_tracked is not None and self.running_mean is not None
+            assert self.running_var is not None
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 f = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
@@ -220,7 +223,8 @@ def convert_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
     before or after, and state-dict keys, are unchanged.
     """
     if device.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        synced: nn.Module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        return synced
     out = module
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(
         module, (GlobalBatchNorm, nn.SyncBatchNorm)

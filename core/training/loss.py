@@ -1,4 +1,4 @@
-"""Contrastive losses with in-batch difficult-pair selection (paper Eq. 12-16) and H-SCL references.
+"""Contrastive losses with in-batch difficult-pair selection (paper Eq. 12-16); H-UCL/SCL/H-SCL in hardneg.py.
 
 Views are ordered ``[x_1..x_N, x'_1..x'_N]`` (2N rows); the positive of view ``i`` is
 ``(i + N) mod 2N``. Similarities are cosine similarities (inputs are L2-normalised here).
@@ -27,35 +27,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from core.errors import HardpairsError
-from core.training.lossmodes import LABEL_MODES, LOSS_MODES, PAPER_MODES
+from core.training.hardneg import check_labels, hard_ucl_loss, scl_loss
+from core.training.hardneg import monitor_losses as monitor_losses  # re-exported for core.training.loop
+from core.training.lossmodes import LABEL_MODES, LOSS_MODES, get_mode
+from core.training.views import check_views, cosine, exclude_mask
 
 REMOVAL_VARIANTS: tuple[str, ...] = ("zero", "mask")
-
-
-def _check_views(x: Tensor, what: str) -> int:
-    """Validate a (2N, D) view matrix; return 2N."""
-    if x.dim() != 2 or x.shape[0] < 4 or x.shape[0] % 2:
-        raise HardpairsError(
-            f"{what} must have shape (2N, D) with an even 2N >= 4 (two views of N >= 2 images), "
-            f"got {tuple(x.shape)}; pass both views stacked as [x_1..x_N, x'_1..x'_N]"
-        )
-    return x.shape[0]
-
-
-def _exclude_mask(n2: int, device: torch.device) -> Tensor:
-    """(2N, 2N) bool, True on self (i, i) and positive (i, (i+N) mod 2N) entries."""
-    idx = torch.arange(n2, device=device)
-    ex = torch.zeros(n2, n2, dtype=torch.bool, device=device)
-    ex[idx, idx] = True
-    ex[idx, (idx + n2 // 2) % n2] = True
-    return ex
-
-
-def _cosine(x: Tensor) -> Tensor:
-    """(2N, D) -> (2N, 2N) cosine similarity, float32 (float64 kept)."""
-    x = x if x.dtype == torch.float64 else x.float()
-    x = F.normalize(x, dim=1)
-    return x @ x.T
 
 
 def _sorted_quantile(vals: Tensor, q: float, start: int, count: int) -> Tensor:
@@ -95,10 +72,10 @@ def select_difficult_pairs(h: Tensor, pos_high: float, pos_low: float, per_row: 
             f"pos_high={pos_high} and pos_low={pos_low} must satisfy 0 <= pos_high < pos_low <= 1 "
             "(fractions of the descending similarity ranking); e.g. --pos-high 0.15 --pos-low 0.22"
         )
-    n2 = _check_views(h, "features h")
+    n2 = check_views(h, "features h")
     with torch.no_grad():
-        s = _cosine(h.detach())
-        ex = _exclude_mask(n2, s.device)
+        s = cosine(h.detach())
+        ex = exclude_mask(n2, s.device)
         m = n2 - 2  # candidates per row
         if per_row:
             srt = s.masked_fill(ex, float("-inf")).sort(dim=1).values  # 2 x -inf first per row
@@ -123,69 +100,6 @@ def _paper_logits(s: Tensor, tau: float, p: Tensor | None, mode: str, sigma: flo
     if mode == "temperature":
         return s / ((rho * pf + (1.0 - pf)) * tau)
     return (s + sigma * pf) / ((rho * pf + (1.0 - pf)) * tau)  # combined
-
-
-def _weighted_log_mean(x: Tensor, beta: float, mask: Tensor) -> Tensor:
-    """Per row: log( sum_j w_j e^{x_j} / sum_j w_j ) over ``mask``, ``w_j = e^{beta x_j}``.
-
-    Rows with an empty mask give ``-inf`` (no negatives -> that term vanishes) without NaN grads.
-    """
-    has = mask.any(dim=1)
-    safe = mask | ~has.unsqueeze(1)
-    a = torch.logsumexp(((1.0 + beta) * x).masked_fill(~safe, float("-inf")), dim=1)
-    b = torch.logsumexp((beta * x).masked_fill(~safe, float("-inf")), dim=1)
-    return torch.where(has, a - b, torch.full_like(a, float("-inf")))
-
-
-def _hard_ucl(s: Tensor, tau: float, beta: float, tau_plus: float) -> Tensor:
-    """HCL estimator (Robinson et al. 2021) as in the H-SCL code's ``criterion(..., 'hard')``."""
-    n2 = s.shape[0]
-    ex = _exclude_mask(n2, s.device)
-    idx = torch.arange(n2, device=s.device)
-    x = s / tau
-    lpos = x[idx, (idx + n2 // 2) % n2]
-    m = n2 - 2
-    log_r = math.log(m) + _weighted_log_mean(x, beta, ~ex)  # log sum_j w neg_j / mean_j w
-    floor = torch.full_like(log_r, math.log(m) - 1.0 / tau)  # N e^{-1/tau}
-    if tau_plus > 0:
-        ratio = tau_plus * m * torch.exp(lpos - log_r)
-        deb = log_r + torch.log((1.0 - ratio).clamp_min(1e-30)) - math.log1p(-tau_plus)
-        log_ng = torch.where(ratio < 1.0, deb, floor)
-    else:
-        log_ng = log_r
-    log_ng = torch.maximum(log_ng, floor)
-    return (torch.logaddexp(lpos, log_ng) - lpos).mean()
-
-
-def _scl(s: Tensor, tau: float, labels: Tensor, beta: float, twin_only: bool) -> Tensor:
-    """SCL / H-SCL of the H-SCL code (``nce_supervised_easy/hard``); ``beta=0`` gives SCL."""
-    n2 = s.shape[0]
-    idx = torch.arange(n2, device=s.device)
-    x = s / tau
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    if twin_only:
-        posm = torch.zeros_like(same)
-        posm[idx, (idx + n2 // 2) % n2] = True
-    else:
-        posm = same & ~torch.eye(n2, dtype=torch.bool, device=s.device)
-    lneg = math.log(n2 - 2) + _weighted_log_mean(x, beta, ~same)  # (2N-2) * weighted mean
-    terms = torch.logaddexp(x, lneg.unsqueeze(1)) - x  # -log(pos / (pos + (2N-2) mean))
-    return terms[posm].mean()
-
-
-def _check_labels(labels: Tensor | None, n2: int, mode: str, device: torch.device) -> Tensor:
-    if labels is None:
-        raise HardpairsError(
-            f"--loss-mode {mode} needs labelled data (a label per view); use one of "
-            f"{', '.join(PAPER_MODES + ('hard_ucl',))} for unlabelled data"
-        )
-    labels = torch.as_tensor(labels, device=device).reshape(-1)
-    if labels.numel() != n2 or not torch.equal(labels[: n2 // 2], labels[n2 // 2 :]):
-        raise HardpairsError(
-            f"labels must have shape ({n2},) with both views of an image sharing a label, got "
-            f"{labels.numel()} values; pass torch.cat([y, y]) for the batch labels y"
-        )
-    return labels
 
 
 def contrastive_loss(
@@ -237,19 +151,19 @@ def contrastive_loss(
         raise HardpairsError(f"unknown removal variant {removal!r}; choose 'zero' or 'mask'")
     if not tau > 0:
         raise HardpairsError(f"temperature tau must be > 0, got {tau}; e.g. --tau 0.5")
-    if mode in ("temperature", "combined") and not rho > 0:
+    if "rho" in get_mode(mode).knobs and not rho > 0:
         raise HardpairsError(f"temperature factor rho must be > 0, got {rho}; e.g. --rho 0.7")
-    if mode in ("hard_ucl", "hard_scl") and beta < 0:
+    if "beta" in get_mode(mode).knobs and beta < 0:
         raise HardpairsError(f"hardening beta must be >= 0, got {beta}; beta=0 means no tilt")
     if not 0.0 <= tau_plus < 1.0:
         raise HardpairsError(f"tau_plus must be in [0, 1), got {tau_plus}; 0 disables debiasing")
-    n2 = _check_views(z, "projector outputs z")
-    s = _cosine(z)
+    n2 = check_views(z, "projector outputs z")
+    s = cosine(z)
     if mode == "hard_ucl":
-        return _hard_ucl(s, tau, beta, tau_plus)
+        return hard_ucl_loss(s, tau, beta, tau_plus)
     if mode in LABEL_MODES:
-        lab = _check_labels(labels, n2, mode, s.device)
-        return _scl(s, tau, lab, beta if mode == "hard_scl" else 0.0, twin_only=False)
+        lab = check_labels(labels, n2, mode, s.device)
+        return scl_loss(s, tau, lab, beta if mode == "hard_scl" else 0.0, twin_only=False)
     p = None
     if pairs is not None and mode != "baseline":
         if tuple(pairs.shape) != (n2, n2):
@@ -257,39 +171,11 @@ def contrastive_loss(
                 f"pairs must have shape ({n2}, {n2}) to match z, got {tuple(pairs.shape)}; "
                 "compute them with select_difficult_pairs on the same batch"
             )
-        p = (pairs.to(s.device) != 0) & ~_exclude_mask(n2, s.device)
+        p = (pairs.to(s.device) != 0) & ~exclude_mask(n2, s.device)
     logits = _paper_logits(s, tau, p, mode, sigma, rho, removal)
     logits = logits.masked_fill(torch.eye(n2, dtype=torch.bool, device=s.device), float("-inf"))
     target = (torch.arange(n2, device=s.device) + n2 // 2) % n2
     return F.cross_entropy(logits, target)
-
-
-def monitor_losses(z: Tensor, labels: Tensor, tau: float, beta: float = 1.0) -> dict[str, float]:
-    """UCL, H-UCL, SCL and H-SCL of one batch, no gradient (the H-SCL paper's Fig. 5 view).
-
-    As in the official ``main_loss.py`` monitor, all four share the anchor/twin positive pair and
-    differ only in the negatives, so ``scl``/``hard_scl`` here use the twin as the only positive
-    (``contrastive_loss(mode="scl")`` uses every same-label view, as the training script does).
-
-    Args:
-        z: (2N, P) projector outputs. labels: (2N,) int labels per view. tau: temperature.
-        beta: hardening strength for ``hard_ucl`` and ``hard_scl``.
-
-    Returns:
-        ``{"ucl", "hard_ucl", "scl", "hard_scl"}`` -> float.
-    """
-    n2 = _check_views(z, "projector outputs z")
-    with torch.no_grad():
-        s = _cosine(z.detach())
-        lab = _check_labels(labels, n2, "scl", s.device)
-        idx = torch.arange(n2, device=s.device)
-        ucl = F.cross_entropy((s / tau).fill_diagonal_(float("-inf")), (idx + n2 // 2) % n2)
-        return {
-            "ucl": float(ucl),
-            "hard_ucl": float(_hard_ucl(s, tau, beta, 0.0)),
-            "scl": float(_scl(s, tau, lab, 0.0, twin_only=True)),
-            "hard_scl": float(_scl(s, tau, lab, beta, twin_only=True)),
-        }
 
 
 def pair_stats(pairs: Tensor, labels: Tensor | None) -> dict[str, float]:
@@ -303,7 +189,7 @@ def pair_stats(pairs: Tensor, labels: Tensor | None) -> dict[str, float]:
         share of those flagged pairs whose labels differ (NaN without labels or flags).
     """
     n2 = pairs.shape[0]
-    p = (pairs != 0) & ~_exclude_mask(n2, pairs.device)
+    p = (pairs != 0) & ~exclude_mask(n2, pairs.device)
     n_flag = int(p.sum())
     out = {"flagged_share": n_flag / (n2 * (n2 - 2)), "flagged_cross_class": float("nan")}
     if labels is not None and n_flag:

@@ -41,14 +41,15 @@ class SmallCNN(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.pool(self.features(x)).flatten(1)
+        h: Tensor = self.pool(self.features(x)).flatten(1)
+        return h
 
 
 def resnet18_backbone(in_channels: int = 3, cifar_stem: bool = True) -> nn.Module:
     """torchvision ResNet-18 without ``fc`` (output (B, 512)); CIFAR stem when ``cifar_stem``."""
     from torchvision.models import resnet18
 
-    net = resnet18(weights=None)
+    net: nn.Module = resnet18(weights=None)
     if cifar_stem:
         net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
         net.maxpool = nn.Identity()
@@ -82,7 +83,8 @@ class Projector(nn.Module):
         )
 
     def forward(self, h: Tensor) -> Tensor:
-        return self.net(h)
+        z: Tensor = self.net(h)
+        return z
 
 
 class SimCLRModel(nn.Module):

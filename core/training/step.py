@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -24,14 +25,17 @@ from core.training.loss import contrastive_loss, select_difficult_pairs
 from core.training.lossmodes import LABEL_MODES, SELECTING_MODES
 from core.training.models import SimCLRModel
 
+#: what a step calls: (2m, C, S, S) views -> (h, z) features and projections
+Forward = Callable[[Tensor], tuple[Tensor, Tensor]]
+
 
 def augment_config(cfg: TrainConfig) -> AugmentConfig:
     """The augmentation settings of a run."""
     return AugmentConfig(
         out_size=cfg.out_size,
-        crop_scale=tuple(cfg.crop_scale),
+        crop_scale=cast(tuple[float, float], tuple(cfg.crop_scale)),  # a list when built by hand
         flip=cfg.flip,
-        jitter=tuple(cfg.jitter),
+        jitter=cast(tuple[float, float, float, float], tuple(cfg.jitter)),
         jitter_p=cfg.jitter_p,
         gray_p=cfg.gray_p,
     )
@@ -54,7 +58,7 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devi
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    fused = {"fused": True} if device.type == "cuda" else {}
+    fused: dict[str, Any] = {"fused": True} if device.type == "cuda" else {}
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, **fused)
     if cfg.optimizer == "adamw":
@@ -69,7 +73,7 @@ class CompiledForward:
     a failed first step eagerly with the same views and calls :meth:`fall_back`.
     """
 
-    def __init__(self, module: torch.nn.Module, log: Callable[[str], None]):
+    def __init__(self, module: Forward, log: Callable[[str], None]):
         self.eager, self.log, self.pending = module, log, True
         try:
             self.fn = torch.compile(module)
@@ -82,7 +86,8 @@ class CompiledForward:
         self.fn, self.pending = self.eager, False
 
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.fn(x)
+        out: tuple[Tensor, Tensor] = self.fn(x)
+        return out
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class StepContext:
     """Everything one training step needs. ``forward`` maps (2m, C, S, S) views to ``(h, z)``."""
 
     cfg: TrainConfig
-    forward: Callable[[Tensor], tuple[Tensor, Tensor]]
+    forward: Forward
     opt: torch.optim.Optimizer
     acfg: AugmentConfig
     mean: Tensor
@@ -186,17 +191,17 @@ def prepare_model(
     device: torch.device,
     env: DistEnv = DistEnv(),
     log: Callable[[str], None] = print,
-) -> tuple[SimCLRModel, Callable, torch.optim.Optimizer]:
+) -> tuple[SimCLRModel, Forward, torch.optim.Optimizer]:
     """``(model, forward, optimizer)``: the model on ``device`` (channels_last on CUDA; global-batch
     BatchNorm and a DDP wrapper under torchrun), the callable a step runs (maybe compiled)."""
     model = build_model(cfg, in_channels).to(device)
     if env.enabled:
-        model = convert_batchnorm(model, device)
+        model = cast(SimCLRModel, convert_batchnorm(model, device))  # the root is no BatchNorm: same object
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         model = model.to(memory_format=torch.channels_last)
     opt = build_optimizer(model, cfg, device)
-    net: Callable = model
+    net: Forward = model
     if env.enabled:
         import inspect
 
@@ -208,10 +213,11 @@ def prepare_model(
             if "forward_sync_buffers" in inspect.signature(DDP).parameters
             else "broadcast_buffers"
         )
+        sync_off: dict[str, Any] = {no_sync: False}
         net = DDP(
             model,
             device_ids=[device.index] if device.type == "cuda" else None,
             gradient_as_bucket_view=True,
-            **{no_sync: False},
+            **sync_off,
         )
     return model, (CompiledForward(net, log) if cfg.compile else net), opt

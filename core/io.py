@@ -1,0 +1,105 @@
+"""Files: the repository root, atomic writes and the JSON/NPZ readers every layer of ``core`` uses.
+
+This is the bottom of ``core`` (it imports nothing from ``core``), so that data, training and
+analysis code can write files atomically without importing the run-folder layer
+(``core.runs.folder`` re-exports these names for its callers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+PathLike = str | os.PathLike[str]
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_json(path: PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as pretty JSON (numpy scalars and arrays allowed)."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default, allow_nan=True)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def read_json(path: PathLike, default: Any = None) -> Any:
+    """Read a JSON file; return ``default`` when it does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return default
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def save_npz(path: PathLike, **arrays: np.ndarray[Any, Any]) -> None:
+    """Atomically write arrays to an uncompressed ``.npz``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        named: dict[str, Any] = dict(arrays)  # keyword names are array names, not savez options
+        np.savez(tmp, **named)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def append_jsonl(path: PathLike, obj: Any) -> None:
+    """Append one JSON line (a line is written whole with a single write call)."""
+    line = json.dumps(obj, sort_keys=True, default=_json_default) + "\n"
+    with open(path, "a") as fh:
+        fh.write(line)
+        fh.flush()
+
+
+def read_jsonl(path: PathLike) -> list[dict[str, Any]]:
+    """Read a JSON-lines file, skipping a torn last line; [] when missing."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
