@@ -88,7 +88,10 @@ def test_train_click_queues_the_cli_command(runs_root, no_launch):
     at.number_input(key=sigma_key).set_value(0.25)
     at.number_input(key="train_epochs_quick_digits").set_value(5)
     at.run()
-    expected = "python -m core train --dataset digits --preset quick --epochs 5 --loss-mode combined --sigma 0.25 --seed 0 --analyse"
+    expected = (
+        "python -m core train --dataset digits --preset quick --epochs 5 --loss-mode combined --sigma 0.25"
+        " --seed 0 --analyse"
+    )
     assert expected in codes(at)
     at.button(key="train_button").click().run()
     assert not at.exception

@@ -107,5 +107,6 @@ def removal_verdict(gap: float, threshold: float, beats: bool) -> str:
 
 def monitor_claim(frame: pd.DataFrame) -> tuple[int, int]:
     """(epochs where H-SCL <= H-UCL, epochs that logged both) of a monitor frame."""
-    both = frame[["hard_scl", "hard_ucl"]].dropna()
-    return int((both["hard_scl"] <= both["hard_ucl"]).sum()), len(both)
+    scl, ucl = "hard_scl", "hard_ucl"  # monitor columns (see ui.figures.MONITOR_NAMES)
+    both = frame[[scl, ucl]].dropna()
+    return int((both[scl] <= both[ucl]).sum()), len(both)
