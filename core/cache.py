@@ -3,11 +3,12 @@
 Where each cache lives and why is written in ``docs/caches.md``. Two kinds live here:
 
 * :class:`ArrayStore` -- a ``diskcache.Cache`` of array dicts (decoded image folders), by default
-  in ``<repo>/cache/datasets`` (``load_dataset(..., cache_dir=...)`` moves it),
-  evicted least-recently-used above ``DATASET_CACHE_BYTES``. Values are stored as uncompressed
-  ``.npz`` bytes (no pickle); an entry that does not read back is deleted and reported as a miss,
-  so the caller recomputes it. Entries may carry a ``tag`` (one per folder and image size) so a
-  new version of a folder replaces the old entry instead of waiting for eviction.
+  in ``<repo>/cache/datasets`` (``load_dataset(..., cache_dir=...)`` moves it), evicted
+  least-recently-used above ``DATASET_CACHE_BYTES``. Values are uncompressed ``.npz`` files (no
+  pickle), streamed in and out without an extra copy in memory; an entry that does not read back
+  is deleted and reported as a miss, so the caller recomputes it. Entries may carry a ``tag``
+  (one per folder and image size) so a new version of a folder replaces the old entry instead of
+  waiting for eviction.
 * :func:`read_verified` / :func:`write_verified` -- an artefact in a *run folder* (e.g. a UMAP
   map) with a JSON sidecar naming what it was computed from (parameters, :func:`array_sha1` of
   the input) and the sha1 of its bytes; a sidecar that does not match is a miss. These stay in
@@ -20,6 +21,7 @@ import hashlib
 import io
 import os
 import sqlite3
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,15 +37,11 @@ DATASETS_DIR = REPO_ROOT / "cache" / "datasets"
 DATASET_CACHE_BYTES = 4 * 2**30
 
 
-def _to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub mistakes the dict for allow_pickle
-    return buf.getvalue()
-
-
-def _from_bytes(data: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+def _read_npz(value: Any) -> dict[str, np.ndarray]:
+    """Arrays of a stored value: an open value file (``get(read=True)``) or bytes (small values)."""
+    with value if hasattr(value, "read") else io.BytesIO(value) as fh:
+        with np.load(fh, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
 
 
 class ArrayStore:
@@ -69,11 +67,11 @@ class ArrayStore:
         """The arrays stored under ``key``; None on a miss, a damaged entry (deleted) or an unreadable cache."""
         try:
             with self._open() as cache:
-                data = cache.get(key)
-                if data is None:
+                value = cache.get(key, read=True)  # an open file: the arrays are read once, not copied
+                if value is None:
                     return None
                 try:
-                    return _from_bytes(data)
+                    return _read_npz(value)
                 except Exception:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
                     cache.delete(key)
                     return None
@@ -87,10 +85,13 @@ class ArrayStore:
         Failures to write (full disk, unreadable cache) only warn: the caller has the arrays.
         """
         try:
-            with self._open() as cache:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with self._open() as cache, tempfile.TemporaryFile(dir=self.directory) as fh:
+                np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub mistakes the dict for allow_pickle
+                fh.seek(0)
                 if tag is not None:
                     cache.evict(tag)
-                cache.set(key, _to_bytes(arrays), tag=tag)
+                cache.set(key, fh, read=True, tag=tag)  # streamed into a value file, no copy in memory
                 _evict_to_limit(cache, key)
         except (sqlite3.Error, OSError) as err:
             warnings.warn(f"could not write to the cache {self.directory} ({err}); continuing uncached", stacklevel=2)
@@ -112,7 +113,8 @@ def _evict_to_limit(cache: diskcache.Cache, keep: str) -> None:
     An entry larger than the whole limit is kept (alone) until the next one is stored.
     """
     while cache.volume() > cache.size_limit:
-        # the ``least-recently-used`` policy's order (diskcache updates access_time on every get)
+        # the ``least-recently-used`` policy's order (diskcache updates access_time on every get);
+        # diskcache has no public "oldest key" call, ``_sql`` is its SQL helper (5.6.3 is pinned)
         row = cache._sql("SELECT key FROM Cache WHERE key != ? ORDER BY access_time LIMIT 1", (keep,)).fetchone()
         if row is None:
             return

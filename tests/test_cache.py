@@ -19,7 +19,7 @@ from core.runs.folder import REPO_ROOT
 
 
 def _arrays(i: int, n: int = 25_000) -> dict[str, np.ndarray]:
-    """~200 KB of int64 (the value is stored as a file, not inside SQLite)."""
+    """~200 KB of int64."""
     return {"x": np.arange(n, dtype=np.int64) + i, "names": np.array([f"c{i}", "d"])}
 
 
@@ -70,6 +70,14 @@ def test_tag_replaces_the_older_version(tmp_path):
     assert sorted(store.keys()) == ["folder-1-v2", "other"]
 
 
+def test_small_values_written_by_diskcache_itself_are_read(tmp_path):
+    store = ArrayStore(tmp_path / "c")
+    store.put("k", _arrays(1, n=10))
+    with diskcache.Cache(str(tmp_path / "c")) as raw:  # a value kept inside SQLite (bytes, not a file)
+        raw.set("inline", raw.get("k"))
+    np.testing.assert_array_equal(store.get("inline")["x"], _arrays(1, n=10)["x"])
+
+
 def test_damaged_entry_is_a_miss_and_deleted(tmp_path):
     store = ArrayStore(tmp_path / "c")
     store.put("k", _arrays(0))
@@ -117,9 +125,8 @@ def test_folder_hit_equals_decode_and_damaged_entry_is_decoded_again(tmp_path, d
     for key in ("x_train", "y_train", "x_test", "y_test"):
         np.testing.assert_array_equal(getattr(first, key), getattr(second, key))
     assert second.classes == ["a", "b"] and second.x_train.dtype == np.uint8
-    (key,) = ArrayStore(cache).keys()
-    with diskcache.Cache(str(cache)) as raw:  # small values live inside SQLite: damage that copy
-        raw.set(key, raw.get(key)[:100])
+    (path,) = _value_files(cache)
+    path.write_bytes(path.read_bytes()[:100])  # torn value file
     third = load_dataset(f"folder:{root}", cache_dir=str(cache))
     assert len(decode_calls) == 2
     np.testing.assert_array_equal(third.x_train, first.x_train)
