@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from core.cache import ArrayStore
 from core.data import folder as data_folder
 from core.data import sources as data
 from core.data.sources import load_dataset, stratified_split
@@ -220,7 +221,7 @@ def test_folder_cache_hit_and_invalidation(tmp_path, monkeypatch):
     monkeypatch.setattr(data_folder, "_decode_files", lambda *a: calls.append(1) or real(*a))
     first = load_dataset(f"folder:{root}", cache_dir=str(cache))
     second = load_dataset(f"folder:{root}", cache_dir=str(cache))
-    assert len(calls) == 1 and len(list(cache.glob("folder-*.npz"))) == 1
+    assert len(calls) == 1 and len(ArrayStore(cache).keys()) == 1
     for key in ("x_train", "y_train", "x_test", "y_test"):
         np.testing.assert_array_equal(getattr(first, key), getattr(second, key))
     assert first.fingerprint == second.fingerprint and first.classes == second.classes
@@ -230,7 +231,7 @@ def test_folder_cache_hit_and_invalidation(tmp_path, monkeypatch):
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     third = load_dataset(f"folder:{root}", cache_dir=str(cache))
     assert len(calls) == 2 and third.fingerprint != first.fingerprint
-    assert len(list(cache.glob("folder-*.npz"))) == 1  # the stale cache file was replaced
+    assert len(ArrayStore(cache).keys()) == 1  # the stale cache entry was replaced
     zero = np.zeros((3, 8, 8), np.uint8)
     assert any(np.array_equal(x, zero) for x in np.concatenate([third.x_train, third.x_test]))
 

@@ -16,7 +16,6 @@ kNN similarity (e.g. features normalised twice, or a GPU instead of a CPU kNN) g
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -27,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.neighbors import knn, l2_normalise
+from core.cache import array_sha1 as features_sha1
+from core.cache import read_verified, write_verified
 from core.errors import HardpairsError
-from core.runs.folder import atomic_write_bytes, load_features, read_json, require_run, write_json
+from core.runs.folder import load_features, read_json, require_run
 
 AXES = ("x", "y", "z")
 LARGE_N = 20_000
@@ -169,27 +170,9 @@ def umap_embedding(
     return np.asarray(coords, dtype=np.float32)
 
 
-def features_sha1(x: np.ndarray) -> str:
-    """sha1 of an array's shape, dtype and bytes: identifies the checkpoint that produced the features."""
-    x = np.ascontiguousarray(x)
-    h = hashlib.sha1(f"{x.shape}|{x.dtype}|".encode())
-    h.update(x.data.cast("B"))
-    return h.hexdigest()
-
-
 def map_paths(run_dir: str | Path, n_components: int) -> tuple[Path, Path]:
     """``(umap_{d}d.csv, umap_{d}d.json)`` inside ``run_dir``."""
     return Path(run_dir) / f"umap_{n_components}d.csv", Path(run_dir) / f"umap_{n_components}d.json"
-
-
-def _read_cached(csv_path: Path, meta_path: Path, params: dict[str, object], sha1: str) -> pd.DataFrame | None:
-    meta = read_json(meta_path)
-    if not meta or meta.get("params") != params or meta.get("features_sha1") != sha1 or not csv_path.exists():
-        return None
-    data = csv_path.read_bytes()
-    if hashlib.sha1(data).hexdigest() != meta.get("csv_sha1"):
-        return None
-    return pd.read_csv(StringIO(data.decode()), dtype={a: np.float32 for a in AXES} | {"index": np.int64})
 
 
 def compute_or_load_map(run_dir: str | Path, cfg: MapConfig) -> MapResult:
@@ -203,27 +186,31 @@ def compute_or_load_map(run_dir: str | Path, cfg: MapConfig) -> MapResult:
     csv_path, meta_path = map_paths(run, cfg.n_components)
     params, sha1 = asdict(cfg), features_sha1(train)
     start = time.perf_counter()
-    frame = _read_cached(csv_path, meta_path, params, sha1)
-    if frame is not None:
-        return MapResult(frame, csv_path, True, time.perf_counter() - start)
+    cached = read_verified(csv_path, meta_path, {"params": params, "features_sha1": sha1}, sha1_key="csv_sha1")
+    if cached is not None:
+        dtypes = {a: np.float32 for a in AXES} | {"index": np.int64}
+        return MapResult(
+            pd.read_csv(StringIO(cached.decode()), dtype=dtypes), csv_path, True, time.perf_counter() - start
+        )
     index = subset_indices(train.shape[0], cfg)
     coords = umap_embedding(train[index], cfg)
     frame = pd.DataFrame({"index": index} | {a: coords[:, i] for i, a in enumerate(AXES[: cfg.n_components])})
     data = frame.to_csv(index=False, float_format="%.9g").encode()
     seconds = time.perf_counter() - start
-    atomic_write_bytes(csv_path, data)
-    write_json(
+    write_verified(
+        csv_path,
         meta_path,
+        data,
         {
             "params": params,
             "features_sha1": sha1,
-            "csv_sha1": hashlib.sha1(data).hexdigest(),
             "n": int(index.size),
             "n_total": int(train.shape[0]),
             "seconds": seconds,
             "n_epochs": effective_epochs(int(index.size), cfg),
             "created": time.time(),
         },
+        sha1_key="csv_sha1",
     )
     return MapResult(frame, csv_path, False, seconds)
 

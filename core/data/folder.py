@@ -1,10 +1,12 @@
 """The ``folder:PATH`` dataset source: an image folder, decoded in threads and cached on disk.
 
 Layouts: ``PATH/<class>/*`` (split 80/20 per class, fixed seed) or ``PATH/train/<class>/*`` plus
-``PATH/test/<class>/*``. Decoded arrays are cached as one .npz per (folder, image_size) under
-``cache_dir`` (default ``<repo>/cache/datasets``), keyed on every file's path, size and mtime.
+``PATH/test/<class>/*``. Decoded arrays are cached in a size-limited ``core.cache.ArrayStore``
+(diskcache) in ``cache_dir`` (default ``<repo>/cache/datasets``), one entry per (folder,
+image_size), keyed on every file's path, size and mtime (docs/caches.md).
 Used by :func:`core.data.sources.load_dataset`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cache import ArrayStore
 from core.data.sources import stratified_split
 from core.errors import HardpairsError
-from core.io import REPO_ROOT, save_npz
 
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _CACHE_VERSION = 1
@@ -129,22 +131,16 @@ def load_folder(
     cut = len(str(path))
     stats = [(f[0][cut:], f[1], f[2]) for _, _, f in groups]  # relative path, size, mtime
     key_src = json.dumps([_CACHE_VERSION, str(path.resolve()), image_size, stats])
-    cache = Path(cache_dir) if cache_dir else REPO_ROOT / "cache" / "datasets"
-    # One cache file per (folder, image_size); a content change writes a new file and drops the old.
-    prefix = "folder-" + hashlib.sha1(json.dumps([str(path.resolve()), image_size]).encode()).hexdigest()[:12]
-    cache_file = cache / f"{prefix}-{hashlib.sha1(key_src.encode()).hexdigest()[:20]}.npz"
-    arrays = None
-    if cache_file.exists():
-        try:
-            with np.load(cache_file, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except Exception:  # a damaged cache file is rebuilt, never trusted
-            arrays = None
+    # One entry per (folder, image_size) (the tag); a content change stores a new key and drops the old.
+    store = ArrayStore(cache_dir)
+    tag = "folder-" + hashlib.sha1(json.dumps([str(path.resolve()), image_size]).encode()).hexdigest()[:12]
+    key = f"{tag}-{hashlib.sha1(key_src.encode()).hexdigest()[:20]}"
+    arrays = store.get(key)
     if arrays is None:
         x, ok = _decode_files(files, image_size)
         label = np.array([classes.index(c) for c, _, _ in groups], np.int64)
         split = np.array([s for _, s, _ in groups], np.int64)
-        skipped = [f for f, good in zip(files, ok) if not good]
+        skipped = [f for f, good in zip(files, ok, strict=True) if not good]
         if not ok.any():
             raise HardpairsError(f"{path}: no readable images among {len(files)} files; {hint}")
         x, label, split = x[ok], label[ok], split[ok]
@@ -169,10 +165,7 @@ def load_folder(
             "classes": np.array(classes, dtype=str),
             "skipped": np.array(skipped, dtype=str),
         }
-        save_npz(cache_file, **arrays)
-        for stale in cache.glob(f"{prefix}-*.npz"):
-            if stale != cache_file:
-                stale.unlink(missing_ok=True)
+        store.put(key, arrays, tag=tag)
     skipped = [str(s) for s in arrays["skipped"]]
     if skipped:
         warnings.warn(

@@ -3,8 +3,11 @@
 ``paper`` holds the appendix values of Zhang et al. (ICLR 2026, App. A.3/A.5) for each dataset:
 batch, lr, temperature, posHigh/posLow, sigma/rho. Where the paper is silent (optimizer,
 schedule, weight decay, epochs, projector, augmentations) the values are our documented choices
-(see ../shared/docs/paper-method.md section 6): SGD with momentum 0.9, weight decay 5e-4,
-10 warm-up epochs then cosine, 200 epochs, the standard SimCLR CIFAR augmentations.
+(docs/paper-fidelity.md, one row per setting): SGD with Nesterov momentum 0.9
+(``core.training.step.build_optimizer``: ``torch.optim.SGD(..., nesterov=True)``), weight decay
+5e-4 on weights only (not BatchNorm or biases), 10 linear warm-up epochs then cosine decay to 0
+per step (``core.training.step.lr_at``), 200 epochs, a Linear-BN-ReLU-Linear projector 512-512-128,
+the standard SimCLR CIFAR augmentations.
 
 ``quick`` is sized for a laptop CPU: the small CNN, few epochs. It is the default for ``digits``
 and gives a fast first look on any dataset.
