@@ -10,19 +10,24 @@ Layout of one run folder (``<runs_root>/<run_id>/``)::
                        epoch, epochs, step, steps, loss, images_per_s, eta_s,
                        flagged_share, message, pid, updated (unix time)
     progress.jsonl     one JSON object per logged epoch
-    log.txt            human-readable log
-    checkpoints/last.pt   latest checkpoint (atomic); checkpoints/epoch_NNNN.pt kept ones
+    log.txt            human-readable log, one timestamped line per message
+                       (written only by core.runs.log.run_log)
+    checkpoints/last.pt   the one checkpoint: the latest epoch (rewritten atomically every
+                       ``checkpoint_every`` epochs and at the end; resume starts from it)
     features.npz       train (N, D) float32, test (M, D) float32, y_train (N,) int64,
                        y_test (M,) int64 -- pre-projector features of *all* train samples
     metrics.json       {"linear_acc": float, "knn_acc": float, ...}
     keep.npy           (K,) int64 kept training indices, only for pruned runs
 
-Analysis artefacts (scores.csv, pairs.csv, umap.csv, theory.json, ...) live beside them.
+Analysis artefacts live beside them (see core.runs.analysis): scores.csv + scores.json,
+pairs.csv + class_pairs.npz + pairs.json, umap_2d.csv/umap_3d.csv + their .json sidecars,
+theory.json; prune/<score>_<ratio>_seed<seed>/ holds keep.npy, pruned.npy, per_class.csv, prune.json.
 Runs live under ``cache/runs`` unless ``HARDPAIRS_RUNS`` or ``--runs-root`` says otherwise.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -31,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from core.errors import HardpairsError
 
@@ -88,6 +94,20 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         return default
     with open(path) as fh:
         return json.load(fh)
+
+
+def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
+    """Atomically write a DataFrame as CSV (no index column)."""
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def save_npy(path: str | os.PathLike, arr: np.ndarray) -> None:
+    """Atomically write one array as ``.npy``."""
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:

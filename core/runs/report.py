@@ -97,7 +97,7 @@ def group_runs(table: pd.DataFrame) -> pd.DataFrame:
     for key, g in have.groupby(GROUP_KEYS, sort=True):
         rows.append(
             {
-                **dict(zip(GROUP_KEYS, key)),
+                **dict(zip(GROUP_KEYS, key, strict=True)),
                 "linear_mean": g["linear_acc"].mean(),
                 "linear_std": g["linear_acc"].std(ddof=1),
                 "knn_mean": g["knn_acc"].mean(),
@@ -172,7 +172,7 @@ def parent_deltas(table: pd.DataFrame) -> pd.DataFrame:
 def curve_panels(grouped: pd.DataFrame) -> list[tuple[str, str]]:
     """(dataset, loss_mode) combinations that have at least one pruned group, sorted."""
     pruned = grouped[grouped["prune_score"] != UNPRUNED]
-    return sorted({(d, m) for d, m in zip(pruned["dataset"], pruned["loss_mode"])})
+    return sorted({(d, m) for d, m in zip(pruned["dataset"], pruned["loss_mode"], strict=True)})
 
 
 def ratio_curves(grouped: pd.DataFrame, dataset: str, loss_mode: str, metric: str = "linear") -> pd.DataFrame:
@@ -281,9 +281,12 @@ def summary_display(grouped: pd.DataFrame) -> pd.DataFrame:
             "prune score": grouped["prune_score"],
             "pruned %": (100 * grouped["prune_ratio"]).round(1),
             "linear probe %": [
-                pm(m, s, n) for m, s, n in zip(grouped["linear_mean"], grouped["linear_std"], grouped["n_seeds"])
+                pm(m, s, n)
+                for m, s, n in zip(grouped["linear_mean"], grouped["linear_std"], grouped["n_seeds"], strict=True)
             ],
-            "kNN %": [pm(m, s, n) for m, s, n in zip(grouped["knn_mean"], grouped["knn_std"], grouped["n_seeds"])],
+            "kNN %": [
+                pm(m, s, n) for m, s, n in zip(grouped["knn_mean"], grouped["knn_std"], grouped["n_seeds"], strict=True)
+            ],
             "seeds": grouped["seeds"],
         }
     )
