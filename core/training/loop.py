@@ -23,11 +23,11 @@ uninterrupted one would (on the same device).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ import torch
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
 from core.runs.folder import append_jsonl, update_status
+from core.runs.log import run_log
 from core.training.checkpoints import FORMAT, load_checkpoint_file, save_checkpoint
 from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, any_rank, broadcast_object, local_batch, setup_distributed
@@ -95,13 +96,84 @@ def _load_resume(path: Path, cfg: TrainConfig, env: DistEnv) -> dict | None:
     return value if kind == "ok" else None  # type: ignore[return-value]
 
 
+@dataclass
+class _Run:
+    """The state one training run carries from epoch to epoch (built by :func:`_start`)."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    env: DistEnv
+    device: torch.device
+    ctx: StepContext
+    model: SimCLRModel
+    x: torch.Tensor  # (n, C, H, W) uint8 on the device
+    y: torch.Tensor  # (n,) int64 on the device
+    batch: int
+    steps: int
+    total_steps: int
+    warmup_steps: int
+    labelled: bool
+    start_epoch: int
+    ckpt_path: Path
+    t_start: float = 0.0
+
+
+def _plan(cfg: TrainConfig, data: ImageDataset, keep: np.ndarray | None, env: DistEnv) -> tuple[np.ndarray, int, bool]:
+    """``(kept indices (n,) int64, batch, labelled)``, after checking the job can be trained."""
+    idx_all = np.arange(len(data.x_train)) if keep is None else np.asarray(keep, dtype=np.int64)
+    n = len(idx_all)
+    if n < 2:
+        raise HardpairsError(
+            f"only {n} training samples left; a contrastive batch needs at least 2 (lower the pruning ratio)"
+        )
+    batch = min(cfg.batch_size, n)
+    local_batch(batch, env.world_size)
+    labelled = bool((data.y_train >= 0).all())
+    if cfg.loss_mode in LABEL_MODES and not labelled:
+        raise HardpairsError(
+            f"--loss-mode {cfg.loss_mode} needs labels, but {data.name} has unlabelled samples; use a label-free mode"
+        )
+    return idx_all, batch, labelled
+
+
+def _start(cfg: TrainConfig, data: ImageDataset, run_dir: Path, keep: np.ndarray | None, resume: bool) -> _Run:
+    """Join the process group, check the job, put the data and model on the device, load ``last.pt`` on resume."""
+    env, device = setup_distributed(cfg.device)
+
+    def log(message: str) -> None:
+        if env.is_main:
+            run_log(run_dir, message)
+
+    torch.manual_seed(cfg.seed)
+    idx_all, batch, labelled = _plan(cfg, data, keep, env)
+    steps = len(idx_all) // batch
+    total_steps = steps * cfg.epochs
+    x = torch.from_numpy(np.ascontiguousarray(data.x_train[idx_all])).to(device)
+    y = torch.from_numpy(np.asarray(data.y_train[idx_all], dtype=np.int64)).to(device)
+    mean = torch.as_tensor(data.mean, dtype=torch.float32, device=device)
+    std = torch.as_tensor(data.std, dtype=torch.float32, device=device)
+    model, forward, opt = prepare_model(cfg, data.x_train.shape[1], device, env, log)
+    start_epoch = 0
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    ckpt = _load_resume(ckpt_path, cfg, env) if resume else None
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        start_epoch = int(ckpt["epoch"])
+    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env)
+    return _Run(
+        cfg, run_dir, env, device, ctx, model, x, y, batch, steps, total_steps,
+        min(cfg.warmup_epochs * steps, total_steps // 2), labelled, start_epoch, ckpt_path,
+    )  # fmt: skip
+
+
 def train(
     cfg: TrainConfig,
     data: ImageDataset,
     run_dir: str | Path,
     keep: np.ndarray | None = None,
     resume: bool = False,
-    on_event: Callable[[dict], None] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train SimCLR on ``data.x_train[keep]`` and checkpoint into ``run_dir/checkpoints``.
@@ -125,150 +197,146 @@ def train(
             too few samples, a global batch not divisible by the processes, or an incompatible
             checkpoint on resume.
     """
-    run_dir = Path(run_dir)
-    env, device = setup_distributed(cfg.device)
-    main = env.is_main
-
-    def log(message: str) -> None:
-        if main:
-            print(message, file=sys.stderr, flush=True)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            with open(run_dir / "log.txt", "a") as fh:
-                fh.write(time.strftime("%H:%M:%S ") + message + "\n")
-
-    torch.manual_seed(cfg.seed)
-    idx_all = np.arange(len(data.x_train)) if keep is None else np.asarray(keep, dtype=np.int64)
-    n = len(idx_all)
-    if n < 2:
-        raise HardpairsError(
-            f"only {n} training samples left; a contrastive batch needs at least 2 (lower the pruning ratio)"
-        )
-    batch = min(cfg.batch_size, n)
-    local_batch(batch, env.world_size)
-    steps = n // batch
-    total_steps = steps * cfg.epochs
-    warmup_steps = min(cfg.warmup_epochs * steps, total_steps // 2)
-    labelled = bool((data.y_train >= 0).all())
-    if cfg.loss_mode in LABEL_MODES and not labelled:
-        raise HardpairsError(
-            f"--loss-mode {cfg.loss_mode} needs labels, but {data.name} has unlabelled samples; use a label-free mode"
-        )
-
-    x = torch.from_numpy(np.ascontiguousarray(data.x_train[idx_all])).to(device)
-    y = torch.from_numpy(np.asarray(data.y_train[idx_all], dtype=np.int64)).to(device)
-    mean = torch.as_tensor(data.mean, dtype=torch.float32, device=device)
-    std = torch.as_tensor(data.std, dtype=torch.float32, device=device)
-    model, forward, opt = prepare_model(cfg, data.x_train.shape[1], device, env, log)
-    start_epoch = 0
-    ckpt_path = run_dir / "checkpoints" / "last.pt"
-    ckpt = _load_resume(ckpt_path, cfg, env) if resume else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        start_epoch = int(ckpt["epoch"])
-    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env)
-
-    def stop_now(step: int) -> bool:
-        if not env.enabled:
-            return should_stop()
-        return step % cfg.log_every == 0 and any_rank(bool(should_stop()), env, device)
-
-    model.train()
-    t_start = time.time()
-    last_loss, ips, images_done, train_time = float("nan"), 0.0, 0, 0.0
-    for epoch in range(start_epoch, cfg.epochs):
-        g = _epoch_generator(cfg.seed, epoch, device)
-        perm = torch.randperm(n, generator=g, device=device)
-        loss_sum = torch.zeros((), device=device)
-        stats: list[dict] = []
+    run = _start(cfg, data, Path(run_dir), keep, resume)
+    run.model.train()
+    run.t_start = time.time()
+    last_loss, images_done, train_time = float("nan"), 0, 0.0
+    for epoch in range(run.start_epoch, cfg.epochs):
         t_epoch = time.time()
-        for s in range(steps):
-            if should_stop is not None and stop_now(s):
-                raise TrainingStopped(epoch)
-            bidx = perm[s * batch : (s + 1) * batch]
-            views = make_views(ctx, x[bidx], g)
-            lv = torch.cat([y[bidx], y[bidx]])
-            log_step = (s + 1) % cfg.log_every == 0 or s == steps - 1
-            loss, pairs, z = run_step(
-                ctx, views, lv, lr_at(epoch * steps + s, total_steps, warmup_steps, cfg.lr), log_step
-            )
-            loss_sum += loss
-            if not log_step:
-                continue
-            mean_loss = float(loss_sum) / (s + 1)  # host sync: log steps only
-            if not math.isfinite(mean_loss):
-                raise HardpairsError(
-                    f"the loss became {mean_loss} at epoch {epoch + 1}, step {s + 1}; training stopped and the "
-                    "last good checkpoint is kept. Lower --lr (or --temperature extremes) and start a new run"
-                )
-            if not main:
-                continue
-            st = pair_stats(pairs, lv if labelled else None)
-            if cfg.monitor and labelled:
-                st["monitor"] = monitor_losses(z.float(), lv, cfg.temperature, cfg.beta)
-            stats.append(st)
-            done = (epoch - start_epoch) * steps + s + 1
-            ips = done * batch / max(time.time() - t_start, 1e-9)
-            event = {
-                "kind": "step",
-                "epoch": epoch + 1,
-                "epochs": cfg.epochs,
-                "step": s + 1,
-                "steps": steps,
-                "loss": mean_loss,
-                "images_per_s": ips,
-                "eta_s": (total_steps - epoch * steps - s - 1) * batch / max(ips, 1e-9),
-            }
-            update_status(run_dir, state="running", **{k: v for k, v in event.items() if k != "kind"})
-            if on_event:
-                on_event(event)
-        last_loss = float(loss_sum) / steps
-        images_done += steps * batch
+        loss_sum, stats = _train_epoch(run, epoch, on_event, should_stop)
+        last_loss = float(loss_sum) / run.steps
+        images_done += run.steps * run.batch
         train_time += time.time() - t_epoch
-        if not main:
-            continue
-        record = {
-            "epoch": epoch + 1,
-            "loss": last_loss,
-            "lr": opt.param_groups[0]["lr"],
-            "images_per_s": steps * batch / max(time.time() - t_epoch, 1e-9),
-            "time": time.time(),
-            "flagged_share": float(np.mean([st["flagged_share"] for st in stats])),
-            "flagged_cross_class": float(np.nanmean([st["flagged_cross_class"] for st in stats])) if labelled else None,
-        }
-        if cfg.monitor and labelled:
-            record["monitor"] = {k: float(np.mean([st["monitor"][k] for st in stats])) for k in stats[0]["monitor"]}
-        append_jsonl(run_dir / "progress.jsonl", record)
-        update_status(
-            run_dir,
-            state="running",
-            epoch=epoch + 1,
-            epochs=cfg.epochs,
-            loss=last_loss,
-            flagged_share=record["flagged_share"],
-            step=steps,
-            steps=steps,
-        )
-        if on_event:
-            on_event({"kind": "epoch", "epochs": cfg.epochs, **record})
-        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
-            save_checkpoint(
-                ckpt_path,
-                {
-                    "format": FORMAT,
-                    "version": 1,
-                    "config": cfg.to_dict(),
-                    "epoch": epoch + 1,
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "metrics": {"loss": last_loss},
-                },
-            )
-    wall = time.time() - t_start
+        if run.env.is_main:
+            _end_epoch(run, epoch, last_loss, stats, t_epoch, on_event)
     return TrainResult(
         epochs_done=cfg.epochs,
         final_loss=last_loss,
         images_per_s=images_done / max(train_time, 1e-9) if images_done else 0.0,
-        wall_time_s=wall,
-        model=model,
+        wall_time_s=time.time() - run.t_start,
+        model=run.model,
     )
+
+
+def _train_epoch(
+    run: _Run,
+    epoch: int,
+    on_event: Callable[[dict[str, Any]], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    """One epoch of steps; returns (summed loss (scalar tensor on the device), rank 0's log-step pair stats)."""
+    cfg, env, device = run.cfg, run.env, run.device
+    g = _epoch_generator(cfg.seed, epoch, device)
+    perm = torch.randperm(len(run.x), generator=g, device=device)
+    loss_sum = torch.zeros((), device=device)
+    stats: list[dict[str, Any]] = []
+    for s in range(run.steps):
+        if should_stop is not None and _stop_now(run, s, should_stop):
+            raise TrainingStopped(epoch)
+        bidx = perm[s * run.batch : (s + 1) * run.batch]
+        views = make_views(run.ctx, run.x[bidx], g)
+        lv = torch.cat([run.y[bidx], run.y[bidx]])
+        log_step = (s + 1) % cfg.log_every == 0 or s == run.steps - 1
+        lr = lr_at(epoch * run.steps + s, run.total_steps, run.warmup_steps, cfg.lr)
+        loss, pairs, z = run_step(run.ctx, views, lv, lr, log_step)
+        loss_sum += loss
+        if not log_step:
+            continue
+        mean_loss = float(loss_sum) / (s + 1)  # host sync: log steps only
+        if not math.isfinite(mean_loss):
+            raise HardpairsError(
+                f"the loss became {mean_loss} at epoch {epoch + 1}, step {s + 1}; training stopped and the "
+                "last good checkpoint is kept. Lower --lr (or --temperature extremes) and start a new run"
+            )
+        if env.is_main:
+            stats.append(_log_step(run, epoch, s, mean_loss, pairs, lv, z, on_event))
+    return loss_sum, stats
+
+
+def _stop_now(run: _Run, step: int, should_stop: Callable[[], bool]) -> bool:
+    """The stop request, agreed on by every rank on log steps under torchrun."""
+    if not run.env.enabled:
+        return should_stop()
+    return step % run.cfg.log_every == 0 and any_rank(bool(should_stop()), run.env, run.device)
+
+
+def _log_step(
+    run: _Run,
+    epoch: int,
+    s: int,
+    mean_loss: float,
+    pairs: torch.Tensor | None,
+    lv: torch.Tensor,
+    z: torch.Tensor,
+    on_event: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """Rank 0 on a log step: pair statistics (returned), ``status.json`` and a ``step`` event."""
+    cfg = run.cfg
+    st = pair_stats(pairs, lv if run.labelled else None)
+    if cfg.monitor and run.labelled:
+        st["monitor"] = monitor_losses(z.float(), lv, cfg.temperature, cfg.beta)
+    done = (epoch - run.start_epoch) * run.steps + s + 1
+    ips = done * run.batch / max(time.time() - run.t_start, 1e-9)
+    event = {
+        "kind": "step",
+        "epoch": epoch + 1,
+        "epochs": cfg.epochs,
+        "step": s + 1,
+        "steps": run.steps,
+        "loss": mean_loss,
+        "images_per_s": ips,
+        "eta_s": (run.total_steps - epoch * run.steps - s - 1) * run.batch / max(ips, 1e-9),
+    }
+    update_status(run.run_dir, state="running", **{k: v for k, v in event.items() if k != "kind"})
+    if on_event:
+        on_event(event)
+    return st
+
+
+def _end_epoch(
+    run: _Run,
+    epoch: int,
+    last_loss: float,
+    stats: list[dict[str, Any]],
+    t_epoch: float,
+    on_event: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    """Rank 0 after an epoch: ``progress.jsonl``, ``status.json``, an ``epoch`` event and maybe ``last.pt``."""
+    cfg, steps = run.cfg, run.steps
+    record: dict[str, Any] = {
+        "epoch": epoch + 1,
+        "loss": last_loss,
+        "lr": run.ctx.opt.param_groups[0]["lr"],
+        "images_per_s": steps * run.batch / max(time.time() - t_epoch, 1e-9),
+        "time": time.time(),
+        "flagged_share": float(np.mean([st["flagged_share"] for st in stats])),
+        "flagged_cross_class": float(np.nanmean([st["flagged_cross_class"] for st in stats])) if run.labelled else None,
+    }
+    if cfg.monitor and run.labelled:
+        record["monitor"] = {k: float(np.mean([st["monitor"][k] for st in stats])) for k in stats[0]["monitor"]}
+    append_jsonl(run.run_dir / "progress.jsonl", record)
+    update_status(
+        run.run_dir,
+        state="running",
+        epoch=epoch + 1,
+        epochs=cfg.epochs,
+        loss=last_loss,
+        flagged_share=record["flagged_share"],
+        step=steps,
+        steps=steps,
+    )
+    if on_event:
+        on_event({"kind": "epoch", "epochs": cfg.epochs, **record})
+    if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+        save_checkpoint(
+            run.ckpt_path,
+            {
+                "format": FORMAT,
+                "version": 1,
+                "config": cfg.to_dict(),
+                "epoch": epoch + 1,
+                "model": run.model.state_dict(),
+                "optimizer": run.ctx.opt.state_dict(),
+                "metrics": {"loss": last_loss},
+            },
+        )
