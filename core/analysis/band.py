@@ -14,13 +14,15 @@ Memory O(N*k + block^2 + values in two bins).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numba
 import numpy as np
 import torch
 from numba import njit, prange
 
-from core.analysis.neighbors import resolve_device
+from core.training.features import pick_device
 
 NBINS = 1 << 17  # histogram bins over [-1, 1] for the exact global similarity quantiles
 _SCALE = np.float32(NBINS / 2)
@@ -186,30 +188,60 @@ def band_sweep(
     cols = np.arange(n) if reference is None else np.asarray(reference, dtype=np.int64)
     use_lab = labels is not None and reference is None
     lab = np.asarray(labels, np.int64) if use_lab else np.zeros(n, np.int64)
-    nt = numba.get_num_threads()
-    use_torch = resolve_device(device) == "cuda"
-    xt = torch.from_numpy(xn).to("cuda") if use_torch else None
+    blocks = _block_source(xn, cols, reference is None, block, device)
+    h, same, other = _first_pass(blocks, n, k, lab, use_lab)
+    t_hi, t_lo, counts = _second_pass(blocks, n, h, pos_high, pos_low)
+    denom = np.full(n, len(cols) - (1 if reference is None else 0), np.float64)
+    if reference is not None:
+        denom[cols] -= 1
+    out: dict[str, Any] = {"band": counts / denom, "t_hi": t_hi, "t_lo": t_lo}
+    if use_lab:
+        out.update(same_sims=same, other_sims=other)
+    return out
+
+
+_Block = tuple[np.ndarray, np.ndarray, bool, np.ndarray]
+
+
+def _block_source(
+    xn: np.ndarray, cols: np.ndarray, symmetric: bool, block: int, device: str
+) -> Callable[[], Iterator[_Block]]:
+    """A function yielding the similarity blocks ``(row ids, column ids, symmetric, s (r, c) float32)``.
+
+    ``symmetric``: pairs of all rows (upper block triangle, each off-diagonal block stands for its
+    mirror too); else every row against the columns ``cols``. ``s`` is one reused buffer.
+    """
+    n = len(xn)
+    dev = pick_device(device)
+    use_torch = dev.type == "cuda"
+    xt = torch.from_numpy(xn).to(dev) if use_torch else None
     pairs = [
-        (i, j, reference is None and i != j)
+        (i, j, symmetric and i != j)
         for i in range(0, n, block)
-        for j in (range(i, n, block) if reference is None else range(0, len(cols), block))
+        for j in (range(i, n, block) if symmetric else range(0, len(cols), block))
     ]
-
-    xc = xn if reference is None else np.ascontiguousarray(xn[cols])
-    xct = (xt if reference is None else torch.from_numpy(xc).to("cuda")) if use_torch else None
-
+    xc = xn if symmetric else np.ascontiguousarray(xn[cols])
+    xct = (xt if symmetric else torch.from_numpy(xc).to(dev)) if use_torch else None
     buf = np.empty(min(block, n) * min(block, len(cols)), np.float32)  # reused: no page faults
 
-    def blocks():
+    def blocks() -> Iterator[_Block]:
         for i, j, sym in pairs:
             rid, cid = np.arange(i, min(i + block, n)), cols[j : j + block]
             s = buf[: len(rid) * len(cid)].reshape(len(rid), len(cid))
-            if use_torch:
+            if xt is not None and xct is not None:
                 s[...] = (xt[i : i + block] @ xct[j : j + block].T).cpu().numpy()
             else:
                 np.matmul(xn[i : i + block], xc[j : j + block].T, out=s)
             yield rid, cid, sym, s
 
+    return blocks
+
+
+def _first_pass(
+    blocks: Callable[[], Iterator[_Block]], n: int, k: int, lab: np.ndarray, use_lab: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Histogram (NBINS,) int64 of all pair similarities, and (with labels) same/other top-k (n, k) float32."""
+    nt = numba.get_num_threads()
     hist = np.zeros((nt, NBINS), np.int64)
     shape = (n, k) if use_lab else (1, 1)
     same, other = np.full(shape, -np.inf, np.float32), np.full(shape, -np.inf, np.float32)
@@ -220,7 +252,14 @@ def band_sweep(
         if sym and use_lab:
             same[cid] = _merge_topk(same[cid], same_c)
             other[cid] = _merge_topk(other[cid], other_c)
-    h = hist.sum(axis=0)
+    return hist.sum(axis=0), same, other
+
+
+def _second_pass(
+    blocks: Callable[[], Iterator[_Block]], n: int, h: np.ndarray, pos_high: float, pos_low: float
+) -> tuple[float, float, np.ndarray]:
+    """Exact ``(t_hi, t_lo)`` from the histogram ``h`` and the boundary bins; per-row band counts (n,) int64."""
+    nt = numba.get_num_threads()
     total = int(h.sum())
     m_hi = min(max(math.ceil(pos_high * total), 1), total)
     m_lo = min(max(math.ceil(pos_low * total), 1), total)
@@ -245,11 +284,4 @@ def band_sweep(
     t_hi = float(-np.sort(-vals[in_hi])[r_hi - 1])
     t_lo = float(-np.sort(-vals[in_lo])[r_lo - 1])
     inside = (vals >= t_lo) & (vals < t_hi)
-    counts = mid + np.bincount(rows[inside], minlength=n)
-    denom = np.full(n, len(cols) - (1 if reference is None else 0), np.float64)
-    if reference is not None:
-        denom[cols] -= 1
-    out = {"band": counts / denom, "t_hi": t_hi, "t_lo": t_lo}
-    if use_lab:
-        out.update(same_sims=same, other_sims=other)
-    return out
+    return t_hi, t_lo, mid + np.bincount(rows[inside], minlength=n)

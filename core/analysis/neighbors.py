@@ -17,15 +17,9 @@ import numpy as np
 import torch
 
 from core.errors import HardpairsError
+from core.training.features import pick_device
 
 COLLAPSE_HINT = "the model collapsed; retrain longer or check the checkpoint"
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass through."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
@@ -135,7 +129,8 @@ def knn(
         exclude_self: when querying the database itself, leave each sample out of its own list.
             Ignored when ``queries`` is given.
         block: queries per search call (bounds the memory of one call).
-        device: ``"auto"``, ``"cpu"`` (faiss) or ``"cuda"`` (torch matmul + top-k).
+        device: ``"auto"``, ``"cpu"`` (faiss) or ``"cuda[:N]"`` (torch matmul + top-k); see
+            ``core.training.features.pick_device``.
 
     Returns:
         sims (Nq, k) float32, descending per row; idx (Nq, k) int64 indices into ``x``.
@@ -145,8 +140,9 @@ def knn(
     qn = xn if self_query else l2_normalise(queries)
     exclude_self = exclude_self and self_query
     _check_k(k, len(xn), exclude_self)
-    if resolve_device(device) == "cuda":
-        return _knn_torch(xn, qn, k, exclude_self, block, "cuda")
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        return _knn_torch(xn, qn, k, exclude_self, block, dev)
     return _knn_faiss(xn, qn, k, exclude_self, block)
 
 

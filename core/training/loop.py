@@ -35,17 +35,13 @@ import torch
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
 from core.runs.folder import append_jsonl, update_status
-from core.runs.log import run_log
-from core.training.checkpoints import FORMAT, load_checkpoint_file, save_checkpoint
+from core.training.checkpoints import FORMAT, save_checkpoint
 from core.training.config import TrainConfig
-from core.training.distributed import DistEnv, any_rank, broadcast_object, local_batch, setup_distributed
+from core.training.distributed import any_rank
 from core.training.loss import monitor_losses, pair_stats
-from core.training.lossmodes import LABEL_MODES
 from core.training.models import SimCLRModel
-from core.training.step import StepContext, augment_config, lr_at, make_views, prepare_model, run_step
-
-#: Config fields that may differ between an interrupted run and its resumption.
-_RESUMABLE = {"epochs", "device", "created", "checkpoint_every", "log_every", "compile"}
+from core.training.start import RunState, start_training
+from core.training.step import lr_at, make_views, run_step
 
 
 class TrainingStopped(Exception):
@@ -65,106 +61,6 @@ def _epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Gener
     g = torch.Generator(device=device)
     g.manual_seed(seed * 1_000_003 + epoch)
     return g
-
-
-def _check_resume(cfg: TrainConfig, saved: dict) -> None:
-    diff = sorted(
-        k for k in set(saved) | set(cfg.to_dict()) if k not in _RESUMABLE and saved.get(k) != cfg.to_dict().get(k)
-    )
-    if diff:
-        raise HardpairsError(
-            f"cannot resume: the checkpoint was trained with different settings ({', '.join(diff)}); "
-            "resume with the run's own config.json or start a new run folder"
-        )
-
-
-def _load_resume(path: Path, cfg: TrainConfig, env: DistEnv) -> dict | None:
-    """Rank 0 reads and checks ``last.pt`` and shares it (or its error) with every rank."""
-    payload: tuple[str, object] = ("none", None)
-    if env.is_main and path.exists():
-        try:
-            ckpt = load_checkpoint_file(path)
-            if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-                raise HardpairsError(f"{path} is not a Hardpairs training checkpoint; start a new run")
-            _check_resume(cfg, ckpt["config"])
-            payload = ("ok", ckpt)
-        except HardpairsError as err:
-            payload = ("error", str(err))
-    kind, value = broadcast_object(payload, env)
-    if kind == "error":
-        raise HardpairsError(str(value))
-    return value if kind == "ok" else None  # type: ignore[return-value]
-
-
-@dataclass
-class _Run:
-    """The state one training run carries from epoch to epoch (built by :func:`_start`)."""
-
-    cfg: TrainConfig
-    run_dir: Path
-    env: DistEnv
-    device: torch.device
-    ctx: StepContext
-    model: SimCLRModel
-    x: torch.Tensor  # (n, C, H, W) uint8 on the device
-    y: torch.Tensor  # (n,) int64 on the device
-    batch: int
-    steps: int
-    total_steps: int
-    warmup_steps: int
-    labelled: bool
-    start_epoch: int
-    ckpt_path: Path
-    t_start: float = 0.0
-
-
-def _plan(cfg: TrainConfig, data: ImageDataset, keep: np.ndarray | None, env: DistEnv) -> tuple[np.ndarray, int, bool]:
-    """``(kept indices (n,) int64, batch, labelled)``, after checking the job can be trained."""
-    idx_all = np.arange(len(data.x_train)) if keep is None else np.asarray(keep, dtype=np.int64)
-    n = len(idx_all)
-    if n < 2:
-        raise HardpairsError(
-            f"only {n} training samples left; a contrastive batch needs at least 2 (lower the pruning ratio)"
-        )
-    batch = min(cfg.batch_size, n)
-    local_batch(batch, env.world_size)
-    labelled = bool((data.y_train >= 0).all())
-    if cfg.loss_mode in LABEL_MODES and not labelled:
-        raise HardpairsError(
-            f"--loss-mode {cfg.loss_mode} needs labels, but {data.name} has unlabelled samples; use a label-free mode"
-        )
-    return idx_all, batch, labelled
-
-
-def _start(cfg: TrainConfig, data: ImageDataset, run_dir: Path, keep: np.ndarray | None, resume: bool) -> _Run:
-    """Join the process group, check the job, put the data and model on the device, load ``last.pt`` on resume."""
-    env, device = setup_distributed(cfg.device)
-
-    def log(message: str) -> None:
-        if env.is_main:
-            run_log(run_dir, message)
-
-    torch.manual_seed(cfg.seed)
-    idx_all, batch, labelled = _plan(cfg, data, keep, env)
-    steps = len(idx_all) // batch
-    total_steps = steps * cfg.epochs
-    x = torch.from_numpy(np.ascontiguousarray(data.x_train[idx_all])).to(device)
-    y = torch.from_numpy(np.asarray(data.y_train[idx_all], dtype=np.int64)).to(device)
-    mean = torch.as_tensor(data.mean, dtype=torch.float32, device=device)
-    std = torch.as_tensor(data.std, dtype=torch.float32, device=device)
-    model, forward, opt = prepare_model(cfg, data.x_train.shape[1], device, env, log)
-    start_epoch = 0
-    ckpt_path = run_dir / "checkpoints" / "last.pt"
-    ckpt = _load_resume(ckpt_path, cfg, env) if resume else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        start_epoch = int(ckpt["epoch"])
-    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env)
-    return _Run(
-        cfg, run_dir, env, device, ctx, model, x, y, batch, steps, total_steps,
-        min(cfg.warmup_epochs * steps, total_steps // 2), labelled, start_epoch, ckpt_path,
-    )  # fmt: skip
 
 
 def train(
@@ -197,7 +93,7 @@ def train(
             too few samples, a global batch not divisible by the processes, or an incompatible
             checkpoint on resume.
     """
-    run = _start(cfg, data, Path(run_dir), keep, resume)
+    run = start_training(cfg, data, Path(run_dir), keep, resume)
     run.model.train()
     run.t_start = time.time()
     last_loss, images_done, train_time = float("nan"), 0, 0.0
@@ -219,7 +115,7 @@ def train(
 
 
 def _train_epoch(
-    run: _Run,
+    run: RunState,
     epoch: int,
     on_event: Callable[[dict[str, Any]], None] | None,
     should_stop: Callable[[], bool] | None,
@@ -253,7 +149,7 @@ def _train_epoch(
     return loss_sum, stats
 
 
-def _stop_now(run: _Run, step: int, should_stop: Callable[[], bool]) -> bool:
+def _stop_now(run: RunState, step: int, should_stop: Callable[[], bool]) -> bool:
     """The stop request, agreed on by every rank on log steps under torchrun."""
     if not run.env.enabled:
         return should_stop()
@@ -261,7 +157,7 @@ def _stop_now(run: _Run, step: int, should_stop: Callable[[], bool]) -> bool:
 
 
 def _log_step(
-    run: _Run,
+    run: RunState,
     epoch: int,
     s: int,
     mean_loss: float,
@@ -294,7 +190,7 @@ def _log_step(
 
 
 def _end_epoch(
-    run: _Run,
+    run: RunState,
     epoch: int,
     last_loss: float,
     stats: list[dict[str, Any]],
