@@ -12,6 +12,7 @@ Mixed contamination (paper sec. 5.5; the recipe is our assumption, spec notes se
 ``lambda * img + (1 - lambda) * partner`` where ``partner`` is an original train image of a
 different class. Labels are kept; the test set is never mixed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,10 +26,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.data.npz import load_npz
 from core.data.downloads import TORCHVISION_SOURCES, load_torchvision
+from core.data.folder import load_folder
+from core.data.npz import load_npz
+from core.data.split import stratified_split
 from core.errors import HardpairsError
 from core.runs.folder import REPO_ROOT
+
 
 @dataclass(frozen=True, eq=False)
 class ImageDataset:
@@ -115,23 +119,6 @@ def default_data_root(override: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else REPO_ROOT / "data"
 
 
-def stratified_split(y: np.ndarray, test_frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class shuffled split: (train_idx, test_idx), both sorted int64.
-
-    Each class with >= 2 members puts ``round(test_frac * n)`` (at least 1, at most n - 1) of
-    its members in the test part; a class with 1 member stays in train.
-    """
-    rng = np.random.default_rng(seed)
-    test = []
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        n_test = min(max(int(round(test_frac * len(idx))), 1), len(idx) - 1) if len(idx) >= 2 else 0
-        test.append(rng.permutation(idx)[:n_test])
-    test_idx = np.sort(np.concatenate(test)).astype(np.int64)
-    train_idx = np.setdiff1d(np.arange(len(y)), test_idx).astype(np.int64)
-    return train_idx, test_idx
-
-
 def resize_images(x: np.ndarray, size: int, chunk: int = 4096) -> np.ndarray:
     """Bilinear (antialiased) resize of (N, C, H, W) uint8 to (N, C, size, size) uint8."""
     if x.shape[2] == size and x.shape[3] == size:
@@ -202,8 +189,6 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list
     return x[train], y[train], x[test], y[test], [str(c) for c in range(10)]
 
 
-
-
 def load_dataset(
     spec: str,
     *,
@@ -240,8 +225,6 @@ def load_dataset(
         name, parts = spec, load_torchvision(spec, default_data_root(data_root), download)
     elif spec.startswith("folder:"):
         path = Path(spec[len("folder:") :]).expanduser()
-        from core.data.folder import load_folder  # lazy: data_folder imports stratified_split from here
-
         name, parts = f"folder:{path.name}", load_folder(path, image_size, cache_dir)
         resized = True
     elif spec.startswith("npz:"):
