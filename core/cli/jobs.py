@@ -13,31 +13,16 @@ from core.jobs import queue as jobs
 from core.runs.folder import atomic_write_bytes
 
 
-def _job_row(job: jobs.Job) -> dict:
-    return {
-        "job_id": job.job_id,
-        "kind": job.kind,
-        "state": job.state,
-        "run_dir": job.run_dir,
-        "command": job.command,
-        "created": job.created,
-        "started": job.started,
-        "ended": job.ended,
-        "exit_code": job.exit_code,
-        "message": job.message,
-    }
-
-
 def run_jobs(args: argparse.Namespace) -> dict:
     """List jobs (after starting what the queue allows); or cancel / show one."""
     if args.cancel:
         job = jobs.cancel(args.cancel, args.runs_root)
-        return {"cancelled": job.job_id, "job": _job_row(job)}
+        return {"cancelled": job.job_id, "job": jobs.job_summary(job)}
     if args.log:
         job = jobs.get_job(args.log, args.runs_root)
-        return {"job": _job_row(job), "log_tail": jobs.log_tail(job, args.lines)}
+        return {"job": jobs.job_summary(job), "log_tail": jobs.log_tail(job, args.lines)}
     listed = jobs.poll(args.runs_root)
-    return {"jobs": [_job_row(j) for j in listed], **jobs.counts(listed)}
+    return {"jobs": [jobs.job_summary(j) for j in listed], **jobs.counts(listed)}
 
 
 def run_report(args: argparse.Namespace) -> dict:

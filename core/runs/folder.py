@@ -160,6 +160,18 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     return out
 
 
+def read_json_line(line: str) -> dict[str, Any] | None:
+    """One text line parsed as a JSON object (a CLI result line); None when it is not one."""
+    line = line.strip()
+    if not (line.startswith("{") and line.endswith("}")):
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def require_run(run_dir: str | os.PathLike) -> Path:
     """Return ``run_dir`` as a Path, or raise a clear error when it is not a run folder."""
     path = Path(run_dir)
