@@ -36,13 +36,13 @@ _SCALE = np.float32(NBINS / 2)
 
 
 @njit(cache=True)
-def _bin(v):
+def _bin(v: float | np.float32) -> int:
     b = int((v + np.float32(1.0)) * _SCALE)  # monotone in v, identical in both passes
     return min(max(b, 0), NBINS - 1)
 
 
 @njit(cache=True)
-def _push(h, r, v):
+def _push(h: np.ndarray, r: int, v: float) -> None:
     """Insert v into row r of h (rows sorted descending, fixed length k) when it belongs there."""
     k = h.shape[1]
     if v <= h[r, k - 1]:
@@ -55,7 +55,7 @@ def _push(h, r, v):
 
 
 @njit(cache=True)
-def _push3(h, t, r, v):
+def _push3(h: np.ndarray, t: int, r: int, v: float) -> None:
     """``_push`` on h[t] of a (T, n, k) array (no per-element view)."""
     k = h.shape[2]
     if v <= h[t, r, k - 1]:
@@ -68,7 +68,20 @@ def _push3(h, t, r, v):
 
 
 @njit(parallel=True, cache=True)
-def _pass1(S, rid, cid, lab_r, lab_c, sym, use_lab, hist, same, other, same_c, other_c):
+def _pass1(  # noqa: PLR0913 - a numba kernel takes its arrays one by one
+    S: np.ndarray,
+    rid: np.ndarray,
+    cid: np.ndarray,
+    lab_r: np.ndarray,
+    lab_c: np.ndarray,
+    sym: bool,
+    use_lab: bool,
+    hist: np.ndarray,
+    same: np.ndarray,
+    other: np.ndarray,
+    same_c: np.ndarray,
+    other_c: np.ndarray,
+) -> None:
     n_threads = hist.shape[0]
     br, bc = S.shape
     w = 2 if sym else 1
@@ -101,7 +114,19 @@ def _pass1(S, rid, cid, lab_r, lab_c, sym, use_lab, hist, same, other, same_c, o
 
 
 @njit(parallel=True, cache=True)
-def _pass2(S, rid, cid, sym, cuts, mid_r, mid_c, buf_v, buf_r, buf_f, fill):
+def _pass2(
+    S: np.ndarray,
+    rid: np.ndarray,
+    cid: np.ndarray,
+    sym: bool,
+    cuts: np.ndarray,
+    mid_r: np.ndarray,
+    mid_c: np.ndarray,
+    buf_v: np.ndarray,
+    buf_r: np.ndarray,
+    buf_f: np.ndarray,
+    fill: np.ndarray,
+) -> None:
     # cuts = (a, b, c, d) float32: bin(v) >= b_lo <=> v >= a, > b_lo <=> v >= b,
     # >= b_hi <=> v >= c, > b_hi <=> v >= d (bin is monotone, so each bin edge is one float)
     n_threads = mid_c.shape[0]
@@ -140,7 +165,7 @@ def _bin_cut(b: int) -> np.float32:
 
 
 def _cuts(b_lo: int, b_hi: int) -> np.ndarray:
-    def cut(b):
+    def cut(b: int) -> np.float32:
         return np.float32(-np.inf) if b <= 0 else (np.float32(np.inf) if b >= NBINS else _bin_cut(b))
 
     return np.array([cut(b_lo), cut(b_lo + 1), cut(b_hi), cut(b_hi + 1)], np.float32)
@@ -169,7 +194,7 @@ def band_sweep(
     reference: np.ndarray | None = None,
     block: int = 4096,
     device: str = "auto",
-) -> dict:
+) -> dict[str, Any]:
     """Exact band thresholds, per-row band shares and (with labels) same/other-class top-k sims.
 
     Args:

@@ -70,7 +70,7 @@ def _check_k(k: int, n_db: int, exclude_self: bool) -> None:
         )
 
 
-def _drop_self(sims: np.ndarray, idx: np.ndarray, qid: np.ndarray, k: int):
+def _drop_self(sims: np.ndarray, idx: np.ndarray, qid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """From (n, k+1) results drop each query's own id (or the last column when absent)."""
     mask = idx == qid[:, None]
     missing = ~mask.any(axis=1)
@@ -81,7 +81,7 @@ def _drop_self(sims: np.ndarray, idx: np.ndarray, qid: np.ndarray, k: int):
     return sims[keep].reshape(-1, k), idx[keep].reshape(-1, k)
 
 
-def _knn_faiss(xn, qn, k, exclude_self, block):
+def _knn_faiss(xn: np.ndarray, qn: np.ndarray, k: int, exclude_self: bool, block: int) -> tuple[np.ndarray, np.ndarray]:
     index = faiss.IndexFlatIP(xn.shape[1])
     index.add(xn)
     kk = k + 1 if exclude_self else k
@@ -95,7 +95,9 @@ def _knn_faiss(xn, qn, k, exclude_self, block):
     return sims, idx
 
 
-def _knn_torch(xn, qn, k, exclude_self, block, device):
+def _knn_torch(
+    xn: np.ndarray, qn: np.ndarray, k: int, exclude_self: bool, block: int, device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
     xt = torch.from_numpy(xn).to(device)
     qt = torch.from_numpy(qn).to(device)
     block = max(1, min(block, int(2**28 // max(len(xn), 1))))  # <= 1 GiB of similarities
@@ -137,7 +139,7 @@ def knn(
     """
     xn = l2_normalise(x)
     self_query = queries is None
-    qn = xn if self_query else l2_normalise(queries)
+    qn = xn if queries is None else l2_normalise(queries)
     exclude_self = exclude_self and self_query
     _check_k(k, len(xn), exclude_self)
     dev = pick_device(device)
@@ -146,7 +148,7 @@ def knn(
     return _knn_faiss(xn, qn, k, exclude_self, block)
 
 
-def class_split_knn(xn: np.ndarray, labels: np.ndarray, k: int, block: int = 8192):
+def class_split_knn(xn: np.ndarray, labels: np.ndarray, k: int, block: int = 8192) -> dict[str, np.ndarray]:
     """Each sample's k nearest same-class and k nearest other-class neighbours (exact, cosine).
 
     Args:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from core.jobs import queue as jobs
 from core.runs.folder import atomic_write_bytes
 
 
-def run_jobs(args: argparse.Namespace) -> dict:
+def run_jobs(args: argparse.Namespace) -> dict[str, Any]:
     """List jobs (after starting what the queue allows); or cancel / show one."""
     if args.cancel:
         job = jobs.cancel(args.cancel, args.runs_root)
@@ -25,7 +26,7 @@ def run_jobs(args: argparse.Namespace) -> dict:
     return {"jobs": [jobs.job_summary(j) for j in listed], **jobs.counts(listed)}
 
 
-def run_report(args: argparse.Namespace) -> dict:
+def run_report(args: argparse.Namespace) -> dict[str, Any]:
     """Write the self-contained HTML report (and the CSVs) of every run under the runs root."""
     from core.runs import report
 
@@ -41,7 +42,7 @@ def run_report(args: argparse.Namespace) -> dict:
     return out
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``jobs`` and ``report`` commands."""
     parser = subparsers.add_parser(
         "jobs",

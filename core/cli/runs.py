@@ -12,7 +12,7 @@ from core.runs.folder import list_runs, read_json, require_run, run_summary, upd
 from core.training.config import make_config
 
 
-def cmd_probe(args: argparse.Namespace) -> dict:
+def cmd_probe(args: argparse.Namespace) -> dict[str, Any]:
     from core.runs.pipeline import probe_run
 
     run_dir = require_run(args.run_dir)
@@ -20,7 +20,7 @@ def cmd_probe(args: argparse.Namespace) -> dict:
     return {"run_dir": str(run_dir), "linear_acc": metrics["linear_acc"], "knn_acc": metrics["knn_acc"]}
 
 
-def cmd_import(args: argparse.Namespace) -> dict:
+def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     """Import a foreign or own checkpoint into a new run folder, then extract features and probe."""
     from core.runs.manifest import make_manifest
     from core.runs.pipeline import load_run_data, new_run_dir, probe_run
@@ -81,7 +81,7 @@ def cmd_import(args: argparse.Namespace) -> dict:
     return out
 
 
-def cmd_runs(args: argparse.Namespace) -> dict:
+def cmd_runs(args: argparse.Namespace) -> dict[str, Any]:
     if args.show:
         summary = run_summary(require_run(args.show))
         summary["config"] = read_json(Path(args.show) / "config.json")
@@ -95,7 +95,7 @@ def cmd_runs(args: argparse.Namespace) -> dict:
     return {"runs": rows}
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("probe", help="linear-probe and kNN accuracy of a run's frozen features")
     p.add_argument("--run-dir", required=True)
     p.set_defaults(func=cmd_probe)

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,7 +112,7 @@ def list_sources() -> list[str]:
     ]
 
 
-def default_data_root(override: str | os.PathLike | None = None) -> Path:
+def default_data_root(override: str | os.PathLike[str] | None = None) -> Path:
     """``override``, else ``$HARDPAIRS_DATA``, else ``<repo>/data``."""
     if override:
         return Path(override)
@@ -170,7 +171,14 @@ def mix_images(
     return out, mixed, partner
 
 
-def _fingerprint(x_train, y_train, x_test, y_test, classes, mix_settings: dict) -> str:
+def _fingerprint(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    classes: tuple[str, ...] | list[str],
+    mix_settings: dict[str, Any],
+) -> str:
     h = hashlib.sha1()
     for arr in (x_train, y_train, x_test, y_test):
         h.update(str((arr.shape, arr.dtype.str)).encode())
@@ -197,8 +205,8 @@ def load_dataset(
     seed: int = 0,
     download: bool = False,
     image_size: int | None = None,
-    data_root: str | os.PathLike | None = None,
-    cache_dir: str | os.PathLike | None = None,
+    data_root: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> ImageDataset:
     """Load a dataset by spec (see :func:`list_sources`), optionally resized and omega-Mixed.
 

@@ -109,7 +109,7 @@ def _launch(job_dir: Path) -> None:
     write_json(job_dir / "launch.json", {"pid": proc.pid, "ticks": start_ticks(proc.pid), "launched": time.time()})
 
 
-def poll(root: str | os.PathLike | None = None) -> list[Job]:
+def poll(root: str | os.PathLike[str] | None = None) -> list[Job]:
     """Start whatever the queue allows (one heavy job at a time) and return :func:`list_jobs`.
 
     Safe to call from several processes: starting is serialised by a file lock, so a queued
@@ -135,9 +135,9 @@ def poll(root: str | os.PathLike | None = None) -> list[Job]:
 def submit(
     argv: Sequence[str],
     kind: str,
-    run_dir: str | os.PathLike | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
     *,
-    root: str | os.PathLike | None = None,
+    root: str | os.PathLike[str] | None = None,
     heavy: bool | None = None,
     raw: bool = False,
     grace_s: float = DEFAULT_GRACE_S,
@@ -179,7 +179,7 @@ def submit(
     return load_job(job_dir)
 
 
-def cancel(job_id: str, root: str | os.PathLike | None = None) -> Job:
+def cancel(job_id: str, root: str | os.PathLike[str] | None = None) -> Job:
     """Cancel a job: a queued one never starts; a running one gets SIGTERM, then SIGKILL.
 
     The SIGTERM goes to the command's whole process group (the trainer checkpoints and

@@ -81,7 +81,7 @@ def job_summary(job: Job) -> dict[str, Any]:
     }
 
 
-def jobs_root(root: str | os.PathLike | None = None) -> Path:
+def jobs_root(root: str | os.PathLike[str] | None = None) -> Path:
     """Folder holding job records: ``<runs_root>/.jobs`` (``root`` = a runs root)."""
     return runs_root(root) / ".jobs"
 
@@ -99,7 +99,7 @@ def display_command(argv: Sequence[str]) -> str:
     return shlex.join(parts)
 
 
-def load_job(job_dir: str | os.PathLike) -> Job:
+def load_job(job_dir: str | os.PathLike[str]) -> Job:
     """Read one job folder and derive its state (see the module docstring)."""
     job_dir = Path(job_dir)
     spec = read_json(job_dir / "job.json")
@@ -151,7 +151,7 @@ def load_job(job_dir: str | os.PathLike) -> Job:
     )
 
 
-def list_jobs(root: str | os.PathLike | None = None) -> list[Job]:
+def list_jobs(root: str | os.PathLike[str] | None = None) -> list[Job]:
     """Every job under ``root``'s job folder, newest first."""
     base = jobs_root(root)
     if not base.exists():
@@ -161,7 +161,7 @@ def list_jobs(root: str | os.PathLike | None = None) -> list[Job]:
     return jobs
 
 
-def get_job(job_id: str, root: str | os.PathLike | None = None) -> Job:
+def get_job(job_id: str, root: str | os.PathLike[str] | None = None) -> Job:
     """The job called ``job_id``, or a HardpairsError naming the fix."""
     path = jobs_root(root) / job_id
     if not (path / "job.json").exists():
@@ -182,7 +182,7 @@ def log_tail(job: Job, n: int = 40) -> str:
     return "\n".join(text.splitlines()[-n:])
 
 
-def job_result(job: Job) -> dict | None:
+def job_result(job: Job) -> dict[str, Any] | None:
     """The command's result: the last log line that is a JSON object (our CLI's contract)."""
     for line in reversed(log_tail(job, 200).splitlines()):
         result = read_json_line(line)

@@ -169,8 +169,8 @@ def _compute_pairs(
         run_dir / "class_pairs.npz",
         difficult_counts=mat["difficult_counts"],
         mean_similarity=mat["mean_similarity"],
-        t_hi=np.float32(mat["t_hi"]),
-        t_lo=np.float32(mat["t_lo"]),
+        t_hi=np.asarray(mat["t_hi"], np.float32),
+        t_lo=np.asarray(mat["t_lo"], np.float32),
         classes=np.array(classes or [str(c) for c in range(n_classes)]),
     )
     return {
@@ -240,7 +240,7 @@ def map_for_run(
         n_components=dim, n_neighbors=neighbors, min_dist=min_dist, seed=seed, subset=subset, n_epochs=epochs
     )
     print(f"umap: {cfg}", file=sys.stderr, flush=True)
-    res = compute_or_load_map(run_dir, cfg)
+    res = compute_or_load_map(Path(run_dir), cfg)
     return {
         "path": str(res.path),
         "n": int(len(res.frame)),

@@ -44,7 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TERMINAL_STATES = ("done", "failed", "cancelled")
 
 
-def runs_root(override: str | os.PathLike | None = None) -> Path:
+def runs_root(override: str | os.PathLike[str] | None = None) -> Path:
     """The folder that holds run folders: ``override``, else ``$HARDPAIRS_RUNS``, else ``cache/runs``."""
     if override:
         return Path(override)
@@ -52,7 +52,7 @@ def runs_root(override: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else REPO_ROOT / "cache" / "runs"
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,13 +81,13 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Atomically write ``obj`` as pretty JSON (numpy scalars and arrays allowed)."""
     text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default, allow_nan=True)
     atomic_write_bytes(path, (text + "\n").encode())
 
 
-def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+def read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
     """Read a JSON file; return ``default`` when it does not exist."""
     path = Path(path)
     if not path.exists():
@@ -96,28 +96,28 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         return json.load(fh)
 
 
-def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
+def write_csv(path: str | os.PathLike[str], df: pd.DataFrame) -> None:
     """Atomically write a DataFrame as CSV (no index column)."""
     buf = io.StringIO()
     df.to_csv(buf, index=False)
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
-def save_npy(path: str | os.PathLike, arr: np.ndarray) -> None:
+def save_npy(path: str | os.PathLike[str], arr: np.ndarray) -> None:
     """Atomically write one array as ``.npy``."""
     buf = io.BytesIO()
     np.save(buf, arr)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
     """Atomically write arrays to an uncompressed ``.npz``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
     os.close(fd)
     try:
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -125,7 +125,7 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
         raise
 
 
-def update_status(run_dir: str | os.PathLike, **fields: Any) -> dict:
+def update_status(run_dir: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
     """Merge ``fields`` into ``run_dir/status.json`` atomically and return the new status."""
     path = Path(run_dir) / "status.json"
     status = read_json(path, {}) or {}
@@ -135,7 +135,7 @@ def update_status(run_dir: str | os.PathLike, **fields: Any) -> dict:
     return status
 
 
-def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
+def append_jsonl(path: str | os.PathLike[str], obj: Any) -> None:
     """Append one JSON line (a line is written whole with a single write call)."""
     line = json.dumps(obj, sort_keys=True, default=_json_default) + "\n"
     with open(path, "a") as fh:
@@ -143,7 +143,7 @@ def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
         fh.flush()
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Read a JSON-lines file, skipping a torn last line; [] when missing."""
     path = Path(path)
     if not path.exists():
@@ -172,7 +172,7 @@ def read_json_line(line: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def require_run(run_dir: str | os.PathLike) -> Path:
+def require_run(run_dir: str | os.PathLike[str]) -> Path:
     """Return ``run_dir`` as a Path, or raise a clear error when it is not a run folder."""
     path = Path(run_dir)
     if not (path / "config.json").exists():
@@ -183,7 +183,7 @@ def require_run(run_dir: str | os.PathLike) -> Path:
     return path
 
 
-def require_features(run_dir: str | os.PathLike) -> Path:
+def require_features(run_dir: str | os.PathLike[str]) -> Path:
     """Path of the run's ``features.npz``, or a clear error naming the command that makes it."""
     path = require_run(run_dir) / "features.npz"
     if not path.exists():
@@ -194,13 +194,13 @@ def require_features(run_dir: str | os.PathLike) -> Path:
     return path
 
 
-def load_features(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+def load_features(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Load ``features.npz``: train (N, D) float32, test (M, D) float32, y_train (N,), y_test (M,)."""
     with np.load(require_features(run_dir)) as data:
         return {k: data[k] for k in data.files}
 
 
-def run_summary(run_dir: str | os.PathLike) -> dict:
+def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """One row describing a run: id, dataset, loss mode, state, accuracy, parent, prune info.
 
     Keys: run_id, run_dir, dataset, preset, loss_mode, seed, epochs, mix, state, epoch,
@@ -235,7 +235,7 @@ def run_summary(run_dir: str | os.PathLike) -> dict:
     }
 
 
-def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
+def list_runs(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Summaries of every run folder under ``root`` (see :func:`run_summary`), newest first."""
     base = runs_root(root)
     if not base.exists():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -126,7 +127,9 @@ table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{border:1px 
 text-align:right}th{background:#f4f4f6}td:first-child,th:first-child{text-align:left}.note{color:#666;font-size:.85rem}"""
 
 
-def html_report(records: Sequence[dict], title: str = "Hardpairs report", generated: float | None = None) -> str:
+def html_report(
+    records: Sequence[dict[str, Any]], title: str = "Hardpairs report", generated: float | None = None
+) -> str:
     """A single HTML file: settings, seed-grouped accuracies, deltas vs parents, figures.
 
     plotly.js is embedded once (about 4.5 MB) so the file opens offline; figures are interactive.

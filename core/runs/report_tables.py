@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -39,7 +40,7 @@ SETTINGS_KEYS = (
 )
 
 
-def collect(root: str | Path | None = None) -> list[dict]:
+def collect(root: str | Path | None = None) -> list[dict[str, Any]]:
     """Records of every run under ``root``: run summary + ``config`` + ``manifest``."""
     out = []
     for row in list_runs(root):
@@ -54,7 +55,7 @@ def collect(root: str | Path | None = None) -> list[dict]:
     return out
 
 
-def runs_table(records: Sequence[dict]) -> pd.DataFrame:
+def runs_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per run with the grouping keys filled in (unpruned runs: score "none", ratio 0)."""
     cols = [
         "run_id",
@@ -227,7 +228,7 @@ def summary_display(grouped: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def settings_table(records: Sequence[dict]) -> pd.DataFrame:
+def settings_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Per-run settings (config keys in SETTINGS_KEYS) and provenance (commit, device, wall time)."""
     rows = []
     for r in records:
@@ -247,13 +248,13 @@ def settings_table(records: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_csv(records: Sequence[dict]) -> str:
+def summary_csv(records: Sequence[dict[str, Any]]) -> str:
     """The seed-grouped table as CSV (fractions, not percent)."""
-    return group_runs(runs_table(records)).to_csv(index=False)
+    return str(group_runs(runs_table(records)).to_csv(index=False))
 
 
-def runs_csv(records: Sequence[dict]) -> str:
+def runs_csv(records: Sequence[dict[str, Any]]) -> str:
     """One line per run: grouping keys, accuracies and the delta vs the parent (fractions)."""
     table = runs_table(records)
     deltas = parent_deltas(table)[["run_id", "delta_linear", "delta_knn"]]
-    return table.merge(deltas, on="run_id", how="left").to_csv(index=False)
+    return str(table.merge(deltas, on="run_id", how="left").to_csv(index=False))

@@ -168,7 +168,8 @@ def _log_step(
 ) -> dict[str, Any]:
     """Rank 0 on a log step: pair statistics (returned), ``status.json`` and a ``step`` event."""
     cfg = run.cfg
-    st = pair_stats(pairs, lv if run.labelled else None)
+    assert pairs is not None  # run_step returns the pairs on log steps
+    st: dict[str, Any] = pair_stats(pairs, lv if run.labelled else None)
     if cfg.monitor and run.labelled:
         st["monitor"] = monitor_losses(z.float(), lv, cfg.temperature, cfg.beta)
     done = (epoch - run.start_epoch) * run.steps + s + 1

@@ -53,7 +53,7 @@ def _load_resume(path: Path, cfg: TrainConfig, env: DistEnv) -> dict[str, Any] |
     kind, value = broadcast_object(payload, env)
     if kind == "error":
         raise HardpairsError(str(value))
-    return value if kind == "ok" else None  # type: ignore[return-value]
+    return value if kind == "ok" and isinstance(value, dict) else None
 
 
 @dataclass
