@@ -15,6 +15,10 @@ every rank draws the same permutation and augmentations and trains on its rows, 
 are gathered so the selection and the loss see the one-process global batch, BatchNorm spans all
 ranks, and the result equals a one-process run up to float rounding. Only rank 0 writes files.
 
+Structure: ``core.training.start.start_training`` checks the job and puts data, model and the
+resumed checkpoint on the device; :func:`train` runs the epochs (``_train_epoch``), and rank 0
+records each log step (``_log_step``) and epoch (``_end_epoch``: progress.jsonl, status, last.pt).
+
 Repeatability: the shuffling and augmentation of epoch ``e`` use a generator seeded with
 ``(seed, e)``, so an interrupted run resumed from its checkpoint continues exactly as an
 uninterrupted one would (on the same device).
