@@ -115,12 +115,17 @@ def retrain_pruned(
         raise HardpairsError(f"cannot override {', '.join(unknown)} in a pruned retrain; allowed: {RETRAIN_FIELDS}")
     provenance = {"keep": str(keep), "parent": str(parent), "prune_score": score, "prune_ratio": ratio, "seed": seed}
     changes = {k: v for k, v in overrides.items() if v is not None} | provenance
+    command = (  # the equivalent command line, recorded in the child's status.json and named on failure
+        f"python -m core train --config {parent / 'config.json'} --keep {keep} --parent {parent} "
+        f"--prune-score {score} --prune-ratio {ratio} --seed {seed} --runs-root {parent.resolve().parent}"
+        + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items() if v is not None)
+        + (" --analyse" if analyse else "")
+    )
     try:
         cfg = derive_config(parent / "config.json", changes)
-        return train_run(cfg, TrainOptions(runs_root=str(parent.resolve().parent), analyse=analyse))
+        opts = TrainOptions(runs_root=str(parent.resolve().parent), analyse=analyse, command=command)
+        return train_run(cfg, opts)
     except HardpairsError as err:
         raise HardpairsError(
-            f"the pruned retrain failed ({err}); the kept indices are saved in {keep}, rerun: "
-            f"python -m core train --config {parent / 'config.json'} --keep {keep} --parent {parent} "
-            f"--prune-score {score} --prune-ratio {ratio} --seed {seed}"
+            f"the pruned retrain failed ({err}); the kept indices are saved in {keep}, rerun: {command}"
         ) from err
