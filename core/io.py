@@ -7,6 +7,7 @@ analysis code can write files atomically without importing the run-folder layer
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,3 +105,29 @@ def read_jsonl(path: PathLike) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+def write_csv(path: str | os.PathLike[str], df: pd.DataFrame) -> None:
+    """Atomically write a DataFrame as CSV (no index column)."""
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def save_npy(path: str | os.PathLike[str], arr: np.ndarray) -> None:
+    """Atomically write one array as ``.npy``."""
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_json_line(line: str) -> dict[str, Any] | None:
+    """One text line parsed as a JSON object (a CLI result line); None when it is not one."""
+    line = line.strip()
+    if not (line.startswith("{") and line.endswith("}")):
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None

@@ -17,15 +17,9 @@ import numpy as np
 import torch
 
 from core.errors import HardpairsError
+from core.training.features import pick_device
 
 COLLAPSE_HINT = "the model collapsed; retrain longer or check the checkpoint"
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass through."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
@@ -76,7 +70,7 @@ def _check_k(k: int, n_db: int, exclude_self: bool) -> None:
         )
 
 
-def _drop_self(sims: np.ndarray, idx: np.ndarray, qid: np.ndarray, k: int):
+def _drop_self(sims: np.ndarray, idx: np.ndarray, qid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """From (n, k+1) results drop each query's own id (or the last column when absent)."""
     mask = idx == qid[:, None]
     missing = ~mask.any(axis=1)
@@ -87,7 +81,7 @@ def _drop_self(sims: np.ndarray, idx: np.ndarray, qid: np.ndarray, k: int):
     return sims[keep].reshape(-1, k), idx[keep].reshape(-1, k)
 
 
-def _knn_faiss(xn, qn, k, exclude_self, block):
+def _knn_faiss(xn: np.ndarray, qn: np.ndarray, k: int, exclude_self: bool, block: int) -> tuple[np.ndarray, np.ndarray]:
     index = faiss.IndexFlatIP(xn.shape[1])
     index.add(xn)
     kk = k + 1 if exclude_self else k
@@ -101,7 +95,9 @@ def _knn_faiss(xn, qn, k, exclude_self, block):
     return sims, idx
 
 
-def _knn_torch(xn, qn, k, exclude_self, block, device):
+def _knn_torch(
+    xn: np.ndarray, qn: np.ndarray, k: int, exclude_self: bool, block: int, device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
     xt = torch.from_numpy(xn).to(device)
     qt = torch.from_numpy(qn).to(device)
     block = max(1, min(block, int(2**28 // max(len(xn), 1))))  # <= 1 GiB of similarities
@@ -135,22 +131,24 @@ def knn(
         exclude_self: when querying the database itself, leave each sample out of its own list.
             Ignored when ``queries`` is given.
         block: queries per search call (bounds the memory of one call).
-        device: ``"auto"``, ``"cpu"`` (faiss) or ``"cuda"`` (torch matmul + top-k).
+        device: ``"auto"``, ``"cpu"`` (faiss) or ``"cuda[:N]"`` (torch matmul + top-k); see
+            ``core.training.features.pick_device``.
 
     Returns:
         sims (Nq, k) float32, descending per row; idx (Nq, k) int64 indices into ``x``.
     """
     xn = l2_normalise(x)
     self_query = queries is None
-    qn = xn if self_query else l2_normalise(queries)
+    qn = xn if queries is None else l2_normalise(queries)
     exclude_self = exclude_self and self_query
     _check_k(k, len(xn), exclude_self)
-    if resolve_device(device) == "cuda":
-        return _knn_torch(xn, qn, k, exclude_self, block, "cuda")
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        return _knn_torch(xn, qn, k, exclude_self, block, dev)
     return _knn_faiss(xn, qn, k, exclude_self, block)
 
 
-def class_split_knn(xn: np.ndarray, labels: np.ndarray, k: int, block: int = 8192):
+def class_split_knn(xn: np.ndarray, labels: np.ndarray, k: int, block: int = 8192) -> dict[str, np.ndarray]:
     """Each sample's k nearest same-class and k nearest other-class neighbours (exact, cosine).
 
     Args:

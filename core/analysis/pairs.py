@@ -28,8 +28,10 @@ from core.analysis.neighbors import class_split_knn, l2_normalise
 from core.errors import HardpairsError
 
 
-def _prepare(features: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    xn = l2_normalise(features)
+def _prepare(
+    features: np.ndarray, labels: np.ndarray, k: int, normalised: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    xn = np.ascontiguousarray(features, dtype=np.float32) if normalised else l2_normalise(features)
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(xn):
         raise HardpairsError(
@@ -65,7 +67,12 @@ def _edges(graph: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def hardest_pairs(
-    features: np.ndarray, labels: np.ndarray, top: int = 1000, k: int = 20, graph: dict[str, np.ndarray] | None = None
+    features: np.ndarray,
+    labels: np.ndarray,
+    top: int = 1000,
+    k: int = 20,
+    graph: dict[str, np.ndarray] | None = None,
+    normalised: bool = False,
 ) -> pd.DataFrame:
     """The ``top`` most similar pairs of samples with different labels.
 
@@ -73,12 +80,13 @@ def hardest_pairs(
         features: (N, D) features. labels: (N,) int class ids. top: rows returned. k: other-class
             neighbours per sample in the graph. graph: a precomputed
             ``core.analysis.neighbors.class_split_knn(l2_normalise(features), labels, k)`` to reuse.
+            normalised: ``features`` are already ``l2_normalise``d (skip normalising them again).
 
     Returns:
         DataFrame ``i, j, label_i, label_j, similarity`` (i < j, int64 / float32), ranked by
         similarity descending (ties by i, then j).
     """
-    xn, labels = _prepare(features, labels, k)
+    xn, labels = _prepare(features, labels, k, normalised)
     a, b, s = _edges(graph if graph is not None else class_split_knn(xn, labels, k))
     a, b, s = a[:top], b[:top], s[:top]
     return pd.DataFrame(
@@ -110,6 +118,7 @@ def class_pair_matrix(
     k: int = 20,
     thresholds: tuple[float, float] | None = None,
     graph: dict[str, np.ndarray] | None = None,
+    normalised: bool = False,
 ) -> dict[str, Any]:
     """Class x class difficult-pair counts and mean similarities (definitions in the docstring).
 
@@ -117,13 +126,13 @@ def class_pair_matrix(
         features: (N, D). labels: (N,) int in [0, n_classes). pos_high < pos_low: the band's
             percentile positions. k: other-class neighbours per sample.
         thresholds: (t_hi, t_lo) similarities when already known (e.g. from ``scores.json``);
-            computed exactly from all pairs otherwise. graph: as in ``hardest_pairs``.
+            computed exactly from all pairs otherwise. graph, normalised: as in ``hardest_pairs``.
 
     Returns:
         dict: ``difficult_counts`` (C, C) int64, ``mean_similarity`` (C, C) float32,
         ``t_hi``, ``t_lo`` floats.
     """
-    xn, labels = _prepare(features, labels, k)
+    xn, labels = _prepare(features, labels, k, normalised)
     if labels.max() >= n_classes:
         raise HardpairsError(f"label {labels.max()} >= n_classes={n_classes}; pass the dataset's class count")
     if thresholds is None:

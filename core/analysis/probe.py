@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
-from core.analysis.neighbors import knn, resolve_device
+from core.analysis.neighbors import knn
 from core.errors import HardpairsError
+from core.training.features import pick_device
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def fit_linear_probe(
     mean = x.mean(axis=0)
     std = x.std(axis=0)
     std = np.where(std < 1e-6, 1.0, std).astype(np.float32)
-    device = resolve_device(cfg.device)
+    device = pick_device(cfg.device)
     n, d = x.shape
     xt = torch.from_numpy((x - mean) / std).to(device)
     onehot = torch.nn.functional.one_hot(torch.from_numpy(y).to(device), n_classes).float()
@@ -121,7 +122,7 @@ def fit_linear_probe(
         return float(loss), grad.cpu().numpy().astype(np.float64).ravel()
 
     threads = torch.get_num_threads()
-    if device == "cpu" and x.size < (1 << 22):
+    if device.type == "cpu" and x.size < (1 << 22):
         torch.set_num_threads(1)  # small problems: thread start-up costs more than it saves
     try:
         res = minimize(

@@ -8,39 +8,25 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from core.jobs import queue as jobs
 from core.runs.folder import atomic_write_bytes
 
 
-def _job_row(job: jobs.Job) -> dict:
-    return {
-        "job_id": job.job_id,
-        "kind": job.kind,
-        "state": job.state,
-        "run_dir": job.run_dir,
-        "command": job.command,
-        "created": job.created,
-        "started": job.started,
-        "ended": job.ended,
-        "exit_code": job.exit_code,
-        "message": job.message,
-    }
-
-
-def run_jobs(args: argparse.Namespace) -> dict:
+def run_jobs(args: argparse.Namespace) -> dict[str, Any]:
     """List jobs (after starting what the queue allows); or cancel / show one."""
     if args.cancel:
         job = jobs.cancel(args.cancel, args.runs_root)
-        return {"cancelled": job.job_id, "job": _job_row(job)}
+        return {"cancelled": job.job_id, "job": jobs.job_summary(job)}
     if args.log:
         job = jobs.get_job(args.log, args.runs_root)
-        return {"job": _job_row(job), "log_tail": jobs.log_tail(job, args.lines)}
+        return {"job": jobs.job_summary(job), "log_tail": jobs.log_tail(job, args.lines)}
     listed = jobs.poll(args.runs_root)
-    return {"jobs": [_job_row(j) for j in listed], **jobs.counts(listed)}
+    return {"jobs": [jobs.job_summary(j) for j in listed], **jobs.counts(listed)}
 
 
-def run_report(args: argparse.Namespace) -> dict:
+def run_report(args: argparse.Namespace) -> dict[str, Any]:
     """Write the self-contained HTML report (and the CSVs) of every run under the runs root."""
     from core.runs import report
 
@@ -56,7 +42,7 @@ def run_report(args: argparse.Namespace) -> dict:
     return out
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``jobs`` and ``report`` commands."""
     parser = subparsers.add_parser(
         "jobs",

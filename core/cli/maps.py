@@ -12,22 +12,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from dataclasses import asdict
+from typing import Any
 
-import numpy as np
+from core.runs.analysis import map_for_run
+from core.runs.theory import DELTA_NOTE, theory_for_run
 
-from core.analysis.bounds import evaluate_bounds
-from core.analysis.embedmap import MapConfig, compute_or_load_map, features_sha1
-from core.analysis.theory import estimate_abg
-from core.errors import HardpairsError
-from core.runs.folder import load_features, read_json, require_run, write_json
-
-DELTA_NOTE = (
-    "delta (the label-recovery error of Assumption 3.1) is not measurable from features; "
-    "the bounds use an illustrative value. Compare bounds with each other, not with accuracy."
-)
+__all__ = ["DELTA_NOTE", "cmd_theory", "cmd_umap", "register", "theory_for_run"]
 
 
 def _seed(text: str) -> int | None:
@@ -39,93 +29,17 @@ def _seed(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"--seed takes an integer or 'none', got {text!r}") from None
 
 
-def cmd_umap(args: argparse.Namespace) -> dict:
-    cfg = MapConfig(
-        n_components=args.dim,
-        n_neighbors=args.neighbors,
-        min_dist=args.min_dist,
-        seed=args.seed,
-        subset=args.subset,
-        n_epochs=args.epochs,
-    )
-    print(f"umap: {cfg}", file=sys.stderr, flush=True)
-    res = compute_or_load_map(args.run_dir, cfg)
-    return {
-        "path": str(res.path),
-        "n": int(len(res.frame)),
-        "cached": res.cached,
-        "seconds": round(res.seconds, 3),
-        "params": asdict(cfg),
-    }
+def cmd_umap(args: argparse.Namespace) -> dict[str, Any]:
+    """``umap``: :func:`core.runs.analysis.map_for_run`."""
+    return map_for_run(args.run_dir, args.dim, args.neighbors, args.min_dist, args.seed, args.subset, args.epochs)
 
 
-def _probe_proba(feats: dict, seed: int) -> tuple[np.ndarray, float]:
-    """Train-split probabilities (N, C) of a linear probe fitted on the train split, and its test accuracy."""
-    from core.analysis.probe import ProbeConfig, linear_probe_accuracy
-
-    acc, probe = linear_probe_accuracy(
-        feats["train"], feats["y_train"], feats["test"], feats["y_test"], ProbeConfig(seed=seed)
-    )
-    return probe.predict_proba(feats["train"]), acc
-
-
-def theory_for_run(
-    run_dir, difficult_share: float = 0.08, delta: float = 0.1, max_pairs: int = 2_000_000, force: bool = False
-) -> dict:
-    """Compute-or-load ``theory.json`` for a run (see the module docstring for its keys)."""
-    run = require_run(run_dir)
-    feats = load_features(run)
-    y = np.asarray(feats["y_train"], dtype=np.int64)
-    if (y < 0).any():
-        raise HardpairsError(
-            f"{run} has unlabelled training samples; alpha/beta/gamma need labels, "
-            "so the theory analysis is unavailable for this dataset."
-        )
-    cfg = read_json(run / "config.json", {}) or {}
-    seed = int(cfg.get("seed", 0))
-    params = {"difficult_share": difficult_share, "delta": delta, "max_pairs": max_pairs, "seed": seed}
-    sha1 = features_sha1(feats["train"])
-    path = run / "theory.json"
-    old = read_json(path)
-    if not force and old and old.get("params") == params and old.get("features_sha1") == sha1:
-        return old | {"cached": True}
-    start = time.perf_counter()
-    print("theory: fitting the linear probe on the train features", file=sys.stderr, flush=True)
-    proba, acc = _probe_proba(feats, seed)
-    est = estimate_abg(feats["train"], y, proba, difficult_share, max_pairs, seed)
-    n = float(np.mean(est["class_sizes"]))
-    n_d = float(np.mean(est["difficult_per_class"]))
-    r = est["n_classes"] - 1
-    bounds = evaluate_bounds(est["alpha"], est["beta"], est["gamma"], n, n_d, r, delta)
-    out = (
-        est
-        | bounds
-        | {
-            "n": n,
-            "n_d": n_d,
-            "r": r,
-            "delta": delta,
-            "delta_note": DELTA_NOTE,
-            "probe_accuracy": acc,
-            "params": params,
-            "features_sha1": sha1,
-            "seconds": round(time.perf_counter() - start, 3),
-            "path": str(path),
-            "note": "n and n_d are mean per-class counts; gamma counts cross-class pairs with at least one "
-            "difficult sample (gamma_both: both difficult).",
-        }
-    )
-    write_json(path, out)
-    return out | {"cached": False}
-
-
-def cmd_theory(args: argparse.Namespace) -> dict:
-    if not 0.0 < args.difficult_share < 1.0:
-        raise HardpairsError(f"--difficult-share must be in (0, 1), got {args.difficult_share} (paper: 0.08).")
+def cmd_theory(args: argparse.Namespace) -> dict[str, Any]:
+    """``theory``: :func:`core.runs.theory.theory_for_run`."""
     return theory_for_run(args.run_dir, args.difficult_share, args.delta, args.max_pairs, args.force)
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``umap`` and ``theory`` to the ``python -m core`` parser."""
     p = subparsers.add_parser("umap", help="2D/3D UMAP map of a run's features -> umap_<dim>d.csv")
     p.add_argument("--run-dir", required=True)

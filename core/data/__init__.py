@@ -1,1 +1,1 @@
-"""Data sources: specs, datasets, Mixed-omega, augmentation, thumbnails."""
+"""Data sources: specs, datasets, Mixed-omega, the per-class split, augmentation, thumbnails."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.cache import ArrayStore
-from core.data.sources import stratified_split
+from core.data.split import stratified_split
 from core.errors import HardpairsError
 
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
@@ -93,18 +93,13 @@ def _decode_files(paths: list[str], image_size: int | None) -> tuple[np.ndarray,
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2)), ok
 
 
-def load_folder(
-    path: Path, image_size: int | None, cache_dir: str | os.PathLike | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Load an image folder: (x_train, y_train, x_test, y_test, classes).
+_HINT = "expected PATH/<class>/<images> or PATH/train/<class>/... and PATH/test/<class>/..."
 
-    Images are (N, C, H, W) uint8 at (image_size, image_size), or the most common size when
-    None; labels (N,) int64 index the sorted class folder names. Unreadable files are skipped
-    with a warning.
-    """
-    import warnings
 
-    hint = "expected PATH/<class>/<images> or PATH/train/<class>/... and PATH/test/<class>/..."
+def _scan_layout(path: Path) -> tuple[list[tuple[str, int, tuple[str, int, int]]], list[str], bool]:
+    """The folder's files as ``(class, split, (path, size, mtime_ns))`` (split 0 train, 1 test, -1 not
+    yet split), the sorted class names, and whether it has the train/ + test/ layout."""
+    hint = _HINT
     if not path.is_dir():
         raise HardpairsError(f"image folder {path} does not exist or is not a folder; {hint}")
     if (path / "train").is_dir() != (path / "test").is_dir():
@@ -127,6 +122,22 @@ def load_folder(
             f"{path} has {len(classes)} class folder(s) {classes}; contrastive difficulty across classes needs "
             f"at least two classes -- {hint}"
         )
+    return groups, classes, split_layout
+
+
+def load_folder(
+    path: Path, image_size: int | None, cache_dir: str | os.PathLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Load an image folder: (x_train, y_train, x_test, y_test, classes).
+
+    Images are (N, C, H, W) uint8 at (image_size, image_size), or the most common size when
+    None; labels (N,) int64 index the sorted class folder names. Unreadable files are skipped
+    with a warning.
+    """
+    import warnings
+
+    groups, classes, split_layout = _scan_layout(path)
+    hint = _HINT
     files = [f[0] for _, _, f in groups]
     cut = len(str(path))
     stats = [(f[0][cut:], f[1], f[2]) for _, _, f in groups]  # relative path, size, mtime

@@ -12,6 +12,7 @@ Mixed contamination (paper sec. 5.5; the recipe is our assumption, spec notes se
 ``lambda * img + (1 - lambda) * partner`` where ``partner`` is an original train image of a
 different class. Labels are kept; the test set is never mixed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,15 +21,19 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.data.npz import load_npz
 from core.data.downloads import TORCHVISION_SOURCES, load_torchvision
+from core.data.folder import load_folder
+from core.data.npz import load_npz
+from core.data.split import stratified_split
 from core.errors import HardpairsError
 from core.io import REPO_ROOT
+
 
 @dataclass(frozen=True, eq=False)
 class ImageDataset:
@@ -107,29 +112,12 @@ def list_sources() -> list[str]:
     ]
 
 
-def default_data_root(override: str | os.PathLike | None = None) -> Path:
+def default_data_root(override: str | os.PathLike[str] | None = None) -> Path:
     """``override``, else ``$HARDPAIRS_DATA``, else ``<repo>/data``."""
     if override:
         return Path(override)
     env = os.environ.get("HARDPAIRS_DATA")
     return Path(env) if env else REPO_ROOT / "data"
-
-
-def stratified_split(y: np.ndarray, test_frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class shuffled split: (train_idx, test_idx), both sorted int64.
-
-    Each class with >= 2 members puts ``round(test_frac * n)`` (at least 1, at most n - 1) of
-    its members in the test part; a class with 1 member stays in train.
-    """
-    rng = np.random.default_rng(seed)
-    test = []
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        n_test = min(max(int(round(test_frac * len(idx))), 1), len(idx) - 1) if len(idx) >= 2 else 0
-        test.append(rng.permutation(idx)[:n_test])
-    test_idx = np.sort(np.concatenate(test)).astype(np.int64)
-    train_idx = np.setdiff1d(np.arange(len(y)), test_idx).astype(np.int64)
-    return train_idx, test_idx
 
 
 def resize_images(x: np.ndarray, size: int, chunk: int = 4096) -> np.ndarray:
@@ -183,7 +171,14 @@ def mix_images(
     return out, mixed, partner
 
 
-def _fingerprint(x_train, y_train, x_test, y_test, classes, mix_settings: dict) -> str:
+def _fingerprint(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    classes: tuple[str, ...] | list[str],
+    mix_settings: dict[str, Any],
+) -> str:
     h = hashlib.sha1()
     for arr in (x_train, y_train, x_test, y_test):
         h.update(str((arr.shape, arr.dtype.str)).encode())
@@ -202,8 +197,6 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list
     return x[train], y[train], x[test], y[test], [str(c) for c in range(10)]
 
 
-
-
 def load_dataset(
     spec: str,
     *,
@@ -212,8 +205,8 @@ def load_dataset(
     seed: int = 0,
     download: bool = False,
     image_size: int | None = None,
-    data_root: str | os.PathLike | None = None,
-    cache_dir: str | os.PathLike | None = None,
+    data_root: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> ImageDataset:
     """Load a dataset by spec (see :func:`list_sources`), optionally resized and omega-Mixed.
 
@@ -240,8 +233,6 @@ def load_dataset(
         name, parts = spec, load_torchvision(spec, default_data_root(data_root), download)
     elif spec.startswith("folder:"):
         path = Path(spec[len("folder:") :]).expanduser()
-        from core.data.folder import load_folder  # lazy: data_folder imports stratified_split from here
-
         name, parts = f"folder:{path.name}", load_folder(path, image_size, cache_dir)
         resized = True
     elif spec.startswith("npz:"):

@@ -1,1 +1,2 @@
-"""The background job queue: submit, poll, cancel; one wrapper process per job; process plumbing."""
+"""The background job queue: submit, poll, cancel (``queue``); job folders read back (``records``);
+one wrapper process per job (``runner``); process plumbing (``procs``)."""

@@ -10,14 +10,18 @@ Layout of one run folder (``<runs_root>/<run_id>/``)::
                        epoch, epochs, step, steps, loss, images_per_s, eta_s,
                        flagged_share, message, pid, updated (unix time)
     progress.jsonl     one JSON object per logged epoch
-    log.txt            human-readable log
-    checkpoints/last.pt   latest checkpoint (atomic); checkpoints/epoch_NNNN.pt kept ones
+    log.txt            human-readable log, one timestamped line per message
+                       (written only by core.runs.log.run_log)
+    checkpoints/last.pt   the one checkpoint: the latest epoch (rewritten atomically every
+                       ``checkpoint_every`` epochs and at the end; resume starts from it)
     features.npz       train (N, D) float32, test (M, D) float32, y_train (N,) int64,
                        y_test (M,) int64 -- pre-projector features of *all* train samples
     metrics.json       {"linear_acc": float, "knn_acc": float, ...}
     keep.npy           (K,) int64 kept training indices, only for pruned runs
 
-Analysis artefacts (scores.csv, pairs.csv, umap.csv, theory.json, ...) live beside them.
+Analysis artefacts live beside them (see core.runs.analysis): scores.csv + scores.json,
+pairs.csv + class_pairs.npz + pairs.json, umap_2d.csv/umap_3d.csv + their .json sidecars,
+theory.json; prune/<score>_<ratio>_seed<seed>/ holds keep.npy, pruned.npy, per_class.csv, prune.json.
 Runs live under ``cache/runs`` unless ``HARDPAIRS_RUNS`` or ``--runs-root`` says otherwise.
 """
 
@@ -35,14 +39,17 @@ from core.io import REPO_ROOT as REPO_ROOT  # re-exported: the helpers live in c
 from core.io import append_jsonl as append_jsonl
 from core.io import atomic_write_bytes as atomic_write_bytes
 from core.io import read_json as read_json
+from core.io import read_json_line as read_json_line
 from core.io import read_jsonl as read_jsonl
+from core.io import save_npy as save_npy
 from core.io import save_npz as save_npz
+from core.io import write_csv as write_csv
 from core.io import write_json as write_json
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
 
 
-def runs_root(override: str | os.PathLike | None = None) -> Path:
+def runs_root(override: str | os.PathLike[str] | None = None) -> Path:
     """The folder that holds run folders: ``override``, else ``$HARDPAIRS_RUNS``, else ``cache/runs``."""
     if override:
         return Path(override)
@@ -50,7 +57,7 @@ def runs_root(override: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else REPO_ROOT / "cache" / "runs"
 
 
-def update_status(run_dir: str | os.PathLike, **fields: Any) -> dict:
+def update_status(run_dir: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
     """Merge ``fields`` into ``run_dir/status.json`` atomically and return the new status."""
     path = Path(run_dir) / "status.json"
     status = read_json(path, {}) or {}
@@ -60,7 +67,7 @@ def update_status(run_dir: str | os.PathLike, **fields: Any) -> dict:
     return status
 
 
-def require_run(run_dir: str | os.PathLike) -> Path:
+def require_run(run_dir: str | os.PathLike[str]) -> Path:
     """Return ``run_dir`` as a Path, or raise a clear error when it is not a run folder."""
     path = Path(run_dir)
     if not (path / "config.json").exists():
@@ -71,7 +78,7 @@ def require_run(run_dir: str | os.PathLike) -> Path:
     return path
 
 
-def require_features(run_dir: str | os.PathLike) -> Path:
+def require_features(run_dir: str | os.PathLike[str]) -> Path:
     """Path of the run's ``features.npz``, or a clear error naming the command that makes it."""
     path = require_run(run_dir) / "features.npz"
     if not path.exists():
@@ -82,13 +89,13 @@ def require_features(run_dir: str | os.PathLike) -> Path:
     return path
 
 
-def load_features(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+def load_features(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Load ``features.npz``: train (N, D) float32, test (M, D) float32, y_train (N,), y_test (M,)."""
     with np.load(require_features(run_dir)) as data:
         return {k: data[k] for k in data.files}
 
 
-def run_summary(run_dir: str | os.PathLike) -> dict:
+def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """One row describing a run: id, dataset, loss mode, state, accuracy, parent, prune info.
 
     Keys: run_id, run_dir, dataset, preset, loss_mode, seed, epochs, mix, state, epoch,
@@ -123,7 +130,7 @@ def run_summary(run_dir: str | os.PathLike) -> dict:
     }
 
 
-def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
+def list_runs(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Summaries of every run folder under ``root`` (see :func:`run_summary`), newest first."""
     base = runs_root(root)
     if not base.exists():

@@ -64,7 +64,7 @@ def indices_sha1(indices: np.ndarray | None) -> str | None:
     return hashlib.sha1(np.sort(np.asarray(indices, dtype=np.int64)).tobytes()).hexdigest()
 
 
-def make_manifest(run_id: str, cfg: dict, data: Any, keep: np.ndarray | None, device: Any) -> dict:
+def make_manifest(run_id: str, cfg: dict[str, Any], data: Any, keep: np.ndarray | None, device: Any) -> dict[str, Any]:
     """The initial manifest of a run (``wall_time_s`` is filled in when it finishes)."""
     prune = None
     if cfg.get("prune_score") is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,7 +130,9 @@ def extract_run_features(
     return feats
 
 
-def probe_run(run_dir: str | Path, data: ImageDataset | None = None, device: torch.device | None = None) -> dict:
+def probe_run(
+    run_dir: str | Path, data: ImageDataset | None = None, device: torch.device | None = None
+) -> dict[str, Any]:
     """Linear-probe and weighted-kNN test accuracy of a run's frozen features -> ``metrics.json``."""
     from core.analysis.probe import ProbeConfig, knn_accuracy, linear_probe_accuracy
 

@@ -1,1 +1,2 @@
-"""Training: loss modes, configs and presets, models, the loss, one step, the loop, DDP, checkpoints, features."""
+"""Training: loss modes, configs and presets, models, the loss, one step, the start and the loop, DDP,
+checkpoints, features and the device choice (``features.pick_device``)."""

@@ -1,0 +1,279 @@
+"""Run-level analyses: per-sample scores, hardest pairs, the embedding map and the theory estimates.
+
+Each is one function of a run folder that returns the dict ``python -m core <command>`` prints;
+:func:`analyse_run` runs all four (``train --analyse``). Scores, pairs and theory are cached by
+the one rule of ``core.runs.cache`` (features fingerprint + parameters); the map by
+``core.analysis.embedmap.compute_or_load_map`` (its own sidecar with the same rule).
+
+- scores: ``scores.csv`` (``index,label``, one column per score, ``mixed`` for a contaminated
+  dataset) and ``scores.json`` (parameters, band thresholds, each score's AUROC at finding the
+  mixed images).
+- pairs: ``pairs.csv`` (hardest cross-class pairs), ``class_pairs.npz`` (``difficult_counts``,
+  ``mean_similarity``, ``t_hi``, ``t_lo``, ``classes``) and ``pairs.json``.
+- map: ``umap_<d>d.csv`` + ``.json``.
+- theory: ``theory.json`` (see ``core.runs.theory``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.analysis.scores import ScoreConfig, auroc, compute_scores
+from core.errors import HardpairsError
+from core.runs.cache import CACHE_KEYS, cached, features_fingerprint
+from core.runs.folder import load_features, read_json, require_features, require_run, save_npz, update_status, write_csv
+from core.runs.log import run_log
+from core.runs.theory import theory_for_run
+
+PathLike = str | os.PathLike[str]
+
+
+def train_labels(feats: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Train labels (N,) int64, or None when the dataset is (even partly) unlabelled (-1)."""
+    y = np.asarray(feats["y_train"], dtype=np.int64)
+    return None if (y < 0).any() else y
+
+
+def mixed_flags(cfg: dict[str, Any], n: int) -> tuple[np.ndarray | None, str | None]:
+    """(mixed (N,) bool, None) for a contaminated dataset, (None, why) when unavailable, (None, None) else."""
+    if not cfg.get("mix"):
+        return None, None
+    try:
+        from core.data.sources import load_dataset
+
+        data = load_dataset(
+            cfg["dataset"], mix=cfg["mix"], mix_lambda=cfg.get("mix_lambda", 0.5), seed=cfg.get("seed", 0)
+        )
+    except HardpairsError as err:
+        return None, f"mixed flags unavailable: {err}"
+    mixed = np.asarray(data.mixed, dtype=bool)
+    if len(mixed) != n:
+        return None, (
+            f"mixed flags unavailable: the dataset has {len(mixed)} train images but "
+            f"features.npz has {n}; re-extract features with `python -m core probe`"
+        )
+    return mixed, None
+
+
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    cfg = read_json(run_dir / "config.json", {}) or {}
+    return dict(cfg)
+
+
+def score_params(
+    run_dir: PathLike, k: int = 20, band_reference: int | None = None, seed: int | None = None
+) -> dict[str, Any]:
+    """The parameters ``scores.json`` is cached on: the band (from the run's config), k, seed, dataset and mix."""
+    cfg = _run_config(Path(run_dir))
+    return {
+        "pos_high": float(cfg.get("pos_high", 0.15)),
+        "pos_low": float(cfg.get("pos_low", 0.22)),
+        "k": k,
+        "band_reference": band_reference,
+        "seed": seed if seed is not None else int(cfg.get("seed", 0)),
+        "mix": cfg.get("mix", 0.0),
+        "mix_lambda": cfg.get("mix_lambda", 0.5),
+        "dataset": cfg.get("dataset"),
+    }
+
+
+def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.time()
+    feats = load_features(run_dir)
+    labels = train_labels(feats)
+    scfg = ScoreConfig(
+        pos_high=params["pos_high"],
+        pos_low=params["pos_low"],
+        k=params["k"],
+        band_reference=params["band_reference"],
+        seed=params["seed"],
+    )
+    df = compute_scores(feats["train"], labels, scfg)
+    names = [c for c in df.columns if c not in ("index", "label")]
+    result: dict[str, Any] = {
+        "run_dir": str(run_dir),
+        "n": len(df),
+        "scores": names,
+        "t_hi": df.attrs["t_hi"],
+        "t_lo": df.attrs["t_lo"],
+    }
+    if labels is None:
+        result["note"] = f"the dataset is unlabelled: only the label-free scores ({', '.join(names)}) are available"
+    mixed, why = mixed_flags(_run_config(run_dir), len(df))
+    if mixed is not None:
+        df["mixed"] = mixed
+        result["auroc"] = {name: auroc(df[name].to_numpy(), mixed) for name in names}
+    elif why:
+        result["note"] = why
+    write_csv(run_dir / "scores.csv", df)
+    result["seconds"] = round(time.time() - t0, 2)
+    return result
+
+
+def scores_for_run(
+    run_dir: PathLike, k: int = 20, band_reference: int | None = None, seed: int | None = None, force: bool = False
+) -> dict[str, Any]:
+    """Per-sample difficulty scores of a run -> ``scores.csv`` + ``scores.json`` (cached).
+
+    Returns:
+        ``run_dir, n, scores, t_hi, t_lo, seconds, cached`` and, when they apply, ``auroc`` and ``note``.
+    """
+    run = require_run(run_dir)
+    require_features(run)
+    params = score_params(run, k, band_reference, seed)
+    res = cached(run, "scores.json", params, lambda: _compute_scores(run, params), force=force, outputs=["scores.csv"])
+    return {key: v for key, v in res.items() if key not in CACHE_KEYS}
+
+
+def _band_thresholds(run_dir: Path, pos_high: float, pos_low: float) -> tuple[float, float] | None:
+    """(t_hi, t_lo) from ``scores.json`` when it was computed exactly (no reference sample) on these features."""
+    stored = read_json(run_dir / "scores.json") or {}
+    p = stored.get("params") or {}
+    if (
+        p.get("pos_high") == pos_high
+        and p.get("pos_low") == pos_low
+        and p.get("band_reference") is None
+        and stored.get("features_sha1") == features_fingerprint(run_dir)
+    ):
+        return float(stored["t_hi"]), float(stored["t_lo"])
+    return None
+
+
+def _compute_pairs(
+    run_dir: Path, feats: dict[str, np.ndarray], labels: np.ndarray, params: dict[str, Any]
+) -> dict[str, Any]:
+    from core.analysis.neighbors import class_split_knn, l2_normalise
+    from core.analysis.pairs import class_pair_matrix, hardest_pairs
+
+    t0 = time.time()
+    classes = list((read_json(run_dir / "manifest.json", {}) or {}).get("classes") or [])
+    n_classes = max(len(classes), int(labels.max()) + 1)
+    pos_high, pos_low, k = params["pos_high"], params["pos_low"], params["k"]
+    thresholds = _band_thresholds(run_dir, pos_high, pos_low)
+    xn = l2_normalise(feats["train"])  # the one normalisation; the graph, pairs and map reuse it
+    graph = class_split_knn(xn, labels, k)
+    top = hardest_pairs(xn, labels, top=params["top"], k=k, graph=graph, normalised=True)
+    mat = class_pair_matrix(
+        xn, labels, n_classes, pos_high, pos_low, k=k, thresholds=thresholds, graph=graph, normalised=True
+    )
+    write_csv(run_dir / "pairs.csv", top)
+    save_npz(
+        run_dir / "class_pairs.npz",
+        difficult_counts=mat["difficult_counts"],
+        mean_similarity=mat["mean_similarity"],
+        t_hi=np.asarray(mat["t_hi"], np.float32),
+        t_lo=np.asarray(mat["t_lo"], np.float32),
+        classes=np.array(classes or [str(c) for c in range(n_classes)]),
+    )
+    return {
+        "run_dir": str(run_dir),
+        "n_pairs": len(top),
+        "k": k,
+        "top_similarity": float(top["similarity"].iloc[0]) if len(top) else None,
+        "difficult_pairs": int(mat["difficult_counts"].sum() // 2),
+        "t_hi": mat["t_hi"],
+        "t_lo": mat["t_lo"],
+        "seconds": round(time.time() - t0, 2),
+    }
+
+
+def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool = False) -> dict[str, Any]:
+    """Hardest cross-class pairs -> ``pairs.csv`` and the class x class map -> ``class_pairs.npz`` (cached).
+
+    Returns:
+        ``run_dir, n_pairs, k, top_similarity, difficult_pairs, t_hi, t_lo, seconds, cached``.
+
+    Raises:
+        HardpairsError: unlabelled dataset, or ``k`` not below the number of samples.
+    """
+    run = require_run(run_dir)
+    feats = load_features(run)
+    labels = train_labels(feats)
+    if labels is None:
+        raise HardpairsError(
+            "this dataset is unlabelled, so cross-class pairs are undefined; "
+            f"use `python -m core score --run-dir {run}` (band, prototype)"
+        )
+    if not 1 <= k < len(labels):
+        raise HardpairsError(
+            f"k={k} neighbours need more than k samples, but there are {len(labels)}; pass a smaller --k"
+        )
+    cfg = _run_config(run)
+    params = {
+        "pos_high": float(cfg.get("pos_high", 0.15)),
+        "pos_low": float(cfg.get("pos_low", 0.22)),
+        "k": k,
+        "top": top,
+    }
+    res = cached(
+        run,
+        "pairs.json",
+        params,
+        lambda: _compute_pairs(run, feats, labels, params),
+        force=force,
+        outputs=["pairs.csv", "class_pairs.npz"],
+    )
+    return {key: v for key, v in res.items() if key not in CACHE_KEYS}
+
+
+def map_for_run(
+    run_dir: PathLike,
+    dim: int = 2,
+    neighbors: int = 15,
+    min_dist: float = 0.1,
+    seed: int | None = 0,
+    subset: int | None = None,
+    epochs: int | None = None,
+) -> dict[str, Any]:
+    """The run's UMAP map -> ``umap_<dim>d.csv`` + ``.json`` (cached); ``path, n, cached, seconds, params``."""
+    from core.analysis.embedmap import MapConfig, compute_or_load_map
+
+    cfg = MapConfig(
+        n_components=dim, n_neighbors=neighbors, min_dist=min_dist, seed=seed, subset=subset, n_epochs=epochs
+    )
+    print(f"umap: {cfg}", file=sys.stderr, flush=True)
+    res = compute_or_load_map(Path(run_dir), cfg)
+    return {
+        "path": str(res.path),
+        "n": int(len(res.frame)),
+        "cached": res.cached,
+        "seconds": round(res.seconds, 3),
+        "params": asdict(cfg),
+    }
+
+
+#: The analyses of :func:`analyse_run`, in order (each also its own ``python -m core`` command).
+ANALYSES: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "score": scores_for_run,
+    "pairs": pairs_for_run,
+    "umap": map_for_run,
+    "theory": theory_for_run,
+}
+
+
+def analyse_run(run_dir: PathLike) -> dict[str, Any]:
+    """Scores, pairs, map and theory of a finished run with default parameters (cached each).
+
+    Returns:
+        ``{analysis: {"seconds": float, <the analysis' scalar and dict results>}}`` per analysis.
+    """
+    run = require_run(run_dir)
+    results: dict[str, Any] = {}
+    for command, analyse in ANALYSES.items():
+        update_status(run, message=f"analysis: {command}")
+        t = time.time()
+        res = analyse(run)
+        results[command] = {
+            "seconds": round(time.time() - t, 2),
+            **{k: v for k, v in res.items() if isinstance(v, (int, float, str, dict))},
+        }
+        run_log(run, f"{command}: done in {time.time() - t:.1f} s")
+    return results

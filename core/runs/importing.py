@@ -1,0 +1,89 @@
+"""Import a checkpoint (Hardpairs, torchvision ResNet-18, SSL-library layouts) as a new run folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from core.errors import HardpairsError
+from core.runs.folder import update_status, write_json
+from core.training.config import make_config
+
+
+def import_run(
+    checkpoint: str | os.PathLike[str],
+    dataset: str | None = None,
+    arch: str | None = None,
+    out_size: int | None = None,
+    run_dir: str | None = None,
+    name: str | None = None,
+    runs_root: str | None = None,
+    download: bool = False,
+) -> dict[str, Any]:
+    """Import a foreign or own checkpoint into a new run folder, then extract features and probe.
+
+    Returns:
+        ``run_dir, arch`` (+ ``linear_acc``, ``knn_acc`` on labelled data).
+
+    Raises:
+        HardpairsError: an unreadable checkpoint, an ``arch`` that does not match it, or a dataset
+            whose channel count does not match it.
+    """
+    from core.runs.manifest import make_manifest
+    from core.runs.pipeline import load_run_data, new_run_dir, probe_run
+    from core.training.checkpoints import FORMAT, load_backbone_state, save_checkpoint
+    from core.training.features import pick_device
+
+    detected, in_ch, state, saved_cfg = load_backbone_state(checkpoint)
+    if arch not in (None, "auto") and arch != detected:
+        raise HardpairsError(
+            f"--arch {arch} given, but the checkpoint is a {detected}; drop --arch or pass --arch {detected}"
+        )
+    base = {k: v for k, v in (saved_cfg or {}).items() if k != "created"}
+    overrides = {
+        "arch": detected,
+        "dataset": dataset or base.get("dataset", "digits"),
+        "epochs": base.get("epochs", 1),
+    }
+    if out_size:
+        overrides["out_size"] = out_size
+    cfg = make_config(
+        overrides.pop("dataset"),
+        base.get("preset"),
+        **{**{k: v for k, v in base.items() if k not in ("dataset", "preset")}, **overrides},
+    )
+    data = load_run_data(cfg, download=download)
+    if data.x_train.shape[1] != in_ch:
+        raise HardpairsError(
+            f"the checkpoint expects {in_ch}-channel images but {data.spec} has {data.x_train.shape[1]}; "
+            "choose a dataset with matching channels"
+        )
+    folder = new_run_dir(cfg, run_dir, name, runs_root)
+    write_json(folder / "config.json", cfg.to_dict())
+    manifest = make_manifest(folder.name, cfg.to_dict(), data, None, pick_device(cfg.device))
+    manifest["imported_from"] = str(Path(checkpoint).resolve())
+    write_json(folder / "manifest.json", manifest)
+    save_checkpoint(
+        folder / "checkpoints" / "last.pt",
+        {
+            "format": FORMAT,
+            "version": 1,
+            "config": cfg.to_dict(),
+            "epoch": 0,
+            "model": {f"backbone.{k}": v for k, v in state.items()},
+            "optimizer": {},
+            "metrics": {},
+        },
+    )
+    update_status(folder, state="running", message="extracting features and probing")
+    out: dict[str, Any] = {"run_dir": str(folder), "arch": detected}
+    if (data.y_train >= 0).all():
+        metrics = probe_run(folder, data)
+        out.update(linear_acc=metrics["linear_acc"], knn_acc=metrics["knn_acc"])
+    else:
+        from core.runs.pipeline import extract_run_features
+
+        extract_run_features(folder, data)
+    update_status(folder, state="done", message="imported")
+    return out

@@ -1,0 +1,131 @@
+"""Prune a run by a score and, optionally, retrain on the kept samples in-process as a child run.
+
+``prune_run`` writes ``keep.npy``, ``pruned.npy``, ``per_class.csv`` and ``prune.json`` into
+``<run>/prune/<score>_<ratio>_seed<seed>/`` (or ``out``); with ``train=True`` it calls
+``core.runs.training.train_run`` on the parent's config with ``keep``/``parent``/``prune_score``/
+``prune_ratio``/``seed`` set and the given loss overrides, as a new run beside the parent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.analysis.scores import LABEL_SCORES
+from core.errors import HardpairsError
+from core.runs.analysis import scores_for_run
+from core.runs.folder import read_json, require_run, save_npy, write_csv, write_json
+
+#: Config fields a pruned retrain may override (``prune --train`` flags of the same names).
+RETRAIN_FIELDS = ("loss_mode", "pos_high", "pos_low", "sigma", "rho", "beta", "tau_plus", "epochs")
+
+_NOT_SCORES = ("index", "label", "mixed")
+
+
+def _score_values(run_dir: Path, score: str) -> pd.DataFrame:
+    """``scores.csv`` of the run (computed with default parameters when missing), checked for ``score``."""
+    if not (run_dir / "scores.csv").exists():
+        scores_for_run(run_dir)
+    df = pd.read_csv(run_dir / "scores.csv")
+    if score not in df.columns or score in _NOT_SCORES:
+        available = [c for c in df.columns if c not in _NOT_SCORES]
+        if score in LABEL_SCORES:
+            raise HardpairsError(
+                f"score '{score}' needs labels and this dataset is unlabelled; prune by one of {available}"
+            )
+        raise HardpairsError(f"unknown score '{score}'; choose one of {available}")
+    return df
+
+
+def prune_run(
+    run_dir: str | os.PathLike[str],
+    score: str,
+    ratio: float,
+    seed: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    train: bool = False,
+    retrain: dict[str, Any] | None = None,
+    analyse: bool = False,
+) -> dict[str, Any]:
+    """Remove the ``ratio`` share of highest-``score`` samples of a run; optionally retrain without them.
+
+    Args:
+        run_dir: the (parent) run folder.
+        score: a column of ``scores.csv`` (band, cross_class, margin, prototype, random).
+        ratio: share to remove, in [0, 1).
+        seed: tie-breaking seed and the retrain's seed (default: the run's).
+        out: output folder (default ``<run>/prune/<score>_<ratio>_seed<seed>``).
+        train: retrain on the kept samples as a new run beside the parent (in this process).
+        retrain: overrides of :data:`RETRAIN_FIELDS` for the retrain (None values are ignored).
+        analyse: also analyse the retrained run.
+
+    Returns:
+        ``run_dir, out, score, ratio, seed, n, n_kept, n_pruned, per_class`` (+ ``mixed_share_pruned``
+        on a contaminated dataset, + ``train``: the retrain's result).
+    """
+    from core.analysis.prune import per_class_counts, select_keep
+
+    run = require_run(run_dir)
+    if not 0.0 <= ratio < 1.0:
+        raise HardpairsError(f"--ratio {ratio} is outside [0, 1); pass e.g. --ratio 0.1")
+    df = _score_values(run, score)
+    if seed is None:
+        seed = int((read_json(run / "config.json") or {}).get("seed", 0))
+    kept, pruned = select_keep(df[score].to_numpy(), ratio, seed=seed)
+    folder = Path(out) if out else run / "prune" / f"{score}_{ratio:g}_seed{seed}"
+    manifest = read_json(run / "manifest.json", {}) or {}
+    counts = per_class_counts(df["label"].to_numpy(), pruned, manifest.get("classes"))
+    save_npy(folder / "keep.npy", kept)
+    save_npy(folder / "pruned.npy", pruned)
+    write_csv(folder / "per_class.csv", counts)
+    result: dict[str, Any] = {
+        "run_dir": str(run),
+        "out": str(folder),
+        "score": score,
+        "ratio": ratio,
+        "seed": seed,
+        "n": len(df),
+        "n_kept": len(kept),
+        "n_pruned": len(pruned),
+        "per_class": counts.to_dict(orient="records"),
+    }
+    if "mixed" in df.columns and len(pruned):
+        result["mixed_share_pruned"] = float(df["mixed"].to_numpy()[pruned].mean())
+    write_json(folder / "prune.json", result)
+    if train:
+        result["train"] = retrain_pruned(run, folder / "keep.npy", score, ratio, seed, retrain or {}, analyse)
+    return result
+
+
+def retrain_pruned(
+    parent: Path, keep: Path, score: str, ratio: float, seed: int, overrides: dict[str, Any], analyse: bool = False
+) -> dict[str, Any]:
+    """Train a child run on ``keep`` with the parent's config and ``overrides``, beside the parent.
+
+    Raises:
+        HardpairsError: the retrain failed; the message says where the kept indices are.
+    """
+    from core.runs.training import TrainOptions, derive_config, train_run
+
+    unknown = sorted(set(overrides) - set(RETRAIN_FIELDS))
+    if unknown:
+        raise HardpairsError(f"cannot override {', '.join(unknown)} in a pruned retrain; allowed: {RETRAIN_FIELDS}")
+    provenance = {"keep": str(keep), "parent": str(parent), "prune_score": score, "prune_ratio": ratio, "seed": seed}
+    changes = {k: v for k, v in overrides.items() if v is not None} | provenance
+    command = (  # the equivalent command line, recorded in the child's status.json and named on failure
+        f"python -m core train --config {parent / 'config.json'} --keep {keep} --parent {parent} "
+        f"--prune-score {score} --prune-ratio {ratio} --seed {seed} --runs-root {parent.resolve().parent}"
+        + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items() if v is not None)
+        + (" --analyse" if analyse else "")
+    )
+    try:
+        cfg = derive_config(parent / "config.json", changes)
+        opts = TrainOptions(runs_root=str(parent.resolve().parent), analyse=analyse, command=command)
+        return train_run(cfg, opts)
+    except HardpairsError as err:
+        raise HardpairsError(
+            f"the pruned retrain failed ({err}); the kept indices are saved in {keep}, rerun: {command}"
+        ) from err

@@ -1,0 +1,297 @@
+"""Train a run: create (or resume) its folder, write config and manifest, train, extract features, probe.
+
+:func:`train_run` is what ``python -m core train`` and ``prune --train`` call. Under torchrun
+rank 0 does everything below and shares the job (run folder, config, kept indices) with the
+other ranks, which only train (``core.training.loop.train`` writes nothing on them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.data.sources import ImageDataset
+from core.errors import HardpairsError
+from core.runs.folder import read_json, require_run, update_status, write_json
+from core.runs.log import progress_printer, run_log
+from core.training.config import TrainConfig
+from core.training.distributed import DistEnv
+
+#: Config fields that describe where a pruned retrain came from; never inherited by a new run.
+PROVENANCE = ("keep", "parent", "prune_score", "prune_ratio")
+
+ShareJob = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to run a training job (the config says what to train).
+
+    Attributes:
+        run_dir: the run folder (default: a new folder under ``runs_root``); required with ``resume``.
+        name: name of the new run folder under ``runs_root``.
+        runs_root: where run folders live (default ``$HARDPAIRS_RUNS`` or ``cache/runs``).
+        resume: continue the interrupted run in ``run_dir`` from its last checkpoint.
+        epochs: with ``resume``, a new total epoch count (None keeps the saved one).
+        download: let torchvision download the dataset.
+        probe: linear probe and kNN after feature extraction (labelled data only).
+        analyse: also run scores, pairs, map and theory (``core.runs.analysis.analyse_run``).
+        device: device name for joining a torchrun group (``auto``, ``cpu``, ``cuda[:N]``).
+        command: the command line recorded in ``status.json`` (None: not recorded).
+    """
+
+    run_dir: str | None = None
+    name: str | None = None
+    runs_root: str | None = None
+    resume: bool = False
+    epochs: int | None = None
+    download: bool = False
+    probe: bool = True
+    analyse: bool = False
+    device: str = "auto"
+    command: str | None = None
+
+
+def derive_config(
+    base_path: str | os.PathLike[str],
+    changes: dict[str, Any],
+    dataset: str | None = None,
+    preset: str | None = None,
+) -> TrainConfig:
+    """A new run's config from another run's ``config.json``: its values, without provenance, plus ``changes``.
+
+    Raises:
+        HardpairsError: ``base_path`` does not exist.
+    """
+    base = read_json(base_path)
+    if base is None:
+        raise HardpairsError(f"--config {base_path} does not exist; pass a run's config.json")
+    base = {k: v for k, v in base.items() if k != "created" and k not in PROVENANCE}
+    if dataset:
+        base["dataset"] = dataset
+    if preset:
+        base["preset"] = preset
+    return TrainConfig.from_dict(base | changes)
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[Callable[[], bool]]:
+    """Yield ``should_stop()``, True once SIGTERM arrived (the previous handler is restored afterwards)."""
+    stop = {"flag": False}
+    try:
+        old = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    except ValueError:  # not the main thread: no signal handling, never stops
+        old = None
+    try:
+        yield lambda: stop["flag"]
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def train_run(config: TrainConfig | Callable[[], TrainConfig] | None, opts: TrainOptions) -> dict[str, Any]:
+    """Train one run (or, under torchrun, this rank's share of it) and return the ``train`` command's dict.
+
+    Args:
+        config: the config, a function making it (called on rank 0 only), or None with ``opts.resume``.
+        opts: see :class:`TrainOptions`.
+
+    Returns:
+        ``run_dir, epochs, final_loss, images_per_s, train_seconds, wall_time_s`` (+ ``linear_acc``,
+        ``knn_acc``, ``analysis``); ``{"run_dir", "state": "cancelled"}`` when stopped; on a
+        non-zero torchrun rank ``{"rank", "state"}``.
+    """
+    from core.training.distributed import broadcast_object, cleanup_distributed, setup_distributed
+
+    env, _ = setup_distributed(opts.device or "auto")
+    try:
+        if not env.is_main:
+            return _train_rank(opts, env)
+        shared: list[bool] = []
+
+        def share_job(*job: Any) -> None:
+            broadcast_object(("ok", *job), env)
+            shared.append(True)
+
+        try:
+            cfg = config() if callable(config) else config
+            return _train_main(cfg, opts, share_job)
+        except HardpairsError as err:
+            if env.enabled and not shared:  # the other ranks still wait for the job: tell them why not
+                broadcast_object(("error", str(err)), env)
+            raise
+    finally:
+        cleanup_distributed()
+
+
+def _train_rank(opts: TrainOptions, env: DistEnv) -> dict[str, Any]:
+    """A non-zero torchrun rank: wait for rank 0's run folder and config, train, write nothing."""
+    from core.runs.pipeline import load_run_data
+    from core.training.distributed import broadcast_object
+    from core.training.loop import TrainingStopped, train
+
+    sys.stdout = open(os.devnull, "w")  # rank 0 prints the result; the others stay silent
+    kind, *job = broadcast_object(None, env)
+    if kind == "error":
+        raise HardpairsError(job[0])
+    run_dir, cfg_dict, keep = job
+    cfg = TrainConfig.from_dict(cfg_dict)
+    with stop_on_sigterm() as should_stop:
+        try:
+            data = load_run_data(cfg, download=False)
+            train(cfg, data, run_dir, keep=keep, resume=opts.resume, should_stop=should_stop)
+        except TrainingStopped:
+            return {"rank": env.rank, "state": "cancelled"}
+    return {"rank": env.rank, "state": "done"}
+
+
+def open_run(cfg: TrainConfig | None, opts: TrainOptions) -> tuple[Path, TrainConfig]:
+    """The run folder and config: the interrupted run's (``resume``) or a fresh folder for ``cfg``."""
+    from core.runs.pipeline import new_run_dir
+
+    if opts.resume:
+        if not opts.run_dir:
+            raise HardpairsError("--resume needs --run-dir RUN (the folder of the interrupted run)")
+        run_dir = require_run(opts.run_dir)
+        saved = read_json(run_dir / "config.json")
+        if opts.epochs:
+            saved["epochs"] = opts.epochs
+        return run_dir, TrainConfig.from_dict(saved)
+    if cfg is None:
+        raise HardpairsError("no config to train: pass one (or resume a run with --resume --run-dir RUN)")
+    return new_run_dir(cfg, opts.run_dir, opts.name, opts.runs_root), cfg
+
+
+def prepare_run(
+    run_dir: Path, cfg: TrainConfig, opts: TrainOptions
+) -> tuple[TrainConfig, ImageDataset, np.ndarray | None]:
+    """Load the data and kept indices; for a new run write ``keep.npy``, ``config.json`` and ``manifest.json``.
+
+    A new folder is removed again when this fails before ``config.json`` exists.
+
+    Returns:
+        (config (with ``keep`` pointing into the run folder), data, keep (K,) int64 or None).
+    """
+    from core.runs.manifest import make_manifest
+    from core.runs.pipeline import load_keep, load_run_data
+    from core.training.features import pick_device
+
+    try:
+        data = load_run_data(cfg, download=opts.download)
+        keep = None
+        if cfg.keep:
+            keep = load_keep(cfg.keep, len(data.x_train))
+            if not opts.resume:
+                np.save(run_dir / "keep.npy", keep)
+                cfg = TrainConfig.from_dict({**cfg.to_dict(), "keep": str(run_dir / "keep.npy")})
+        if not opts.resume:
+            write_json(run_dir / "config.json", cfg.to_dict())
+            manifest = make_manifest(run_dir.name, cfg.to_dict(), data, keep, pick_device(cfg.device))
+            write_json(run_dir / "manifest.json", manifest)
+    except HardpairsError:
+        if not (run_dir / "config.json").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was computed: leave no half-made folder
+        raise
+    return cfg, data, keep
+
+
+def _train_main(cfg: TrainConfig | None, opts: TrainOptions, share_job: ShareJob) -> dict[str, Any]:
+    run_dir, cfg = open_run(cfg, opts)
+    run_log(run_dir, f"run folder: {run_dir}")
+    cfg, data, keep = prepare_run(run_dir, cfg, opts)
+    share_job(str(run_dir), cfg.to_dict(), keep)  # other torchrun ranks train the same job
+    run_log(run_dir, "config:\n" + cfg.to_json())
+    n_kept = len(keep) if keep is not None else len(data.x_train)
+    run_log(
+        run_dir,
+        f"data: {data.spec} train={len(data.x_train)} test={len(data.x_test)} classes={len(data.classes)} "
+        f"mixed={int(data.mixed.sum())} kept={n_kept}",
+    )
+    update_status(
+        run_dir, state="running", epoch=0, epochs=cfg.epochs, message="training", pid=os.getpid(), command=opts.command
+    )
+    t0 = time.time()
+    out = fit_run(run_dir, cfg, data, keep, opts)
+    if out.get("state") == "cancelled":
+        return out
+    finish_run(run_dir, data, opts, out)
+    manifest = read_json(run_dir / "manifest.json", {})
+    manifest["wall_time_s"] = (manifest.get("wall_time_s") or 0) + time.time() - t0
+    write_json(run_dir / "manifest.json", manifest)
+    out["wall_time_s"] = manifest["wall_time_s"]
+    update_status(run_dir, state="done", message="done", eta_s=0)
+    return out
+
+
+def fit_run(
+    run_dir: Path, cfg: TrainConfig, data: ImageDataset, keep: np.ndarray | None, opts: TrainOptions
+) -> dict[str, Any]:
+    """Train (stoppable by SIGTERM); record failure or cancellation in ``status.json`` and ``log.txt``."""
+    from core.training.loop import TrainingStopped, train
+
+    with stop_on_sigterm() as should_stop:
+        try:
+            on_event = progress_printer(run_dir, cfg.epochs)
+            result = train(
+                cfg, data, run_dir, keep=keep, resume=opts.resume, on_event=on_event, should_stop=should_stop
+            )
+        except TrainingStopped as err:
+            update_status(
+                run_dir,
+                state="cancelled",
+                message=f"cancelled during epoch {err.args[0] + 1}; the last checkpoint is kept "
+                f"(resume with `python -m core train --resume --run-dir {run_dir}`)",
+            )
+            run_log(run_dir, "cancelled")
+            return {"run_dir": str(run_dir), "state": "cancelled"}
+        except HardpairsError as err:
+            update_status(run_dir, state="failed", message=str(err))
+            run_log(run_dir, f"failed: {err}")
+            raise
+        except BaseException as err:
+            update_status(run_dir, state="failed", message=f"{type(err).__name__}: {err}")
+            run_log(run_dir, traceback.format_exc())
+            raise
+    run_log(
+        run_dir,
+        f"trained {cfg.epochs} epochs in {result.wall_time_s:.1f} s ({result.images_per_s:.0f} images/s), "
+        f"loss {result.final_loss:.4f}",
+    )
+    return {
+        "run_dir": str(run_dir),
+        "epochs": cfg.epochs,
+        "final_loss": result.final_loss,
+        "images_per_s": result.images_per_s,
+        "train_seconds": result.wall_time_s,
+    }
+
+
+def finish_run(run_dir: Path, data: ImageDataset, opts: TrainOptions, out: dict[str, Any]) -> None:
+    """After training: features, probe (labelled data) and, with ``opts.analyse``, the analyses, into ``out``."""
+    from core.runs.analysis import analyse_run
+    from core.runs.pipeline import extract_run_features, probe_run
+
+    try:
+        update_status(run_dir, message="extracting features")
+        extract_run_features(run_dir, data, force=True)
+        if opts.probe and (data.y_train >= 0).all():
+            update_status(run_dir, message="linear probe and kNN")
+            metrics = probe_run(run_dir, data)
+            out.update(linear_acc=metrics["linear_acc"], knn_acc=metrics["knn_acc"])
+            run_log(run_dir, f"linear probe {metrics['linear_acc']:.4f}, kNN {metrics['knn_acc']:.4f}")
+        if opts.analyse:
+            out["analysis"] = analyse_run(run_dir)
+    except BaseException as err:
+        update_status(run_dir, state="failed", message=f"after training: {err}")
+        raise
