@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from core.training.features import pick_device
+    from core.device import pick_device
 
     device = pick_device(args.device)
     cfg = make_config(

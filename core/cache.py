@@ -29,7 +29,7 @@ from typing import Any
 import diskcache  # type: ignore[import-untyped]
 import numpy as np
 
-from core.runs.folder import REPO_ROOT, atomic_write_bytes, read_json, write_json
+from core.io import REPO_ROOT, atomic_write_bytes, read_json, write_json
 
 #: Default home of decoded image folders (a diskcache directory).
 DATASETS_DIR = REPO_ROOT / "cache" / "datasets"

@@ -107,6 +107,7 @@ def removal_verdict(gap: float, threshold: float, beats: bool) -> str:
 
 def monitor_claim(frame: pd.DataFrame) -> tuple[int, int]:
     """(epochs where H-SCL <= H-UCL, epochs that logged both) of a monitor frame."""
-    scl, ucl = "hard_scl", "hard_ucl"  # monitor columns (see ui.figures.MONITOR_NAMES)
+    scl = "hard_scl"  # monitor columns (see ui.figures.MONITOR_NAMES)
+    ucl = "hard_ucl"
     both = frame[[scl, ucl]].dropna()
     return int((both[scl] <= both[ucl]).sum()), len(both)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from core.analysis.band_kernels import NBINS, bin_cut, sweep_pass1, sweep_pass2
-from core.training.features import pick_device
+from core.device import pick_device
 
 
 def _cuts(b_lo: int, b_hi: int) -> np.ndarray:

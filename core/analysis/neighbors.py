@@ -16,8 +16,8 @@ import faiss
 import numpy as np
 import torch
 
+from core.device import pick_device
 from core.errors import HardpairsError
-from core.training.features import pick_device
 
 COLLAPSE_HINT = "the model collapsed; retrain longer or check the checkpoint"
 
@@ -132,7 +132,7 @@ def knn(
             Ignored when ``queries`` is given.
         block: queries per search call (bounds the memory of one call).
         device: ``"auto"``, ``"cpu"`` (faiss) or ``"cuda[:N]"`` (torch matmul + top-k); see
-            ``core.training.features.pick_device``.
+            ``core.device.pick_device``.
 
     Returns:
         sims (Nq, k) float32, descending per row; idx (Nq, k) int64 indices into ``x``.

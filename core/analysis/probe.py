@@ -22,8 +22,8 @@ import torch
 from scipy.optimize import minimize
 
 from core.analysis.neighbors import knn
+from core.device import pick_device
 from core.errors import HardpairsError
-from core.training.features import pick_device
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,8 @@ def _decode_files(paths: list[str], image_size: int | None) -> tuple[np.ndarray,
 
     from PIL import Image
 
-    def headers(lo: int) -> list:
-        out = []
+    def headers(lo: int) -> list[tuple[tuple[int, int], str] | None]:
+        out: list[tuple[tuple[int, int], str] | None] = []
         for p in paths[lo : lo + _CHUNK]:
             try:
                 with Image.open(p) as im:
@@ -79,10 +79,10 @@ def _decode_files(paths: list[str], image_size: int | None) -> tuple[np.ndarray,
                 if not ok[i]:
                     continue
                 try:
-                    with Image.open(paths[i]) as im:
-                        if im.size != (w, h):
-                            im.draft(mode, (w, h))  # JPEG: decode at a reduced scale when shrinking
-                        im = im.convert(mode)
+                    with Image.open(paths[i]) as src:
+                        if src.size != (w, h):
+                            src.draft(mode, (w, h))  # JPEG: decode at a reduced scale when shrinking
+                        im = src.convert(mode)
                         if im.size != (w, h):
                             im = im.resize((w, h), Image.Resampling.BILINEAR)
                         out[i] = np.asarray(im).reshape(h, w, -1)
@@ -126,7 +126,7 @@ def _scan_layout(path: Path) -> tuple[list[tuple[str, int, tuple[str, int, int]]
 
 
 def load_folder(
-    path: Path, image_size: int | None, cache_dir: str | os.PathLike | None
+    path: Path, image_size: int | None, cache_dir: str | os.PathLike[str] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Load an image folder: (x_train, y_train, x_test, y_test, classes).
 

@@ -30,10 +30,10 @@ def import_run(
         HardpairsError: an unreadable checkpoint, an ``arch`` that does not match it, or a dataset
             whose channel count does not match it.
     """
+    from core.device import pick_device
     from core.runs.manifest import make_manifest
     from core.runs.pipeline import load_run_data, new_run_dir, probe_run
     from core.training.checkpoints import FORMAT, load_backbone_state, save_checkpoint
-    from core.training.features import pick_device
 
     detected, in_ch, state, saved_cfg = load_backbone_state(checkpoint)
     if arch not in (None, "auto") and arch != detected:

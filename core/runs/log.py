@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def run_log(run_dir: str | os.PathLike[str] | None, message: str, echo: bool = True) -> None:
-    """Append ``HH:MM:SS message`` to ``run_dir/log.txt`` (created when missing) and echo it to stderr.
-
-    Args:
-        run_dir: the run folder, or None to only echo.
-        message: the text (may span several lines; only the first gets the time stamp).
-        echo: also print ``message`` to stderr (False when a progress bar owns the terminal).
-    """
-    if echo:
-        print(message, file=sys.stderr, flush=True)
-    if run_dir is None:
-        return
-    path = Path(run_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / "log.txt", "a") as fh:
-        fh.write(time.strftime("%H:%M:%S ") + message + "\n")
+from core.io import run_log as run_log  # the one writer lives at the bottom layer
 
 
 def progress_printer(run_dir: Path, epochs: int) -> Callable[[dict[str, Any]], None]:

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 
 from core.data.sources import ImageDataset, load_dataset
+from core.device import pick_device
 from core.errors import HardpairsError
 from core.runs.folder import load_features, read_json, require_run, runs_root, save_npz, write_json
 from core.training.checkpoints import load_backbone_state, load_into_backbone
 from core.training.config import TrainConfig
-from core.training.features import extract_features, pick_device
+from core.training.features import extract_features
 from core.training.models import build_backbone
 
 

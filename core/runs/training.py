@@ -183,9 +183,9 @@ def prepare_run(
     Returns:
         (config (with ``keep`` pointing into the run folder), data, keep (K,) int64 or None).
     """
+    from core.device import pick_device
     from core.runs.manifest import make_manifest
     from core.runs.pipeline import load_keep, load_run_data
-    from core.training.features import pick_device
 
     try:
         data = load_run_data(cfg, download=opts.download)

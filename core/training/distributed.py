@@ -31,8 +31,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from core.device import pick_device
 from core.errors import HardpairsError
-from core.training.features import pick_device
 
 
 @dataclass(frozen=True)

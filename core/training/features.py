@@ -9,13 +9,6 @@ from torch import nn
 from core.data.augment import prepare_eval
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 @torch.no_grad()
 def extract_features(
     backbone: nn.Module,

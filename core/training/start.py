@@ -15,7 +15,7 @@ import torch
 
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
-from core.runs.log import run_log
+from core.io import run_log
 from core.training.checkpoints import FORMAT, load_checkpoint_file
 from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, broadcast_object, local_batch, setup_distributed
