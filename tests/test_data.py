@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from core.cache import ArrayStore
 from core.data import folder as data_folder
 from core.data import sources as data
 from core.data.sources import load_dataset
 from core.data.split import stratified_split
 from core.errors import HardpairsError
+from core.store import ArrayStore
 
 
 @pytest.fixture(scope="module")

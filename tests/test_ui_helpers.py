@@ -54,7 +54,7 @@ def test_every_knob_of_the_table_has_a_widget():
 
 
 def test_retrain_knobs_are_the_flags_prune_passes_on():
-    from core.cli.analysis import _RETRAIN_FLAGS
+    from core.runs.pruning import RETRAIN_FIELDS as _RETRAIN_FLAGS
 
     assert set(lossform.RETRAIN_KNOBS) == set(_RETRAIN_FLAGS) - {"loss_mode", "epochs"}
 

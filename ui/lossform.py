@@ -64,9 +64,8 @@ KNOB_WIDGETS: dict[str, NumberKnob | ChoiceKnob] = {
     ),
 }
 
-#: knobs ``python -m core prune --train`` hands on to the retrain (core/cli/analysis.py ``_RETRAIN_FLAGS``;
-#: importing that module here costs seconds per page load; tests/test_ui_helpers.py checks they agree)
-RETRAIN_KNOBS: tuple[str, ...] = ("pos_high", "pos_low", "sigma", "rho", "beta", "tau_plus")
+#: knobs ``python -m core prune --train`` hands on to the retrain (defined once, in the mode table)
+RETRAIN_KNOBS: tuple[str, ...] = lossmodes.RETRAIN_KNOBS
 
 MODE_NAMES: tuple[str, ...] = lossmodes.LOSS_MODES
 #: ``format_func`` of the mode selectbox (a dict lookup: picklable, as AppTest needs)

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.neighbors import knn, l2_normalise
-from core.cache import array_sha1 as features_sha1
-from core.cache import read_verified, write_verified
 from core.errors import HardpairsError
 from core.runs.folder import load_features, read_json, require_run
+from core.store import array_sha1 as features_sha1
+from core.store import read_verified, write_verified
 
 AXES = ("x", "y", "z")
 LARGE_N = 20_000

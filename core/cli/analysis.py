@@ -21,7 +21,7 @@ from typing import Any
 
 from core.runs.analysis import pairs_for_run, scores_for_run
 from core.runs.pruning import RETRAIN_FIELDS, prune_run
-from core.training.lossmodes import cli_help
+from core.training.lossmodes import RETRAIN_KNOBS, cli_help
 
 
 def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--out", default=None, help="output folder (default R/prune/<score>_<ratio>_seed<seed>)")
     p.add_argument("--train", action="store_true", help="retrain on the kept samples as a new run")
     p.add_argument("--loss-mode", metavar="MODE", help="retrain loss mode (default: the parent's); " + cli_help())
-    for flag in ("pos-high", "pos-low", "sigma", "rho", "beta", "tau-plus"):
+    for flag in (k.replace("_", "-") for k in RETRAIN_KNOBS):
         p.add_argument("--" + flag, type=float, help=f"retrain --{flag} (default: the parent's)")
     p.add_argument("--epochs", type=int, help="retrain epochs (default: the parent's)")
     p.add_argument("--analyse", action="store_true", help="also score and map the retrained run")

@@ -1,7 +1,7 @@
 """The ``folder:PATH`` dataset source: an image folder, decoded in threads and cached on disk.
 
 Layouts: ``PATH/<class>/*`` (split 80/20 per class, fixed seed) or ``PATH/train/<class>/*`` plus
-``PATH/test/<class>/*``. Decoded arrays are cached in a size-limited ``core.cache.ArrayStore``
+``PATH/test/<class>/*``. Decoded arrays are cached in a size-limited ``core.store.ArrayStore``
 (diskcache) in ``cache_dir`` (default ``<repo>/cache/datasets``), one entry per (folder,
 image_size), keyed on every file's path, size and mtime (docs/caches.md).
 Used by :func:`core.data.sources.load_dataset`.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cache import ArrayStore
 from core.data.split import stratified_split
 from core.errors import HardpairsError
+from core.store import ArrayStore
 
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _CACHE_VERSION = 1

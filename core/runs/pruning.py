@@ -18,9 +18,10 @@ from core.analysis.scores import LABEL_SCORES
 from core.errors import HardpairsError
 from core.runs.analysis import scores_for_run
 from core.runs.folder import read_json, require_run, save_npy, write_csv, write_json
+from core.training.lossmodes import RETRAIN_KNOBS
 
 #: Config fields a pruned retrain may override (``prune --train`` flags of the same names).
-RETRAIN_FIELDS = ("loss_mode", "pos_high", "pos_low", "sigma", "rho", "beta", "tau_plus", "epochs")
+RETRAIN_FIELDS = ("loss_mode", *RETRAIN_KNOBS, "epochs")
 
 _NOT_SCORES = ("index", "label", "mixed")
 

@@ -85,6 +85,8 @@ LOSS_MODES: tuple[str, ...] = tuple(BY_NAME)
 PAPER_MODES: tuple[str, ...] = tuple(m.name for m in MODES if m.family == "paper")
 SELECTING_MODES: tuple[str, ...] = tuple(m.name for m in MODES if m.selects_pairs)
 LABEL_MODES: tuple[str, ...] = tuple(m.name for m in MODES if m.needs_labels)
+#: the knobs a pruned retrain (``prune --train``) may override; the others keep the parent run's values
+RETRAIN_KNOBS: tuple[str, ...] = ("pos_high", "pos_low", "sigma", "rho", "beta", "tau_plus")
 
 
 def get_mode(name: str) -> LossMode:

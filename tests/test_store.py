@@ -1,4 +1,4 @@
-"""core.cache: the diskcache store of decoded image folders (hit, LRU size limit, damaged entries,
+"""core.store: the diskcache store of decoded image folders (hit, LRU size limit, damaged entries,
 unreadable cache) and the run-folder sidecar helpers (read_verified / write_verified)."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cache import DATASETS_DIR, ArrayStore, array_sha1, read_verified, write_verified
 from core.data import folder as data_folder
 from core.data.sources import load_dataset
 from core.runs.folder import REPO_ROOT
+from core.store import DATASETS_DIR, ArrayStore, array_sha1, read_verified, write_verified
 
 
 def _arrays(i: int, n: int = 25_000) -> dict[str, np.ndarray]:
