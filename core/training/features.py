@@ -1,4 +1,4 @@
-"""Pre-projector feature extraction and the device choice shared by training and evaluation."""
+"""Pre-projector feature extraction of a backbone (the device comes from ``core.device.pick_device``)."""
 
 from __future__ import annotations
 
