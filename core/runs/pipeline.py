@@ -18,7 +18,7 @@ from core.data.sources import ImageDataset, load_dataset
 from core.device import pick_device
 from core.errors import HardpairsError
 from core.runs.folder import load_features, read_json, require_run, runs_root, save_npz, write_json
-from core.runs.names import child_path
+from core.runs.names import child_path, is_inside
 from core.training.checkpoints import load_backbone_state, load_into_backbone
 from core.training.config import TrainConfig
 from core.training.features import extract_features
@@ -41,10 +41,10 @@ _CREATED: dict[Path, Path] = {}
 
 
 def new_run_dir(cfg: TrainConfig, run_dir: str | None = None, name: str | None = None, root: str | None = None) -> Path:
-    """Choose and create a fresh run folder; never reuse a folder that holds anything.
+    """Choose and create a fresh run folder; never reuse a folder that exists.
 
     ``name`` must be one path component (:func:`core.runs.names.check_run_name`); an explicit
-    ``run_dir`` must not exist yet (an empty folder is accepted). Whether this call created the
+    ``run_dir`` must not exist yet (not even empty: it may be a user's). Whether this call created the
     folder is answered by :func:`created_here`.
 
     Raises:
@@ -67,6 +67,9 @@ def new_run_dir(cfg: TrainConfig, run_dir: str | None = None, name: str | None =
                 k += 1
                 path = base / f"{default_run_id(cfg)}-{k}"
     _refuse_existing(path, flag)
+    system = next((d for d in ("/proc", "/sys", "/dev") if is_inside(path, d)), None)
+    if system:
+        raise HardpairsError(f"{flag} {path} is under {system}, a system folder; pass a folder for your runs")
     top = _first_missing(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -82,7 +85,7 @@ def new_run_dir(cfg: TrainConfig, run_dir: str | None = None, name: str | None =
 
 
 def _refuse_existing(path: Path, flag: str) -> None:
-    """Refuse a ``path`` that is a file, holds a run, or holds anything (a user's folder)."""
+    """Refuse a ``path`` that exists: a file, a run, or any other folder (a user's)."""
     if not path.exists() and not path.is_symlink():
         return
     if not path.is_dir():
@@ -92,11 +95,10 @@ def _refuse_existing(path: Path, flag: str) -> None:
             f"run folder {path} already exists and holds a run; it is never overwritten. "
             "Pass --resume to continue it, or choose another --run-dir/--name"
         )
-    if any(path.iterdir()):
-        raise HardpairsError(
-            f"{flag} {path} exists and is not a Hardpairs run folder (no config.json); it is never written to "
-            "or emptied. Pass a new folder for the run"
-        )
+    raise HardpairsError(
+        f"{flag} {path} exists and is not a run folder (no config.json); Hardpairs never writes into "
+        "or empties a folder it did not make. Pass a new folder for the run"
+    )
 
 
 def _first_missing(path: Path) -> Path | None:
