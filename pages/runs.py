@@ -171,7 +171,11 @@ def import_section() -> None:
             if not ckpt or not Path(ckpt).expanduser().is_file():
                 error_box(f"Checkpoint {ckpt or '(empty)'} is not a file; enter the path of a .pt/.pth/.ckpt file.")
                 return
-            run_dir = runs_folder() / import_run_name(ckpt, name)
+            try:
+                run_dir = runs_folder() / import_run_name(ckpt, name)
+            except HardpairsError as err:  # e.g. "../x": shown here, nothing is queued
+                error_box(err, "Run name")
+                return
             if (run_dir / "config.json").exists():
                 error_box(f"A run named {run_dir.name} already exists; choose another run name.")
                 return

@@ -178,10 +178,14 @@ def test_dead_wrapper_without_exit_status_is_failed_and_next_job_starts(root, tm
     child = wait_for(lambda: read_json(Path(job.job_dir) / "child.json"), what="child started")
     wrapper = jobs.get_job(job.job_id, root).pid
     os.kill(wrapper, signal.SIGKILL)  # the wrapper dies first...
+    os.kill(child["recorder"], signal.SIGKILL)  # ...then the recorder that waits on the command...
     os.killpg(child["pid"], signal.SIGKILL)  # ...then its command: nobody writes exit.json
     # SIGKILL is delivered asynchronously: wait until both are really gone (a loaded CI machine
     # once saw the wrapper still alive right after its command was gone)
-    wait_for(lambda: pid_gone(child["pid"]) and pid_gone(wrapper), what="wrapper and child gone")
+    wait_for(
+        lambda: pid_gone(child["pid"]) and pid_gone(wrapper) and pid_gone(child["recorder"]),
+        what="wrapper, recorder and child gone",
+    )
     dead = jobs.get_job(job.job_id, root)
     assert dead.state == "failed" and dead.exit_code is None
     assert dead.message == "the process died without recording an exit status"
@@ -217,3 +221,137 @@ def test_jobs_survive_an_app_restart(root, tmp_path):
 def test_unknown_job_is_a_clear_error(root):
     with pytest.raises(HardpairsError, match="python -m core jobs"):
         jobs.get_job("nope", root)
+
+
+def test_killed_wrapper_child_records_its_own_exit_and_starts_the_next_job(root, tmp_path):
+    """kill -9 of the wrapper (launch.json's pid) while the command runs: the job still ends "done"
+    when the command succeeds, and the next queued job starts without any poll."""
+    gate = tmp_path / "gate"
+    job = jobs.submit(gated(gate, "finished"), "train", raw=True, root=root)
+    queued = jobs.submit(py("print('next ' + 'ran')"), "train", raw=True, root=root)
+    wait_for(lambda: read_json(Path(job.job_dir) / "child.json"), what="child started")
+    wrapper = read_json(Path(job.job_dir) / "launch.json")["pid"]
+    os.kill(wrapper, signal.SIGKILL)
+    wait_for(lambda: pid_gone(wrapper), what="wrapper gone")
+    running = jobs.get_job(job.job_id, root)
+    assert running.state == "running" and "wrapper process is gone" in running.message
+    assert state_of(queued.job_id, root) == "queued"
+    gate.touch()  # the command now ends with status 0; nothing in this test polls the queue
+    done = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "done" and j, what="job done")
+    assert done.exit_code == 0 and done.message == ""
+    nxt = wait_for(lambda: (j := jobs.get_job(queued.job_id, root)).state == "done" and j, what="next done")
+    assert "next ran" in jobs.log_tail(nxt)
+    assert nxt.started >= done.ended
+
+
+def test_two_submits_at_once_are_two_jobs_run_one_at_a_time(root, tmp_path):
+    """Two tabs submitting at the same moment: two distinct jobs, the heavy slot held by one."""
+    import threading
+
+    gate = tmp_path / "gate"
+    barrier = threading.Barrier(2)
+    made: list[jobs.Job] = []
+
+    def tab(text: str) -> None:
+        barrier.wait()
+        made.append(jobs.submit(gated(gate, text), "train", raw=True, root=root))
+
+    threads = [threading.Thread(target=tab, args=(t,)) for t in ("one", "two")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({j.job_id for j in made}) == 2
+    time.sleep(1.0)
+    states = sorted(state_of(j.job_id, root) for j in made)
+    assert states == ["queued", "running"]
+    assert jobs.counts(jobs.list_jobs(root)) == {"running": 1, "queued": 1}
+    gate.touch()
+    for j in made:
+        wait_for(lambda j=j: state_of(j.job_id, root) == "done", what=f"{j.job_id} done")
+    a, b = sorted((jobs.get_job(j.job_id, root) for j in made), key=lambda j: j.started)
+    assert b.started >= a.ended
+
+
+def test_two_processes_submitting_at_once_get_distinct_indexed_jobs(root):
+    script = f"""
+        from core.jobs import queue as jobs
+        import sys
+        print(jobs.submit([sys.executable, '-c', 'print(1)'], 'pairs', raw=True, root={str(root)!r}).job_id)
+    """
+    procs = [subprocess.Popen(py(script), cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    ids = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert len(set(ids)) == 3
+    assert sorted(j.job_id for j in jobs.list_jobs(root)) == sorted(ids)
+    index = (root / ".jobs" / ".index.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["job_id"] for line in index) == sorted(ids)
+
+
+def _plant(root: Path, marker: Path) -> Path:
+    planted = root / ".jobs" / "20990101-000000-train-planted"
+    planted.mkdir(parents=True)
+    (planted / "job.json").write_text(
+        json.dumps(
+            {
+                "job_id": planted.name,
+                "kind": "train",
+                "argv": py(f"open({str(marker)!r}, 'w').write('ran')"),
+                "run_dir": None,
+                "heavy": True,
+                "created": time.time(),
+                "grace_s": 1.0,
+            }
+        )
+    )
+    return planted
+
+
+def test_planted_job_is_never_run_by_listing_or_poll(root, tmp_path):
+    marker = tmp_path / "pwned"
+    planted = _plant(root, marker)
+    assert jobs.list_jobs(root) == []
+    cli = subprocess.run(
+        [sys.executable, "-m", "core", "jobs", "--runs-root", str(root)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert json.loads(cli.stdout.strip().splitlines()[-1])["jobs"] == []
+    assert jobs.poll(root) == []
+    assert jobs.start_queued(root) == 0
+    real = jobs.submit(py("print('real')"), "train", raw=True, root=root)  # a real submit starts only its own job
+    wait_for(lambda: state_of(real.job_id, root) == "done", what="real job done")
+    time.sleep(0.5)
+    assert not marker.exists() and not (planted / "launch.json").exists()
+    with pytest.raises(HardpairsError, match="no job"):
+        jobs.get_job(planted.name, root)
+    # the runner itself refuses a job the queue did not record
+    out = subprocess.run(
+        [sys.executable, "-m", "core.jobs.runner", "--record", str(planted)], cwd=REPO_ROOT, capture_output=True
+    )
+    assert out.returncode == 2 and not marker.exists()
+
+
+def test_edited_job_json_is_not_run(root, tmp_path):
+    gate = tmp_path / "gate"
+    marker = tmp_path / "pwned"
+    first = jobs.submit(gated(gate), "train", raw=True, root=root)
+    second = jobs.submit(py("print('ok')"), "train", raw=True, root=root)
+    spec = json.loads((Path(second.job_dir) / "job.json").read_text())
+    spec["argv"] = py(f"open({str(marker)!r}, 'w').write('ran')")
+    (Path(second.job_dir) / "job.json").write_text(json.dumps(spec))
+    gate.touch()
+    wait_for(lambda: state_of(first.job_id, root) == "done", what="first done")
+    time.sleep(1.0)
+    assert not marker.exists()
+    assert [j.job_id for j in jobs.list_jobs(root)] == [first.job_id]
+
+
+@pytest.mark.parametrize("flag", ["--log", "--cancel"])
+@pytest.mark.parametrize("job_id", ["../../fakejob", "..", ".", "/etc", "a/b", "", "x\n"])
+def test_job_id_outside_the_jobs_folder_is_refused(root, flag, job_id, capsys):
+    from core.cli import main
+
+    fake = root / "fakejob"
+    fake.mkdir(parents=True)
+    (fake / "job.json").write_text("{}")
+    assert main(["jobs", flag, job_id, "--runs-root", str(root)]) == 2
+    err = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    assert "job id" in err and "not allowed" in err

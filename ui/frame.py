@@ -89,7 +89,7 @@ def render_sidebar() -> None:
             st.caption("No runs yet — train one on the **Runs** page.")
         st.caption(f"Runs folder: `{root}`")
         try:
-            count = jobs.counts(jobs.poll(root))
+            count = jobs.counts(jobs.list_jobs(root))
         except OSError as err:
             st.caption(f"Jobs unavailable: {err}")
             return

@@ -138,7 +138,7 @@ def _render_job_card(job: jobs.Job, key: str) -> None:
 
 
 def _panel(key: str, limit: int, kinds: Sequence[str] | None) -> None:
-    listed = jobs.poll()
+    listed = jobs.list_jobs()
     if kinds:
         listed = [j for j in listed if j.kind in kinds]
     active = {j.job_id for j in listed if j.active}
@@ -164,7 +164,7 @@ def render_jobs_panel(*, key: str = "jobs", limit: int = 8, kinds: Sequence[str]
         limit: most rows shown (active jobs first, then newest).
         kinds: only these job kinds (None = all).
     """
-    listed = jobs.poll()
+    listed = jobs.list_jobs()
     active = sorted(j.job_id for j in listed if j.active and (not kinds or j.kind in kinds))
     st.session_state[f"{key}_active"] = active
     fragment = st.fragment(run_every=POLL_S if active else None)(_panel)

@@ -6,11 +6,13 @@ Pure functions (no Streamlit calls), so the argv each form queues is unit-tested
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.runs.names import check_run_name
 from core.runs.pipeline import default_run_id
 from core.training.config import TrainConfig, make_config
 from core.training.presets import preset_values
@@ -89,5 +91,12 @@ def import_argv(checkpoint: str, dataset: str, arch: str, name: str = "") -> lis
 
 
 def import_run_name(checkpoint: str, name: str = "") -> str:
-    """The run folder an import writes: ``name``, else ``import-<checkpoint stem>-<YYYYmmdd-HHMMSS>``."""
-    return name or f"import-{Path(checkpoint).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """The run folder an import writes: ``name``, else ``import-<checkpoint stem>-<YYYYmmdd-HHMMSS>``.
+
+    Raises:
+        HardpairsError: ``name`` is not one safe path component (``core.runs.names.check_run_name``).
+    """
+    if name:
+        return check_run_name(name)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(checkpoint).stem).strip(".-") or "checkpoint"
+    return check_run_name(f"import-{stem}-{time.strftime('%Y%m%d-%H%M%S')}")

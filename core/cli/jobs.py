@@ -10,26 +10,40 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from core.errors import HardpairsError
 from core.jobs import queue as jobs
 from core.runs.folder import atomic_write_bytes
 
 
 def run_jobs(args: argparse.Namespace) -> dict[str, Any]:
-    """List jobs (after starting what the queue allows); or cancel / show one."""
-    if args.cancel:
+    """List jobs (starts nothing); or cancel / show one; ``--start-queued`` starts what the queue allows."""
+    if args.cancel is not None:
         job = jobs.cancel(args.cancel, args.runs_root)
         return {"cancelled": job.job_id, "job": jobs.job_summary(job)}
-    if args.log:
+    if args.log is not None:
         job = jobs.get_job(args.log, args.runs_root)
         return {"job": jobs.job_summary(job), "log_tail": jobs.log_tail(job, args.lines)}
-    listed = jobs.poll(args.runs_root)
+    if args.start_queued:
+        jobs.start_queued(args.runs_root)
+    listed = jobs.list_jobs(args.runs_root)
     return {"jobs": [jobs.job_summary(j) for j in listed], **jobs.counts(listed)}
+
+
+def _check_out_file(flag: str, path: Path) -> None:
+    """Refuse an output file whose folder is missing or that is a folder itself."""
+    if path.is_dir():
+        raise HardpairsError(f"{flag} {path} is a folder; pass a file name, e.g. {flag} {path / 'report.html'}")
+    if not path.parent.is_dir():
+        raise HardpairsError(f"{flag} {path}: the folder {path.parent} does not exist; create it or pass another path")
 
 
 def run_report(args: argparse.Namespace) -> dict[str, Any]:
     """Write the self-contained HTML report (and the CSVs) of every run under the runs root."""
     from core.runs import report
 
+    for flag, path in (("--out", args.out), ("--csv", args.csv), ("--runs-csv", args.runs_csv)):
+        if path:
+            _check_out_file(flag, Path(path))
     records = report.collect(args.runs_root)
     out = {"runs": len(records), "html": str(Path(args.out))}
     atomic_write_bytes(args.out, report.html_report(records, title=args.title).encode())
@@ -52,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--cancel", metavar="JOB_ID", help="cancel a queued or running job")
     parser.add_argument("--log", metavar="JOB_ID", help="print the last --lines lines of a job's log")
     parser.add_argument("--lines", type=int, default=40, help="log lines for --log (default 40)")
+    parser.add_argument(
+        "--start-queued",
+        action="store_true",
+        help="also start the queued jobs the queue allows (after every process of a running job was killed)",
+    )
     parser.add_argument("--runs-root", default=None, help="runs folder (default $HARDPAIRS_RUNS or cache/runs)")
     parser.set_defaults(func=run_jobs)
 

@@ -6,21 +6,29 @@ everything about a job lives in files and its process runs in its own session. L
     <runs_root>/.jobs/<job_id>/
         job.json      what to run (written once): job_id, kind, argv, run_dir, heavy, created, grace_s
         launch.json   written when the queue starts it: wrapper pid, launched (unix time)
-        child.json    written by the wrapper: child pid (= its process group id), started
-        exit.json     written atomically by the wrapper when the command ends:
+        child.json    written by the recorder: child pid (= its process group id), started,
+                      recorder pid
+        exit.json     written atomically by the recorder when the command ends:
                       exit_code, signal (or null), ended
         cancel        marker written by :func:`cancel` (the time, as text)
         log.txt       stdout + stderr of the command
-    <runs_root>/.jobs/.queue.lock   flock that serialises starting jobs
+    <runs_root>/.jobs/.queue.lock   flock that serialises submitting and starting jobs
+    <runs_root>/.jobs/.index.jsonl  one line per job :func:`submit` recorded (job_id, sha256 of job.json)
 
-Each job runs under a wrapper process (``python -m core.jobs.runner JOB_DIR``, core/jobs/runner.py)
-that starts the command in a new process group, waits for it, records ``exit.json`` and then starts the next queued
-job -- so the queue moves on when the app is closed. At most one *heavy* job (training,
-scoring, UMAP, ...) runs at a time; light jobs start at once.
+Only jobs in the index, with their ``job.json`` unchanged, are listed or ever started; listing
+(:func:`list_jobs`, ``python -m core jobs``, the app) never starts a process.
+
+Each job runs under a wrapper process (``python -m core.jobs.runner JOB_DIR``, core/jobs/runner.py,
+its pid in ``launch.json``) that handles cancelling. The wrapper starts a *recorder* in its own
+session, which starts the command in a new process group, waits for it, records ``exit.json``
+and then starts the next queued job (:func:`start_queued`) -- so the job's outcome is recorded
+by the process that waited on it, and the queue moves on when the app is closed or the wrapper
+was killed. At most one *heavy* job (training, scoring, UMAP, ...) runs at a time; light jobs
+start at once.
 
 The state is derived from the files and the processes: ``queued`` (not launched),
-``running`` (wrapper alive), ``done`` (exit 0), ``cancelled`` (cancel marker) or ``failed``
-(non-zero exit, or the wrapper died without recording an exit status).
+``running`` (wrapper, recorder or command alive), ``done`` (exit 0), ``cancelled`` (cancel marker)
+or ``failed`` (non-zero exit, or every process died without recording an exit status).
 
 This module starts and cancels jobs; reading a job folder back (:class:`Job`, :func:`load_job`,
 :func:`list_jobs`, :func:`log_tail`, :func:`job_result`) is ``core.jobs.records``, re-exported here.
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -45,11 +54,13 @@ from core.jobs.records import (
     ACTIVE_STATES,
     DEFAULT_GRACE_S,
     HEAVY_KINDS,
+    INDEX,
     Job,
     core_command,
     counts,
     display_command,
     get_job,
+    job_digest,
     job_result,
     job_summary,
     jobs_root,
@@ -57,7 +68,7 @@ from core.jobs.records import (
     load_job,
     log_tail,
 )
-from core.runs.folder import REPO_ROOT, read_json, write_json
+from core.runs.folder import REPO_ROOT, append_jsonl, read_json, write_json
 
 __all__ = [
     "ACTIVE_STATES",
@@ -76,6 +87,7 @@ __all__ = [
     "load_job",
     "log_tail",
     "poll",
+    "start_queued",
     "submit",
 ]
 
@@ -109,15 +121,16 @@ def _launch(job_dir: Path) -> None:
     write_json(job_dir / "launch.json", {"pid": proc.pid, "ticks": start_ticks(proc.pid), "launched": time.time()})
 
 
-def poll(root: str | os.PathLike[str] | None = None) -> list[Job]:
-    """Start whatever the queue allows (one heavy job at a time) and return :func:`list_jobs`.
+def start_queued(root: str | os.PathLike[str] | None = None) -> int:
+    """Start the submitted queued jobs the queue allows (one heavy job at a time); return how many.
 
     Safe to call from several processes: starting is serialised by a file lock, so a queued
-    job is never started twice. The wrappers call it when their command ends.
+    job is never started twice. Called by :func:`submit` and by a job's recorder when it ends.
     """
     base = jobs_root(root)
-    if not base.exists():
-        return []
+    if not base.is_dir():
+        return 0
+    started = 0
     with _queue_lock(base):
         jobs = sorted(list_jobs(root), key=lambda j: (j.created, j.job_id))
         heavy_busy = any(j.heavy and j.state == "running" for j in jobs)
@@ -129,7 +142,22 @@ def poll(root: str | os.PathLike[str] | None = None) -> list[Job]:
                     continue
                 heavy_busy = True
             _launch(Path(job.job_dir))
+            started += 1
+    return started
+
+
+def poll(root: str | os.PathLike[str] | None = None) -> list[Job]:
+    """:func:`start_queued`, then :func:`list_jobs` (an explicit kick; listing alone starts nothing)."""
+    start_queued(root)
     return list_jobs(root)
+
+
+def _new_job_id(base: Path, kind: str) -> str:
+    safe_kind = re.sub(r"[^A-Za-z0-9_.-]+", "-", kind) or "job"
+    while True:
+        job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_kind}-{secrets.token_hex(4)}"
+        if not (base / job_id).exists():
+            return job_id
 
 
 def submit(
@@ -142,7 +170,7 @@ def submit(
     raw: bool = False,
     grace_s: float = DEFAULT_GRACE_S,
 ) -> Job:
-    """Queue a command and start it when the queue allows.
+    """Queue a command (recorded in the queue index) and start it when the queue allows.
 
     Args:
         argv: arguments of ``python -m core`` (e.g. ``["train", "--dataset", "digits"]``),
@@ -154,18 +182,17 @@ def submit(
         grace_s: seconds between SIGTERM and SIGKILL when cancelled.
 
     Returns:
-        The job snapshot after the queue was polled (state queued or running).
+        The job snapshot after the queue was kicked (state queued or running).
     """
     full = [str(a) for a in argv] if raw else core_command(argv)
     if not full:
         raise HardpairsError("empty command; pass the arguments of `python -m core`, e.g. ['runs'].")
     base = jobs_root(root)
-    job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{secrets.token_hex(3)}"
-    job_dir = base / job_id
-    job_dir.mkdir(parents=True)
-    write_json(
-        job_dir / "job.json",
-        {
+    with _queue_lock(base):  # two tabs submitting at once get two jobs and one consistent index
+        job_id = _new_job_id(base, kind)
+        job_dir = base / job_id
+        job_dir.mkdir()
+        spec = {
             "job_id": job_id,
             "kind": kind,
             "argv": full,
@@ -173,9 +200,10 @@ def submit(
             "heavy": kind in HEAVY_KINDS if heavy is None else bool(heavy),
             "created": time.time(),
             "grace_s": float(grace_s),
-        },
-    )
-    poll(root)
+        }
+        write_json(job_dir / "job.json", spec)
+        append_jsonl(base / INDEX, {"job_id": job_id, "sha256": job_digest(job_dir)})
+    start_queued(root)
     return load_job(job_dir)
 
 

@@ -6,6 +6,7 @@ jobs and re-exports everything here).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import sys
@@ -17,10 +18,13 @@ from typing import Any
 from core.errors import HardpairsError
 from core.jobs.procs import pid_alive
 from core.runs.folder import read_json, read_json_line, runs_root
+from core.runs.names import child_path
 
 HEAVY_KINDS = frozenset({"train", "retrain", "score", "umap", "import", "probe", "analyse"})
 ACTIVE_STATES = ("queued", "running")
 DEFAULT_GRACE_S = 20.0
+#: the queue index under ``.jobs``: one JSON line per submitted job (job_id, sha256 of its job.json)
+INDEX = ".index.jsonl"
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,67 @@ def display_command(argv: Sequence[str]) -> str:
     return shlex.join(parts)
 
 
+def job_digest(job_dir: str | os.PathLike[str]) -> str | None:
+    """sha256 of the job's ``job.json`` bytes, None when it cannot be read."""
+    try:
+        return hashlib.sha256((Path(job_dir) / "job.json").read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def read_index(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """``{job_id: sha256 of its job.json}`` of every job :func:`core.jobs.queue.submit` recorded.
+
+    Only these jobs are listed and ever run: a ``job.json`` put into ``.jobs`` by anything else is ignored.
+    """
+    out: dict[str, str] = {}
+    try:
+        lines = (jobs_root(root) / INDEX).read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        entry = read_json_line(line)
+        if entry and isinstance(entry.get("job_id"), str) and isinstance(entry.get("sha256"), str):
+            out[entry["job_id"]] = entry["sha256"]
+    return out
+
+
+def is_submitted(job_dir: str | os.PathLike[str], index: dict[str, str] | None = None) -> bool:
+    """True when ``job_dir`` is a job the queue's own submit recorded, with its ``job.json`` unchanged."""
+    job_dir = Path(job_dir)
+    index = read_index(job_dir.parent.parent) if index is None else index
+    digest = index.get(job_dir.name)
+    return digest is not None and digest == job_digest(job_dir)
+
+
+def _alive(info: dict[str, Any] | None, key: str = "pid", ticks: str = "ticks") -> bool:
+    return bool(info) and pid_alive(info.get(key), info.get(ticks))  # type: ignore[union-attr]
+
+
+def _state(job_dir: Path, launch: dict[str, Any] | None, exit_info: dict[str, Any] | None) -> tuple[str, str]:
+    """(state, message) of a job from its files and processes (see ``core.jobs.queue``)."""
+    cancelled = (job_dir / "cancel").exists()
+    child = read_json(job_dir / "child.json")
+    if exit_info is not None:
+        code, sig = exit_info.get("exit_code"), exit_info.get("signal")
+        if code == 0 and not cancelled:
+            return "done", ""
+        if cancelled:
+            return "cancelled", "cancelled by the user"
+        return "failed", f"killed by signal {sig}" if sig else f"exited with status {code}"
+    if launch is None:
+        return ("cancelled", "cancelled before it started") if cancelled else ("queued", "")
+    if _alive(launch):
+        return "running", ""
+    if _alive(child, "recorder", "recorder_ticks"):
+        return "running", "its wrapper process is gone; the job still records its own exit status"
+    if _alive(child):
+        return "running", "its wrapper process is gone; the exit status will not be recorded"
+    if cancelled:
+        return "cancelled", "cancelled by the user"
+    return "failed", "the process died without recording an exit status"
+
+
 def load_job(job_dir: str | os.PathLike[str]) -> Job:
     """Read one job folder and derive its state (see the module docstring)."""
     job_dir = Path(job_dir)
@@ -106,34 +171,8 @@ def load_job(job_dir: str | os.PathLike[str]) -> Job:
     if spec is None:
         raise HardpairsError(f"{job_dir} is not a job folder (no job.json); list jobs with `python -m core jobs`.")
     launch = read_json(job_dir / "launch.json")
-    child = read_json(job_dir / "child.json")
     exit_info = read_json(job_dir / "exit.json")
-    cancelled = (job_dir / "cancel").exists()
-    pid = launch.get("pid") if launch else None
-    started = launch.get("launched") if launch else None
-    ended = exit_info.get("ended") if exit_info else None
-    code = exit_info.get("exit_code") if exit_info else None
-    message = ""
-    if exit_info is not None:
-        if code == 0 and not cancelled:
-            state = "done"
-        elif cancelled:
-            state, message = "cancelled", "cancelled by the user"
-        else:
-            state = "failed"
-            sig = exit_info.get("signal")
-            message = f"killed by signal {sig}" if sig else f"exited with status {code}"
-    elif launch is None:
-        state = "cancelled" if cancelled else "queued"
-        message = "cancelled before it started" if cancelled else ""
-    elif pid_alive(pid, launch.get("ticks")):
-        state = "running"
-    elif child and pid_alive(child.get("pid"), child.get("ticks")):
-        state, message = "running", "its wrapper process is gone; the exit status will not be recorded"
-    elif cancelled:
-        state, message = "cancelled", "cancelled by the user"
-    else:
-        state, message = "failed", "the process died without recording an exit status"
+    state, message = _state(job_dir, launch, exit_info)
     return Job(
         job_id=spec["job_id"],
         kind=spec["kind"],
@@ -142,29 +181,35 @@ def load_job(job_dir: str | os.PathLike[str]) -> Job:
         heavy=bool(spec.get("heavy")),
         state=state,
         created=float(spec["created"]),
-        started=started,
-        ended=ended,
-        exit_code=code,
-        pid=pid,
+        started=launch.get("launched") if launch else None,
+        ended=exit_info.get("ended") if exit_info else None,
+        exit_code=exit_info.get("exit_code") if exit_info else None,
+        pid=launch.get("pid") if launch else None,
         message=message,
         job_dir=str(job_dir),
     )
 
 
 def list_jobs(root: str | os.PathLike[str] | None = None) -> list[Job]:
-    """Every job under ``root``'s job folder, newest first."""
+    """Every submitted job under ``root``'s job folder, newest first. Starts nothing."""
     base = jobs_root(root)
-    if not base.exists():
+    if not base.is_dir():
         return []
-    jobs = [load_job(p) for p in base.iterdir() if (p / "job.json").exists()]
+    index = read_index(root)
+    jobs = [load_job(base / job_id) for job_id in index if is_submitted(base / job_id, index)]
     jobs.sort(key=lambda j: (j.created, j.job_id), reverse=True)
     return jobs
 
 
+def job_path(job_id: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """``<root>/.jobs/<job_id>`` for a valid job id (one path component, resolving inside ``.jobs``)."""
+    return child_path(jobs_root(root), job_id, "job id")
+
+
 def get_job(job_id: str, root: str | os.PathLike[str] | None = None) -> Job:
-    """The job called ``job_id``, or a HardpairsError naming the fix."""
-    path = jobs_root(root) / job_id
-    if not (path / "job.json").exists():
+    """The submitted job called ``job_id``, or a HardpairsError naming the fix."""
+    path = job_path(job_id, root)
+    if not (path / "job.json").exists() or not is_submitted(path):
         raise HardpairsError(f"no job {job_id!r} under {jobs_root(root)}; list jobs with `python -m core jobs`.")
     return load_job(path)
 

@@ -4,7 +4,9 @@ extract its features, probe it. Each step reads and writes the run folder (``cor
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from core.data.sources import ImageDataset, load_dataset
 from core.device import pick_device
 from core.errors import HardpairsError
 from core.runs.folder import load_features, read_json, require_run, runs_root, save_npz, write_json
+from core.runs.names import child_path, is_inside
 from core.training.checkpoints import load_backbone_state, load_into_backbone
 from core.training.config import TrainConfig
 from core.training.features import extract_features
@@ -32,28 +35,112 @@ def default_run_id(cfg: TrainConfig) -> str:
     return f"{name}{mix}-{cfg.loss_mode}{prune}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+#: run folders (and the missing parents made with them) that this process created: the only ones
+#: a failure cleanup may remove (:func:`discard_new_run_dir`). Maps the run folder to its topmost new parent.
+_CREATED: dict[Path, Path] = {}
+
+
 def new_run_dir(cfg: TrainConfig, run_dir: str | None = None, name: str | None = None, root: str | None = None) -> Path:
-    """Choose and create a fresh run folder; never reuse one that holds a run.
+    """Choose and create a fresh run folder; never reuse a folder that exists.
+
+    ``name`` must be one path component (:func:`core.runs.names.check_run_name`); an explicit
+    ``run_dir`` must not exist yet (not even empty: it may be a user's). Whether this call created the
+    folder is answered by :func:`created_here`.
 
     Raises:
-        HardpairsError: the folder already holds a run (config.json present).
+        HardpairsError: a bad name, a runs root that is a file, a folder that holds a run or
+            anything else, or a folder that cannot be created (read-only, ``/proc``, a file in the way).
     """
     if run_dir:
-        path = Path(run_dir)
+        path, flag = Path(run_dir), "--run-dir"
     else:
         base = runs_root(root)
-        path = base / (name or default_run_id(cfg))
-        k = 1
-        while not name and path.exists():  # two runs started in the same second
-            k += 1
-            path = base / f"{default_run_id(cfg)}-{k}"
+        if base.exists() and not base.is_dir():
+            raise HardpairsError(f"--runs-root {base} is a file, not a folder; pass the folder that holds your runs")
+        flag = "--name"
+        if name is not None:
+            path = child_path(base, name)
+        else:
+            path = base / default_run_id(cfg)
+            k = 1
+            while path.exists():  # two runs started in the same second
+                k += 1
+                path = base / f"{default_run_id(cfg)}-{k}"
+    _refuse_existing(path, flag)
+    system = next((d for d in ("/proc", "/sys", "/dev") if is_inside(path, d)), None)
+    if system:
+        raise HardpairsError(f"{flag} {path} is under {system}, a system folder; pass a folder for your runs")
+    top = _first_missing(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise HardpairsError(
+            f"cannot create the run folder {path} ({err.strerror or err}); pass a {flag} in a folder you can write"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise HardpairsError(f"the run folder {path} is not writable; pass a {flag} in a folder you can write")
+    if top is not None:
+        _CREATED[path.resolve()] = top.resolve()
+    return path
+
+
+def _refuse_existing(path: Path, flag: str) -> None:
+    """Refuse a ``path`` that exists: a file, a run, or any other folder (a user's)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_dir():
+        raise HardpairsError(f"{flag} {path} is a file, not a folder; pass a new folder for the run")
     if (path / "config.json").exists():
         raise HardpairsError(
             f"run folder {path} already exists and holds a run; it is never overwritten. "
             "Pass --resume to continue it, or choose another --run-dir/--name"
         )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    raise HardpairsError(
+        f"{flag} {path} exists and is not a run folder (no config.json); Hardpairs never writes into "
+        "or empties a folder it did not make. Pass a new folder for the run"
+    )
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The topmost folder of ``path`` (or ``path`` itself) that does not exist yet; None if it exists."""
+    if path.exists():
+        return None
+    top = path
+    for parent in path.parents:
+        if parent.exists():
+            break
+        top = parent
+    return top
+
+
+def created_here(path: str | os.PathLike[str]) -> bool:
+    """True when :func:`new_run_dir` in this process created ``path`` (and it was not discarded since)."""
+    return Path(path).resolve() in _CREATED
+
+
+def created_run_dirs() -> set[Path]:
+    """The run folders :func:`new_run_dir` created in this process and not discarded (resolved paths)."""
+    return set(_CREATED)
+
+
+def discard_new_run_dir(path: str | os.PathLike[str]) -> bool:
+    """Remove ``path`` after a failure, but only when this process created it (and its new empty parents).
+
+    Never touches a folder it did not create. Returns whether anything was removed.
+    """
+    key = Path(path).resolve()
+    top = _CREATED.pop(key, None)
+    if top is None:
+        return False
+    shutil.rmtree(key, ignore_errors=True)
+    for parent in key.parents:  # parents made with it, while they are still empty
+        if parent != top and top not in parent.parents:
+            break
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+    return True
 
 
 def run_config(run_dir: str | Path) -> TrainConfig:

@@ -17,7 +17,8 @@ import pandas as pd
 from core.analysis.scores import LABEL_SCORES
 from core.errors import HardpairsError
 from core.runs.analysis import scores_for_run
-from core.runs.folder import read_json, require_run, save_npy, write_csv, write_json
+from core.runs.folder import read_json, require_run, runs_root, save_npy, write_csv, write_json
+from core.runs.names import is_inside
 from core.training.lossmodes import RETRAIN_KNOBS
 
 #: Config fields a pruned retrain may override (``prune --train`` flags of the same names).
@@ -39,6 +40,29 @@ def _score_values(run_dir: Path, score: str) -> pd.DataFrame:
             )
         raise HardpairsError(f"unknown score '{score}'; choose one of {available}")
     return df
+
+
+def _out_folder(run: Path, out: str | os.PathLike[str]) -> Path:
+    """``prune --out``: a folder inside the runs root (the run's parent folder or ``$HARDPAIRS_RUNS``).
+
+    Raises:
+        HardpairsError: ``out`` lies elsewhere, is a file, is a run folder or the root itself, or is
+            a folder holding something other than an earlier prune output (``prune.json``).
+    """
+    folder = Path(out)
+    roots = (run.resolve().parent, runs_root().resolve())
+    if not any(is_inside(folder, r) for r in roots):
+        raise HardpairsError(
+            f"--out {folder} lies outside the runs root ({run.resolve().parent}); "
+            f"pass a folder inside it, e.g. the default {run / 'prune'}/<score>_<ratio>_seed<seed>"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise HardpairsError(f"--out {folder} is a file; pass a new folder")
+    if folder.resolve() in (*roots, run.resolve()) or (folder / "config.json").exists():
+        raise HardpairsError(f"--out {folder} is a run folder or a runs root; pass a new folder inside the run")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / "prune.json").exists():
+        raise HardpairsError(f"--out {folder} holds files that are not a prune output; pass a new folder")
+    return folder
 
 
 def prune_run(
@@ -70,13 +94,14 @@ def prune_run(
     from core.analysis.prune import per_class_counts, select_keep
 
     run = require_run(run_dir)
+    checked_out = _out_folder(run, out) if out else None
     if not 0.0 <= ratio < 1.0:
         raise HardpairsError(f"--ratio {ratio} is outside [0, 1); pass e.g. --ratio 0.1")
     df = _score_values(run, score)
     if seed is None:
         seed = int((read_json(run / "config.json") or {}).get("seed", 0))
     kept, pruned = select_keep(df[score].to_numpy(), ratio, seed=seed)
-    folder = Path(out) if out else run / "prune" / f"{score}_{ratio:g}_seed{seed}"
+    folder = checked_out or run / "prune" / f"{score}_{ratio:g}_seed{seed}"
     manifest = read_json(run / "manifest.json", {}) or {}
     counts = per_class_counts(df["label"].to_numpy(), pruned, manifest.get("classes"))
     save_npy(folder / "keep.npy", kept)

@@ -8,7 +8,6 @@ other ranks, which only train (``core.training.loop.train`` writes nothing on th
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import time
@@ -185,7 +184,7 @@ def prepare_run(
     """
     from core.device import pick_device
     from core.runs.manifest import make_manifest
-    from core.runs.pipeline import load_keep, load_run_data
+    from core.runs.pipeline import discard_new_run_dir, load_keep, load_run_data
 
     try:
         data = load_run_data(cfg, download=opts.download)
@@ -200,8 +199,8 @@ def prepare_run(
             manifest = make_manifest(run_dir.name, cfg.to_dict(), data, keep, pick_device(cfg.device))
             write_json(run_dir / "manifest.json", manifest)
     except HardpairsError:
-        if not (run_dir / "config.json").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was computed: leave no half-made folder
+        if not opts.resume and not (run_dir / "config.json").exists():
+            discard_new_run_dir(run_dir)  # nothing was computed: remove the folder, only if this call made it
         raise
     return cfg, data, keep
 
