@@ -74,9 +74,16 @@ def derive_config(
     Raises:
         HardpairsError: ``base_path`` does not exist.
     """
-    base = read_json(base_path)
+    try:
+        base = read_json(base_path)
+    except (ValueError, OSError) as err:  # JSON syntax, bad encoding, a folder, no permission
+        raise HardpairsError(
+            f"--config {base_path} is not a readable JSON config ({err}); pass a run's config.json"
+        ) from None
     if base is None:
         raise HardpairsError(f"--config {base_path} does not exist; pass a run's config.json")
+    if not isinstance(base, dict):
+        raise HardpairsError(f"--config {base_path} holds a JSON {type(base).__name__}, not a config object")
     base = {k: v for k, v in base.items() if k != "created" and k not in PROVENANCE}
     if dataset:
         base["dataset"] = dataset
