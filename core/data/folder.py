@@ -98,7 +98,7 @@ def _decode_files(paths: list[str], image_size: int | None, where: str = "") -> 
     channels = 3 if mode == "RGB" else 1
     check_memory(
         f"decoding {where or 'the image folder'} ({len(paths)} images at {w}x{h}x{channels})",
-        2 * len(paths) * channels * w * h,  # the decoded array and its train/test copies
+        len(paths) * channels * w * h,  # the decoded array (train and test are views of it)
         "pass a smaller --image-size",
     )
     biggest = max(sw * sh for (sw, sh), _ in good) * 4 * 3  # decoded source + converted copy (RGBA worst case)
@@ -118,6 +118,36 @@ def _decode_files(paths: list[str], image_size: int | None, where: str = "") -> 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(decode, range(0, len(paths), _CHUNK)))
     return out, ok
+
+
+def _gather_rows_in_place(x: np.ndarray, take: np.ndarray) -> np.ndarray:
+    """``x[:len(take)] = x[take]`` without a copy of ``x``: rows are moved along permutation cycles.
+
+    Args:
+        x: (N, ...) array, changed in place. take: (M,) distinct row indices, M <= N.
+
+    Returns:
+        ``x`` (its first M rows now hold the old rows ``take``; the others hold the rest in some order).
+    """
+    n = len(x)
+    rest = np.setdiff1d(np.arange(n), take, assume_unique=True)
+    perm = np.concatenate([take, rest])  # new row i = old row perm[i]
+    if (perm == np.arange(n)).all():
+        return x
+    done = np.zeros(n, bool)
+    for start in range(n):
+        if done[start]:
+            continue
+        done[start] = True
+        if perm[start] == start:
+            continue
+        held, i = x[start].copy(), start  # one row of scratch memory
+        while perm[i] != start:
+            x[i] = x[perm[i]]
+            i = int(perm[i])
+            done[i] = True
+        x[i] = held
+    return x
 
 
 _HINT = "expected PATH/<class>/<images> or PATH/train/<class>/... and PATH/test/<class>/..."
@@ -181,8 +211,8 @@ def load_folder(
         skipped = [f for f, good in zip(files, ok, strict=True) if not good]
         if not ok.any():
             raise HardpairsError(f"{path}: no readable images among {len(files)} files; {hint}")
-        if not ok.all():
-            x, label, split = x[ok], label[ok], split[ok]
+        rows = np.flatnonzero(ok)  # the readable files' rows of x (no copy of x is made)
+        label, split = label[rows], split[rows]
         if not split_layout:
             train_idx, test_idx = stratified_split(label, 0.2, seed=0)
             split[test_idx] = 1
@@ -196,11 +226,14 @@ def load_folder(
         if (counts == 0).any():
             empty = [classes[i] for i in np.flatnonzero(counts == 0)]
             raise HardpairsError(f"{path}: class folder(s) {empty} hold no readable images; add images or remove them")
+        order = np.concatenate([np.flatnonzero(split == 0), np.flatnonzero(split == 1)])
+        n_train = int((split == 0).sum())
+        x = _gather_rows_in_place(x, rows[order])  # train rows first, then test: two views, no copy
         arrays = {
-            "x_train": x[split == 0],
-            "y_train": label[split == 0],
-            "x_test": x[split == 1],
-            "y_test": label[split == 1],
+            "x_train": x[:n_train],
+            "y_train": label[order[:n_train]],
+            "x_test": x[n_train : len(order)],
+            "y_test": label[order[n_train:]],
             "classes": np.array(classes, dtype=str),
             "skipped": np.array(skipped, dtype=str),
         }
