@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -227,6 +228,24 @@ def _range_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
             f"--prune-ratio must be in [0, 1) (got {ratio})",
         ),
     ]
+
+
+def read_config_file(path: str | os.PathLike[str], flag: str = "--config") -> dict[str, Any]:
+    """The JSON object in a config file (e.g. a run's ``config.json``), with clear errors for the user.
+
+    Raises:
+        HardpairsError: the file is missing, unreadable, not JSON, or not a JSON object.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            values = json.load(fh)
+    except FileNotFoundError:
+        raise HardpairsError(f"{flag} {path} does not exist; pass a run's config.json") from None
+    except (ValueError, OSError) as err:  # JSON syntax, bad encoding, a folder, no permission
+        raise HardpairsError(f"{flag} {path} is not a readable JSON config ({err}); pass a run's config.json") from None
+    if not isinstance(values, dict):
+        raise HardpairsError(f"{flag} {path} holds a JSON {type(values).__name__}, not a config object")
+    return values
 
 
 def make_config(dataset: str = "digits", preset: str | None = None, **overrides: Any) -> TrainConfig:
