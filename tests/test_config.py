@@ -120,7 +120,8 @@ def test_nan_loss_message_is_truthful_about_the_checkpoint(tmp_path):
 
     run = SimpleNamespace(run_dir=tmp_path)
     text = _nan_message(run, float("nan"), 0, 4)  # type: ignore[arg-type]
-    assert "epoch 1, step 5" in text and "no checkpoint was written yet" in text and "last good" not in text
+    assert "epoch 1, step 5" in text and "no checkpoint was written yet, so no last good checkpoint is kept" in text
+    assert "the last good checkpoint" not in text
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.pt").write_bytes(b"x")
     assert f"the last good checkpoint ({tmp_path / 'checkpoints' / 'last.pt'}) is kept" in _nan_message(

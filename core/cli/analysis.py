@@ -62,7 +62,7 @@ def _check_prune_flags(args: argparse.Namespace) -> None:
     """The prune flags, before any file is read or written (the retrain's own flags are checked by its config)."""
     scores = (*FREE_SCORES, *LABEL_SCORES)
     if args.score not in scores:
-        raise HardpairsError(f"--score {args.score!r} is not a known score; use one of {', '.join(scores)}")
+        raise HardpairsError(f"--score: unknown score {args.score!r}; use one of {', '.join(scores)}")
     number_in("--ratio", args.ratio, 0.0, 1.0, high_open=True)
     int_at_least("--seed", args.seed, 0)
     int_at_least("--epochs", args.epochs, 1)

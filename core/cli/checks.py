@@ -28,4 +28,4 @@ def number_in(
     below = value < high if high_open else value <= high
     if not (math.isfinite(value) and above and below):
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise HardpairsError(f"{flag} must be a number in {interval} (got {value})")
+        raise HardpairsError(f"{flag} {value} is outside {interval}; pass a number in {interval}")

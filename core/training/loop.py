@@ -156,7 +156,7 @@ def _nan_message(run: RunState, loss: float, epoch: int, step: int) -> str:
     kept = (
         f"the last good checkpoint ({ckpt}) is kept"
         if ckpt.exists()
-        else "no checkpoint was written yet, so there is nothing to resume"
+        else "no checkpoint was written yet, so no last good checkpoint is kept and there is nothing to resume"
     )
     return (
         f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training stopped and {kept}. "

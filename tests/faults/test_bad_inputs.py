@@ -301,6 +301,14 @@ CASES: dict[str, tuple[Callable[[Ctx], list[str]], str]] = {
         lambda c: ["import", "--checkpoint", _own_checkpoint(c, "em.pt", config=None, model={})],
         "backbone",
     ),
+    "import-out-size-0": (
+        lambda c: ["import", "--checkpoint", str(c.base / "checkpoints" / "last.pt"), "--out-size", "0"],
+        "--out-size",
+    ),
+    "import-arch-mismatch": (
+        lambda c: ["import", "--checkpoint", str(c.base / "checkpoints" / "last.pt"), "--arch", "resnet18"],
+        "--arch",
+    ),
     "import-inf-weights": (lambda c: ["import", "--checkpoint", _nan_checkpoint(c, float("inf"))], "inf"),
 }
 
