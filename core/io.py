@@ -24,12 +24,35 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PathLike = str | os.PathLike[str]
 
 
+def current_umask() -> int:
+    """The process umask (read from ``/proc/self/status`` where possible, so it is never changed, not even briefly)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no /proc: the classic read-by-setting (restored at once)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """Mode of a new regular file under the current umask, as ``open()`` would make it (0o644 under 0o022)."""
+    return 0o666 & ~current_umask()
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never half of it."""
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half of it.
+
+    The file gets the user's umask (0o644 under the usual 0o022), not ``mkstemp``'s private 0o600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -69,10 +92,11 @@ def read_json(path: PathLike, default: Any = None) -> Any:
 
 
 def save_npz(path: PathLike, **arrays: np.ndarray[Any, Any]) -> None:
-    """Atomically write arrays to an uncompressed ``.npz``."""
+    """Atomically write arrays to an uncompressed ``.npz`` (mode from the user's umask, like every write here)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.fchmod(fd, new_file_mode())  # the user's umask, not mkstemp's 0o600 (np.savez keeps the mode)
     os.close(fd)
     try:
         named: dict[str, Any] = dict(arrays)  # keyword names are array names, not savez options

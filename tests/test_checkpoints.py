@@ -114,3 +114,86 @@ def test_missing_corrupt_and_foreign_files(tmp_path):
         pickle.dump({"a": 1}, fh)
     with pytest.raises(HardpairsError):
         load_checkpoint_file(tmp_path / "plain.pkl")
+
+
+def _own(path, **over):
+    model = SimCLRModel("small_cnn", 1, 32, 16)
+    payload = {"format": FORMAT, "version": 1, "config": {"arch": "small_cnn"}, "epoch": 1}
+    payload.update({"model": model.state_dict(), "optimizer": {}, "metrics": {}})
+    payload.update(over)
+    torch.save(payload, path)
+    return path, model
+
+
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"config": {}}, "has no config with an 'arch' entry"),
+        ({"config": None}, "has no config with an 'arch' entry"),
+        ({"model": {}}, "holds no backbone weights"),
+        ({"model": {"projector.0.weight": torch.zeros(2, 2)}}, "holds no backbone weights"),
+    ],
+)
+def test_incomplete_own_checkpoint_is_explained(tmp_path, over, message):
+    path, _ = _own(tmp_path / "ck.pt", **over)
+    with pytest.raises(HardpairsError) as err:
+        load_backbone_state(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(tmp_path, value):
+    path, model = _own(tmp_path / "ok.pt")
+    assert load_backbone_state(path)[0] == "small_cnn"
+    state = model.state_dict()
+    state["backbone.features.0.weight"][0, 0, 0, 0] = value  # one value is enough
+    torch.save({"format": FORMAT, "config": {"arch": "small_cnn"}, "model": state}, tmp_path / "bad.pt")
+    with pytest.raises(HardpairsError, match=r"NaN/inf values in 1 tensor\(s\) \(e.g. features.0.weight\)"):
+        load_backbone_state(tmp_path / "bad.pt")
+    net_state, _ = _cifar_resnet_state()
+    net_state["layer1.0.conv1.weight"].fill_(value)  # a foreign layout too
+    torch.save(net_state, tmp_path / "foreign.pt")
+    with pytest.raises(HardpairsError, match="layer1.0.conv1.weight"):
+        load_backbone_state(tmp_path / "foreign.pt")
+
+
+def test_probe_refuses_a_checkpoint_of_another_arch_and_keeps_metrics(tiny_run, tmp_path, capsys):
+    import shutil
+
+    from core.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    metrics = (run / "metrics.json").read_bytes()
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    state, _ = _cifar_resnet_state()
+    ckpt["model"] = {f"backbone.{k}": v for k, v in state.items()}
+    ckpt["config"] = {**ckpt["config"], "arch": "resnet18"}
+    torch.save(ckpt, run / "checkpoints" / "last.pt")
+    assert main(["probe", "--run-dir", str(run)]) == 2
+    error = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "is a resnet18 checkpoint but" in error and "says arch small_cnn" in error
+    assert (run / "metrics.json").read_bytes() == metrics
+
+
+def test_probe_rewrites_an_unreadable_features_file(tiny_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    import numpy as np
+
+    from core.cli import main
+    from core.runs.folder import load_features
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    good = load_features(run)
+    (run / "features.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(HardpairsError) as err:
+        load_features(run)
+    assert str(err.value).startswith(f"{run / 'features.npz'} is unreadable (")
+    assert f"re-extract it with `python -m core probe --run-dir {run}`" in str(err.value)
+    assert main(["score", "--run-dir", str(run), "--force"]) == 2
+    assert "features.npz is unreadable" in json.loads(capsys.readouterr().out.splitlines()[-1])["error"]
+    assert main(["probe", "--run-dir", str(run)]) == 0  # the advice works: probe extracts them again
+    np.testing.assert_allclose(load_features(run)["train"], good["train"], atol=1e-5)

@@ -17,8 +17,12 @@ The work is done by ``core.runs.analysis`` and ``core.runs.pruning``; these hand
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
+from core.analysis.scores import FREE_SCORES, LABEL_SCORES
+from core.cli.checks import int_at_least, number_in
+from core.errors import HardpairsError
 from core.runs.analysis import pairs_for_run, scores_for_run
 from core.runs.pruning import RETRAIN_FIELDS, prune_run
 from core.training.lossmodes import RETRAIN_KNOBS, cli_help
@@ -26,16 +30,22 @@ from core.training.lossmodes import RETRAIN_KNOBS, cli_help
 
 def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
     """``score``: :func:`core.runs.analysis.scores_for_run`."""
+    int_at_least("--k", args.k, 1, " neighbours per side")
+    int_at_least("--band-reference", args.band_reference, 2, " reference samples")
+    int_at_least("--seed", args.seed, 0)
     return scores_for_run(args.run_dir, k=args.k, band_reference=args.band_reference, seed=args.seed, force=args.force)
 
 
 def cmd_pairs(args: argparse.Namespace) -> dict[str, Any]:
     """``pairs``: :func:`core.runs.analysis.pairs_for_run`."""
+    int_at_least("--top", args.top, 1, " pairs written to pairs.csv")
+    int_at_least("--k", args.k, 1, " other-class neighbours per sample")
     return pairs_for_run(args.run_dir, top=args.top, k=args.k, force=args.force)
 
 
 def cmd_prune(args: argparse.Namespace) -> dict[str, Any]:
     """``prune``: :func:`core.runs.pruning.prune_run` (``--train`` retrains in this process)."""
+    _check_prune_flags(args)
     return prune_run(
         args.run_dir,
         args.score,
@@ -46,6 +56,20 @@ def cmd_prune(args: argparse.Namespace) -> dict[str, Any]:
         retrain={name: getattr(args, name, None) for name in RETRAIN_FIELDS},
         analyse=args.analyse,
     )
+
+
+def _check_prune_flags(args: argparse.Namespace) -> None:
+    """The prune flags, before any file is read or written (the retrain's own flags are checked by its config)."""
+    scores = (*FREE_SCORES, *LABEL_SCORES)
+    if args.score not in scores:
+        raise HardpairsError(f"--score: unknown score {args.score!r}; use one of {', '.join(scores)}")
+    number_in("--ratio", args.ratio, 0.0, 1.0, high_open=True)
+    int_at_least("--seed", args.seed, 0)
+    int_at_least("--epochs", args.epochs, 1)
+    for knob in RETRAIN_KNOBS:
+        value = getattr(args, knob, None)
+        if value is not None and not math.isfinite(value):
+            raise HardpairsError(f"--{knob.replace('_', '-')} must be a finite number (got {value})")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

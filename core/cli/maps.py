@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.cli.checks import int_at_least, number_in
 from core.runs.analysis import map_for_run
 from core.runs.theory import DELTA_NOTE, theory_for_run
 
@@ -31,11 +32,19 @@ def _seed(text: str) -> int | None:
 
 def cmd_umap(args: argparse.Namespace) -> dict[str, Any]:
     """``umap``: :func:`core.runs.analysis.map_for_run`."""
+    int_at_least("--neighbors", args.neighbors, 2, " (UMAP n_neighbors counts the sample itself)")
+    number_in("--min-dist", args.min_dist, 0.0, 1.0)
+    int_at_least("--subset", args.subset, 2, " samples")
+    int_at_least("--epochs", args.epochs, 1)
+    int_at_least("--seed", args.seed, 0)
     return map_for_run(args.run_dir, args.dim, args.neighbors, args.min_dist, args.seed, args.subset, args.epochs)
 
 
 def cmd_theory(args: argparse.Namespace) -> dict[str, Any]:
     """``theory``: :func:`core.runs.theory.theory_for_run`."""
+    number_in("--difficult-share", args.difficult_share, 0.0, 1.0, low_open=True, high_open=True)
+    number_in("--delta", args.delta, 0.0, 1.0, low_open=True, high_open=True)
+    int_at_least("--max-pairs", args.max_pairs, 1, " pairs per group")
     return theory_for_run(args.run_dir, args.difficult_share, args.delta, args.max_pairs, args.force)
 
 

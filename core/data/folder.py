@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.memory import check_memory
 from core.data.split import stratified_split
 from core.errors import HardpairsError
 from core.store import ArrayStore
@@ -23,6 +24,8 @@ from core.store import ArrayStore
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _CACHE_VERSION = 1
 _CHUNK = 256  # files per thread-pool task
+#: Bytes of images decoded at the same time (a 6000x6000 RGB PNG alone takes ~430 MB in flight).
+_DECODE_BUDGET = 512 * 2**20
 
 
 def _class_files(root: Path) -> dict[str, list[tuple[str, int, int]]]:
@@ -41,13 +44,8 @@ def _class_files(root: Path) -> dict[str, list[tuple[str, int, int]]]:
     return out
 
 
-def _decode_files(paths: list[str], image_size: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Decode images in a thread pool: (n, C, H, W) uint8 and (n,) bool ok (False = skipped).
-
-    C is 3 if any readable file is colour, else 1; (H, W) is (image_size, image_size) or the
-    most common size; other sizes are resized bilinearly by PIL.
-    """
-    from collections import Counter
+def _read_headers(paths: list[str], workers: int) -> list[tuple[tuple[int, int], str] | None]:
+    """((width, height), PIL mode) of every file from its header only (no pixels decoded); None = unreadable."""
     from concurrent.futures import ThreadPoolExecutor
 
     from PIL import Image
@@ -62,35 +60,94 @@ def _decode_files(paths: list[str], image_size: int | None) -> tuple[np.ndarray,
                 out.append(None)
         return out
 
-    starts = range(0, len(paths), _CHUNK)
-    # Tiny images are GIL-bound (threads barely help); large ones decode in parallel.
-    with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
-        heads = [h for part in pool.map(headers, starts) for h in part]
-        good = [h for h in heads if h is not None]
-        if not good:
-            return np.zeros((len(paths), 1, 1, 1), np.uint8), np.zeros(len(paths), bool)
-        w, h = (image_size, image_size) if image_size else Counter(s for s, _ in good).most_common(1)[0][0]
-        mode = "RGB" if any(m not in _GRAY_MODES for _, m in good) else "L"
-        out = np.zeros((len(paths), h, w, 3 if mode == "RGB" else 1), np.uint8)
-        ok = np.array([hd is not None for hd in heads])
+    with ThreadPoolExecutor(workers) as pool:
+        return [h for part in pool.map(headers, range(0, len(paths), _CHUNK)) for h in part]
 
-        def decode(lo: int) -> None:
-            for i in range(lo, min(lo + _CHUNK, len(paths))):
-                if not ok[i]:
-                    continue
+
+def _decode_one(path: str, mode: str, w: int, h: int) -> np.ndarray:
+    """One image file -> (C, h, w) uint8, shrunk while decoding where the format allows (JPEG draft)."""
+    from PIL import Image
+
+    with Image.open(path) as src:
+        if src.size != (w, h):
+            src.draft(mode, (w, h))  # JPEG: decode at a reduced scale when shrinking
+        im = src.convert(mode)
+    if im.size != (w, h):
+        im = im.resize((w, h), Image.Resampling.BILINEAR)
+    return np.asarray(im).reshape(h, w, -1).transpose(2, 0, 1)
+
+
+def _decode_files(paths: list[str], image_size: int | None, where: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Decode images, each resized as it is decoded: (n, C, H, W) uint8 and (n,) bool ok (False = skipped).
+
+    C is 3 if any readable file is colour, else 1; (H, W) is (image_size, image_size) or the
+    most common size; other sizes are resized bilinearly by PIL. Peak memory is the output array
+    plus the images in flight: big images (see :data:`_DECODE_BUDGET`) are decoded one at a time.
+    The output size is checked against the memory limit (``core.data.memory``) before allocation.
+    """
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = max(1, min(8, os.cpu_count() or 1))
+    heads = _read_headers(paths, workers)
+    good = [hd for hd in heads if hd is not None]
+    if not good:
+        return np.zeros((len(paths), 1, 1, 1), np.uint8), np.zeros(len(paths), bool)
+    w, h = (image_size, image_size) if image_size else Counter(s for s, _ in good).most_common(1)[0][0]
+    mode = "RGB" if any(m not in _GRAY_MODES for _, m in good) else "L"
+    channels = 3 if mode == "RGB" else 1
+    check_memory(
+        f"decoding {where or 'the image folder'} ({len(paths)} images at {w}x{h}x{channels})",
+        len(paths) * channels * w * h,  # the decoded array (train and test are views of it)
+        "pass a smaller --image-size",
+    )
+    biggest = max(sw * sh for (sw, sh), _ in good) * 4 * 3  # decoded source + converted copy (RGBA worst case)
+    workers = max(1, min(workers, _DECODE_BUDGET // max(biggest, 1)))
+    out = np.zeros((len(paths), channels, h, w), np.uint8)
+    ok = np.array([hd is not None for hd in heads])
+
+    def decode(lo: int) -> None:
+        for i in range(lo, min(lo + _CHUNK, len(paths))):
+            if ok[i]:
                 try:
-                    with Image.open(paths[i]) as src:
-                        if src.size != (w, h):
-                            src.draft(mode, (w, h))  # JPEG: decode at a reduced scale when shrinking
-                        im = src.convert(mode)
-                        if im.size != (w, h):
-                            im = im.resize((w, h), Image.Resampling.BILINEAR)
-                        out[i] = np.asarray(im).reshape(h, w, -1)
+                    out[i] = _decode_one(paths[i], mode, w, h)
                 except Exception:
                     ok[i] = False
 
-        list(pool.map(decode, starts))
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2)), ok
+    # Tiny images are GIL-bound (threads barely help); large ones decode in parallel, huge ones one by one.
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(decode, range(0, len(paths), _CHUNK)))
+    return out, ok
+
+
+def _gather_rows_in_place(x: np.ndarray, take: np.ndarray) -> np.ndarray:
+    """``x[:len(take)] = x[take]`` without a copy of ``x``: rows are moved along permutation cycles.
+
+    Args:
+        x: (N, ...) array, changed in place. take: (M,) distinct row indices, M <= N.
+
+    Returns:
+        ``x`` (its first M rows now hold the old rows ``take``; the others hold the rest in some order).
+    """
+    n = len(x)
+    rest = np.setdiff1d(np.arange(n), take, assume_unique=True)
+    perm = np.concatenate([take, rest])  # new row i = old row perm[i]
+    if (perm == np.arange(n)).all():
+        return x
+    done = np.zeros(n, bool)
+    for start in range(n):
+        if done[start]:
+            continue
+        done[start] = True
+        if perm[start] == start:
+            continue
+        held, i = x[start].copy(), start  # one row of scratch memory
+        while perm[i] != start:
+            x[i] = x[perm[i]]
+            i = int(perm[i])
+            done[i] = True
+        x[i] = held
+    return x
 
 
 _HINT = "expected PATH/<class>/<images> or PATH/train/<class>/... and PATH/test/<class>/..."
@@ -148,13 +205,14 @@ def load_folder(
     key = f"{tag}-{hashlib.sha1(key_src.encode()).hexdigest()[:20]}"
     arrays = store.get(key)
     if arrays is None:
-        x, ok = _decode_files(files, image_size)
+        x, ok = _decode_files(files, image_size, f"folder:{path}")
         label = np.array([classes.index(c) for c, _, _ in groups], np.int64)
         split = np.array([s for _, s, _ in groups], np.int64)
         skipped = [f for f, good in zip(files, ok, strict=True) if not good]
         if not ok.any():
             raise HardpairsError(f"{path}: no readable images among {len(files)} files; {hint}")
-        x, label, split = x[ok], label[ok], split[ok]
+        rows = np.flatnonzero(ok)  # the readable files' rows of x (no copy of x is made)
+        label, split = label[rows], split[rows]
         if not split_layout:
             train_idx, test_idx = stratified_split(label, 0.2, seed=0)
             split[test_idx] = 1
@@ -168,11 +226,14 @@ def load_folder(
         if (counts == 0).any():
             empty = [classes[i] for i in np.flatnonzero(counts == 0)]
             raise HardpairsError(f"{path}: class folder(s) {empty} hold no readable images; add images or remove them")
+        order = np.concatenate([np.flatnonzero(split == 0), np.flatnonzero(split == 1)])
+        n_train = int((split == 0).sum())
+        x = _gather_rows_in_place(x, rows[order])  # train rows first, then test: two views, no copy
         arrays = {
-            "x_train": x[split == 0],
-            "y_train": label[split == 0],
-            "x_test": x[split == 1],
-            "y_test": label[split == 1],
+            "x_train": x[:n_train],
+            "y_train": label[order[:n_train]],
+            "x_test": x[n_train : len(order)],
+            "y_test": label[order[n_train:]],
             "classes": np.array(classes, dtype=str),
             "skipped": np.array(skipped, dtype=str),
         }

@@ -6,10 +6,13 @@ C in {1, 3}, uint8 or float in [0, 1]; they come out as (N, C, H, W) uint8.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from core.data.memory import check_memory, gib
 from core.errors import HardpairsError
 
 
@@ -34,27 +37,54 @@ def _npz_images(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
     raise HardpairsError(f"{path}: {key} has dtype {arr.dtype}; save it as uint8 0..255 or float in [0, 1]")
 
 
-def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Read and validate an npz dataset: (x_train, y_train, x_test, y_test, classes).
+def _member_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
+    """name -> (shape, dtype) of every array in the npz, read from the zip without loading any array.
 
-    Images are (N, C, H, W) uint8, labels (N,) int64; ``classes`` defaults to "0".."K-1".
+    Raises:
+        HardpairsError: not a zip file, a truncated one, or a member that is not a plain ``.npy`` array.
     """
-    if not path.is_file():
-        raise HardpairsError(f"npz file {path} does not exist; pass npz:PATH with the path of an existing .npz file")
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic == b"\x93NUMPY":
+        raise HardpairsError(f"{path} is a single .npy array, not an .npz; save the four arrays with numpy.savez")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except ValueError as err:
-        raise HardpairsError(f"{path}: cannot read it without pickle ({err}); save classes as a string array") from err
-    except (OSError, EOFError) as err:
-        raise HardpairsError(f"{path} is not a readable .npz file ({err}); write it with numpy.savez") from err
-    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
-    if missing:
-        raise HardpairsError(
-            f"{path} lacks {', '.join(missing)} (it has {', '.join(sorted(arrays)) or 'nothing'}); "
-            "save x_train, y_train, x_test, y_test (and optionally classes) with numpy.savez"
-        )
-    xs = [_npz_images(arrays[k], k, path) for k in ("x_train", "x_test")]
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        if magic[:4] == b"PK\x03\x04":
+            raise HardpairsError(
+                f"{path} is truncated (it starts like an .npz but its end is missing); copy or save it again"
+            ) from None
+        raise HardpairsError(f"{path} is not a valid .npz (zip) file; write it with numpy.savez") from None
+    out: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
+    with zf:
+        for name in zf.namelist():
+            try:
+                with zf.open(name) as member:
+                    version = np.lib.format.read_magic(member)
+                    fmt = np.lib.format
+                    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                    header = read(member)
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+                raise HardpairsError(
+                    f"{path}: member {name} is truncated or damaged ({err}); save the file again"
+                ) from None
+            out[name.removesuffix(".npy")] = (tuple(header[0]), np.dtype(header[2]))
+    return out
+
+
+def _check_size(path: Path, headers: dict[str, tuple[tuple[int, ...], np.dtype[Any]]]) -> None:
+    """Refuse (before loading) an npz whose arrays and uint8 copies exceed the memory limit."""
+    raw = sum(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize for shape, dtype in headers.values())
+    images = sum(int(np.prod(headers[k][0], dtype=np.float64)) for k in ("x_train", "x_test") if k in headers)
+    check_memory(f"loading {path} ({gib(raw)} of arrays)", raw + 2 * images, "use a smaller file")
+
+
+def _labels(path: Path, arrays: dict[str, np.ndarray], xs: list[np.ndarray]) -> tuple[list[np.ndarray], list[str]]:
+    """Checked labels (N,) int64 in 0..K-1 and the class names.
+
+    Without a ``classes`` array, labels that are not already 0..K-1 are remapped in sorted order and
+    their original values become the class names (a label of 10**9 allocates nothing).
+    """
     ys = []
     for key, x in zip(("y_train", "y_test"), xs, strict=True):
         y = arrays[key]
@@ -64,13 +94,57 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
                 f"(got shape {y.shape}, dtype {y.dtype}, {len(x)} images)"
             )
         ys.append(y.astype(np.int64))
+    unseen = np.setdiff1d(ys[1], ys[0])
+    if len(unseen) and len(np.unique(ys[0])) > 1:  # one train class: load_dataset says so
+        raise HardpairsError(
+            f"{path}: y_test has label(s) {unseen[:5].tolist()} that never occur in y_train (train labels: "
+            f"{np.unique(ys[0])[:10].tolist()}); every test class needs training images -- check the labels"
+        )
+    if "classes" in arrays:
+        classes = [str(c) for c in arrays["classes"]]
+        top = int(max(ys[0].max(initial=-1), ys[1].max(initial=-1)))
+        if top >= len(classes):
+            raise HardpairsError(
+                f"{path}: labels go up to {top} but the classes array has only {len(classes)} names; "
+                "give one name per class"
+            )
+        return ys, classes
+    values = np.unique(np.concatenate(ys))
+    if len(values) and values[-1] != len(values) - 1:  # sparse labels, e.g. {3, 7, 1000000} -> 0, 1, 2
+        ys = [np.searchsorted(values, y).astype(np.int64) for y in ys]
+    return ys, [str(v) for v in values.tolist()]
+
+
+def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Read and validate an npz dataset: (x_train, y_train, x_test, y_test, classes).
+
+    Images are (N, C, H, W) uint8, labels (N,) int64 in 0..K-1; ``classes`` defaults to the label
+    values ("0".."K-1" for dense labels; sparse labels are remapped, see :func:`_labels`).
+    The file's size is checked against the memory limit (``core.data.memory``) before any array is read.
+    """
+    if not path.is_file():
+        raise HardpairsError(f"npz file {path} does not exist; pass npz:PATH with the path of an existing .npz file")
+    headers = _member_headers(path)
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in headers]
+    if missing:
+        raise HardpairsError(
+            f"{path} lacks {', '.join(missing)} (it has {', '.join(sorted(headers)) or 'nothing'}); "
+            "save x_train, y_train, x_test, y_test (and optionally classes) with numpy.savez"
+        )
+    objects = [k for k, (_, dtype) in headers.items() if dtype.hasobject]
+    if objects:
+        raise HardpairsError(
+            f"{path}: {', '.join(objects)} hold(s) Python objects that would need pickle to load, which Hardpairs "
+            "refuses; save classes as a string array (np.array(names, dtype=str)) and the rest as numbers"
+        )
+    _check_size(path, headers)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise HardpairsError(f"{path} is not a readable .npz file ({err}); write it with numpy.savez") from err
+    xs = [_npz_images(arrays[k], k, path) for k in ("x_train", "x_test")]
     if xs[0].shape[1:] != xs[1].shape[1:]:
         raise HardpairsError(f"{path}: x_train images are {xs[0].shape[1:]} but x_test images are {xs[1].shape[1:]}")
-    n_cls = int(max(ys[0].max(initial=-1), ys[1].max(initial=-1))) + 1
-    classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(c) for c in range(n_cls)]
-    if len(classes) < n_cls:
-        raise HardpairsError(
-            f"{path}: labels go up to {n_cls - 1} but the classes array has only {len(classes)} names; "
-            "give one name per class"
-        )
+    ys, classes = _labels(path, arrays, xs)
     return xs[0], ys[0], xs[1], ys[1], classes

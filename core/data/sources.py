@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from core.data.downloads import TORCHVISION_SOURCES, load_torchvision
 from core.data.folder import load_folder
+from core.data.memory import check_memory
 from core.data.npz import load_npz
 from core.data.split import stratified_split
 from core.errors import HardpairsError
@@ -243,10 +244,17 @@ def load_dataset(
     x_train, y_train, x_test, y_test, classes = parts
     if len(np.unique(y_train)) < 2:
         raise HardpairsError(
-            f"dataset '{spec}' has a single class in its train set; contrastive difficulty across "
+            f"dataset '{spec}' has a single class in its train set (every train image is labelled "
+            f"{classes[int(y_train[0])] if len(y_train) else None!r}); contrastive difficulty across "
             "classes needs at least two classes -- add images of another class"
         )
     if image_size is not None and not resized:
+        n, c = len(x_train) + len(x_test), int(x_train.shape[1])
+        check_memory(
+            f"resizing {spec} to --image-size {image_size} ({n} images at {image_size}x{image_size}x{c})",
+            n * c * image_size * image_size * (2 if mix > 0 else 1),
+            "pass a smaller --image-size",
+        )
         x_train, x_test = resize_images(x_train, image_size), resize_images(x_test, image_size)
     x_train, mixed, partner = mix_images(x_train, y_train, mix, mix_lambda, seed)
     settings = {"mix": float(mix), "mix_lambda": float(mix_lambda), "mix_seed": int(seed)} if mix > 0 else {"mix": 0.0}

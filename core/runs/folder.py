@@ -90,9 +90,24 @@ def require_features(run_dir: str | os.PathLike[str]) -> Path:
 
 
 def load_features(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Load ``features.npz``: train (N, D) float32, test (M, D) float32, y_train (N,), y_test (M,)."""
-    with np.load(require_features(run_dir)) as data:
-        return {k: data[k] for k in data.files}
+    """Load ``features.npz``: train (N, D) float32, test (M, D) float32, y_train (N,), y_test (M,).
+
+    Raises:
+        HardpairsError: no features yet, or an unreadable file (named, with the command that rewrites it).
+    """
+    path = require_features(run_dir)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            feats = {k: data[k] for k in data.files}
+        missing = [k for k in ("train", "test", "y_train", "y_test") if k not in feats]
+        if missing:
+            raise ValueError(f"it lacks {', '.join(missing)}")
+    except Exception as err:  # noqa: BLE001 - zip, EOF, pickle and format errors all mean "unreadable"
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise HardpairsError(
+            f"{path} is unreadable ({reason}); re-extract it with `python -m core probe --run-dir {run_dir}`"
+        ) from None
+    return feats
 
 
 def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

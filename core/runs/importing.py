@@ -46,7 +46,7 @@ def import_run(
         "dataset": dataset or base.get("dataset", "digits"),
         "epochs": base.get("epochs", 1),
     }
-    if out_size:
+    if out_size is not None:
         overrides["out_size"] = out_size
     cfg = make_config(
         overrides.pop("dataset"),

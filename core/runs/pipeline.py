@@ -201,7 +201,10 @@ def extract_run_features(
     out = run_dir / "features.npz"
     ckpt = run_dir / "checkpoints" / "last.pt"
     if out.exists() and not force and (not ckpt.exists() or out.stat().st_mtime >= ckpt.stat().st_mtime):
-        return load_features(run_dir)
+        try:
+            return load_features(run_dir)
+        except HardpairsError:  # an unreadable features.npz is extracted again below
+            pass
     cfg = run_config(run_dir)
     device = device or pick_device(cfg.device)
     data = data or load_run_data(cfg)
@@ -218,12 +221,28 @@ def extract_run_features(
     return feats
 
 
+def check_checkpoint_arch(run_dir: str | Path) -> None:
+    """Refuse a run whose ``checkpoints/last.pt`` is of another architecture than its ``config.json`` says."""
+    cfg = run_config(run_dir)
+    ckpt = Path(run_dir) / "checkpoints" / "last.pt"
+    if not ckpt.exists():
+        return
+    arch, _, _, _ = load_backbone_state(ckpt)
+    if arch != cfg.arch:
+        raise HardpairsError(
+            f"{ckpt} is a {arch} checkpoint but {Path(run_dir) / 'config.json'} says arch {cfg.arch}; the "
+            "checkpoint belongs to another run -- put that run's last.pt back, or import this one as a new run "
+            f"with `python -m core import --checkpoint {ckpt}`"
+        )
+
+
 def probe_run(
     run_dir: str | Path, data: ImageDataset | None = None, device: torch.device | None = None
 ) -> dict[str, Any]:
     """Linear-probe and weighted-kNN test accuracy of a run's frozen features -> ``metrics.json``."""
     from core.analysis.probe import ProbeConfig, knn_accuracy, linear_probe_accuracy
 
+    check_checkpoint_arch(run_dir)
     feats = extract_run_features(run_dir, data, device)
     if (feats["y_train"] < 0).any():
         raise HardpairsError(

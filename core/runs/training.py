@@ -24,7 +24,7 @@ from core.data.sources import ImageDataset
 from core.errors import HardpairsError
 from core.runs.folder import read_json, require_run, update_status, write_json
 from core.runs.log import progress_printer, run_log
-from core.training.config import TrainConfig
+from core.training.config import TrainConfig, read_config_file
 from core.training.distributed import DistEnv
 
 #: Config fields that describe where a pruned retrain came from; never inherited by a new run.
@@ -71,11 +71,9 @@ def derive_config(
     """A new run's config from another run's ``config.json``: its values, without provenance, plus ``changes``.
 
     Raises:
-        HardpairsError: ``base_path`` does not exist.
+        HardpairsError: ``base_path`` is missing or not a JSON config object.
     """
-    base = read_json(base_path)
-    if base is None:
-        raise HardpairsError(f"--config {base_path} does not exist; pass a run's config.json")
+    base = read_config_file(base_path)
     base = {k: v for k, v in base.items() if k != "created" and k not in PROVENANCE}
     if dataset:
         base["dataset"] = dataset

@@ -120,12 +120,44 @@ def load_backbone_state(path: str | os.PathLike[str]) -> tuple[str, int, dict[st
     """
     obj = load_checkpoint_file(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        cfg = obj["config"]
-        state = {k[len("backbone.") :]: v for k, v in obj["model"].items() if k.startswith("backbone.")}
-        return cfg["arch"], int(state[next(iter(state))].shape[1]), state, cfg
-    state = _strip_prefixes(_find_state_dict(obj))
-    arch, in_ch = detect_arch(state)
-    return arch, in_ch, state, None
+        arch, in_ch, state, cfg = _own_checkpoint(path, obj)
+    else:
+        state = _strip_prefixes(_find_state_dict(obj))
+        (arch, in_ch), cfg = detect_arch(state), None
+    check_finite(state, str(path))
+    return arch, in_ch, state, cfg
+
+
+def _own_checkpoint(
+    path: str | os.PathLike[str], obj: dict[str, Any]
+) -> tuple[str, int, dict[str, Tensor], dict[str, Any]]:
+    """(arch, in_channels, backbone state, config) of a Hardpairs checkpoint, with clear errors when incomplete."""
+    cfg, model = obj.get("config"), obj.get("model")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("arch"), str):
+        raise HardpairsError(
+            f"Hardpairs checkpoint {path} has no config with an 'arch' entry; it is incomplete -- "
+            "re-save it from its run (checkpoints/last.pt) or import the bare state dict"
+        )
+    state = {k[len("backbone.") :]: v for k, v in (model or {}).items() if k.startswith("backbone.")}
+    if not isinstance(model, dict) or not state or not all(isinstance(v, Tensor) for v in state.values()):
+        raise HardpairsError(
+            f"Hardpairs checkpoint {path} holds no backbone weights (its 'model' has no backbone.* tensors); "
+            "it is incomplete -- use the run's checkpoints/last.pt written by training"
+        )
+    first = state[next(iter(state))]
+    if first.ndim < 2:
+        raise HardpairsError(f"Hardpairs checkpoint {path}: the first backbone tensor has shape {tuple(first.shape)}")
+    return cfg["arch"], int(first.shape[1]), state, cfg
+
+
+def check_finite(state: dict[str, Tensor], source: str) -> None:
+    """Raise when any floating tensor of ``state`` holds NaN or inf (a diverged or damaged checkpoint)."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise HardpairsError(
+            f"checkpoint {source} has NaN/inf values in {len(bad)} tensor(s) (e.g. {', '.join(bad[:3])}); "
+            "the weights are broken (a diverged training?) -- use an earlier or another checkpoint"
+        )
 
 
 def load_into_backbone(backbone: torch.nn.Module, state: dict[str, Tensor], source: str) -> None:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import HardpairsError
+from core.training.loss import REMOVAL_VARIANTS
 from core.training.lossmodes import LOSS_MODES
 from core.training.presets import PRESETS, default_preset, preset_values
 
@@ -95,36 +99,153 @@ class TrainConfig:
         return cfg
 
     def validate(self) -> None:
-        """Raise HardpairsError naming the bad value and the valid range."""
-        checks = [
-            (self.preset in PRESETS, f"preset {self.preset!r} is unknown; use one of {PRESETS}"),
-            (self.arch in ARCHS, f"arch {self.arch!r} is unknown; use one of {ARCHS}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer {self.optimizer!r} is unknown; use one of {OPTIMIZERS}"),
-            (
-                self.loss_mode in LOSS_MODES,
-                f"loss mode {self.loss_mode!r} is unknown; use one of {', '.join(LOSS_MODES)}",
-            ),
-            (self.epochs >= 1, f"--epochs must be >= 1 (got {self.epochs})"),
-            (self.batch_size >= 2, f"--batch-size must be >= 2 (got {self.batch_size})"),
-            (self.lr > 0, f"--lr must be > 0 (got {self.lr})"),
-            (self.temperature > 0, f"--temperature must be > 0 (got {self.temperature})"),
-            (
-                0 <= self.pos_high < self.pos_low <= 1,
-                f"need 0 <= --pos-high < --pos-low <= 1 (got {self.pos_high}, {self.pos_low})",
-            ),
-            (self.rho > 0, f"--rho must be > 0 (got {self.rho})"),
-            (0 <= self.mix < 1, f"--mix must be in [0, 1) (got {self.mix})"),
-            (0 < self.mix_lambda < 1, f"--mix-lambda must be in (0, 1) (got {self.mix_lambda})"),
-            (0 <= self.warmup_epochs, f"--warmup-epochs must be >= 0 (got {self.warmup_epochs})"),
-            (self.removal in ("zero", "mask"), f"--removal must be 'zero' or 'mask' (got {self.removal})"),
-            (
-                self.device in ("auto", "cpu") or self.device.startswith("cuda"),
-                f"--device must be auto, cpu or cuda[:N] (got {self.device})",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise HardpairsError(message)
+        """Raise HardpairsError naming the flag, the bad value and the allowed range (first problem found)."""
+        for group in (_choice_checks, _number_checks, _range_checks):  # types first: later groups compare numbers
+            for ok, message in group(self):
+                if not ok:
+                    raise HardpairsError(message)
+
+
+#: Smallest and largest image side accepted for --out-size and --image-size (pixels).
+SIDE_RANGE = (8, 1024)
+_DEVICE_RE = re.compile(r"(auto|cpu|cuda(:[0-9]+)?)")
+_FLOAT_FIELDS = (
+    "lr",
+    "momentum",
+    "weight_decay",
+    "temperature",
+    "pos_high",
+    "pos_low",
+    "sigma",
+    "rho",
+    "beta",
+    "tau_plus",
+    "mix",
+    "mix_lambda",
+    "jitter_p",
+    "gray_p",
+)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _is_number(value: Any, kind: type) -> bool:
+    if isinstance(value, bool):
+        return False
+    if kind is int:
+        return isinstance(value, int)
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
+    """Names chosen from a fixed list, the device syntax and the field types."""
+    typed = [
+        (_is_number(getattr(cfg, f), float), f"{_flag(f)} must be a finite number (got {getattr(cfg, f)!r})")
+        for f in _FLOAT_FIELDS
+    ]
+    ints = ("epochs", "batch_size", "warmup_epochs", "out_size", "proj_hidden", "proj_dim", "seed")
+    typed += [
+        (_is_number(getattr(cfg, f), int), f"{_flag(f)} must be an integer (got {getattr(cfg, f)!r})") for f in ints
+    ]
+    typed += [
+        (_is_number(getattr(cfg, f), int), f"{_flag(f)} must be an integer (got {getattr(cfg, f)!r})")
+        for f in ("checkpoint_every", "log_every")
+    ]
+    return [
+        *typed,
+        (cfg.preset in PRESETS, f"--preset {cfg.preset!r} is unknown; use one of {PRESETS}"),
+        (cfg.arch in ARCHS, f"--arch {cfg.arch!r} is unknown; use one of {ARCHS}"),
+        (cfg.optimizer in OPTIMIZERS, f"--optimizer {cfg.optimizer!r} is unknown; use one of {OPTIMIZERS}"),
+        (
+            cfg.loss_mode in LOSS_MODES,
+            f"--loss-mode: loss mode {cfg.loss_mode!r} is unknown; use one of {', '.join(LOSS_MODES)}",
+        ),
+        (
+            cfg.removal in REMOVAL_VARIANTS,
+            f"--removal {cfg.removal!r} is unknown; use one of {', '.join(REMOVAL_VARIANTS)}",
+        ),
+        (
+            isinstance(cfg.device, str) and _DEVICE_RE.fullmatch(cfg.device) is not None,
+            f"--device must be auto, cpu, cuda or cuda:N (got {cfg.device!r})",
+        ),
+    ]
+
+
+def _number_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
+    """Counts and sizes (only meaningful once the types are right: :func:`_choice_checks` runs first)."""
+    lo, hi = SIDE_RANGE
+    size = cfg.image_size
+    return [
+        (cfg.epochs >= 1, f"--epochs must be >= 1 (got {cfg.epochs})"),
+        (cfg.batch_size >= 2, f"--batch-size must be >= 2 (got {cfg.batch_size})"),
+        (cfg.warmup_epochs >= 0, f"--warmup-epochs must be >= 0 (got {cfg.warmup_epochs})"),
+        (cfg.checkpoint_every >= 1, f"--checkpoint-every must be >= 1 epoch (got {cfg.checkpoint_every})"),
+        (cfg.log_every >= 1, f"--log-every must be >= 1 step (got {cfg.log_every})"),
+        (lo <= cfg.out_size <= hi, f"--out-size must be in [{lo}, {hi}] pixels (got {cfg.out_size})"),
+        (
+            size is None or (_is_number(size, int) and lo <= size <= hi),
+            f"--image-size must be an integer in [{lo}, {hi}] pixels (got {size!r})",
+        ),
+        (cfg.proj_hidden >= 1, f"--proj-hidden must be >= 1 (got {cfg.proj_hidden})"),
+        (cfg.proj_dim >= 1, f"--proj-dim must be >= 1 (got {cfg.proj_dim})"),
+        (0 <= cfg.seed < 2**32, f"--seed must be in [0, 2**32) (got {cfg.seed})"),
+    ]
+
+
+def _range_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
+    """Real-valued settings: each in its documented range (all are finite by now)."""
+    crop, jitter = tuple(cfg.crop_scale), tuple(cfg.jitter)
+    ratio = cfg.prune_ratio
+    return [
+        (cfg.lr > 0, f"--lr must be > 0 (got {cfg.lr})"),
+        (0 <= cfg.momentum <= 1, f"--momentum must be in [0, 1] (got {cfg.momentum})"),
+        (cfg.weight_decay >= 0, f"--weight-decay must be >= 0 (got {cfg.weight_decay})"),
+        (cfg.temperature > 0, f"--temperature must be > 0 (got {cfg.temperature})"),
+        (
+            0 <= cfg.pos_high < cfg.pos_low <= 1,
+            f"need 0 <= --pos-high < --pos-low <= 1 (got --pos-high {cfg.pos_high}, --pos-low {cfg.pos_low})",
+        ),
+        (cfg.sigma >= 0, f"--sigma must be >= 0 (got {cfg.sigma})"),
+        (cfg.rho > 0, f"--rho must be > 0 (got {cfg.rho})"),
+        (cfg.beta >= 0, f"--beta must be >= 0 (got {cfg.beta})"),
+        (0 <= cfg.tau_plus < 1, f"--tau-plus must be in [0, 1) (got {cfg.tau_plus})"),
+        (0 <= cfg.mix < 1, f"--mix must be in [0, 1) (got {cfg.mix})"),
+        (0 < cfg.mix_lambda < 1, f"--mix-lambda must be in (0, 1) (got {cfg.mix_lambda})"),
+        (0 <= cfg.jitter_p <= 1, f"jitter_p must be in [0, 1] (got {cfg.jitter_p})"),
+        (0 <= cfg.gray_p <= 1, f"gray_p must be in [0, 1] (got {cfg.gray_p})"),
+        (
+            len(crop) == 2 and all(_is_number(v, float) for v in crop) and 0 < crop[0] <= crop[1] <= 1,
+            f"crop_scale must be (lo, hi) with 0 < lo <= hi <= 1 (got {crop})",
+        ),
+        (
+            len(jitter) == 4 and all(_is_number(v, float) and v >= 0 for v in jitter),
+            f"jitter must be 4 finite numbers >= 0 (brightness, contrast, saturation, hue) (got {jitter})",
+        ),
+        (
+            ratio is None or (_is_number(ratio, float) and 0 <= ratio < 1),
+            f"--prune-ratio must be in [0, 1) (got {ratio})",
+        ),
+    ]
+
+
+def read_config_file(path: str | os.PathLike[str], flag: str = "--config") -> dict[str, Any]:
+    """The JSON object in a config file (e.g. a run's ``config.json``), with clear errors for the user.
+
+    Raises:
+        HardpairsError: the file is missing, unreadable, not JSON, or not a JSON object.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            values = json.load(fh)
+    except FileNotFoundError:
+        raise HardpairsError(f"{flag} {path} does not exist; pass a run's config.json") from None
+    except (ValueError, OSError) as err:  # JSON syntax, bad encoding, a folder, no permission
+        raise HardpairsError(f"{flag} {path} is not a readable JSON config ({err}); pass a run's config.json") from None
+    if not isinstance(values, dict):
+        raise HardpairsError(f"{flag} {path} holds a JSON {type(values).__name__}, not a config object")
+    return values
 
 
 def make_config(dataset: str = "digits", preset: str | None = None, **overrides: Any) -> TrainConfig:

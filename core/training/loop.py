@@ -93,7 +93,7 @@ def train(
             checkpoint stays) by raising ``TrainingStopped``.
 
     Raises:
-        HardpairsError: NaN loss (the run is marked failed, the last good checkpoint kept),
+        HardpairsError: NaN loss (the run is marked failed, the last checkpoint, if any, kept),
             too few samples, a global batch not divisible by the processes, or an incompatible
             checkpoint on resume.
     """
@@ -144,13 +144,24 @@ def _train_epoch(
             continue
         mean_loss = float(loss_sum) / (s + 1)  # host sync: log steps only
         if not math.isfinite(mean_loss):
-            raise HardpairsError(
-                f"the loss became {mean_loss} at epoch {epoch + 1}, step {s + 1}; training stopped and the "
-                "last good checkpoint is kept. Lower --lr (or --temperature extremes) and start a new run"
-            )
+            raise HardpairsError(_nan_message(run, mean_loss, epoch, s))
         if env.is_main:
             stats.append(_log_step(run, epoch, s, mean_loss, pairs, lv, z, on_event))
     return loss_sum, stats
+
+
+def _nan_message(run: RunState, loss: float, epoch: int, step: int) -> str:
+    """What a non-finite loss means for this run: truthful about whether a checkpoint exists."""
+    ckpt = run.run_dir / "checkpoints" / "last.pt"
+    kept = (
+        f"the last good checkpoint ({ckpt}) is kept"
+        if ckpt.exists()
+        else "no checkpoint was written yet, so no last good checkpoint is kept and there is nothing to resume"
+    )
+    return (
+        f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training stopped and {kept}. "
+        "Lower --lr (or --temperature extremes) and start a new run"
+    )
 
 
 def _stop_now(run: RunState, step: int, should_stop: Callable[[], bool]) -> bool:

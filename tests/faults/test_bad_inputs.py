@@ -107,9 +107,29 @@ def _empty_folder(ctx: Ctx) -> str:
 
 T = ["train", "--dataset", "digits", "--epochs", "1"]
 
+
+def _planted_job(ctx: Ctx) -> str:
+    """A job.json put into .jobs by hand (not through the queue's submit): never listed, shown or run."""
+    job = ctx.root / ".jobs" / "20990101-000000-train-planted"
+    job.mkdir(parents=True)
+    marker = ctx.work / "planted-ran"
+    argv = [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('ran')"]
+    (job / "job.json").write_text(json.dumps({"job_id": job.name, "kind": "train", "argv": argv, "created": 0}))
+    return job.name
+
+
+def _read_only(ctx: Ctx) -> Path:
+    """A folder the user cannot write into (skipped as root, where chmod does not stop writes)."""
+    if os.geteuid() == 0:
+        pytest.skip("running as root: a chmod 0500 folder is still writable")
+    folder = ctx.work / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    return folder
+
+
 #: id -> (argv builder, a word the error message must contain)
 CASES: dict[str, tuple[Callable[[Ctx], list[str]], str]] = {
-    # containment: names and folders
     "run-dir-user-folder": (lambda c: [*T, "--run-dir", str(c.sentinel)], "not a run folder"),
     "name-dot": (lambda c: [*T, "--name", "."], "run name"),
     "name-dotdot": (lambda c: [*T, "--name", ".."], "run name"),
@@ -129,6 +149,183 @@ CASES: dict[str, tuple[Callable[[Ctx], list[str]], str]] = {
     ),
     "empty-folder-name-dot": (lambda c: ["train", "--dataset", _empty_folder(c), "--name", "."], "run name"),
     "run-dir-is-file": (lambda c: [*T, "--run-dir", str(c.sentinel / "thesis.txt")], "thesis.txt"),
+    "epochs-0": (lambda c: ["train", "--epochs", "0"], "--epochs"),
+    "batch-size-1": (lambda c: [*T, "--batch-size", "1"], "--batch-size"),
+    "lr-negative": (lambda c: [*T, "--lr", "-1"], "--lr"),
+    "log-every-0": (lambda c: [*T, "--log-every", "0"], "--log-every"),
+    "checkpoint-every-0": (lambda c: [*T, "--checkpoint-every", "0"], "--checkpoint-every"),
+    "out-size-0": (lambda c: [*T, "--out-size", "0"], "--out-size"),
+    "image-size-huge": (lambda c: [*T, "--image-size", "4096"], "--image-size"),
+    "device-cuda-no-gpu": (lambda c: [*T, "--device", "cuda"], "cuda"),
+    "device-bogus": (lambda c: [*T, "--device", "tpu"], "--device"),
+    "sigma-nan": (lambda c: [*T, "--loss-mode", "margin", "--sigma", "nan"], "--sigma"),
+    "temperature-0": (lambda c: [*T, "--temperature", "0"], "--temperature"),
+    "band-inverted": (lambda c: [*T, "--pos-high", "0.5", "--pos-low", "0.2"], "pos"),
+    "loss-mode-bogus": (lambda c: [*T, "--loss-mode", "bogus"], "loss mode"),
+    "arch-bogus": (lambda c: [*T, "--arch", "vgg"], "arch"),
+    "mix-above-1": (lambda c: [*T, "--mix", "1.5"], "mix"),
+    "rho-0": (lambda c: [*T, "--loss-mode", "temperature", "--rho", "0"], "rho"),
+    "config-corrupt": (lambda c: [*T, "--config", _file(c, "config.json", b'{"epochs": 3')], "--config"),
+    "config-missing": (lambda c: [*T, "--config", str(c.work / "nope.json")], "--config"),
+    "keep-missing": (lambda c: [*T, "--keep", str(c.work / "nope.npy")], "--keep"),
+    "keep-out-of-range": (
+        lambda c: [*T, "--keep", (np.save(c.work / "k.npy", np.array([0, 5, 10**7])), str(c.work / "k.npy"))[1]],
+        "--keep",
+    ),
+    "resume-without-run-dir": (lambda c: ["train", "--resume"], "--run-dir"),
+    "resume-not-a-run": (lambda c: ["train", "--resume", "--run-dir", str(c.sentinel)], "not a run folder"),
+    "dataset-bogus": (lambda c: ["train", "--dataset", "imagenet22k"], "dataset"),
+    "folder-missing": (lambda c: ["train", "--dataset", f"folder:{c.work / 'nope'}"], "does not exist"),
+    "folder-empty": (lambda c: ["train", "--dataset", _empty_folder(c)], "folder"),
+    "folder-one-class": (
+        lambda c: (
+            (c.work / "one" / "cat").mkdir(parents=True),
+            [_file(c, f"one/cat/{i}.png", _png(8)) for i in range(4)],
+            ["train", "--dataset", f"folder:{c.work / 'one'}"],
+        )[2],
+        "class",
+    ),
+    "folder-corrupt-images": (
+        lambda c: (
+            [(c.work / "bad" / k).mkdir(parents=True) for k in ("a", "b")],
+            [_file(c, f"bad/{k}/{i}.png", b"\x89PNG garbage") for k in ("a", "b") for i in range(3)],
+            ["train", "--dataset", f"folder:{c.work / 'bad'}"],
+        )[2],
+        "image",
+    ),
+    "cifar10-offline": (lambda c: ["train", "--dataset", "cifar10"], "download"),
+    "npz-random-bytes": (lambda c: ["train", "--dataset", "npz:" + _file(c, "r.npz", os.urandom(4096))], "npz"),
+    "npz-truncated": (
+        lambda c: ["train", "--dataset", "npz:" + _truncated(c, _npz(c, "t.npz", **_digits_like())[4:])],
+        "npz",
+    ),
+    "npz-huge-label": (
+        lambda c: ["train", "--dataset", _npz(c, "h.npz", **{**_digits_like(), "y_train": np.full(40, 10**9)})],
+        "label",
+    ),
+    "npz-missing-keys": (lambda c: ["train", "--dataset", _npz(c, "m.npz", x_train=np.zeros((4, 8, 8)))], "y_train"),
+    "npz-bad-shape": (
+        lambda c: ["train", "--dataset", _npz(c, "s.npz", **{**_digits_like(), "x_train": np.zeros((40, 2, 8, 8, 3))})],
+        "shape",
+    ),
+    "npz-pickled-object": (
+        lambda c: [
+            "train",
+            "--dataset",
+            _npz(c, "o.npz", **{**_digits_like(), "classes": np.array([{}], dtype=object)}),
+        ],
+        "pickle",
+    ),
+    "score-no-run": (lambda c: ["score", "--run-dir", str(c.work / "nope")], "run"),
+    "score-user-folder": (lambda c: ["score", "--run-dir", str(c.sentinel)], "not a run folder"),
+    "score-corrupt-features": (lambda c: ["score", "--run-dir", _corrupt_features(c), "--force"], "features.npz"),
+    "pairs-corrupt-features": (lambda c: ["pairs", "--run-dir", _corrupt_features(c)], "features.npz"),
+    "theory-corrupt-features": (lambda c: ["theory", "--run-dir", _corrupt_features(c), "--force"], "features.npz"),
+    "umap-corrupt-features": (lambda c: ["umap", "--run-dir", _corrupt_features(c)], "features.npz"),
+    "pairs-top-negative": (lambda c: ["pairs", "--run-dir", str(c.base), "--top", "-5"], "--top"),
+    "pairs-k-0": (lambda c: ["pairs", "--run-dir", str(c.base), "--k", "0"], "--k"),
+    "prune-ratio-1.5": (lambda c: ["prune", "--run-dir", str(c.base), "--score", "band", "--ratio", "1.5"], "--ratio"),
+    "prune-score-bogus": (lambda c: ["prune", "--run-dir", str(c.base), "--score", "vibes", "--ratio", "0.1"], "score"),
+    "prune-out-escape": (
+        lambda c: ["prune", "--run-dir", str(c.base), "--score", "band", "--ratio", "0.1", "--out", str(c.sentinel)],
+        "--out",
+    ),
+    "umap-neighbors-0": (lambda c: ["umap", "--run-dir", str(c.base), "--neighbors", "0"], "--neighbors"),
+    "theory-share-2": (lambda c: ["theory", "--run-dir", str(c.base), "--difficult-share", "2"], "--difficult-share"),
+    "import-missing": (lambda c: ["import", "--checkpoint", str(c.work / "nope.pt")], "does not exist"),
+    "import-random-bytes": (lambda c: ["import", "--checkpoint", _file(c, "r.pt", os.urandom(2048))], "checkpoint"),
+    "import-malicious-pickle": (
+        lambda c: ["import", "--checkpoint", _file(c, "evil.pt", _evil_pickle(c))],
+        "weights_only",
+    ),
+    "import-empty-state": (lambda c: ["import", "--checkpoint", _torch_save(c, "e.pt", {})], "checkpoint"),
+    "import-no-arch": (
+        lambda c: ["import", "--checkpoint", _torch_save(c, "n.pt", {"format": "hardpairs-1", "model": {}})],
+        "checkpoint",
+    ),
+    "import-nan-weights": (lambda c: ["import", "--checkpoint", _nan_checkpoint(c)], "NaN"),
+    "device-cuda-index": (lambda c: [*T, "--device", "cuda:7"], "cuda"),
+    "device-cuda-colon": (lambda c: [*T, "--device", "cuda:"], "--device"),
+    "lr-nan": (lambda c: [*T, "--lr", "nan"], "--lr"),
+    "sigma-inf": (lambda c: [*T, "--loss-mode", "margin", "--sigma", "inf"], "--sigma"),
+    "temperature-inf": (lambda c: [*T, "--temperature", "inf"], "--temperature"),
+    "pos-low-nan": (lambda c: [*T, "--pos-low", "nan"], "--pos-low"),
+    "beta-negative": (lambda c: [*T, "--loss-mode", "hard_ucl", "--beta", "-1"], "--beta"),
+    "tau-plus-1": (lambda c: [*T, "--loss-mode", "hard_ucl", "--tau-plus", "1"], "--tau-plus"),
+    "removal-bogus": (lambda c: [*T, "--loss-mode", "removal", "--removal", "drop"], "--removal"),
+    "out-size-huge": (lambda c: [*T, "--out-size", "5000"], "--out-size"),
+    "image-size-0": (lambda c: [*T, "--image-size", "0"], "--image-size"),
+    "seed-negative": (lambda c: [*T, "--seed", "-1"], "--seed"),
+    "warmup-negative": (lambda c: [*T, "--warmup-epochs", "-1"], "--warmup-epochs"),
+    "mix-lambda-0": (lambda c: [*T, "--mix", "0.1", "--mix-lambda", "0"], "--mix-lambda"),
+    "checkpoint-every-negative": (lambda c: [*T, "--checkpoint-every", "-3"], "--checkpoint-every"),
+    "weight-decay-negative": (lambda c: [*T, "--weight-decay", "-0.1"], "--weight-decay"),
+    "config-not-object": (lambda c: [*T, "--config", _file(c, "list.json", b"[1, 2]")], "--config"),
+    "config-bad-type": (lambda c: [*T, "--config", _file(c, "typed.json", b'{"log_every": "often"}')], "--log-every"),
+    "config-binary": (lambda c: [*T, "--config", _file(c, "bin.json", b"\xff\xfe\x00garbage")], "--config"),
+    "npz-test-label-unseen": (
+        lambda c: ["train", "--dataset", _npz(c, "u.npz", **{**_digits_like(), "y_test": np.full(20, 9)})],
+        "label",
+    ),
+    "npz-is-npy": (lambda c: ["train", "--dataset", "npz:" + _npy_as_npz(c)], ".npy"),
+    "npz-classes-too-few": (
+        lambda c: ["train", "--dataset", _npz(c, "c.npz", **{**_digits_like(), "classes": np.array(["a", "b"])})],
+        "classes",
+    ),
+    "npz-negative-label": (
+        lambda c: ["train", "--dataset", _npz(c, "n.npz", **{**_digits_like(), "y_train": np.arange(40) % 4 - 1})],
+        "y_train",
+    ),
+    "npz-float-labels": (
+        lambda c: ["train", "--dataset", _npz(c, "f.npz", **{**_digits_like(), "y_train": np.zeros(40) + 0.5})],
+        "y_train",
+    ),
+    "score-k-0": (lambda c: ["score", "--run-dir", str(c.base), "--k", "0", "--force"], "--k"),
+    "score-band-reference-1": (
+        lambda c: ["score", "--run-dir", str(c.base), "--band-reference", "1"],
+        "--band-reference",
+    ),
+    "score-features-missing-keys": (lambda c: ["score", "--run-dir", _features_without_test(c), "--force"], "lacks"),
+    "pairs-k-negative": (lambda c: ["pairs", "--run-dir", str(c.base), "--k", "-2", "--force"], "--k"),
+    "pairs-top-0": (lambda c: ["pairs", "--run-dir", str(c.base), "--top", "0", "--force"], "--top"),
+    "prune-ratio-nan": (lambda c: ["prune", "--run-dir", str(c.base), "--score", "band", "--ratio", "nan"], "--ratio"),
+    "prune-ratio-negative": (
+        lambda c: ["prune", "--run-dir", str(c.base), "--score", "band", "--ratio", "-0.1"],
+        "--ratio",
+    ),
+    "prune-epochs-0": (
+        lambda c: ["prune", "--run-dir", str(c.base), "--score", "band", "--ratio", "0.1", "--train", "--epochs", "0"],
+        "--epochs",
+    ),
+    "umap-min-dist-2": (lambda c: ["umap", "--run-dir", str(c.base), "--min-dist", "2"], "--min-dist"),
+    "umap-subset-1": (lambda c: ["umap", "--run-dir", str(c.base), "--subset", "1"], "--subset"),
+    "umap-epochs-0": (lambda c: ["umap", "--run-dir", str(c.base), "--epochs", "0"], "--epochs"),
+    "theory-share-0": (lambda c: ["theory", "--run-dir", str(c.base), "--difficult-share", "0"], "--difficult-share"),
+    "theory-share-nan": (
+        lambda c: ["theory", "--run-dir", str(c.base), "--difficult-share", "nan"],
+        "--difficult-share",
+    ),
+    "theory-delta-1": (lambda c: ["theory", "--run-dir", str(c.base), "--delta", "1"], "--delta"),
+    "theory-max-pairs-0": (lambda c: ["theory", "--run-dir", str(c.base), "--max-pairs", "0"], "--max-pairs"),
+    "probe-checkpoint-other-arch": (lambda c: ["probe", "--run-dir", _other_arch_checkpoint(c)], "resnet18"),
+    "probe-nan-checkpoint": (lambda c: ["probe", "--run-dir", _nan_last_checkpoint(c)], "NaN"),
+    "import-own-no-arch": (
+        lambda c: ["import", "--checkpoint", _own_checkpoint(c, "na.pt", config={}, model=None)],
+        "arch",
+    ),
+    "import-own-empty-model": (
+        lambda c: ["import", "--checkpoint", _own_checkpoint(c, "em.pt", config=None, model={})],
+        "backbone",
+    ),
+    "import-out-size-0": (
+        lambda c: ["import", "--checkpoint", str(c.base / "checkpoints" / "last.pt"), "--out-size", "0"],
+        "--out-size",
+    ),
+    "import-arch-mismatch": (
+        lambda c: ["import", "--checkpoint", str(c.base / "checkpoints" / "last.pt"), "--arch", "resnet18"],
+        "--arch",
+    ),
+    "import-inf-weights": (lambda c: ["import", "--checkpoint", _nan_checkpoint(c, float("inf"))], "inf"),
     "run-dir-proc": (lambda c: [*T, "--run-dir", "/proc/hardpairs"], "/proc"),
     "run-dir-unwritable-parent": (lambda c: [*T, "--run-dir", str(_read_only(c) / "run")], "writ"),
     "run-dir-existing-run": (lambda c: [*T, "--run-dir", str(c.base)], "already exists"),
@@ -227,126 +424,47 @@ CASES: dict[str, tuple[Callable[[Ctx], list[str]], str]] = {
         lambda c: ["report", "--out", str(c.work / "r.html"), "--csv", str(c.work / "no" / "x.csv")],
         "--csv",
     ),
-    # flags
-    "epochs-0": (lambda c: ["train", "--epochs", "0"], "--epochs"),
-    "batch-size-1": (lambda c: [*T, "--batch-size", "1"], "--batch-size"),
-    "lr-negative": (lambda c: [*T, "--lr", "-1"], "--lr"),
-    "log-every-0": (lambda c: [*T, "--log-every", "0"], "--log-every"),
-    "checkpoint-every-0": (lambda c: [*T, "--checkpoint-every", "0"], "--checkpoint-every"),
-    "out-size-0": (lambda c: [*T, "--out-size", "0"], "--out-size"),
-    "image-size-huge": (lambda c: [*T, "--image-size", "4096"], "--image-size"),
-    "device-cuda-no-gpu": (lambda c: [*T, "--device", "cuda"], "cuda"),
-    "device-bogus": (lambda c: [*T, "--device", "tpu"], "--device"),
-    "sigma-nan": (lambda c: [*T, "--loss-mode", "margin", "--sigma", "nan"], "--sigma"),
-    "temperature-0": (lambda c: [*T, "--temperature", "0"], "--temperature"),
-    "band-inverted": (lambda c: [*T, "--pos-high", "0.5", "--pos-low", "0.2"], "pos"),
-    "loss-mode-bogus": (lambda c: [*T, "--loss-mode", "bogus"], "loss mode"),
-    "arch-bogus": (lambda c: [*T, "--arch", "vgg"], "arch"),
-    "mix-above-1": (lambda c: [*T, "--mix", "1.5"], "mix"),
-    "rho-0": (lambda c: [*T, "--loss-mode", "temperature", "--rho", "0"], "rho"),
-    "config-corrupt": (lambda c: [*T, "--config", _file(c, "config.json", b'{"epochs": 3')], "--config"),
-    "config-missing": (lambda c: [*T, "--config", str(c.work / "nope.json")], "--config"),
-    "keep-missing": (lambda c: [*T, "--keep", str(c.work / "nope.npy")], "--keep"),
-    "keep-out-of-range": (
-        lambda c: [*T, "--keep", (np.save(c.work / "k.npy", np.array([0, 5, 10**7])), str(c.work / "k.npy"))[1]],
-        "--keep",
-    ),
-    "resume-without-run-dir": (lambda c: ["train", "--resume"], "--run-dir"),
-    "resume-not-a-run": (lambda c: ["train", "--resume", "--run-dir", str(c.sentinel)], "not a run folder"),
-    # datasets
-    "dataset-bogus": (lambda c: ["train", "--dataset", "imagenet22k"], "dataset"),
-    "folder-missing": (lambda c: ["train", "--dataset", f"folder:{c.work / 'nope'}"], "does not exist"),
-    "folder-empty": (lambda c: ["train", "--dataset", _empty_folder(c)], "folder"),
-    "folder-one-class": (
-        lambda c: (
-            (c.work / "one" / "cat").mkdir(parents=True),
-            [_file(c, f"one/cat/{i}.png", _png(8)) for i in range(4)],
-            ["train", "--dataset", f"folder:{c.work / 'one'}"],
-        )[2],
-        "class",
-    ),
-    "folder-corrupt-images": (
-        lambda c: (
-            [(c.work / "bad" / k).mkdir(parents=True) for k in ("a", "b")],
-            [_file(c, f"bad/{k}/{i}.png", b"\x89PNG garbage") for k in ("a", "b") for i in range(3)],
-            ["train", "--dataset", f"folder:{c.work / 'bad'}"],
-        )[2],
-        "image",
-    ),
-    "cifar10-offline": (lambda c: ["train", "--dataset", "cifar10"], "download"),
-    "npz-random-bytes": (lambda c: ["train", "--dataset", "npz:" + _file(c, "r.npz", os.urandom(4096))], "npz"),
-    "npz-truncated": (
-        lambda c: ["train", "--dataset", "npz:" + _truncated(c, _npz(c, "t.npz", **_digits_like())[4:])],
-        "npz",
-    ),
-    "npz-huge-label": (
-        lambda c: ["train", "--dataset", _npz(c, "h.npz", **{**_digits_like(), "y_train": np.full(40, 10**9)})],
-        "label",
-    ),
-    "npz-missing-keys": (lambda c: ["train", "--dataset", _npz(c, "m.npz", x_train=np.zeros((4, 8, 8)))], "y_train"),
-    "npz-bad-shape": (
-        lambda c: ["train", "--dataset", _npz(c, "s.npz", **{**_digits_like(), "x_train": np.zeros((40, 2, 8, 8, 3))})],
-        "shape",
-    ),
-    "npz-pickled-object": (
-        lambda c: [
-            "train",
-            "--dataset",
-            _npz(c, "o.npz", **{**_digits_like(), "classes": np.array([{}], dtype=object)}),
-        ],
-        "pickle",
-    ),
-    # run folders and features
-    "score-no-run": (lambda c: ["score", "--run-dir", str(c.work / "nope")], "run"),
-    "score-user-folder": (lambda c: ["score", "--run-dir", str(c.sentinel)], "not a run folder"),
-    "score-corrupt-features": (lambda c: ["score", "--run-dir", _corrupt_features(c), "--force"], "features.npz"),
-    "pairs-corrupt-features": (lambda c: ["pairs", "--run-dir", _corrupt_features(c)], "features.npz"),
-    "theory-corrupt-features": (lambda c: ["theory", "--run-dir", _corrupt_features(c), "--force"], "features.npz"),
-    "umap-corrupt-features": (lambda c: ["umap", "--run-dir", _corrupt_features(c)], "features.npz"),
-    "pairs-top-negative": (lambda c: ["pairs", "--run-dir", str(c.base), "--top", "-5"], "--top"),
-    "pairs-k-0": (lambda c: ["pairs", "--run-dir", str(c.base), "--k", "0"], "--k"),
-    "prune-ratio-1.5": (lambda c: ["prune", "--run-dir", str(c.base), "--score", "band", "--ratio", "1.5"], "--ratio"),
-    "prune-score-bogus": (lambda c: ["prune", "--run-dir", str(c.base), "--score", "vibes", "--ratio", "0.1"], "score"),
-    "prune-out-escape": (
-        lambda c: ["prune", "--run-dir", str(c.base), "--score", "band", "--ratio", "0.1", "--out", str(c.sentinel)],
-        "--out",
-    ),
-    "umap-neighbors-0": (lambda c: ["umap", "--run-dir", str(c.base), "--neighbors", "0"], "--neighbors"),
-    "theory-share-2": (lambda c: ["theory", "--run-dir", str(c.base), "--difficult-share", "2"], "--difficult-share"),
-    # checkpoints
-    "import-missing": (lambda c: ["import", "--checkpoint", str(c.work / "nope.pt")], "does not exist"),
-    "import-random-bytes": (lambda c: ["import", "--checkpoint", _file(c, "r.pt", os.urandom(2048))], "checkpoint"),
-    "import-malicious-pickle": (
-        lambda c: ["import", "--checkpoint", _file(c, "evil.pt", _evil_pickle(c))],
-        "weights_only",
-    ),
-    "import-empty-state": (lambda c: ["import", "--checkpoint", _torch_save(c, "e.pt", {})], "checkpoint"),
-    "import-no-arch": (
-        lambda c: ["import", "--checkpoint", _torch_save(c, "n.pt", {"format": "hardpairs-1", "model": {}})],
-        "checkpoint",
-    ),
-    "import-nan-weights": (lambda c: ["import", "--checkpoint", _nan_checkpoint(c)], "NaN"),
 }
 
 
-def _read_only(ctx: Ctx) -> Path:
-    """A folder the user cannot write into (skipped as root, where chmod does not stop writes)."""
-    if os.geteuid() == 0:
-        pytest.skip("running as root: a chmod 0500 folder is still writable")
-    folder = ctx.work / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    return folder
+def _npy_as_npz(ctx: Ctx) -> str:
+    np.save(ctx.work / "a.npy", np.zeros((4, 8, 8), np.uint8))
+    (ctx.work / "a.npy").rename(ctx.work / "a.npz")
+    return str(ctx.work / "a.npz")
 
 
-def _planted_job(ctx: Ctx) -> str:
-    """A job.json put into .jobs by hand (not through the queue's submit): never listed, shown or run."""
-    job = ctx.root / ".jobs" / "20990101-000000-train-planted"
-    job.mkdir(parents=True)
-    marker = ctx.work / "planted-ran"
-    argv = [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('ran')"]
-    (job / "job.json").write_text(json.dumps({"job_id": job.name, "kind": "train", "argv": argv, "created": 0}))
-    return job.name
+def _features_without_test(ctx: Ctx) -> str:
+    with np.load(ctx.base / "features.npz") as f:
+        np.savez(ctx.base / "features.npz", train=f["train"], y_train=f["y_train"])
+    return str(ctx.base)
+
+
+def _other_arch_checkpoint(ctx: Ctx) -> str:
+    """Replace the base run's last.pt by a valid Hardpairs checkpoint of a resnet18 (config.json says small_cnn)."""
+    import torch
+
+    from core.training.models import build_backbone
+
+    ckpt = torch.load(ctx.base / "checkpoints" / "last.pt", weights_only=True)
+    ckpt["config"] = {**ckpt["config"], "arch": "resnet18"}
+    ckpt["model"] = {f"backbone.{k}": v for k, v in build_backbone("resnet18", 1).state_dict().items()}
+    torch.save(ckpt, ctx.base / "checkpoints" / "last.pt")
+    return str(ctx.base)
+
+
+def _nan_last_checkpoint(ctx: Ctx) -> str:
+    shutil.copy(_nan_checkpoint(ctx), ctx.base / "checkpoints" / "last.pt")
+    return str(ctx.base)
+
+
+def _own_checkpoint(ctx: Ctx, name: str, config: dict | None, model: dict | None) -> str:
+    import torch
+
+    ckpt = torch.load(ctx.base / "checkpoints" / "last.pt", weights_only=True)
+    ckpt["config"] = ckpt["config"] if config is None else config
+    ckpt["model"] = ckpt["model"] if model is None else model
+    torch.save(ckpt, ctx.work / name)
+    return str(ctx.work / name)
 
 
 def _png(side: int) -> bytes:
@@ -383,13 +501,13 @@ def _torch_save(ctx: Ctx, name: str, obj: object) -> str:
     return str(ctx.work / name)
 
 
-def _nan_checkpoint(ctx: Ctx) -> str:
+def _nan_checkpoint(ctx: Ctx, value: float = float("nan")) -> str:
     import torch
 
     ckpt = torch.load(ctx.base / "checkpoints" / "last.pt", weights_only=True)
     for v in ckpt["model"].values():
         if v.is_floating_point():
-            v.fill_(float("nan"))
+            v.fill_(value)
     torch.save(ckpt, ctx.work / "nan.pt")
     return str(ctx.work / "nan.pt")
 

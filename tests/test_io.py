@@ -1,0 +1,55 @@
+"""core.io: atomic writes create files with the user's umask (not mkstemp's private 0o600)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from core.io import atomic_write_bytes, current_umask, save_npy, save_npz, write_json
+
+
+@pytest.fixture
+def umask():
+    """Set a umask for one test and restore the old one afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize("mask, expected", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_writes_follow_the_umask(tmp_path, umask, mask, expected):
+    umask(mask)
+    assert current_umask() == mask
+    atomic_write_bytes(tmp_path / "a.bin", b"abc")
+    write_json(tmp_path / "b.json", {"x": 1})
+    save_npz(tmp_path / "c.npz", x=np.arange(3))
+    save_npy(tmp_path / "d.npy", np.arange(3))
+    for name in ("a.bin", "b.json", "c.npz", "d.npy"):
+        assert _mode(tmp_path / name) == expected, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.json", "c.npz", "d.npy"]  # no temp files
+
+
+def test_rewrite_is_still_atomic_and_takes_the_new_mode(tmp_path, umask, monkeypatch):
+    umask(0o077)
+    atomic_write_bytes(tmp_path / "f", b"old")
+    assert _mode(tmp_path / "f") == 0o600
+    umask(0o022)
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk gone"):
+        atomic_write_bytes(tmp_path / "f", b"new")
+    assert (tmp_path / "f").read_bytes() == b"old" and os.listdir(tmp_path) == ["f"]  # old file whole, no temp left
+    monkeypatch.undo()
+    atomic_write_bytes(tmp_path / "f", b"new")
+    assert (tmp_path / "f").read_bytes() == b"new" and _mode(tmp_path / "f") == 0o644
