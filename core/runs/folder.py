@@ -139,9 +139,9 @@ def pid_alive(pid: Any) -> bool:
     return True
 
 
-def resume_command(run_dir: str | os.PathLike[str]) -> str:
-    """The command that continues an interrupted run."""
-    return f"python -m core train --resume --run-dir {run_dir}"
+def resume_command(run_dir: str | os.PathLike[str], analyse: bool = False) -> str:
+    """The command that continues an interrupted run (``--analyse`` when it died during the analyses)."""
+    return f"python -m core train --resume --run-dir {run_dir}" + (" --analyse" if analyse else "")
 
 
 def true_state(run_dir: str | os.PathLike[str], status: dict[str, Any]) -> tuple[Any, Any]:
@@ -157,7 +157,7 @@ def true_state(run_dir: str | os.PathLike[str], status: dict[str, Any]) -> tuple
         return state, message
     path = Path(run_dir)
     if (path / "checkpoints" / "last.pt").exists() and (path / "config.json").exists() and not _imported(path):
-        how = f"resumable: {resume_command(run_dir)}"
+        how = f"resumable: {resume_command(run_dir, str(message or '').startswith('analysis:'))}"
     else:
         how = f"rerun it: {status.get('command') or 'the command that made it'}"
     return "interrupted", f"interrupted — {how}"

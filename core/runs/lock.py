@@ -54,7 +54,7 @@ def lock_is_held(run_dir: str | os.PathLike[str]) -> bool:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
+    except OSError:  # held (EWOULDBLOCK), or no flock on this file system: trust the recorded state
         return True
     finally:
         os.close(fd)  # closing releases the shared probe lock
@@ -73,6 +73,11 @@ def busy_message(run_dir: str | os.PathLike[str]) -> str:
 
 
 def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock (retrying briefly); False when another process holds it.
+
+    A file system without ``flock`` support (some network mounts) cannot lock: the trainer then runs
+    unlocked, with a warning, rather than not at all.
+    """
     deadline = time.monotonic() + _RETRY_S
     while True:
         try:
@@ -82,6 +87,12 @@ def _try_lock(fd: int) -> bool:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
+        except OSError as err:
+            print(
+                f"warning: cannot lock the run folder ({err.strerror}); a second trainer would not be refused",
+                file=sys.stderr,
+            )
+            return True
 
 
 @contextmanager

@@ -185,3 +185,18 @@ def test_unreadable_run_is_listed_and_the_others_still_are(tmp_path, capsys):
     table = pd.read_csv(csv).set_index("run_id")
     assert table.at["b", "state"] == "unreadable" and table.at["b", "note"].startswith("unreadable: status.json")
     assert pd.isna(table.at["a", "note"])
+
+
+def test_failed_import_never_leaves_running_behind(tiny_run, tmp_path, capsys):
+    ckpt = torch.load(tiny_run / "checkpoints" / "last.pt", weights_only=True)
+    for v in ckpt["model"].values():
+        if v.is_floating_point():
+            v.fill_(float("nan"))
+    torch.save(ckpt, tmp_path / "nan.pt")
+    run = tmp_path / "runs" / "imported"
+    code, out = _cli(["import", "--checkpoint", tmp_path / "nan.pt", "--run-dir", run], capsys)
+    assert code == 2 and "NaN" in out["error"]
+    if (run / "config.json").exists():  # refused after the folder was made: it says failed, not running
+        row = run_summary(run)
+        assert row["state"] == "failed" and "NaN" in row["message"]
+    assert not lock_is_held(run)
