@@ -27,6 +27,13 @@ st.caption(
 
 with guard("Comparing runs"):
     records = report.collect(runs_folder())
+    unreadable = [r for r in records if r["state"] == "unreadable"]
+    if unreadable:
+        st.warning(
+            f"{len(unreadable)} unreadable run(s) left out of the comparison: "
+            + "; ".join(f"`{r['run_id']}` — {r['message']}" for r in unreadable),
+            icon=":material/broken_image:",
+        )
     table = report.runs_table(records)
     grouped = report.group_runs(table)
     if grouped.empty:

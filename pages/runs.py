@@ -18,7 +18,7 @@ from ui.frame import leave_legacy_pages_mode, runs_folder, select_run, selected_
 from ui.jobs_panel import render_jobs_panel
 from ui.labels import fmt_acc
 from ui.lossform import knob_inputs, mode_knobs, mode_select
-from ui.readers import read_json_cached
+from ui.readers import run_json
 from ui.runforms import DATASETS, DOWNLOADABLE, dataset_spec, import_argv, import_run_name, planned_run_id, train_argv
 from ui.runtable import runs_frame
 
@@ -186,6 +186,14 @@ def import_section() -> None:
             st.rerun()
 
 
+def _run_file(run: Path, name: str) -> dict:
+    """A run file for the metrics row; {} when missing or unreadable (the runs table says which)."""
+    try:
+        return run_json(run, name)
+    except HardpairsError:
+        return {}
+
+
 def runs_section(rows: list[dict]) -> None:
     st.subheader("Runs")
     if not rows:
@@ -199,24 +207,30 @@ def runs_section(rows: list[dict]) -> None:
             "linear probe %": st.column_config.NumberColumn(format="%.2f"),
             "kNN %": st.column_config.NumberColumn(format="%.2f"),
             "train time (s)": st.column_config.NumberColumn(format="%.1f"),
+            "note": st.column_config.TextColumn(width="large"),
         },
     )
     show_command(["runs"], caption="List them from a terminal:")
     run = selected_run()
     if run is None:
         return
-    metrics = read_json_cached(run / "metrics.json", {}) or {}
-    manifest = read_json_cached(run / "manifest.json", {}) or {}
-    status = read_json_cached(run / "status.json", {}) or {}
-    st.markdown(f"**Selected run** `{run.name}` — {status.get('state', '?')}")
+    row = next((r for r in rows if r["run_dir"] == str(run)), {})
+    state = row.get("state") or "?"
+    st.markdown(f"**Selected run** `{run.name}` — {state}")
+    if state == "unreadable":
+        st.error(f"{row.get('message')} — the other runs are not affected.", icon=":material/broken_image:")
+        show_command(["runs", "--show", str(run)], caption="This run's numbers and settings:")
+        return
+    metrics = _run_file(run, "metrics.json")
+    manifest = _run_file(run, "manifest.json")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Linear probe", fmt_acc(metrics.get("linear_acc")))
     m2.metric("kNN", fmt_acc(metrics.get("knn_acc")))
     m3.metric("Training images", manifest.get("n_kept") or manifest.get("n_train") or "–")
     wall = manifest.get("wall_time_s")
-    m4.metric("Wall time", f"{wall:.0f} s" if wall else "–")
-    if status.get("state") in ("failed", "cancelled") and status.get("message"):
-        st.caption(status["message"])
+    m4.metric("Wall time", f"{wall:.0f} s" if isinstance(wall, (int, float)) and wall else "–")
+    if state in ("failed", "cancelled", "interrupted") and row.get("message"):
+        st.caption(row["message"])
     show_command(["runs", "--show", str(run)], caption="This run's numbers and settings:")
 
 

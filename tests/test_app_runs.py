@@ -181,3 +181,18 @@ def test_finished_job_shows_its_result_line(runs_root, no_launch):
     at = app()
     assert "linear probe 96.7% · kNN 91.2% · 2 epochs · 0:51 in total" in [c.value for c in at.caption]
     assert any(m.value.endswith("`finished` · 0:51") and "**done**" in m.value for m in at.markdown)
+
+
+def test_a_run_whose_trainer_died_is_shown_interrupted_with_the_resume_command(runs_root):
+    dead = fake_run(runs_root, "dead-run", state="running", created=2)  # status says running; no lock is held
+    (dead / "checkpoints").mkdir()
+    (dead / "checkpoints" / "last.pt").write_bytes(b"x")
+    fake_run(runs_root, "ok-run", linear=0.9, knn=0.8, created=1)
+    at = app()
+    table = at.dataframe[0].value.set_index("run")
+    resume = f"python -m core train --resume --run-dir {dead}"
+    assert table.at["dead-run", "state"] == "interrupted" and table.at["ok-run", "state"] == "done"
+    assert table.at["dead-run", "note"] == f"interrupted — resumable: {resume}"
+    assert table.at["ok-run", "note"] == ""
+    assert at.sidebar.selectbox[0].options[0].endswith("· interrupted · – — dead-run")
+    assert any(c.value == f"interrupted — resumable: {resume}" for c in at.caption)

@@ -207,3 +207,22 @@ def test_empty_records_give_an_explaining_report():
     text = report.html_report([])
     assert "No run has probe metrics yet." in text
     assert report.group_runs(report.runs_table([])).empty
+
+
+def test_an_unreadable_run_is_reported_as_such_and_left_out_of_the_groups(tmp_path):
+    root = tmp_path / "runs"
+    fake_run(root, "base-s0", seed=0, linear=0.90, knn=0.80, created=1)
+    bad = fake_run(root, "base-s1", seed=1, linear=0.50, knn=0.40, created=2)
+    (bad / "manifest.json").write_text('{"created": 2, "git_co')  # half-written
+    records = report.collect(root)
+    by_id = {r["run_id"]: r for r in records}
+    assert by_id["base-s1"]["state"] == "unreadable" and by_id["base-s1"]["manifest"] == {}
+    assert by_id["base-s1"]["message"].startswith("unreadable: manifest.json: ")
+    grouped = report.group_runs(report.runs_table(records))
+    assert grouped["n_seeds"].tolist() == [1] and grouped["linear_mean"].tolist() == pytest.approx([0.90])
+    runs = pd.read_csv(io.StringIO(report.runs_csv(records))).set_index("run_id")
+    assert runs.at["base-s1", "state"] == "unreadable" and runs.at["base-s1", "note"].startswith("unreadable: manifest")
+    tables = html_tables(report.html_report(records))
+    per_run = next(t for t in tables if "note" in t.columns).set_index("run_id")
+    assert per_run.at["base-s1", "state"] == "unreadable"
+    assert per_run.at["base-s1", "note"].startswith("unreadable: manifest.json: ")

@@ -157,3 +157,54 @@ def test_sigterm_cancels_and_keeps_the_checkpoint(runs_root):
     status = read_json(run_dir / "status.json")
     assert status["state"] == "cancelled" and "--resume" in status["message"]
     assert load_checkpoint_file(run_dir / "checkpoints" / "last.pt")["epoch"] >= 1
+
+
+def test_resume_records_changed_settings_cuts_progress_and_completes_the_manifest(runs_root, capsys):
+    """A run that died after logging epoch 2 (checkpoint at 1) and before writing its manifest, resumed
+    with --epochs 3 --device cpu: config.json says 3/cpu, progress lists each epoch once, the manifest has
+    every key a new run's has."""
+    from core.data.sources import load_dataset
+    from core.runs.folder import append_jsonl
+    from core.training.config import make_config
+    from core.training.loop import TrainingStopped, train
+
+    run = runs_root / "died"
+    run.mkdir()
+    cfg = make_config("digits", epochs=2, checkpoint_every=1, device="auto")
+    (run / "config.json").write_text(cfg.to_json())
+    with pytest.raises(TrainingStopped):
+        train(cfg, load_dataset("digits"), run, should_stop=lambda: len(read_jsonl(run / "progress.jsonl")) >= 1)
+    append_jsonl(run / "progress.jsonl", {"epoch": 2, "loss": 9.0})  # logged, never checkpointed
+    with open(run / "progress.jsonl", "a") as fh:
+        fh.write('{"epoch": 3, "lo')  # a torn last line
+    code, out = run_cli(
+        ["train", "--resume", "--run-dir", run, "--epochs", "3", "--device", "cpu", "--no-probe"], capsys
+    )
+    assert code == 0 and out["epochs"] == 3
+    saved = read_json(run / "config.json")
+    assert saved["epochs"] == 3 and saved["device"] == "cpu" and saved["created"] == cfg.created
+    assert load_checkpoint_file(run / "checkpoints" / "last.pt")["config"]["device"] == "cpu"
+    progress = read_jsonl(run / "progress.jsonl")
+    assert [p["epoch"] for p in progress] == [1, 2, 3] and progress[1]["loss"] != 9.0
+    man = read_json(run / "manifest.json")
+    fresh_keys = {"run_id", "created", "dataset", "fingerprint", "n_train", "n_test", "classes", "n_mixed", "seed"}
+    fresh_keys |= {"keep_sha1", "n_kept", "parent", "prune", "git_commit", "versions", "device", "hostname"}
+    assert fresh_keys <= set(man) and man["n_train"] == 1438 and man["device"].startswith("cpu")
+    assert man["wall_time_s"] > 0 and [r["epochs"] for r in man["resumes"]] == [3]
+    assert read_json(run / "status.json")["state"] == "done"
+
+
+def test_cut_progress_keeps_the_checkpoints_epochs(tmp_path):
+    from core.runs.folder import append_jsonl
+    from core.training.loop import cut_progress
+
+    path = tmp_path / "progress.jsonl"
+    for epoch in (1, 2, 3, 4, 3):
+        append_jsonl(path, {"epoch": epoch, "loss": float(epoch)})
+    cut_progress(path, 2)
+    assert [r["epoch"] for r in read_jsonl(path)] == [1, 2]
+    before = path.read_bytes()
+    cut_progress(path, 2)  # already cut: the file is left as it is
+    assert path.read_bytes() == before
+    cut_progress(path, 0)
+    assert path.read_text() == ""

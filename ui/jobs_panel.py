@@ -15,8 +15,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.errors import HardpairsError
 from core.jobs import queue as jobs
-from core.runs.folder import read_json
+from core.runs.folder import read_run_json
 from ui.feedback import show_command
 from ui.frame import select_run
 from ui.labels import STATE_ICONS
@@ -37,8 +38,10 @@ def fmt_duration(seconds: float | None) -> str:
 
 def progress_of(job: jobs.Job) -> tuple[float | None, str]:
     """(fraction done in [0, 1] or None, one-line text) from the job's run ``status.json``."""
-    status = read_json(Path(job.run_dir) / "status.json", {}) if job.run_dir else {}
-    status = status or {}
+    try:
+        status = read_run_json(job.run_dir, "status.json") if job.run_dir else {}
+    except HardpairsError as err:
+        return None, str(err)  # unreadable: status.json: <reason>
     epoch, epochs = status.get("epoch"), status.get("epochs")
     parts = []
     frac = None

@@ -14,6 +14,8 @@ STATE_ICONS = {
     "queued": ":material/schedule:",
     "failed": ":material/error:",
     "cancelled": ":material/stop_circle:",
+    "interrupted": ":material/pause_circle:",
+    "unreadable": ":material/broken_image:",
 }
 
 

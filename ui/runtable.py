@@ -29,5 +29,11 @@ def runs_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "pruning": [pruning_text(s, r) for s, r in zip(frame["prune_score"], frame["prune_ratio"], strict=True)],
             "kept": pd.to_numeric(frame["n_kept"], errors="coerce"),
             "train time (s)": pd.to_numeric(frame["wall_time_s"], errors="coerce"),
+            "note": [note_text(r) for r in rows],
         }
     )
+
+
+def note_text(row: dict[str, Any]) -> str:
+    """What an ``unreadable`` or ``interrupted`` run's row must say (its message); "" for the others."""
+    return str(row.get("message") or "") if row.get("state") in ("unreadable", "interrupted") else ""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from core.runs.folder import list_runs, read_json, require_run, run_summary
+from core.errors import HardpairsError
+from core.runs.folder import list_runs, read_run_json, require_run, run_summary
 
 
 def cmd_probe(args: argparse.Namespace) -> dict[str, Any]:
@@ -45,14 +45,19 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_runs(args: argparse.Namespace) -> dict[str, Any]:
     if args.show:
         summary = run_summary(require_run(args.show))
-        summary["config"] = read_json(Path(args.show) / "config.json")
-        summary["manifest"] = read_json(Path(args.show) / "manifest.json")
-        summary["metrics"] = read_json(Path(args.show) / "metrics.json")
+        for name in ("config", "manifest", "metrics"):
+            try:
+                summary[name] = read_run_json(args.show, f"{name}.json")
+            except HardpairsError:
+                summary[name] = None  # the summary's state and message say why
         return summary
     rows = list_runs(args.runs_root)
     for r in rows:
-        acc = f"{r['linear_acc']:.4f}" if r["linear_acc"] is not None else "-"
-        print(f"{r['run_id']:<55} {str(r['state']):<9} {str(r['loss_mode']):<11} acc {acc}", file=sys.stderr)
+        acc = f"{r['linear_acc']:.4f}" if isinstance(r["linear_acc"], (int, float)) else "-"
+        line = f"{r['run_id']:<55} {str(r['state']):<11} {str(r['loss_mode']):<11} acc {acc}"
+        if r["state"] in ("unreadable", "interrupted"):
+            line += f"  ({r['message']})"
+        print(line, file=sys.stderr)
     return {"runs": rows}
 
 

@@ -73,7 +73,7 @@ def _options(args: argparse.Namespace) -> TrainOptions:
         download=args.download,
         probe=not args.no_probe,
         analyse=args.analyse,
-        device=args.device or "auto",
+        device=args.device,
         command=command,
     )
 

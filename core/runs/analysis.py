@@ -30,6 +30,7 @@ from core.analysis.scores import ScoreConfig, auroc, compute_scores
 from core.errors import HardpairsError
 from core.runs.cache import CACHE_KEYS, cached, features_fingerprint
 from core.runs.folder import load_features, read_json, require_features, require_run, save_npz, update_status, write_csv
+from core.runs.lock import stop_on_sigterm
 from core.runs.log import run_log
 from core.runs.theory import theory_for_run
 
@@ -64,8 +65,7 @@ def mixed_flags(cfg: dict[str, Any], n: int) -> tuple[np.ndarray | None, str | N
 
 
 def _run_config(run_dir: Path) -> dict[str, Any]:
-    cfg = read_json(run_dir / "config.json", {}) or {}
-    return dict(cfg)
+    return dict(read_json(run_dir / "config.json", {}) or {})
 
 
 def score_params(
@@ -259,21 +259,42 @@ ANALYSES: dict[str, Callable[[Path], dict[str, Any]]] = {
 }
 
 
-def analyse_run(run_dir: PathLike) -> dict[str, Any]:
+def analyse_run(run_dir: PathLike, should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Scores, pairs, map and theory of a finished run with default parameters (cached each).
 
+    A cancel (SIGTERM, or ``should_stop()`` True) stops at the next step boundary: the step that
+    was running finishes (its files are written whole), the later ones are not run, and
+    ``status.json`` records ``cancelled`` with ``cancelled during analysis: <step>``.
+
     Returns:
-        ``{analysis: {"seconds": float, <the analysis' scalar and dict results>}}`` per analysis.
+        ``{analysis: {"seconds": float, <scalar and dict results>}}`` per analysis run (+ ``cancelled``).
     """
     run = require_run(run_dir)
     results: dict[str, Any] = {}
-    for command, analyse in ANALYSES.items():
-        update_status(run, message=f"analysis: {command}")
-        t = time.time()
-        res = analyse(run)
-        results[command] = {
-            "seconds": round(time.time() - t, 2),
-            **{k: v for k, v in res.items() if isinstance(v, (int, float, str, dict))},
-        }
-        run_log(run, f"{command}: done in {time.time() - t:.1f} s")
+    with stop_on_sigterm() as sigterm:
+        stop = should_stop or sigterm
+        previous = "start"
+        for command, analyse in ANALYSES.items():
+            if stop():
+                return results | {"cancelled": _record_cancel(run, previous, command)}
+            update_status(run, message=f"analysis: {command}")
+            t = time.time()
+            res = analyse(run)
+            results[command] = {
+                "seconds": round(time.time() - t, 2),
+                **{k: v for k, v in res.items() if isinstance(v, (int, float, str, dict))},
+            }
+            run_log(run, f"{command}: done in {time.time() - t:.1f} s")
+            previous = command
+        if stop():
+            return results | {"cancelled": _record_cancel(run, previous, None)}
     return results
+
+
+def _record_cancel(run: Path, step: str, next_step: str | None) -> str:
+    """Record a cancel during analysis ``step`` (``next_step`` and later not run); return ``step``."""
+    rest = f"; {next_step} and later analyses were not run" if next_step else ""
+    message = f"cancelled during analysis: {step}{rest} (rerun with `python -m core <analysis> --run-dir {run}`)"
+    update_status(run, state="cancelled", message=message)
+    run_log(run, message)
+    return step

@@ -6,10 +6,12 @@ Layout of one run folder (``<runs_root>/<run_id>/``)::
     manifest.json      provenance: dataset fingerprint, kept-indices hash, seed,
                        git commit, package versions, device, wall time, parent run
     status.json        job state, rewritten atomically: state in
-                       {"queued", "running", "done", "failed", "cancelled"},
+                       {"queued", "running", "done", "failed", "cancelled"} (shown as
+                       "interrupted" when running but the trainer's lock is free),
                        epoch, epochs, step, steps, loss, images_per_s, eta_s,
                        flagged_share, message, pid, updated (unix time)
     progress.jsonl     one JSON object per logged epoch
+    .lock              the trainer's fcntl lock (core.runs.lock), held while it runs
     log.txt            human-readable log, one timestamped line per message
                        (written only by core.runs.log.run_log)
     checkpoints/last.pt   the one checkpoint: the latest epoch (rewritten atomically every
@@ -45,6 +47,7 @@ from core.io import save_npy as save_npy
 from core.io import save_npz as save_npz
 from core.io import write_csv as write_csv
 from core.io import write_json as write_json
+from core.runs.lock import lock_is_held
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
 
@@ -60,7 +63,10 @@ def runs_root(override: str | os.PathLike[str] | None = None) -> Path:
 def update_status(run_dir: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
     """Merge ``fields`` into ``run_dir/status.json`` atomically and return the new status."""
     path = Path(run_dir) / "status.json"
-    status = read_json(path, {}) or {}
+    try:
+        status = read_run_json(run_dir, "status.json")
+    except HardpairsError:
+        status = {}  # a corrupt status is replaced by the writer's truth
     status.update(fields)
     status["updated"] = time.time()
     write_json(path, status)
@@ -110,19 +116,99 @@ def load_features(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     return feats
 
 
+#: States a live trainer writes; with its lock free they mean the trainer died (``interrupted``).
+ACTIVE_STATES = ("running", "queued")
+#: The JSON files :func:`run_summary` reads.
+SUMMARY_FILES = ("config.json", "manifest.json", "status.json", "metrics.json")
+
+
+def read_run_json(run_dir: str | os.PathLike[str], name: str) -> dict[str, Any]:
+    """``run_dir/name`` as a dict ({} when missing).
+
+    Raises:
+        HardpairsError: ``unreadable: <name>: <reason>`` for a corrupt, half-written or non-object file.
+    """
+    path = Path(run_dir) / name
+    try:
+        value = read_json(path, {})
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise HardpairsError(f"unreadable: {name}: {reason}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise HardpairsError(f"unreadable: {name}: a JSON object was expected, found {type(value).__name__}")
+    return value
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether process ``pid`` exists (False for a missing or invalid pid)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def resume_command(run_dir: str | os.PathLike[str], analyse: bool = False) -> str:
+    """The command that continues an interrupted run (``--analyse`` when it died during the analyses)."""
+    return f"python -m core train --resume --run-dir {run_dir}" + (" --analyse" if analyse else "")
+
+
+def true_state(run_dir: str | os.PathLike[str], status: dict[str, Any]) -> tuple[Any, Any]:
+    """``(state, message)`` of a run: ``status.json``'s, or ``interrupted`` when its trainer is gone.
+
+    "running" with the run's lock free, or "queued" by a process that no longer exists, is
+    ``interrupted``; the message then says how to continue (resume, or rerun an import).
+    """
+    state, message = status.get("state"), status.get("message")
+    if state not in ACTIVE_STATES or lock_is_held(run_dir):
+        return state, message
+    if state == "queued" and pid_alive(status.get("pid")):
+        return state, message
+    path = Path(run_dir)
+    if (path / "checkpoints" / "last.pt").exists() and (path / "config.json").exists() and not _imported(path):
+        how = f"resumable: {resume_command(run_dir, str(message or '').startswith('analysis:'))}"
+    else:
+        how = f"rerun it: {status.get('command') or 'the command that made it'}"
+    return "interrupted", f"interrupted — {how}"
+
+
+def _imported(path: Path) -> bool:
+    try:
+        return bool(read_run_json(path, "manifest.json").get("imported_from"))
+    except HardpairsError:
+        return False
+
+
 def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """One row describing a run: id, dataset, loss mode, state, accuracy, parent, prune info.
 
-    Keys: run_id, run_dir, dataset, preset, loss_mode, seed, epochs, mix, state, epoch,
-    linear_acc, knn_acc, parent, prune_score, prune_ratio, n_kept, created, wall_time_s.
-    Missing values are None.
+    Keys: run_id, run_dir, dataset, preset, loss_mode, seed, epochs, mix, state, message, epoch,
+    linear_acc, knn_acc, parent, prune_score, prune_ratio, n_kept, created, wall_time_s, unreadable.
+    Missing values are None. ``state`` is ``interrupted`` for a run whose trainer died (see
+    :func:`true_state`) and ``unreadable`` when one of its JSON files is corrupt; ``unreadable`` then
+    holds ``"<file>: <reason>"`` and ``message`` ``"unreadable: <file>: <reason>"``, and the values
+    of the readable files are still filled in.
     """
     path = Path(run_dir)
-    cfg = read_json(path / "config.json", {}) or {}
-    man = read_json(path / "manifest.json", {}) or {}
-    status = read_json(path / "status.json", {}) or {}
-    metrics = read_json(path / "metrics.json", {}) or {}
-    prune = man.get("prune") or {}
+    files: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for name in SUMMARY_FILES:
+        try:
+            files[name] = read_run_json(path, name)
+        except HardpairsError as err:
+            files[name] = {}
+            problems.append(str(err).removeprefix("unreadable: "))
+    cfg, man, status, metrics = (files[name] for name in SUMMARY_FILES)
+    prune: dict[str, Any] = man["prune"] if isinstance(man.get("prune"), dict) else {}
+    state, message = true_state(path, status)
+    if problems:
+        state, message = "unreadable", "unreadable: " + "; ".join(problems)
     return {
         "run_id": path.name,
         "run_dir": str(path),
@@ -132,7 +218,8 @@ def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "seed": cfg.get("seed"),
         "epochs": cfg.get("epochs"),
         "mix": cfg.get("mix"),
-        "state": status.get("state"),
+        "state": state,
+        "message": message,
         "epoch": status.get("epoch"),
         "linear_acc": metrics.get("linear_acc"),
         "knn_acc": metrics.get("knn_acc"),
@@ -142,6 +229,7 @@ def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "n_kept": man.get("n_kept"),
         "created": man.get("created") or cfg.get("created"),
         "wall_time_s": man.get("wall_time_s"),
+        "unreadable": "; ".join(problems) or None,
     }
 
 
@@ -151,5 +239,5 @@ def list_runs(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]
     if not base.exists():
         return []
     rows = [run_summary(p) for p in base.iterdir() if (p / "config.json").exists()]
-    rows.sort(key=lambda r: r.get("created") or 0, reverse=True)
+    rows.sort(key=lambda r: r["created"] if isinstance(r.get("created"), (int, float)) else 0, reverse=True)
     return rows

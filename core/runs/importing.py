@@ -8,6 +8,7 @@ from typing import Any
 
 from core.errors import HardpairsError
 from core.runs.folder import update_status, write_json
+from core.runs.lock import run_lock
 from core.training.config import make_config
 
 
@@ -30,10 +31,8 @@ def import_run(
         HardpairsError: an unreadable checkpoint, an ``arch`` that does not match it, or a dataset
             whose channel count does not match it.
     """
-    from core.device import pick_device
-    from core.runs.manifest import make_manifest
-    from core.runs.pipeline import load_run_data, new_run_dir, probe_run
-    from core.training.checkpoints import FORMAT, load_backbone_state, save_checkpoint
+    from core.runs.pipeline import load_run_data, new_run_dir
+    from core.training.checkpoints import load_backbone_state
 
     detected, in_ch, state, saved_cfg = load_backbone_state(checkpoint)
     if arch not in (None, "auto") and arch != detected:
@@ -60,6 +59,24 @@ def import_run(
             "choose a dataset with matching channels"
         )
     folder = new_run_dir(cfg, run_dir, name, runs_root)
+    with run_lock(folder):  # while it runs, `runs` shows it running; if it dies, interrupted
+        try:
+            return _write_import(folder, checkpoint, cfg, data, state, detected)
+        except BaseException as err:
+            if (folder / "config.json").exists():
+                update_status(folder, state="failed", message=f"import failed: {err}")
+            raise
+
+
+def _write_import(
+    folder: Path, checkpoint: str | os.PathLike[str], cfg: Any, data: Any, state: dict[str, Any], detected: str
+) -> dict[str, Any]:
+    """Write the imported run's config, manifest and checkpoint, then extract features and probe."""
+    from core.device import pick_device
+    from core.runs.manifest import make_manifest
+    from core.runs.pipeline import probe_run
+    from core.training.checkpoints import FORMAT, save_checkpoint
+
     write_json(folder / "config.json", cfg.to_dict())
     manifest = make_manifest(folder.name, cfg.to_dict(), data, None, pick_device(cfg.device))
     manifest["imported_from"] = str(Path(checkpoint).resolve())

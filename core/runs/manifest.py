@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from core.runs.folder import REPO_ROOT
+from core.errors import HardpairsError
+from core.runs.folder import REPO_ROOT, read_run_json, write_json
 
 _PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "faiss-cpu", "umap-learn", "streamlit", "plotly")
 
@@ -89,3 +90,18 @@ def make_manifest(run_id: str, cfg: dict[str, Any], data: Any, keep: np.ndarray 
         "hostname": socket.gethostname(),
         "wall_time_s": None,
     }
+
+
+def complete_manifest(run_dir: Path, fresh: dict[str, Any], epochs: int) -> None:
+    """On resume: give ``manifest.json`` every key of ``fresh`` (a new manifest) it lacks or holds as
+    None (the first attempt may have died before writing it; a corrupt one is rebuilt), keep its
+    own values, and append a ``resumes`` entry ``{"at", "device", "epochs"}``."""
+    try:
+        old = read_run_json(run_dir, "manifest.json")
+    except HardpairsError:
+        old = {}
+    manifest = fresh | {k: v for k, v in old.items() if v is not None}
+    manifest.setdefault("wall_time_s", None)
+    resumes = old.get("resumes") if isinstance(old.get("resumes"), list) else []
+    entry = {"at": time.time(), "device": fresh.get("device"), "epochs": epochs}
+    write_json(Path(run_dir) / "manifest.json", manifest | {"resumes": [*(resumes or []), entry]})

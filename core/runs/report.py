@@ -165,6 +165,11 @@ def html_report(
     per_run = table[["run_id", "dataset", "loss_mode", "prune_score", "prune_ratio", "seed", "state"]].copy()
     per_run["linear %"] = (100 * table["linear_acc"]).round(2)
     per_run["kNN %"] = (100 * table["knn_acc"]).round(2)
+    per_run["note"] = table["note"]
+    bad = table[table["state"] == "unreadable"]
+    if not bad.empty:
+        items = "".join(f"<li>{html.escape(f'{r.run_id}: {r.note}')}</li>" for r in bad.itertuples(index=False))
+        parts += [f"<h2>Unreadable runs ({len(bad)})</h2><p class='note'>Left out of every group:</p><ul>{items}</ul>"]
     parts += [
         "<h2>Runs</h2>",
         per_run.to_html(index=False, na_rep="–"),

@@ -14,10 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from core.runs.folder import list_runs, read_json
+from core.errors import HardpairsError
+from core.runs.folder import list_runs, read_run_json
 
 GROUP_KEYS = ["dataset", "loss_mode", "prune_score", "prune_ratio"]
 UNPRUNED = "none"
+#: States whose run gets a ``note`` (its message) in the tables; unreadable runs join no group.
+NOTED_STATES = ("unreadable", "interrupted")
 BASELINE_SCORE = "random"
 SETTINGS_KEYS = (
     "preset",
@@ -40,19 +43,27 @@ SETTINGS_KEYS = (
 )
 
 
+def _readable_json(path: Path, name: str) -> dict[str, Any]:
+    try:
+        return read_run_json(path, name)
+    except HardpairsError:
+        return {}  # the summary row already says "unreadable: <name>: <reason>"
+
+
 def collect(root: str | Path | None = None) -> list[dict[str, Any]]:
-    """Records of every run under ``root``: run summary + ``config`` + ``manifest``."""
+    """Records of every run under ``root``: run summary + ``config`` + ``manifest`` ({} when unreadable)."""
     out = []
     for row in list_runs(root):
         path = Path(row["run_dir"])
         out.append(
-            {
-                **row,
-                "config": read_json(path / "config.json", {}) or {},
-                "manifest": read_json(path / "manifest.json", {}) or {},
-            }
+            {**row, "config": _readable_json(path, "config.json"), "manifest": _readable_json(path, "manifest.json")}
         )
     return out
+
+
+def note(row: dict[str, Any]) -> str | None:
+    """The message of an ``unreadable`` or ``interrupted`` run (else None): what a reader must know."""
+    return row.get("message") if row.get("state") in NOTED_STATES else None
 
 
 def runs_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -70,8 +81,9 @@ def runs_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "state",
         "epochs",
         "n_kept",
+        "note",
     ]
-    frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in records], columns=cols)
+    frame = pd.DataFrame([{**{c: r.get(c) for c in cols}, "note": note(r)} for r in records], columns=cols)
     frame["prune_score"] = frame["prune_score"].fillna(UNPRUNED).astype(str)
     frame["prune_ratio"] = pd.to_numeric(frame["prune_ratio"], errors="coerce").fillna(0.0).astype(float)
     for c in ("linear_acc", "knn_acc"):
@@ -85,9 +97,10 @@ def group_runs(table: pd.DataFrame) -> pd.DataFrame:
     """Mean/std of linear and kNN accuracy over seeds per (dataset, loss mode, score, ratio).
 
     Returns columns GROUP_KEYS + linear_mean, linear_std, knn_mean, knn_std, n_seeds, seeds,
-    run_ids; runs without metrics are left out.
+    run_ids; runs without metrics, and unreadable runs, are left out.
     """
     have = table.dropna(subset=["linear_acc"])
+    have = have[have["state"] != "unreadable"]
     cols = GROUP_KEYS + ["linear_mean", "linear_std", "knn_mean", "knn_std", "n_seeds", "seeds", "run_ids"]
     if have.empty:
         return pd.DataFrame(columns=cols)
@@ -119,8 +132,9 @@ def parent_deltas(table: pd.DataFrame) -> pd.DataFrame:
     """Each pruned run against its unpruned parent: delta_linear, delta_knn (child - parent).
 
     The parent is matched by run id (the last path component of ``parent``); runs whose parent
-    is gone or has no metrics are left out.
+    is gone or has no metrics, and unreadable runs, are left out.
     """
+    table = table[table["state"] != "unreadable"]
     by_id = table.set_index("run_id")
     rows = []
     for r in table.itertuples(index=False):

@@ -8,12 +8,10 @@ other ranks, which only train (``core.training.loop.train`` writes nothing on th
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,11 @@ import numpy as np
 
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
-from core.runs.folder import read_json, require_run, update_status, write_json
+from core.runs.folder import read_run_json, update_status, write_json
+from core.runs.lock import run_lock
+from core.runs.lock import stop_on_sigterm as stop_on_sigterm  # re-exported: the trainer's SIGTERM handling
 from core.runs.log import progress_printer, run_log
+from core.runs.resume import open_run, record_resume
 from core.training.config import TrainConfig, read_config_file
 from core.training.distributed import DistEnv
 
@@ -46,7 +47,8 @@ class TrainOptions:
         download: let torchvision download the dataset.
         probe: linear probe and kNN after feature extraction (labelled data only).
         analyse: also run scores, pairs, map and theory (``core.runs.analysis.analyse_run``).
-        device: device name for joining a torchrun group (``auto``, ``cpu``, ``cuda[:N]``).
+        device: the ``--device`` flag (``auto``, ``cpu``, ``cuda[:N]``; None: not given): joins a torchrun
+            group on it, and with ``resume`` replaces the saved device.
         command: the command line recorded in ``status.json`` (None: not recorded).
     """
 
@@ -58,7 +60,7 @@ class TrainOptions:
     download: bool = False
     probe: bool = True
     analyse: bool = False
-    device: str = "auto"
+    device: str | None = None
     command: str | None = None
 
 
@@ -80,21 +82,6 @@ def derive_config(
     if preset:
         base["preset"] = preset
     return TrainConfig.from_dict(base | changes)
-
-
-@contextmanager
-def stop_on_sigterm() -> Iterator[Callable[[], bool]]:
-    """Yield ``should_stop()``, True once SIGTERM arrived (the previous handler is restored afterwards)."""
-    stop = {"flag": False}
-    try:
-        old = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
-    except ValueError:  # not the main thread: no signal handling, never stops
-        old = None
-    try:
-        yield lambda: stop["flag"]
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
 
 
 def train_run(config: TrainConfig | Callable[[], TrainConfig] | None, opts: TrainOptions) -> dict[str, Any]:
@@ -153,23 +140,6 @@ def _train_rank(opts: TrainOptions, env: DistEnv) -> dict[str, Any]:
     return {"rank": env.rank, "state": "done"}
 
 
-def open_run(cfg: TrainConfig | None, opts: TrainOptions) -> tuple[Path, TrainConfig]:
-    """The run folder and config: the interrupted run's (``resume``) or a fresh folder for ``cfg``."""
-    from core.runs.pipeline import new_run_dir
-
-    if opts.resume:
-        if not opts.run_dir:
-            raise HardpairsError("--resume needs --run-dir RUN (the folder of the interrupted run)")
-        run_dir = require_run(opts.run_dir)
-        saved = read_json(run_dir / "config.json")
-        if opts.epochs:
-            saved["epochs"] = opts.epochs
-        return run_dir, TrainConfig.from_dict(saved)
-    if cfg is None:
-        raise HardpairsError("no config to train: pass one (or resume a run with --resume --run-dir RUN)")
-    return new_run_dir(cfg, opts.run_dir, opts.name, opts.runs_root), cfg
-
-
 def prepare_run(
     run_dir: Path, cfg: TrainConfig, opts: TrainOptions
 ) -> tuple[TrainConfig, ImageDataset, np.ndarray | None]:
@@ -192,10 +162,12 @@ def prepare_run(
             if not opts.resume:
                 np.save(run_dir / "keep.npy", keep)
                 cfg = TrainConfig.from_dict({**cfg.to_dict(), "keep": str(run_dir / "keep.npy")})
-        if not opts.resume:
+        device = pick_device(cfg.device)
+        if opts.resume:
+            record_resume(run_dir, cfg, make_manifest(run_dir.name, cfg.to_dict(), data, keep, device))
+        else:
             write_json(run_dir / "config.json", cfg.to_dict())
-            manifest = make_manifest(run_dir.name, cfg.to_dict(), data, keep, pick_device(cfg.device))
-            write_json(run_dir / "manifest.json", manifest)
+            write_json(run_dir / "manifest.json", make_manifest(run_dir.name, cfg.to_dict(), data, keep, device))
     except HardpairsError:
         if not opts.resume and not (run_dir / "config.json").exists():
             discard_new_run_dir(run_dir)  # nothing was computed: remove the folder, only if this call made it
@@ -205,6 +177,12 @@ def prepare_run(
 
 def _train_main(cfg: TrainConfig | None, opts: TrainOptions, share_job: ShareJob) -> dict[str, Any]:
     run_dir, cfg = open_run(cfg, opts)
+    with run_lock(run_dir, opts.command):
+        return _train_locked(run_dir, cfg, opts, share_job)
+
+
+def _train_locked(run_dir: Path, cfg: TrainConfig, opts: TrainOptions, share_job: ShareJob) -> dict[str, Any]:
+    """Everything a trainer does while it holds the run's lock (``core.runs.lock``)."""
     run_log(run_dir, f"run folder: {run_dir}")
     cfg, data, keep = prepare_run(run_dir, cfg, opts)
     share_job(str(run_dir), cfg.to_dict(), keep)  # other torchrun ranks train the same job
@@ -223,11 +201,12 @@ def _train_main(cfg: TrainConfig | None, opts: TrainOptions, share_job: ShareJob
     if out.get("state") == "cancelled":
         return out
     finish_run(run_dir, data, opts, out)
-    manifest = read_json(run_dir / "manifest.json", {})
+    manifest = read_run_json(run_dir, "manifest.json")
     manifest["wall_time_s"] = (manifest.get("wall_time_s") or 0) + time.time() - t0
     write_json(run_dir / "manifest.json", manifest)
     out["wall_time_s"] = manifest["wall_time_s"]
-    update_status(run_dir, state="done", message="done", eta_s=0)
+    if out.get("state") != "cancelled":  # a cancel during the analyses is recorded by analyse_run
+        update_status(run_dir, state="done", message="done", eta_s=0)
     return out
 
 
@@ -289,6 +268,8 @@ def finish_run(run_dir: Path, data: ImageDataset, opts: TrainOptions, out: dict[
             run_log(run_dir, f"linear probe {metrics['linear_acc']:.4f}, kNN {metrics['knn_acc']:.4f}")
         if opts.analyse:
             out["analysis"] = analyse_run(run_dir)
+            if "cancelled" in out["analysis"]:
+                out.update(state="cancelled", message=f"cancelled during analysis: {out['analysis']['cancelled']}")
     except BaseException as err:
         update_status(run_dir, state="failed", message=f"after training: {err}")
         raise

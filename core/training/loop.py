@@ -26,6 +26,7 @@ uninterrupted one would (on the same device).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ import torch
 
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
+from core.io import atomic_write_bytes, read_jsonl
 from core.runs.folder import append_jsonl, update_status
 from core.training.checkpoints import FORMAT, save_checkpoint
 from core.training.config import TrainConfig
@@ -98,6 +100,8 @@ def train(
             checkpoint on resume.
     """
     run = start_training(cfg, data, Path(run_dir), keep, resume)
+    if resume and run.env.is_main:
+        cut_progress(run.run_dir / "progress.jsonl", run.start_epoch)
     run.model.train()
     run.t_start = time.time()
     last_loss, images_done, train_time = float("nan"), 0, 0.0
@@ -116,6 +120,19 @@ def train(
         wall_time_s=time.time() - run.t_start,
         model=run.model,
     )
+
+
+def cut_progress(path: Path, epoch: int) -> None:
+    """Keep only the ``progress.jsonl`` records of epochs ``<= epoch`` (the checkpoint's), atomically.
+
+    A resumed run retrains the epochs after its checkpoint, so their records from the interrupted
+    attempt go (no epoch is listed twice); a torn last line goes too.
+    """
+    rows = read_jsonl(path)
+    kept = [r for r in rows if isinstance(r.get("epoch"), int) and r["epoch"] <= epoch]
+    if path.exists() and (kept != rows or path.read_bytes().count(b"\n") != len(rows)):
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
+        atomic_write_bytes(path, text.encode())
 
 
 def _train_epoch(

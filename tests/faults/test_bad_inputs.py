@@ -128,6 +128,21 @@ def _read_only(ctx: Ctx) -> Path:
     return folder
 
 
+def _hold_lock(ctx: Ctx) -> str:
+    """Hold the base run's trainer lock, as a live trainer would (released when ``ctx`` goes)."""
+    import fcntl
+
+    lock = open(ctx.base / ".lock", "rb")  # noqa: SIM115 - held for the whole case
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    ctx.held = lock  # type: ignore[attr-defined]
+    return str(ctx.base)
+
+
+def _corrupt(ctx: Ctx, name: str, data: bytes) -> str:
+    (ctx.base / name).write_bytes(data)
+    return str(ctx.base)
+
+
 #: id -> (argv builder, a word the error message must contain)
 CASES: dict[str, tuple[Callable[[Ctx], list[str]], str]] = {
     "run-dir-user-folder": (lambda c: [*T, "--run-dir", str(c.sentinel)], "not a run folder"),
@@ -424,6 +439,17 @@ CASES: dict[str, tuple[Callable[[Ctx], list[str]], str]] = {
         lambda c: ["report", "--out", str(c.work / "r.html"), "--csv", str(c.work / "no" / "x.csv")],
         "--csv",
     ),
+    "resume-locked": (lambda c: ["train", "--resume", "--run-dir", _hold_lock(c)], "being trained by process"),
+    "train-into-locked-run": (lambda c: [*T, "--run-dir", _hold_lock(c)], "being trained by process"),
+    "resume-epochs-into-locked-run": (
+        lambda c: ["train", "--resume", "--run-dir", _hold_lock(c), "--epochs", "9", "--device", "cpu"],
+        "being trained by process",
+    ),
+    "resume-corrupt-config": (
+        lambda c: ["train", "--resume", "--run-dir", _corrupt(c, "config.json", b'{"epochs": 3')],
+        "unreadable: config.json",
+    ),
+    "show-run-without-config": (lambda c: ["runs", "--show", str(c.work)], "not a run folder"),
 }
 
 
