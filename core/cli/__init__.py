@@ -12,7 +12,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from core.errors import HardpairsError
 
@@ -25,9 +25,21 @@ COMMAND_MODULES = (
 )
 
 
+class UsageError(HardpairsError):
+    """A command line argparse cannot parse (unknown flag, wrong type, bad choice)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line like every other error: one JSON line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
+    """The full argument parser with every registered subcommand (subparsers inherit :class:`_Parser`)."""
+    parser = _Parser(
         prog="python -m core",
         description="Hardpairs: difficult pairs in contrastive learning. "
         "Each command prints its result as one JSON object on the last stdout line.",
@@ -52,11 +64,11 @@ def _print_result(result: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit status (0 ok, 2 user error, 1 bug)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
     try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
         result = args.func(args)
     except HardpairsError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -122,8 +122,10 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     values ("0".."K-1" for dense labels; sparse labels are remapped, see :func:`_labels`).
     The file's size is checked against the memory limit (``core.data.memory``) before any array is read.
     """
-    if not path.is_file():
+    if not path.exists():
         raise HardpairsError(f"npz file {path} does not exist; pass npz:PATH with the path of an existing .npz file")
+    if not path.is_file():
+        raise HardpairsError(f"npz:{path} is not a regular file (a folder or a device); pass the path of a .npz file")
     headers = _member_headers(path)
     missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in headers]
     if missing:

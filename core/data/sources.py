@@ -233,6 +233,8 @@ def load_dataset(
     elif spec in TORCHVISION_SOURCES:
         name, parts = spec, load_torchvision(spec, default_data_root(data_root), download)
     elif spec.startswith("folder:"):
+        if not spec[len("folder:") :].strip():
+            raise HardpairsError("folder: needs a path, e.g. --dataset folder:/data/my_images")
         path = Path(spec[len("folder:") :]).expanduser()
         name, parts = f"folder:{path.name}", load_folder(path, image_size, cache_dir)
         resized = True

@@ -35,12 +35,29 @@ def open_run(cfg: TrainConfig | None, opts: Any) -> tuple[Path, TrainConfig]:
         if lock_is_held(run_dir):
             raise HardpairsError(busy_message(run_dir))
         saved = read_run_json(run_dir, "config.json")
-        return run_dir, TrainConfig.from_dict(saved | resume_changes(opts))
+        cfg = TrainConfig.from_dict(saved | resume_changes(opts))
+        _check_epochs_left(run_dir, cfg.epochs)
+        return run_dir, cfg
     if cfg is None:
         raise HardpairsError("no config to train: pass one (or resume a run with --resume --run-dir RUN)")
     if opts.run_dir and lock_is_held(opts.run_dir):
         raise HardpairsError(busy_message(opts.run_dir))
     return new_run_dir(cfg, opts.run_dir, opts.name, opts.runs_root), cfg
+
+
+def _check_epochs_left(run_dir: Path, epochs: int) -> None:
+    """Refuse a resume to fewer epochs than ``checkpoints/last.pt`` already holds (nothing written yet)."""
+    from core.training.checkpoints import load_checkpoint_file
+
+    ckpt = run_dir / "checkpoints" / "last.pt"
+    if not ckpt.exists():
+        return
+    done = int(load_checkpoint_file(ckpt).get("epoch", 0))
+    if done > epochs:
+        raise HardpairsError(
+            f"--epochs {epochs} is fewer than the {done} epochs {run_dir} has already trained "
+            f"(checkpoints/last.pt); pass --epochs {done} or more to resume it"
+        )
 
 
 def resume_changes(opts: Any) -> dict[str, Any]:

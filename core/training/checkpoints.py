@@ -42,6 +42,10 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> No
 def load_checkpoint_file(path: str | os.PathLike[str]) -> Any:
     """``torch.load(path, weights_only=True)`` with clear errors for missing, corrupt or unsafe files."""
     path = Path(path)
+    if path.is_dir():
+        raise HardpairsError(
+            f"checkpoint {path} is a folder; pass the checkpoint file itself (e.g. {path}/checkpoints/last.pt)"
+        )
     if not path.is_file():
         raise HardpairsError(f"checkpoint {path} does not exist; check the path")
     try:

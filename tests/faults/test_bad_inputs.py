@@ -450,6 +450,15 @@ CASES: dict[str, tuple[Callable[[Ctx], list[str]], str]] = {
         "unreadable: config.json",
     ),
     "show-run-without-config": (lambda c: ["runs", "--show", str(c.work)], "not a run folder"),
+    # found by hand after the suite was written
+    "npz-dev-null": (lambda c: ["train", "--dataset", "npz:/dev/null"], "not a regular file"),
+    "folder-empty-path": (lambda c: ["train", "--dataset", "folder:"], "needs a path"),
+    "argparse-bad-int": (lambda c: ["pairs", "--run-dir", str(c.base), "--top", "abc"], "--top"),
+    "argparse-bad-choice": (lambda c: ["umap", "--run-dir", str(c.base), "--dim", "4"], "--dim"),
+    "argparse-unknown-flag": (lambda c: [*T, "--bogus-flag", "3"], "unrecognized arguments"),
+    "argparse-unknown-command": (lambda c: ["bogus-command"], "invalid choice"),
+    "import-checkpoint-is-folder": (lambda c: ["import", "--checkpoint", str(c.base)], "is a folder"),
+    "resume-fewer-epochs": (lambda c: ["train", "--resume", "--run-dir", str(c.base), "--epochs", "1"], "--epochs 1"),
 }
 
 
@@ -554,3 +563,16 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(case, ctx, capsys):
     changed = sorted(set(before.items()) ^ set(after.items()))
     assert not changed, f"{case} changed files: {changed[:5]}"
     assert not Path("/tmp/hardpairs-pwned").exists()
+
+
+def test_reliability_doc_lists_every_case():
+    """docs/reliability.md's table of cases and this suite stay in step (same ids, same expected words)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text()
+    table = doc.split("## Bad-input cases", 1)[1]
+    rows = {
+        cells[1].strip("` "): cells[3].strip()
+        for cells in (line.split("|") for line in table.splitlines() if line.startswith("| `"))
+    }
+    assert set(rows) == set(CASES), f"add to / remove from docs/reliability.md: {sorted(set(rows) ^ set(CASES))}"
+    wrong = {k: (rows[k], w) for k, (_, w) in CASES.items() if rows[k] != w}
+    assert not wrong, f"docs/reliability.md names other words than the suite: {wrong}"
