@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.runs.folder import pid_alive as pid_exists
+
 
 def start_ticks(pid: int) -> int | None:
     """Start time of ``pid`` in clock ticks since boot (Linux ``/proc``), None if unknown/gone."""
@@ -31,13 +33,7 @@ def pid_alive(pid: int | None, ticks: int | None) -> bool:
     if Path("/proc/self/stat").exists():
         now = start_ticks(pid)
         return now is not None and (ticks is None or now == ticks)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_exists(pid)  # no /proc: existence only
 
 
 def signal_group(pgid: int, sig: int) -> None:
