@@ -20,7 +20,7 @@ import numpy as np
 
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
-from core.runs.folder import read_run_json, update_status, write_json
+from core.runs.folder import read_run_json, save_npy, update_status, write_json
 from core.runs.lock import run_lock
 from core.runs.lock import stop_on_sigterm as stop_on_sigterm  # re-exported: the trainer's SIGTERM handling
 from core.runs.log import progress_printer, run_log
@@ -160,7 +160,7 @@ def prepare_run(
         if cfg.keep:
             keep = load_keep(cfg.keep, len(data.x_train))
             if not opts.resume:
-                np.save(run_dir / "keep.npy", keep)
+                save_npy(run_dir / "keep.npy", keep)  # atomic, like every other run file
                 cfg = TrainConfig.from_dict({**cfg.to_dict(), "keep": str(run_dir / "keep.npy")})
         device = pick_device(cfg.device)
         if opts.resume:
