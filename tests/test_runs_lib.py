@@ -148,3 +148,23 @@ def test_prune_run_retrains_in_process(tiny_run, tmp_path, monkeypatch):
     assert read_json(child / "manifest.json")["prune"] == {"score": "random", "ratio": 0.25}
     assert read_json(child / "status.json")["state"] == "done"
     assert 0 < res["train"]["linear_acc"] <= 1 and res["n_kept"] == len(keep)
+
+
+def test_import_run_failing_after_its_folder_was_made_removes_only_that_folder(tiny_run, tmp_path, monkeypatch):
+    """import_run itself (not only the CLI) cleans up: the new folder goes, its sibling stays."""
+    import pytest
+
+    from core.errors import HardpairsError
+    from core.runs import importing
+
+    def broken(*args, **kwargs):
+        raise HardpairsError("disk full while writing the import")
+
+    monkeypatch.setattr(importing, "_write_import", broken)
+    root = tmp_path / "runs"
+    (root / "keep-me").mkdir(parents=True)
+    (root / "keep-me" / "notes.txt").write_text("mine")
+    with pytest.raises(HardpairsError, match="disk full"):
+        importing.import_run(tiny_run / "checkpoints" / "last.pt", run_dir=str(root / "imported"))
+    assert not (root / "imported").exists()
+    assert (root / "keep-me" / "notes.txt").read_text() == "mine"

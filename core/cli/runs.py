@@ -19,27 +19,19 @@ def cmd_probe(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
-    """``import``: :func:`core.runs.importing.import_run`; a failed import leaves no run folder behind
-    (only the folder this command created is removed)."""
+    """``import``: :func:`core.runs.importing.import_run` (a failed import leaves no run folder behind)."""
     from core.runs.importing import import_run
-    from core.runs.pipeline import created_run_dirs, discard_new_run_dir
 
-    before = created_run_dirs()
-    try:
-        return import_run(
-            args.checkpoint,
-            dataset=args.dataset,
-            arch=args.arch,
-            out_size=args.out_size,
-            run_dir=args.run_dir,
-            name=args.name,
-            runs_root=args.runs_root,
-            download=args.download,
-        )
-    except BaseException:
-        for folder in created_run_dirs() - before:
-            discard_new_run_dir(folder)
-        raise
+    return import_run(
+        args.checkpoint,
+        dataset=args.dataset,
+        arch=args.arch,
+        out_size=args.out_size,
+        run_dir=args.run_dir,
+        name=args.name,
+        runs_root=args.runs_root,
+        download=args.download,
+    )
 
 
 def cmd_runs(args: argparse.Namespace) -> dict[str, Any]:

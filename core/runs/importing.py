@@ -31,7 +31,7 @@ def import_run(
         HardpairsError: an unreadable checkpoint, an ``arch`` that does not match it, or a dataset
             whose channel count does not match it.
     """
-    from core.runs.pipeline import load_run_data, new_run_dir
+    from core.runs.pipeline import discard_new_run_dir, load_run_data, new_run_dir
     from core.training.checkpoints import load_backbone_state
 
     detected, in_ch, state, saved_cfg = load_backbone_state(checkpoint)
@@ -59,13 +59,12 @@ def import_run(
             "choose a dataset with matching channels"
         )
     folder = new_run_dir(cfg, run_dir, name, runs_root)
-    with run_lock(folder):  # while it runs, `runs` shows it running; if it dies, interrupted
-        try:
+    try:
+        with run_lock(folder):  # while it runs, `runs` shows it running; if it dies, interrupted
             return _write_import(folder, checkpoint, cfg, data, state, detected)
-        except BaseException as err:
-            if (folder / "config.json").exists():
-                update_status(folder, state="failed", message=f"import failed: {err}")
-            raise
+    except BaseException:
+        discard_new_run_dir(folder)  # a failed import leaves no folder: only the one this call created goes
+        raise
 
 
 def _write_import(

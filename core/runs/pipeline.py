@@ -118,11 +118,6 @@ def created_here(path: str | os.PathLike[str]) -> bool:
     return Path(path).resolve() in _CREATED
 
 
-def created_run_dirs() -> set[Path]:
-    """The run folders :func:`new_run_dir` created in this process and not discarded (resolved paths)."""
-    return set(_CREATED)
-
-
 def discard_new_run_dir(path: str | os.PathLike[str]) -> bool:
     """Remove ``path`` after a failure, but only when this process created it (and its new empty parents).
 
