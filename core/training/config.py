@@ -21,7 +21,7 @@ from core.training.loss import REMOVAL_VARIANTS
 from core.training.lossmodes import LOSS_MODES
 from core.training.presets import PRESETS, default_preset, preset_values
 
-ARCHS = ("small_cnn", "resnet18", "resnet18_imagenet")
+ARCHS = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
 OPTIMIZERS = ("sgd", "adamw")
 
 

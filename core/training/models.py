@@ -8,6 +8,9 @@ scores, maps and probes; the projector output ``z`` feeds the contrastive loss.
   torchvision checkpoints load directly.
 - ``resnet18_imagenet``: the unmodified ImageNet stem (7x7 stride-2 conv + max-pool), for
   importing ImageNet-style checkpoints.
+- ``resnet50`` / ``resnet50_imagenet``: torchvision ResNet-50 (bottleneck blocks), CIFAR or ImageNet
+  stem as above; h is 2048-d. The backbone of most published SSL checkpoints and of the paper's
+  TinyImageNet/ImageNet rows.
 - ``small_cnn``: four conv blocks for tiny images (8-32 px), h is 128-d; trains at thousands of
   images/s on a laptop CPU.
 """
@@ -19,7 +22,13 @@ from torch import Tensor, nn
 
 from core.errors import HardpairsError
 
-FEATURE_DIMS = {"small_cnn": 128, "resnet18": 512, "resnet18_imagenet": 512}
+FEATURE_DIMS = {
+    "small_cnn": 128,
+    "resnet18": 512,
+    "resnet18_imagenet": 512,
+    "resnet50": 2048,
+    "resnet50_imagenet": 2048,
+}
 
 
 class SmallCNN(nn.Module):
@@ -45,11 +54,13 @@ class SmallCNN(nn.Module):
         return h
 
 
-def resnet18_backbone(in_channels: int = 3, cifar_stem: bool = True) -> nn.Module:
-    """torchvision ResNet-18 without ``fc`` (output (B, 512)); CIFAR stem when ``cifar_stem``."""
-    from torchvision.models import resnet18
+def resnet_backbone(depth: int = 18, in_channels: int = 3, cifar_stem: bool = True) -> nn.Module:
+    """torchvision ResNet-18/50 without ``fc`` (output (B, 512) or (B, 2048)); CIFAR stem when ``cifar_stem``."""
+    from torchvision.models import resnet18, resnet50
 
-    net: nn.Module = resnet18(weights=None)
+    if depth not in (18, 50):
+        raise HardpairsError(f"ResNet depth {depth} is not supported; use 18 or 50")
+    net: nn.Module = (resnet18 if depth == 18 else resnet50)(weights=None)
     if cifar_stem:
         net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
         net.maxpool = nn.Identity()
@@ -57,6 +68,11 @@ def resnet18_backbone(in_channels: int = 3, cifar_stem: bool = True) -> nn.Modul
         net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
     net.fc = nn.Identity()
     return net
+
+
+def resnet18_backbone(in_channels: int = 3, cifar_stem: bool = True) -> nn.Module:
+    """torchvision ResNet-18 without ``fc`` (output (B, 512)); CIFAR stem when ``cifar_stem``."""
+    return resnet_backbone(18, in_channels, cifar_stem)
 
 
 def build_backbone(arch: str, in_channels: int) -> nn.Module:
@@ -67,6 +83,8 @@ def build_backbone(arch: str, in_channels: int) -> nn.Module:
         return resnet18_backbone(in_channels, cifar_stem=True)
     if arch == "resnet18_imagenet":
         return resnet18_backbone(in_channels, cifar_stem=False)
+    if arch in ("resnet50", "resnet50_imagenet"):
+        return resnet_backbone(50, in_channels, cifar_stem=arch == "resnet50")
     raise HardpairsError(f"unknown architecture {arch!r}; use one of {sorted(FEATURE_DIMS)}")
 
 
