@@ -144,3 +144,22 @@ def test_repeat_plan_queues_the_missing_seeds(family):
     )
     assert band_plan[2].argv[2] == str(family / "base-s0-seed2")
     assert repeat.missing_seeds({"seeds": [0, 1, 2]}) == []
+
+
+def test_report_fragment_and_summary_intervals(family):
+    from core.runs import report_tables
+    from tests.test_report import html_tables
+
+    records = report_tables.collect(family)
+    frag = report_tables.pruning_comparisons_html(records, n_boot=500)
+    table = html_tables(frag)[0]
+    row = table[(table["run"] == "band-s0") & (table["vs"] == "random") & (table["probe"] == "linear")].iloc[0]
+    assert row["verdict"] == "better" and row["Δ (pp)"] == "+15.00" and row["McNemar p"] == "1.86e-09"
+    assert "within noise" in frag and "<h2>Pruning comparisons</h2>" in frag
+    assert "No pruned run" in report_tables.pruning_comparisons_html([])
+    shown = report_tables.summary_display(report_tables.group_runs(report_tables.runs_table(records)))
+    base = shown[shown["prune score"] == "none"].iloc[0]
+    ref = seed_summary([0.90, 0.88])
+    assert base["linear 95% CI"] == f"[{100 * ref.ci_low:.2f}, {100 * ref.ci_high:.2f}]"
+    assert base["seeds"] == "0, 1 (n=2)"
+    assert shown[shown["prune score"] == "band"].iloc[0]["kNN 95% CI"] == "undefined (n=1)"

@@ -29,8 +29,10 @@ import pandas as pd
 
 from core.analysis.stats import paired_comparison, seed_summary
 from core.errors import HardpairsError
-from core.runs.folder import read_run_json, require_run, run_summary
-from core.runs.report_tables import BASELINE_SCORE, UNPRUNED, collect
+from core.runs.folder import list_runs, read_run_json, require_run, run_summary
+
+UNPRUNED = "none"  # as core.runs.report_tables (which imports this module)
+BASELINE_SCORE = "random"
 
 #: config keys that do not make two runs different configurations.
 IGNORED_CONFIG = frozenset(
@@ -46,18 +48,15 @@ PAIR_COLUMNS = [
 
 
 def load_records(root: str | Path | None = None, runs: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
-    """Records (``report_tables.collect``) with ``metrics`` and ``probe`` (the probe signature) added.
+    """Records (as ``report_tables.collect``) with ``metrics`` and ``probe`` (the probe signature) added.
 
     ``runs``: only these run folders (each must be a run); default every run under ``root``.
     """
-    if runs:
-        records = []
-        for r in runs:
-            path = require_run(r)
-            row = run_summary(path)
-            records.append({**row, "config": _safe(path, "config.json"), "manifest": _safe(path, "manifest.json")})
-    else:
-        records = collect(root)
+    rows = [run_summary(require_run(r)) for r in runs] if runs else list_runs(root)
+    records = []
+    for row in rows:
+        path = Path(row["run_dir"])
+        records.append({**row, "config": _safe(path, "config.json"), "manifest": _safe(path, "manifest.json")})
     for rec in records:
         rec["metrics"] = _safe(Path(rec["run_dir"]), "metrics.json")
         rec["probe"] = probe_signature(rec["metrics"])
