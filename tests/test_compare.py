@@ -54,11 +54,11 @@ def test_groups_have_mean_std_interval_and_seed_list(family):
     groups = compare.group_table(compare.load_records(family)).set_index("prune_score")
     base = groups.loc["none"]
     ref = seed_summary([0.90, 0.88])
-    assert base["n"] == 2 and base["seeds"] == [0, 1] and base["seeds_text"] == "0, 1 (n=2)"
+    assert base["n"] == 2 and base["seeds"] == [0, 1] and base["seeds_text"] == "seeds 0, 1 (n=2)"
     assert base["linear_mean"] == pytest.approx(ref.mean) and base["linear_std"] == pytest.approx(ref.std)
     assert (base["linear_ci_low"], base["linear_ci_high"]) == pytest.approx((ref.ci_low, ref.ci_high))
     band = groups.loc["band"]
-    assert band["n"] == 1 and band["seeds_text"] == "0 (n=1)" and pd.isna(band["linear_ci_low"])
+    assert band["n"] == 1 and band["seeds_text"] == "seed 0 (n=1)" and pd.isna(band["linear_ci_low"])
     assert "undefined" in band["note"]
 
 
@@ -161,5 +161,5 @@ def test_report_fragment_and_summary_intervals(family):
     base = shown[shown["prune score"] == "none"].iloc[0]
     ref = seed_summary([0.90, 0.88])
     assert base["linear 95% CI"] == f"[{100 * ref.ci_low:.2f}, {100 * ref.ci_high:.2f}]"
-    assert base["seeds"] == "0, 1 (n=2)"
+    assert base["seeds"] == "seeds 0, 1 (n=2)"
     assert shown[shown["prune score"] == "band"].iloc[0]["kNN 95% CI"] == "undefined (n=1)"

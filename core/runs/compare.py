@@ -91,6 +91,11 @@ def config_key(rec: dict[str, Any]) -> str:
     return json.dumps(cfg, sort_keys=True, default=str)
 
 
+def seed_list(seeds: Sequence[Any]) -> str:
+    """``"seed 0 (n=1)"`` / ``"seeds 0, 1, 2 (n=3)"``: the seeds themselves and how many (never a bare "0")."""
+    return f"seed{'s' * (len(seeds) != 1)} {', '.join(str(s) for s in seeds)} (n={len(seeds)})"
+
+
 def _usable(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("state") != "unreadable" and isinstance(r.get("linear_acc"), (int, float))]
 
@@ -99,7 +104,7 @@ def group_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per configuration: mean, std, 95 % CI of linear and kNN accuracy over seeds.
 
     Columns: key, dataset, loss_mode, prune_score, prune_ratio, probe, n, seeds (sorted list),
-    seeds_text (``"0, 1, 2 (n=3)"``), {linear,knn}_{mean,std,ci_low,ci_high} (fractions; None for
+    seeds_text (``"seeds 0, 1, 2 (n=3)"``), {linear,knn}_{mean,std,ci_low,ci_high} (fractions; None for
     n = 1), note, run_ids (list), run_dirs (list).
     """
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -119,7 +124,7 @@ def group_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "probe": first["probe"],
             "n": len(recs),
             "seeds": seeds,
-            "seeds_text": f"{', '.join(str(s) for s in seeds)} (n={len(recs)})",
+            "seeds_text": seed_list(seeds),
             "run_ids": [r["run_id"] for r in recs],
             "run_dirs": [r["run_dir"] for r in recs],
         }

@@ -37,8 +37,8 @@ def pair_display(pairs: pd.DataFrame) -> pd.DataFrame:
                 for a, b in zip(pairs["ci_low"], pairs["ci_high"], strict=True)
             ],  # fmt: skip
             "McNemar p": [f"{p:.3g}" if p == p and p is not None else "–" for p in pairs["mcnemar_p"]],
-            "verdict": pairs["verdict"].fillna("no test"),
-            "note": pairs["note"].fillna(""),
+            "verdict": [v if isinstance(v, str) else "no test" for v in pairs["verdict"]],
+            "note": [v if isinstance(v, str) else "" for v in pairs["note"]],
         }
     )
 

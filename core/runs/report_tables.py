@@ -251,7 +251,7 @@ def summary_display(grouped: pd.DataFrame) -> pd.DataFrame:
             "kNN %": [
                 pm(m, s, n) for m, s, n in zip(grouped["knn_mean"], grouped["knn_std"], grouped["n_seeds"], strict=True)
             ],
-            "seeds": [f"{s} (n={k})" for s, k in zip(grouped["seeds"], n, strict=True)],
+            "seeds": [f"seed{'s' * (k != 1)} {s} (n={k})" for s, k in zip(grouped["seeds"], n, strict=True)],
         }
     )
     for col, m in (("linear 95% CI", "linear"), ("kNN 95% CI", "knn")):
