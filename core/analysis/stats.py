@@ -107,7 +107,7 @@ def bootstrap_diff_interval(
 
 
 def verdict(interval: tuple[float, float] | None) -> str | None:
-    """"better" (low > 0), "worse" (high < 0), "within noise" (the interval contains 0); None without one."""
+    """Read a difference interval: "better" (low > 0), "worse" (high < 0), "within noise" (contains 0); None: none."""
     if interval is None:
         return None
     low, high = interval
