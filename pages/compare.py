@@ -1,7 +1,9 @@
-"""Compare: every run's probe accuracies grouped over seeds, accuracy vs pruning ratio per score
-(random baseline dashed), change vs the unpruned parent, and the reviewer export (HTML + CSV).
+"""Compare: every configuration's probe accuracies over seeds (mean ± std, 95 % interval, n),
+accuracy vs pruning ratio per score (random baseline dashed), paired tests of each pruned run against
+its parent and random pruning, "Repeat over seeds 0–2", and the reviewer export (HTML + CSV).
 
-The numbers come from core.runs.report (pure, tested); `python -m core report` writes the same files.
+The numbers come from core.runs.compare and core.runs.report (pure, tested); `python -m core compare`
+and `python -m core report` print/write the same.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ import time
 
 import streamlit as st
 
-from core.runs import report
+from core.jobs import queue as jobs
+from core.runs import compare, report
+from core.runs.compare_tables import PAIR_CAPTION, pair_display
+from core.runs.repeat import repeat_plan
+from ui import compareview as cv
 from ui.compareview import delta_view, has_random_baseline, panel_choices
-from ui.feedback import empty_state, guard, show_command
+from ui.feedback import command_text, empty_state, guard, show_command
 from ui.frame import leave_legacy_pages_mode, runs_folder
 
 # format_func must be picklable (AppTest keeps it in session state): plain dict lookups
@@ -21,8 +27,8 @@ METRICS = {"linear": "linear probe", "knn": "kNN"}
 leave_legacy_pages_mode()  # run inside app.py's frame even on a first deep link
 st.title("Compare")
 st.caption(
-    "Linear-probe and kNN accuracy of every run, mean ± std over seeds, grouped by dataset, "
-    "loss mode, pruning score and ratio."
+    "Linear-probe and kNN accuracy of every configuration (all settings but the seed): mean ± std over "
+    "seeds, the Student-t 95 % interval of the mean, and n. With one seed the spread is unknown."
 )
 
 with guard("Comparing runs"):
@@ -35,8 +41,9 @@ with guard("Comparing runs"):
             icon=":material/broken_image:",
         )
     table = report.runs_table(records)
-    grouped = report.group_runs(table)
-    if grouped.empty:
+    crecords = compare.load_records(runs_folder())
+    groups = compare.group_table(crecords)
+    if groups.empty:
         empty_state(
             "No run has probe accuracies yet. Train one on the **Runs** page; runs appear here "
             "when their linear probe and kNN accuracy are written (metrics.json).",
@@ -44,23 +51,36 @@ with guard("Comparing runs"):
         )
         st.stop()
 
-    datasets = sorted(grouped["dataset"].unique())
-    c1, c2 = st.columns([3, 1])
+    datasets = sorted(groups["dataset"].unique())
+    c1, c2, c3 = st.columns([3, 1, 1])
     chosen = c1.multiselect("Datasets", datasets, default=datasets, key="compare_datasets")
     metric = c2.radio("Accuracy", list(METRICS), horizontal=True, key="compare_metric", format_func=METRICS.__getitem__)
-    shown = grouped[grouped["dataset"].isin(chosen)]
+    zoom = c3.toggle("Zoom the axis", value=False, key="compare_zoom", help="Off: accuracy axis from 0 %.")
+    shown = groups[groups["dataset"].isin(chosen)]
+    probes = cv.pick_probe(shown) if not shown.empty else []
+    if len(probes) > 1:
+        st.warning(
+            f"These runs were probed in {len(probes)} different ways ({'; '.join(probes)}); accuracies of "
+            "different probe protocols are not comparable, so the page shows one at a time. Re-probe with "
+            "`python -m core probe --run-dir R --protocol P` to put them side by side.",
+            icon=":material/warning:",
+        )
+        probe = st.selectbox("Probe protocol shown", probes, key="compare_probe")
+        shown = shown[shown["probe"] == probe]
+    for line in cv.image_worth(shown):
+        st.caption(line)
 
     st.subheader("Accuracy over seeds")
-    st.dataframe(report.summary_display(shown), hide_index=True, key="compare_summary")
+    st.dataframe(cv.group_view(shown), hide_index=True, key="compare_summary")
 
     panels = report.curve_panels(shown)
+    st.caption((cv.AXIS_ZOOMED if zoom else cv.AXIS_FROM_ZERO) + " " + cv.ERROR_BARS)
     if panels:
         st.subheader("Accuracy vs pruning ratio")
         names = panel_choices(panels)
         panel = names[st.selectbox("Dataset · loss mode of the retrains", list(names), key="compare_panel")]
-        st.plotly_chart(
-            report.ratio_figure(shown, panel[0], panel[1], metric), key="compare_curve", config={"displaylogo": False}
-        )
+        fig = cv.ratio_figure(shown, panel[0], panel[1], metric, zoom)
+        st.plotly_chart(fig, key="compare_curve", config={"displaylogo": False})
         if not has_random_baseline(shown, *panel):
             st.caption(
                 "No random-pruning baseline at these ratios yet: tick “also train a random-pruning "
@@ -73,7 +93,7 @@ with guard("Comparing runs"):
             icon=":material/info:",
         )
     if (shown["prune_score"] == report.UNPRUNED).any():
-        st.plotly_chart(report.accuracy_figure(shown, metric), key="compare_bars", config={"displaylogo": False})
+        st.plotly_chart(cv.bars_figure(shown, metric, zoom), key="compare_bars", config={"displaylogo": False})
 
     deltas = report.parent_deltas(table)
     deltas = deltas[deltas["dataset"].isin(chosen)]
@@ -89,6 +109,26 @@ with guard("Comparing runs"):
                 "kNN Δ (pp)": st.column_config.NumberColumn(format="%+.2f"),
             },
         )
+
+    pairs = compare.pair_table(crecords)
+    pairs = pairs[pairs["dataset"].isin(chosen)]
+    if not pairs.empty:
+        st.subheader("Paired tests: pruned run vs parent and vs random pruning")
+        st.caption(PAIR_CAPTION)
+        if pairs["protocol_mismatch"].any():
+            st.warning("Some pairs were probed differently (see their note).", icon=":material/warning:")
+        st.dataframe(pair_display(pairs), hide_index=True, key="compare_pairs")
+    show_command(["compare", "--runs-root", str(runs_folder())])
+
+    choices = cv.repeat_choices(groups)
+    if choices:
+        st.subheader("Repeat over seeds 0–2")
+        label = st.selectbox("Configuration", list(choices), key="compare_repeat_group")
+        plan = repeat_plan(choices[label], crecords, runs_folder())
+        st.code("\n".join(command_text(j.argv) for j in plan) or "# nothing to run", language="bash")
+        if st.button("Repeat over seeds 0–2", key="compare_repeat", disabled=not plan):
+            queued = [jobs.submit(j.argv, j.kind, run_dir=j.run_dir) for j in plan]
+            st.success(f"Queued {len(queued)} jobs: " + ", ".join(j.job_id for j in queued))
 
     with st.expander(f"All {len(table)} runs"):
         st.dataframe(table, hide_index=True, key="compare_runs")

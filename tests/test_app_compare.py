@@ -98,3 +98,90 @@ def test_csv_download_content_equals_report_module(runs_root):
     assert csv_button.proto.label == "Summary CSV (over seeds)"
     frame = pd.read_csv(io.StringIO(report.summary_csv(report.collect(runs_root))))
     assert frame["linear_mean"].tolist() == pytest.approx([0.91])
+
+
+# ---- honest comparisons (issue 11 §4) ------------------------------------------------------------
+
+
+def _with_preds(d, wrong: int, m: int = 100, protocol: str | None = None):
+    from core.runs.folder import save_npz
+
+    y = np.arange(m) % 10
+    p = y.copy()
+    p[:wrong] = (y[:wrong] + 1) % 10
+    save_npz(d / "predictions.npz", y_true=y, linear_pred=p, knn_pred=p)
+    acc = float((p == y).mean())
+    metrics = {"linear_acc": acc, "knn_acc": acc}
+    if protocol:
+        metrics.update(protocol=protocol, probe={"protocol": protocol, "knn_k": 20, "knn_t": 0.07})
+    write_json(d / "metrics.json", metrics)
+    return d
+
+
+def test_intervals_paired_tests_axis_and_image_worth(runs_root):
+    p0 = _with_preds(fake_run(runs_root, "b0", seed=0, linear=0, knn=0, created=1), wrong=10)
+    _with_preds(fake_run(runs_root, "b1", seed=1, linear=0, knn=0, created=2), wrong=14)
+    _with_preds(
+        fake_run(runs_root, "band-s0", seed=0, linear=0, knn=0, parent=str(p0), score="band", ratio=0.3), wrong=11
+    )
+    _with_preds(
+        fake_run(runs_root, "rand-s0", seed=0, linear=0, knn=0, parent=str(p0), score="random", ratio=0.3), wrong=40
+    )
+    at = compare_page()
+    summary = at.dataframe[0].value.set_index("prune score")
+    assert summary.loc["none", "seeds"] == "seeds 0, 1 (n=2)" and summary.loc["band", "seeds"] == "seed 0 (n=1)"
+    assert summary.loc["band", "linear 95% CI"] == "undefined (n=1)"
+    half = 12.706204736174707 * np.std([0.90, 0.86], ddof=1) / np.sqrt(2) * 100  # t_{0.975, 1}
+    assert summary.loc["none", "linear 95% CI"] == f"[{88 - half:.2f}, {88 + half:.2f}]"
+    captions = [c.value for c in at.caption]
+    assert "digits: one test image = 1.00 points (M = 100 test images)" in captions
+    assert any(c.startswith("The accuracy axis starts at 0 %") for c in captions)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert fig["layout"]["yaxis"]["range"] == [0, 100.5]
+    band = next(t for t in fig["data"] if t["name"] == "band")
+    assert arr(band["error_y"]["array"]) == pytest.approx([half, 0.0])  # n=1: no bar
+    pairs = at.dataframe[2].value
+    row = pairs[(pairs["run"] == "band-s0") & (pairs["vs"] == "parent") & (pairs["probe"] == "linear")].iloc[0]
+    assert row["verdict"] == "within noise" and row["Δ (pp)"] == "-1.00" and row["McNemar p"] == "1"
+    row = pairs[(pairs["run"] == "band-s0") & (pairs["vs"] == "random") & (pairs["probe"] == "linear")].iloc[0]
+    assert row["verdict"] == "better" and row["other run"] == "rand-s0"
+    assert f"python -m core compare --runs-root {runs_root}" in [c.value for c in at.code]
+    # zoomed: the axis range is the data's, and the caption says so
+    at.toggle(key="compare_zoom").set_value(True).run()
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "range" not in fig["layout"].get("yaxis", {})
+    assert any(c.value.startswith("Zoomed: the accuracy axis does NOT start at 0 %") for c in at.caption)
+
+
+def test_protocol_mismatch_warns_and_shows_one_protocol(runs_root):
+    _with_preds(fake_run(runs_root, "a", seed=0, linear=0, knn=0, created=1), wrong=10, protocol="lbfgs")
+    _with_preds(fake_run(runs_root, "b", seed=1, linear=0, knn=0, created=2), wrong=20, protocol="paper")
+    _with_preds(fake_run(runs_root, "c", seed=2, linear=0, knn=0, created=3), wrong=20, protocol="paper")
+    at = compare_page()
+    assert any("probed in 2 different ways" in w.value for w in at.warning)
+    summary = at.dataframe[0].value
+    assert summary["probe"].tolist() == ["paper · kNN k=20 t=0.07"] and summary["seeds"].tolist() == [
+        "seeds 1, 2 (n=2)"
+    ]
+    at.selectbox(key="compare_probe").set_value("lbfgs · kNN k=20 t=0.07").run()
+    assert at.dataframe[0].value["seeds"].tolist() == ["seed 0 (n=1)"]
+
+
+def test_repeat_over_seeds_queues_the_missing_seeds(runs_root, monkeypatch):
+    from core.jobs import queue
+
+    submitted = []
+
+    class FakeJob:
+        job_id = "job-1"
+
+    monkeypatch.setattr(queue, "submit", lambda argv, kind, run_dir=None: submitted.append((argv, kind)) or FakeJob())
+    _with_preds(fake_run(runs_root, "solo", seed=0, linear=0, knn=0, created=1), wrong=10)
+    at = compare_page()
+    config = str(runs_root / "solo" / "config.json")
+    want = [["train", "--config", config, "--seed", str(s), "--runs-root", str(runs_root)] for s in (1, 2)]
+    shown = "\n".join(c.value for c in at.code)
+    assert f"python -m core train --config {config} --seed 1 --runs-root {runs_root}" in shown
+    at.button(key="compare_repeat").click().run()
+    assert submitted == [(w, "train") for w in want]
+    assert "Queued 2 jobs" in at.success[0].value

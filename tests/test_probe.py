@@ -75,3 +75,96 @@ def test_knn_accuracy_matches_brute_force():
         assert got == pytest.approx(brute_knn_acc(x[:300], y[:300], x[300:], y[300:], k, t))
     with pytest.raises(HardpairsError, match="k=301"):
         knn_accuracy(x[:300], y[:300], x[300:], y[300:], k=301)
+
+
+# ---- protocols, kNN k/t, per-sample predictions (issue 12) -------------------------------------
+
+
+def test_paper_protocol_reaches_lbfgs_accuracy_and_is_deterministic():
+    from core.analysis.probe_sgd import l2_normalise
+
+    x, y = blobs(n=900, d=16, c=4, seed=4, spread=2.0)
+    args = (x[:600], y[:600], x[600:], y[600:])
+    fast, _ = linear_probe_accuracy(*args, ProbeConfig(device="cpu"))
+    paper_cfg = ProbeConfig(protocol="paper", lr=1.0, batch_size=512, seed=3, device="cpu")
+    paper, probe = linear_probe_accuracy(*args, paper_cfg)
+    assert fast > 0.9 and abs(paper - fast) <= 0.03
+    assert probe.l2 and probe.weight.shape == (4, 16) and probe.weight.dtype == np.float32
+    # predictions use the L2-normalised inputs the probe was trained on
+    logits = l2_normalise(x[600:]) @ probe.weight.T + probe.bias
+    np.testing.assert_array_equal(probe.predict(x[600:]), logits.argmax(1))
+    again = fit_linear_probe(x[:600], y[:600], 4, paper_cfg)
+    np.testing.assert_array_equal(again.weight, probe.weight)
+    other = fit_linear_probe(x[:600], y[:600], 4, ProbeConfig(protocol="paper", seed=4, device="cpu"))
+    assert not np.array_equal(other.weight, probe.weight)  # the seed sets the shuffling
+    with pytest.raises(HardpairsError, match="unknown probe protocol"):
+        fit_linear_probe(x, y, 4, ProbeConfig(protocol="adam"))
+
+
+def test_probe_config_paper_settings_and_knn_presets():
+    from core.analysis.probe import describe, probe_config
+
+    assert (probe_config("cifar100", "paper").batch_size, probe_config("cifar100", "paper").lr) == (512, 0.1)
+    assert (probe_config("cifar10", "paper").batch_size, probe_config("cifar10", "paper").lr) == (512, 1.0)
+    assert (probe_config("stl10", "paper").batch_size, probe_config("stl10", "paper").lr) == (256, 0.1)
+    assert probe_config("folder:/data/tiny-imagenet-200", "paper").lr == 0.1
+    assert probe_config("digits", "paper").lr == 1.0
+    c = probe_config("digits")
+    assert (c.protocol, c.knn_k, c.knn_t) == ("lbfgs", 20, 0.07)
+    j = probe_config("digits", knn_preset="jiang")
+    assert (j.knn_k, j.knn_t) == (200, 0.5)
+    assert probe_config("digits", knn_preset="jiang", knn_k=50).knn_k == 50
+    assert describe(c) == {"protocol": "lbfgs", "epochs": 100, "knn_k": 20, "knn_t": 0.07}
+    assert describe(probe_config("cifar100", "paper", seed=2))["lr"] == 0.1
+    with pytest.raises(HardpairsError, match="--protocol"):
+        probe_config("digits", "sgd")
+    with pytest.raises(HardpairsError, match="--knn-preset"):
+        probe_config("digits", knn_preset="dino")
+    with pytest.raises(HardpairsError, match="t > 0"):
+        probe_config("digits", knn_t=0.0)
+
+
+def test_knn_predict_with_jiang_k_and_t_equals_brute_force_vote():
+    from core.analysis.probe import knn_predict
+
+    x, y = blobs(n=500, spread=4.0, seed=5)
+    got = knn_predict(x[:300], y[:300], x[300:], k=200, t=0.5)
+    a = x[:300] / np.linalg.norm(x[:300], axis=1, keepdims=True)
+    b = x[300:] / np.linalg.norm(x[300:], axis=1, keepdims=True)
+    s = b @ a.T
+    want = []
+    for i in range(len(b)):
+        votes = np.zeros(3)
+        for j in np.argsort(-s[i], kind="stable")[:200]:
+            votes[y[j]] += np.exp(s[i, j] / 0.5)
+        want.append(votes.argmax())
+    assert (got == np.array(want)).mean() >= 0.99  # float32 ties at rank 200 may differ
+    assert got.dtype == np.int64 and got.shape == (200,)
+
+
+def test_probe_cli_paper_protocol_writes_predictions_and_records_settings(tiny_run, tmp_path, capsys):
+    import shutil
+
+    from core.runs.folder import read_json
+    from tests.helpers import run_cli
+
+    run = tmp_path / "copy"
+    shutil.copytree(tiny_run, run)  # the session run stays as other tests expect it
+    code, out = run_cli(["probe", "--run-dir", run, "--protocol", "paper", "--knn-preset", "jiang"], capsys)
+    assert code == 0, out
+    metrics = read_json(run / "metrics.json")
+    assert metrics["protocol"] == "paper" and out["protocol"] == "paper"
+    assert metrics["probe"]["knn_k"] == 200 and metrics["probe"]["knn_t"] == 0.5
+    assert metrics["probe"]["batch_size"] == 512 and metrics["probe"]["lr"] == 1.0
+    with np.load(run / "predictions.npz") as p:
+        assert str(p["protocol"]) == "paper" and int(p["knn_k"]) == 200
+        assert p["y_true"].shape == p["linear_pred"].shape == p["knn_pred"].shape
+        assert metrics["linear_acc"] == pytest.approx((p["linear_pred"] == p["y_true"]).mean())
+        assert metrics["knn_acc"] == pytest.approx((p["knn_pred"] == p["y_true"]).mean())
+        with np.load(run / "features.npz") as f:
+            np.testing.assert_array_equal(p["y_true"], f["y_test"])
+    code, out = run_cli(["probe", "--run-dir", run, "--knn-k", "5", "--knn-t", "0.1"], capsys)
+    metrics = read_json(run / "metrics.json")
+    assert metrics["protocol"] == "lbfgs" and (metrics["probe"]["knn_k"], metrics["probe"]["knn_t"]) == (5, 0.1)
+    code, out = run_cli(["probe", "--run-dir", run, "--knn-t", "-1"], capsys)
+    assert code == 2 and "t > 0" in out["error"]

@@ -1,37 +1,55 @@
 """Linear probe and weighted kNN accuracy on frozen features.
 
-Linear probe: features are standardised (train mean/std; constant dimensions keep std 1) and a
+Two linear-probe protocols (``ProbeConfig.protocol``, ``python -m core probe --protocol``):
+
+- ``lbfgs`` (default, fast): described below.
+- ``paper``: minibatch SGD with the paper's probe batch size and learning rate on L2-normalised
+  features, 100 epochs, cosine schedule (``core/analysis/probe_sgd.py`` says why and how).
+
+Accuracies of the two protocols are not comparable; ``metrics.json`` records which one was used.
+
+Linear probe (``lbfgs``): features are standardised (train mean/std; constant dimensions keep std 1) and a
 softmax regression ``p = softmax(W x + b)`` is fitted by minimising
 ``mean cross-entropy + weight_decay / 2 * ||W||^2`` with **full-batch L-BFGS** (scipy's L-BFGS-B,
 at most ``epochs`` iterations, zero initialisation); loss and analytic gradient are evaluated with
 torch, on the GPU when there is one, else on the CPU. The problem is convex, so full-batch L-BFGS
 reaches the optimum in far fewer passes than minibatch SGD, needs no learning-rate schedule and is
-deterministic: no shuffling and no random initialisation (``seed`` and ``lr`` are unused by it).
+deterministic: no shuffling and no random initialisation (``seed``, ``lr`` and ``batch_size`` are unused by it).
 
 Weighted kNN (Wu et al. 2018; DINO): cosine similarities of L2-normalised features, the k nearest
 training samples vote for their label with weight ``exp(s / t)``; the class with the largest total
-wins (lowest class id on a tie).
+wins (lowest class id on a tie). Defaults k = 20, t = 0.07; Jiang et al.'s evaluation uses
+k = 200, t = 0.5 (``KNN_PRESETS["jiang"]``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.optimize import minimize
 
 from core.analysis.neighbors import knn
+from core.analysis.probe_sgd import fit_sgd, l2_normalise
 from core.device import pick_device
 from core.errors import HardpairsError
+
+#: linear-probe protocols: the fast full-batch L-BFGS, and the paper's minibatch SGD.
+PROTOCOLS = ("lbfgs", "paper")
+#: kNN presets: name -> (k, t).
+KNN_PRESETS: dict[str, tuple[int, float]] = {"default": (20, 0.07), "jiang": (200, 0.5)}
 
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """Probe settings. ``epochs``: at most this many L-BFGS iterations over the full batch.
-    ``lr``, ``seed``, ``batch_size``: kept for API stability; full-batch L-BFGS with a line search
-    needs none of them. ``knn_k``/``knn_t``: weighted kNN neighbours and temperature."""
+    """Probe settings. ``protocol``: ``lbfgs`` or ``paper`` (see the module docstring).
+    ``epochs``: L-BFGS iterations at most (``lbfgs``) or SGD passes (``paper``). ``lr``, ``batch_size``,
+    ``seed``: used by ``paper`` only (full-batch L-BFGS with a line search needs none of them).
+    ``knn_k``/``knn_t``: weighted kNN neighbours and temperature."""
 
+    protocol: str = "lbfgs"
     epochs: int = 100
     lr: float = 1.0
     weight_decay: float = 1e-4
@@ -44,16 +62,19 @@ class ProbeConfig:
 
 @dataclass(frozen=True)
 class LinearProbe:
-    """A fitted probe: weight (C, D) float32, bias (C,), mean (D,), std (D,) float32."""
+    """A fitted probe: weight (C, D) float32, bias (C,), mean (D,), std (D,) float32.
+
+    Inputs are L2-normalised first when ``l2`` (the ``paper`` protocol), then standardised."""
 
     weight: np.ndarray
     bias: np.ndarray
     mean: np.ndarray
     std: np.ndarray
+    l2: bool = False
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
         """Class probabilities (N, C) float32 for features x (N, D)."""
-        x = np.asarray(x, dtype=np.float32)
+        x = l2_normalise(x) if self.l2 else np.asarray(x, dtype=np.float32)
         out = np.empty((len(x), len(self.bias)), np.float32)
         for start in range(0, len(x), batch_size):
             z = (x[start : start + batch_size] - self.mean) / self.std
@@ -103,6 +124,22 @@ def fit_linear_probe(
         raise HardpairsError(
             "the linear probe needs at least two classes in the training labels; use a dataset with two or more classes"
         )
+    if cfg.protocol not in PROTOCOLS:
+        raise HardpairsError(f"unknown probe protocol {cfg.protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    if cfg.protocol == "paper":
+        w, b = fit_sgd(
+            x,
+            y,
+            n_classes,
+            epochs=cfg.epochs,
+            lr=cfg.lr,
+            batch_size=cfg.batch_size,
+            weight_decay=cfg.weight_decay,
+            seed=cfg.seed,
+            device=pick_device(cfg.device),
+        )
+        d = x.shape[1]
+        return LinearProbe(weight=w, bias=b, mean=np.zeros(d, np.float32), std=np.ones(d, np.float32), l2=True)
     mean = x.mean(axis=0)
     std = x.std(axis=0)
     std = np.where(std < 1e-6, 1.0, std).astype(np.float32)
@@ -153,6 +190,28 @@ def linear_probe_accuracy(
     return acc, probe
 
 
+def knn_predict(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, k: int = 20, t: float = 0.07
+) -> np.ndarray:
+    """Weighted kNN predictions (M,) int64: cosine, the k nearest vote with weights exp(s / t).
+
+    Args:
+        x_train: (N, D), y_train: (N,) int class ids, x_test: (M, D). k <= N, t > 0.
+    """
+    y_train = np.asarray(y_train, dtype=np.int64)
+    _check_xy(np.asarray(x_train), y_train)
+    if not t > 0:
+        raise HardpairsError(f"kNN temperature t={t} must be > 0; pass e.g. --knn-t 0.07")
+    sims, idx = knn(x_train, k, queries=x_test, exclude_self=False)
+    weights = np.exp((sims.astype(np.float64) - 1.0) / t)  # shift by 1 (max cosine): no overflow
+    n_classes = int(y_train.max()) + 1
+    votes = np.zeros((len(x_test), n_classes), np.float64)
+    rows = np.repeat(np.arange(len(x_test)), k)
+    np.add.at(votes, (rows, y_train[idx].ravel()), weights.ravel())
+    pred: np.ndarray = votes.argmax(axis=1).astype(np.int64)
+    return pred
+
+
 def knn_accuracy(
     x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, k: int = 20, t: float = 0.07
 ) -> float:
@@ -161,14 +220,60 @@ def knn_accuracy(
     Args:
         x_train: (N, D), y_train: (N,) int, x_test: (M, D), y_test: (M,) int. k <= N.
     """
-    y_train = np.asarray(y_train, dtype=np.int64)
     y_test = np.asarray(y_test, dtype=np.int64)
-    _check_xy(np.asarray(x_train), y_train)
     _check_xy(np.asarray(x_test), y_test)
-    sims, idx = knn(x_train, k, queries=x_test, exclude_self=False)
-    weights = np.exp((sims.astype(np.float64) - 1.0) / t)  # shift by 1 (max cosine): no overflow
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
-    votes = np.zeros((len(y_test), n_classes), np.float64)
-    rows = np.repeat(np.arange(len(y_test)), k)
-    np.add.at(votes, (rows, y_train[idx].ravel()), weights.ravel())
-    return float((votes.argmax(axis=1) == y_test).mean())
+    return float((knn_predict(x_train, y_train, x_test, k=k, t=t) == y_test).mean())
+
+
+def probe_predictions(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, cfg: ProbeConfig = ProbeConfig()
+) -> dict[str, np.ndarray]:
+    """Per-sample test predictions of both probes.
+
+    Returns:
+        y_true (M,) int64, linear_pred (M,) int64, knn_pred (M,) int64.
+    """
+    y_test = np.asarray(y_test, dtype=np.int64)
+    _, probe = linear_probe_accuracy(x_train, y_train, x_test, y_test, cfg)
+    return {
+        "y_true": y_test,
+        "linear_pred": probe.predict(x_test),
+        "knn_pred": knn_predict(x_train, y_train, x_test, k=cfg.knn_k, t=cfg.knn_t),
+    }
+
+
+def probe_config(
+    dataset: str,
+    protocol: str = "lbfgs",
+    knn_k: int | None = None,
+    knn_t: float | None = None,
+    knn_preset: str = "default",
+    seed: int = 0,
+    epochs: int = 100,
+    device: str = "auto",
+) -> ProbeConfig:
+    """The ProbeConfig of a run: ``paper`` takes the dataset's probe batch and lr; ``knn_k``/``knn_t``
+    override the ``knn_preset`` (``default`` 20 / 0.07, ``jiang`` 200 / 0.5)."""
+    from core.analysis.probe_sgd import paper_probe_settings
+
+    if protocol not in PROTOCOLS:
+        raise HardpairsError(f"--protocol: unknown probe protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    if knn_preset not in KNN_PRESETS:
+        raise HardpairsError(f"--knn-preset: unknown preset {knn_preset!r}; use one of {', '.join(KNN_PRESETS)}")
+    k, t = KNN_PRESETS[knn_preset]
+    k, t = knn_k if knn_k is not None else k, knn_t if knn_t is not None else t
+    if k < 1 or not t > 0:
+        raise HardpairsError(f"kNN needs k >= 1 and t > 0 (got k={k}, t={t}); e.g. --knn-k 20 --knn-t 0.07")
+    extra: dict[str, Any] = {}
+    if protocol == "paper":
+        batch, lr = paper_probe_settings(dataset)
+        extra = {"batch_size": batch, "lr": lr}
+    return ProbeConfig(protocol=protocol, epochs=epochs, knn_k=k, knn_t=t, seed=seed, device=device, **extra)
+
+
+def describe(cfg: ProbeConfig) -> dict[str, Any]:
+    """What ``metrics.json`` records about a probe: protocol, epochs, kNN k and t (and batch, lr, seed for paper)."""
+    out: dict[str, Any] = {"protocol": cfg.protocol, "epochs": cfg.epochs, "knn_k": cfg.knn_k, "knn_t": cfg.knn_t}
+    if cfg.protocol == "paper":
+        out.update(batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, optimizer="sgd momentum 0.9, cosine")
+    return out

@@ -14,8 +14,14 @@ def cmd_probe(args: argparse.Namespace) -> dict[str, Any]:
     from core.runs.pipeline import probe_run
 
     run_dir = require_run(args.run_dir)
-    metrics = probe_run(run_dir)
-    return {"run_dir": str(run_dir), "linear_acc": metrics["linear_acc"], "knn_acc": metrics["knn_acc"]}
+    metrics = probe_run(run_dir, protocol=args.protocol, knn_k=args.knn_k, knn_t=args.knn_t, knn_preset=args.knn_preset)
+    return {
+        "run_dir": str(run_dir),
+        "linear_acc": metrics["linear_acc"],
+        "knn_acc": metrics["knn_acc"],
+        "protocol": metrics["protocol"],
+        "probe": metrics["probe"],
+    }
 
 
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
@@ -56,6 +62,16 @@ def cmd_runs(args: argparse.Namespace) -> dict[str, Any]:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("probe", help="linear-probe and kNN accuracy of a run's frozen features")
     p.add_argument("--run-dir", required=True)
+    p.add_argument(
+        "--protocol",
+        choices=("lbfgs", "paper"),
+        default="lbfgs",
+        help="lbfgs (fast full-batch L-BFGS, default) or paper (minibatch SGD, the paper's batch and lr, "
+        "100 epochs cosine); the two give different accuracies",
+    )
+    p.add_argument("--knn-k", type=int, help="kNN neighbours (default 20; jiang preset 200)")
+    p.add_argument("--knn-t", type=float, help="kNN temperature (default 0.07; jiang preset 0.5)")
+    p.add_argument("--knn-preset", choices=("default", "jiang"), default="default", help="jiang: k=200, t=0.5")
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser(

@@ -232,10 +232,19 @@ def check_checkpoint_arch(run_dir: str | Path) -> None:
 
 
 def probe_run(
-    run_dir: str | Path, data: ImageDataset | None = None, device: torch.device | None = None
+    run_dir: str | Path,
+    data: ImageDataset | None = None,
+    device: torch.device | None = None,
+    *,
+    protocol: str = "lbfgs",
+    knn_k: int | None = None,
+    knn_t: float | None = None,
+    knn_preset: str = "default",
 ) -> dict[str, Any]:
-    """Linear-probe and weighted-kNN test accuracy of a run's frozen features -> ``metrics.json``."""
-    from core.analysis.probe import ProbeConfig, knn_accuracy, linear_probe_accuracy
+    """Linear-probe and weighted-kNN test accuracy of a run's frozen features -> ``metrics.json``,
+    and the per-sample test predictions -> ``predictions.npz`` (y_true, linear_pred, knn_pred (M,)
+    int64; protocol, knn_k, knn_t). See ``core.analysis.probe.probe_config`` for the settings."""
+    from core.analysis.probe import describe, probe_config, probe_predictions
 
     check_checkpoint_arch(run_dir)
     feats = extract_run_features(run_dir, data, device)
@@ -245,17 +254,25 @@ def probe_run(
             "the label-free scores and maps still work"
         )
     cfg = run_config(run_dir)
+    pcfg = probe_config(cfg.dataset, protocol, knn_k, knn_t, knn_preset, seed=cfg.seed)
     t0 = time.time()
-    pcfg = ProbeConfig(seed=cfg.seed)
-    linear, _ = linear_probe_accuracy(feats["train"], feats["y_train"], feats["test"], feats["y_test"], pcfg)
-    knn = knn_accuracy(feats["train"], feats["y_train"], feats["test"], feats["y_test"], k=pcfg.knn_k, t=pcfg.knn_t)
+    pred = probe_predictions(feats["train"], feats["y_train"], feats["test"], feats["y_test"], pcfg)
+    info = describe(pcfg)
+    save_npz(
+        Path(run_dir) / "predictions.npz",
+        **pred,
+        protocol=np.array(pcfg.protocol),
+        knn_k=np.array(pcfg.knn_k),
+        knn_t=np.array(pcfg.knn_t),
+    )
     metrics = read_json(Path(run_dir) / "metrics.json", {}) or {}
     metrics.update(
         {
-            "linear_acc": float(linear),
-            "knn_acc": float(knn),
+            "linear_acc": float((pred["linear_pred"] == pred["y_true"]).mean()),
+            "knn_acc": float((pred["knn_pred"] == pred["y_true"]).mean()),
             "probe_seconds": time.time() - t0,
-            "probe": {"knn_k": pcfg.knn_k, "knn_t": pcfg.knn_t, "epochs": pcfg.epochs},
+            "protocol": pcfg.protocol,
+            "probe": info,
         }
     )
     write_json(Path(run_dir) / "metrics.json", metrics)

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from scipy import stats as sps
 
 from core.errors import HardpairsError
+from core.runs.compare_tables import pair_display, pruning_comparisons_html
 from core.runs.folder import list_runs, read_run_json
 
 GROUP_KEYS = ["dataset", "loss_mode", "prune_score", "prune_ratio"]
@@ -22,6 +24,8 @@ UNPRUNED = "none"
 #: States whose run gets a ``note`` (its message) in the tables; unreadable runs join no group.
 NOTED_STATES = ("unreadable", "interrupted")
 BASELINE_SCORE = "random"
+#: the paired pruning comparisons for the HTML report live in core.runs.compare_tables (re-exported here)
+__all__ = ["pair_display", "pruning_comparisons_html"]
 SETTINGS_KEYS = (
     "preset",
     "arch",
@@ -222,9 +226,19 @@ def pm(mean: float, std: float, n: int) -> str:
     return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if n > 1 and std == std else "") + f" (n={n})"
 
 
+def ci_text(mean: float, std: float, n: int) -> str:
+    """Student-t 95 % interval of the mean over n seeds in percent, ``"[90.1, 93.9]"``; n=1: ``"undefined (n=1)"``."""
+    if n < 2 or std != std or mean != mean:
+        return f"undefined (n={n})"
+    half = float(sps.t.ppf(0.975, n - 1)) * std / n**0.5
+    return f"[{100 * (mean - half):.2f}, {100 * (mean + half):.2f}]"
+
+
 def summary_display(grouped: pd.DataFrame) -> pd.DataFrame:
-    """The grouped table as reviewers read it: mean ± std in percent, ratio in percent."""
-    return pd.DataFrame(
+    """The grouped table as reviewers read it: mean ± std and 95 % interval in percent, ratio in percent,
+    the seed list with n."""
+    n = grouped["n_seeds"]
+    out = pd.DataFrame(
         {
             "dataset": grouped["dataset"],
             "loss mode": grouped["loss_mode"],
@@ -237,9 +251,13 @@ def summary_display(grouped: pd.DataFrame) -> pd.DataFrame:
             "kNN %": [
                 pm(m, s, n) for m, s, n in zip(grouped["knn_mean"], grouped["knn_std"], grouped["n_seeds"], strict=True)
             ],
-            "seeds": grouped["seeds"],
+            "seeds": [f"seed{'s' * (k != 1)} {s} (n={k})" for s, k in zip(grouped["seeds"], n, strict=True)],
         }
     )
+    for col, m in (("linear 95% CI", "linear"), ("kNN 95% CI", "knn")):
+        means, stds = grouped[f"{m}_mean"], grouped[f"{m}_std"]
+        out.insert(len(out.columns) - 1, col, [ci_text(a, b, k) for a, b, k in zip(means, stds, n, strict=True)])
+    return out
 
 
 def settings_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
