@@ -170,3 +170,25 @@ def test_prune_by_tag_retrains_a_child_on_the_kept_samples(tiny_run, tmp_path, c
     assert cfg["prune_score"] == "tag:sus" and cfg["parent"] == str(parent)
     kept = np.load(child / "keep.npy")
     assert 0 not in kept and 4 not in kept and len(kept) == tags.n_samples(parent) - 5
+
+
+def test_pruning_text_never_shows_nan():
+    from ui.runtable import pruning_text, runs_frame
+
+    assert pruning_text(float("nan"), float("nan")) == ""
+    assert pruning_text(None, None) == ""
+    assert pruning_text("band", float("nan")) == "band"
+    assert pruning_text("band", None) == "band"
+    assert pruning_text("tag:sus", 0.3) == "tag:sus 30%"
+    rows = [
+        {"run_id": "p", "dataset": "d", "loss_mode": "baseline", "seed": 0, "epochs": 1, "state": "done"},
+        {"run_id": "c", "dataset": "d", "loss_mode": "baseline", "seed": 0, "epochs": 1, "state": "done"}
+        | {"prune_score": "band", "prune_ratio": 0.1},
+    ]
+    for r in rows:
+        r.setdefault("linear_acc", None)
+        r.setdefault("knn_acc", None)
+        r.setdefault("n_kept", None)
+        r.setdefault("wall_time_s", None)
+    rows[0] |= {"prune_score": float("nan"), "prune_ratio": float("nan")}
+    assert runs_frame(rows)["pruning"].tolist() == ["", "band 10%"]

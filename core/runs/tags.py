@@ -43,7 +43,7 @@ def check_tag(name: str) -> str:
 
 
 def n_samples(run_dir: PathLike) -> int:
-    """Number of training samples N of the run (ids are 0..N-1).
+    """Number of training samples N of the run (ids are 0..N-1): manifest ``n_train``, features, scores.csv.
 
     Raises:
         HardpairsError: neither ``manifest.json`` ``n_train`` nor ``features.npz`` says it.
@@ -55,6 +55,8 @@ def n_samples(run_dir: PathLike) -> int:
     if (run / "features.npz").exists():
         with np.load(run / "features.npz", allow_pickle=False) as data:
             return int(data["y_train"].shape[0])
+    if (run / "scores.csv").exists():
+        return int(len(pd.read_csv(run / "scores.csv", usecols=["index"])))
     raise HardpairsError(f"{run} does not say how many training samples it has (no manifest n_train, no features)")
 
 
