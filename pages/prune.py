@@ -13,7 +13,11 @@ from typing import Any
 
 import streamlit as st
 
+from core.data.thumbs import caption
+from core.errors import HardpairsError
+from core.jobs import describe
 from core.jobs import queue as jobs
+from core.runs import tags
 from ui.feedback import command_text, guard, show_command
 from ui.figures import per_class_bar, score_histogram
 from ui.frame import reset_on_run_change, selected_run
@@ -21,8 +25,18 @@ from ui.jobbutton import job_button
 from ui.jobs_panel import render_jobs_panel
 from ui.lossform import RETRAIN_KNOBS, check_band, knob_default, knob_inputs, mode_knobs, mode_select
 from ui.readers import class_names, read_csv_cached, run_json
-from ui.retrain import launch_blocker, launch_label, planned_jobs, prune_argv, prune_preview
+from ui.retrain import (
+    active_launches,
+    launch_blocker,
+    launch_label,
+    launch_state,
+    planned_jobs,
+    prune_argv,
+    prune_preview,
+    tag_plan,
+)
 from ui.scoreview import score_columns
+from ui.tagging import export_widget, id_search, tag_widget
 from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
 
 
@@ -36,13 +50,30 @@ def _preview(run_dir: Path, scores, score: str, ratio: float, seed: int, names: 
     left, right = st.columns([3, 2])
     left.plotly_chart(per_class_bar(names, pv.pruned_per_class, pv.kept_per_class), key="pr_bar")
     right.dataframe(pv.counts, hide_index=True, key="pr_counts")
-    st.subheader("A sample of what goes")
+    st.subheader("What goes")
     if len(pv.pruned) == 0:
         st.info("Nothing is pruned at 0%. Move the slider.")
         return
     thumbs = thumbs_for(run_json(run_dir, "config.json"), border=GRID_BORDER)
-    st.caption(f"{pv.what}. Captions: id · class · {score}.")
+    st.caption(f"{pv.what} (all of them, 60 per page). Captions: id · class · {score}.")
     image_grid(thumbs, [int(pv.ids[p]) for p in pv.sample], pv.captions, key="pr_grid", page_size=60)
+    with st.expander(f"Tag these {len(pv.pruned)} samples"):
+        tag_widget(run_dir, pv.ids[pv.pruned], key="pr_pruned")
+
+
+def _tag_preview(run_dir: Path, scores, tag: str, names: list[str]) -> int:
+    """Metrics, per-class counts and the grid of the samples tagged ``tag``; returns how many."""
+    tagged = tags.tag_ids(run_dir, tag)
+    labels = scores.set_index("index")["label"]
+    m = st.columns(3)
+    m[0].metric("training samples", f"{len(scores)}")
+    m[1].metric("pruned", f"{len(tagged)}")
+    m[2].metric("kept", f"{len(scores) - len(tagged)}")
+    st.caption(f"Keep = every sample not tagged '{tag}'; the random baseline removes {len(tagged)} samples at random.")
+    thumbs = thumbs_for(run_json(run_dir, "config.json"), border=GRID_BORDER)
+    caps = [caption(int(i), names[int(labels.get(int(i), 0))]) for i in tagged]
+    image_grid(thumbs, tagged.tolist(), caps, key="pr_tag_grid", page_size=60)
+    return len(tagged)
 
 
 def _loss_inputs(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -88,21 +119,38 @@ def main() -> None:
         return
     cfg = run_json(run_dir, "config.json")
     names = class_names(run_dir, int(scores["label"].max()) + 1)
-    c1, c2 = st.columns([1, 2])
-    default = cols.index("band") if "band" in cols else 0
-    score = c1.selectbox(
-        "Score",
-        cols,
-        index=default,
-        key="pr_score",
-        help="Higher = more difficult; the highest-scoring samples are pruned.",
-    )
-    pct = c2.slider("Pruning ratio (%)", 0, 60, 10, 1, key="pr_ratio")
-    ratio = pct / 100.0
     seed = int(cfg.get("seed") or 0)
-    show_command(prune_argv(run_dir, score, ratio, seed))
-    with guard("The pruning preview"):
-        _preview(run_dir, scores, score, ratio, seed, names)
+    have = tags.list_tags(run_dir)
+    source = st.radio(
+        "Prune by",
+        ["a score", "a tag"] if have else ["a score"],
+        horizontal=True,
+        key="pr_source",
+        help="a tag: remove exactly the samples you tagged (Embeddings lasso, Hard pairs, id search)",
+    )
+    tag, n_tagged = None, 0
+    if source == "a tag":
+        labels = {f"{t} ({have[t]} samples)": t for t in have}
+        tag = labels[st.selectbox("Tag", list(labels), key="pr_tag")]
+        show_command(["prune", "--run-dir", str(run_dir), "--tag", tag, "--seed", str(seed)])
+        with guard("The tag preview"):
+            n_tagged = _tag_preview(run_dir, scores, tag, names)
+        score, ratio = f"tag:{tag}", n_tagged / len(scores)
+    else:
+        c1, c2 = st.columns([1, 2])
+        default = cols.index("band") if "band" in cols else 0
+        score = c1.selectbox(
+            "Score",
+            cols,
+            index=default,
+            key="pr_score",
+            help="Higher = more difficult; the highest-scoring samples are pruned.",
+        )
+        pct = c2.slider("Pruning ratio (%)", 0, 60, 10, 1, key="pr_ratio")
+        ratio = pct / 100.0
+        show_command(prune_argv(run_dir, score, ratio, seed))
+        with guard("The pruning preview"):
+            _preview(run_dir, scores, score, ratio, seed, names)
     with guard("The retrain form"):
         loss = _loss_inputs(cfg)
         s1, s2 = st.columns([1, 1], vertical_alignment="bottom")
@@ -120,27 +168,43 @@ def main() -> None:
             help="Random pruning removes as many samples, chosen at "
             "random: the control that shows whether the score matters.",
         )
-        plan = planned_jobs(run_dir, score, ratio, seeds, loss, with_random)
+        if tag is not None:
+            plan = tag_plan(run_dir, tag, n_tagged, len(scores), seeds, loss, with_random)
+        else:
+            plan = planned_jobs(run_dir, score, ratio, seeds, loss, with_random)
         st.code(
             "\n".join(command_text(j) for j in plan) or "# pick at least one seed", language="bash", wrap_lines=True
         )
-        blocked = launch_blocker(seeds, ratio)
-        if blocked:
-            st.caption(f"To launch, {blocked}.")
-        if st.button(
-            launch_label(len(plan)),
-            type="primary",
-            key="pr_launch",
-            disabled=bool(blocked),
-        ):
+        _launch(run_dir, plan, launch_blocker(seeds, ratio))
+    with st.expander("Tags, export and sample search"):
+        export_widget(run_dir, key="pr_export")
+        id_search(run_dir, key="pr_search")
+
+
+def _launch(run_dir: Path, plan: list[list[str]], blocked: str) -> None:
+    """The Launch button: disabled while this launch's jobs are queued or running (their state shown)."""
+    in_flight = launch_state(active_launches(plan, jobs.list_jobs()))
+    if blocked:
+        st.caption(f"To launch, {blocked}.")
+    elif in_flight:
+        st.caption(f"{in_flight}; Launch is enabled again when they end.")
+    if st.button(launch_label(len(plan)), type="primary", key="pr_launch", disabled=bool(blocked or in_flight)):
+        try:
             queued = [jobs.submit(j, "retrain") for j in plan]
-            st.success(
-                f"Queued {len(queued)} jobs: "
-                + ", ".join(j.job_id for j in queued)
-                + ". They run one at a time; results appear on the Compare page."
-            )
-        if any(j.kind == "retrain" for j in jobs.list_jobs()):
-            render_jobs_panel(key="pr_jobs", limit=4, kinds=("retrain",))
+        except HardpairsError as err:
+            st.error(str(err))
+            return
+        st.session_state["pr_flash"] = (
+            f"Queued {len(queued)} jobs: "
+            + ", ".join(j.job_id for j in queued)
+            + ". Each trains and analyses its child run, one at a time; results appear on the Compare page."
+        )
+        st.rerun()  # redraw with the button disabled
+    flash = st.session_state.pop("pr_flash", None)
+    if flash:
+        st.success(flash)
+    if describe.jobs_for_run(jobs.list_jobs(), run_dir):
+        render_jobs_panel(key="pr_jobs", limit=6, run=run_dir)
 
 
 with guard("The Prune & retrain page"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from core.errors import HardpairsError
@@ -21,6 +22,7 @@ from ui.lossform import knob_inputs, mode_knobs, mode_select
 from ui.readers import run_json
 from ui.runforms import DATASETS, DOWNLOADABLE, dataset_spec, import_argv, import_run_name, planned_run_id, train_argv
 from ui.runtable import runs_frame
+from ui.tagging import export_widget, id_search, tag_widget
 
 FLASH_KEY = "runs_flash"  # one-shot message shown after a job was submitted
 EMPTY_MESSAGE = "No runs yet — click Train to train the quick digits model (about a minute on a laptop CPU)"
@@ -232,6 +234,12 @@ def runs_section(rows: list[dict]) -> None:
     if state in ("failed", "cancelled", "interrupted") and row.get("message"):
         st.caption(row["message"])
     show_command(["runs", "--show", str(run)], caption="This run's numbers and settings:")
+    if manifest.get("n_train"):
+        with st.expander("Audit: search a sample by id, tag it, export tagged ids"):
+            sid = id_search(run, key="runs_search")
+            if sid is not None:
+                tag_widget(run, np.array([sid]), key="runs_one")
+            export_widget(run, key="runs_export")
 
 
 st.title("Runs")

@@ -408,12 +408,13 @@ def test_prune_plan_commands_and_launch_disabled_at_zero(runs):
     assert len(jobs_text) == 4
     R = runs["parent"]
     prune = f"python -m core prune --run-dir {R} --score band --ratio 0.2 --seed 0 --train"
-    assert jobs_text[0] == f"{prune} --loss-mode combined --pos-high 0.12 --pos-low 0.2 --sigma 0.3 --rho 0.6"
+    combined = "--loss-mode combined --pos-high 0.12 --pos-low 0.2 --sigma 0.3 --rho 0.6"
+    assert jobs_text[0] == f"{prune} {combined} --analyse"  # issue 11: retrains arrive analysed
     assert "--score random" in jobs_text[2] and "--seed 1" in jobs_text[3]
     at.selectbox(key="pr_mode").set_value("hard_ucl").run()
     at.number_input(key="pr_beta").set_value(2.0).run()
     _no_errors(at)
-    assert at.code[-1].value.split("\n")[0] == f"{prune} --loss-mode hard_ucl --beta 2 --tau-plus 0"
+    assert at.code[-1].value.split("\n")[0] == f"{prune} --loss-mode hard_ucl --beta 2 --tau-plus 0 --analyse"
     at.checkbox(key="pr_random").uncheck().run()
     assert at.button(key="pr_launch").label == "Launch 2 retrain jobs"
 

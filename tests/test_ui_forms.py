@@ -86,4 +86,4 @@ def test_retrain_form_every_mode(parent):
         assert not at.exception and not at.error, mode
         first = at.code[-1].value.split("\n")[0]
         prune = f"python -m core prune --run-dir {parent} --score band --ratio 0.1 --seed 0 --train"
-        assert first == " ".join([prune, "--loss-mode", mode, *flags]), mode
+        assert first == " ".join([prune, "--loss-mode", mode, *flags, "--analyse"]), mode  # issue 11: analysed

@@ -222,7 +222,7 @@ def test_retrain_argv_per_mode_passes_only_what_prune_takes(tmp_path):
     for mode, flags in MODE_FLAGS.items():
         argv = retrain.retrain_argv(tmp_path, "band", 0.2, 1, {"loss_mode": mode, **LOSS})
         expected = [f for f in flags if f not in ("--removal", "mask")]  # prune --train has no --removal
-        assert argv == [*head, "--train", "--loss-mode", mode, *expected], mode
+        assert argv == [*head, "--train", "--loss-mode", mode, *expected, "--analyse"], mode  # issue 11: analysed
 
 
 def test_planned_jobs_order_and_random_baseline(tmp_path):

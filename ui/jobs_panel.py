@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import HardpairsError
+from core.jobs import describe
 from core.jobs import queue as jobs
 from core.runs.folder import read_run_json
 from ui.feedback import show_command
@@ -60,7 +61,9 @@ def progress_of(job: jobs.Job) -> tuple[float | None, str]:
 
 
 def result_line(result: dict) -> str:
-    """One line from a command's JSON result: accuracies and time when present."""
+    """One line from a command's JSON result: accuracies and time when present (a retrain's under ``train``)."""
+    if isinstance(result.get("train"), dict):
+        result = result["train"]
     parts = []
     if result.get("linear_acc") is not None:
         parts.append(f"linear probe {100 * float(result['linear_acc']):.1f}%")
@@ -82,6 +85,14 @@ def resume_argv(job: jobs.Job) -> list[str] | None:
     return ["train", "--resume", "--run-dir", job.run_dir]
 
 
+def job_heading(job: jobs.Job) -> str:
+    """``kind · `run` `` for a job; a retrain by parent, score, ratio, seed and (when known) its child run."""
+    if describe.retrain_params(job) is not None:
+        return describe.job_title(job)
+    target = describe.job_target(job)
+    return f"{job.kind} · `{Path(target).name if target else job.job_id}`"
+
+
 def _cancel(job_id: str) -> None:
     jobs.cancel(job_id)
 
@@ -97,10 +108,9 @@ def _resume(job_id: str) -> None:
 def _render_job_card(job: jobs.Job, key: str) -> None:
     with st.container(border=True):
         head, buttons = st.columns([6, 1.4], vertical_alignment="center")
-        target = Path(job.run_dir).name if job.run_dir else job.job_id
         elapsed = (job.ended or time.time()) - job.started if job.started else None
         head.markdown(
-            f"{STATE_ICONS.get(job.state, '')} **{job.state}** · {job.kind} · `{target}`"
+            f"{STATE_ICONS.get(job.state, '')} **{job.state}** · {job_heading(job)}"
             + (f" · {fmt_duration(elapsed)}" if elapsed is not None else "")
         )
         frac, text = progress_of(job)
@@ -140,10 +150,17 @@ def _render_job_card(job: jobs.Job, key: str) -> None:
             st.code(jobs.log_tail(job, 30) or "(no output yet)", language="text")
 
 
-def _panel(key: str, limit: int, kinds: Sequence[str] | None) -> None:
+def _listed(kinds: Sequence[str] | None, run: str | None) -> list[jobs.Job]:
     listed = jobs.list_jobs()
+    if run is not None:
+        listed = describe.jobs_for_run(listed, run)
     if kinds:
         listed = [j for j in listed if j.kind in kinds]
+    return listed
+
+
+def _panel(key: str, limit: int, kinds: Sequence[str] | None, run: str | None = None) -> None:
+    listed = _listed(kinds, run)
     active = {j.job_id for j in listed if j.active}
     seen = set(st.session_state.get(f"{key}_active", []))
     st.session_state[f"{key}_active"] = sorted(active)
@@ -159,16 +176,21 @@ def _panel(key: str, limit: int, kinds: Sequence[str] | None) -> None:
         st.caption(f"{len(shown) - limit} older jobs not shown — `python -m core jobs` lists them all.")
 
 
-def render_jobs_panel(*, key: str = "jobs", limit: int = 8, kinds: Sequence[str] | None = None) -> None:
+def render_jobs_panel(
+    *, key: str = "jobs", limit: int = 8, kinds: Sequence[str] | None = None, run: str | Path | None = None
+) -> None:
     """Draw the job table; it polls every ``POLL_S`` s while a job is queued or running.
 
     Args:
         key: session-state/widget key prefix (unique per page).
         limit: most rows shown (active jobs first, then newest).
         kinds: only these job kinds (None = all).
+        run: only this run's jobs (``core.jobs.describe.jobs_for_run``: its own, its retrains, the
+            retrain that made it); None = every run's.
     """
-    listed = jobs.list_jobs()
-    active = sorted(j.job_id for j in listed if j.active and (not kinds or j.kind in kinds))
+    run_key = str(run) if run is not None else None
+    kinds_key = tuple(kinds) if kinds else None
+    active = sorted(j.job_id for j in _listed(kinds_key, run_key) if j.active)
     st.session_state[f"{key}_active"] = active
     fragment = st.fragment(run_every=POLL_S if active else None)(_panel)
-    fragment(key, limit, tuple(kinds) if kinds else None)
+    fragment(key, limit, kinds_key, run_key)

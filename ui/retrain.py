@@ -16,6 +16,8 @@ import pandas as pd
 
 from core.analysis.prune import per_class_counts, select_keep
 from core.data.thumbs import caption
+from core.jobs.records import Job
+from core.runs.tagprune import random_baseline_args
 from ui.lossform import RETRAIN_KNOBS, loss_flags
 
 
@@ -28,9 +30,41 @@ def retrain_argv(run_dir: Path, score: str, ratio: float, seed: int, loss: Mappi
     """``python -m core`` arguments of one pruned retrain: ``prune ... --train <loss flags>``.
 
     Only the knobs ``prune --train`` passes on (``RETRAIN_KNOBS``) become flags; the others keep
-    the parent run's value.
+    the parent run's value. ``--analyse``: the child arrives with scores, pairs, map and theory.
     """
-    return [*prune_argv(run_dir, score, ratio, seed), "--train", *loss_flags(loss, RETRAIN_KNOBS)]
+    return [*prune_argv(run_dir, score, ratio, seed), "--train", *loss_flags(loss, RETRAIN_KNOBS), "--analyse"]
+
+
+def tag_retrain_argv(run_dir: Path, tag: str, seed: int, loss: Mapping[str, Any]) -> list[str]:
+    """``python -m core`` arguments of a retrain without the samples tagged ``tag`` (analysed too)."""
+    head = ["prune", "--run-dir", str(run_dir), "--tag", tag, "--seed", str(int(seed)), "--train"]
+    return [*head, *loss_flags(loss, RETRAIN_KNOBS), "--analyse"]
+
+
+def tag_plan(
+    run_dir: Path, tag: str, n_tagged: int, n: int, seeds: Sequence[int], loss: Mapping[str, Any], with_random: bool
+) -> list[list[str]]:
+    """One retrain without the tagged samples per seed, then (optionally) random pruning of as many samples."""
+    plan = [tag_retrain_argv(run_dir, tag, seed, loss) for seed in seeds]
+    if with_random:
+        for seed in seeds:
+            args = random_baseline_args(run_dir, n_tagged, n, seed)
+            plan.append([*args, "--train", *loss_flags(loss, RETRAIN_KNOBS), "--analyse"])
+    return plan
+
+
+def active_launches(plan: Sequence[Sequence[str]], listed: Sequence[Job]) -> list[Job]:
+    """The queued/running jobs whose ``python -m core`` arguments are one of ``plan`` (the launch in flight)."""
+    wanted = [list(map(str, argv)) for argv in plan]
+    return [j for j in listed if j.active and list(j.argv[3:]) in wanted]
+
+
+def launch_state(active: Sequence[Job]) -> str:
+    """``2 of these retrains are queued or running (job a: running, job b: queued)``; "" when none."""
+    if not active:
+        return ""
+    states = ", ".join(f"job {j.job_id}: {j.state}" for j in active)
+    return f"{len(active)} of these retrains {'is' if len(active) == 1 else 'are'} queued or running ({states})"
 
 
 def planned_jobs(
@@ -77,9 +111,12 @@ class PrunePreview:
 
 
 def prune_preview(
-    scores: pd.DataFrame, score: str, ratio: float, seed: int, names: Sequence[str], sample_size: int = 240
+    scores: pd.DataFrame, score: str, ratio: float, seed: int, names: Sequence[str], sample_size: int | None = None
 ) -> PrunePreview:
-    """The preview of pruning ``ratio`` of scores.csv's rows by ``score`` (see :class:`PrunePreview`)."""
+    """The preview of pruning ``ratio`` of scores.csv's rows by ``score`` (see :class:`PrunePreview`).
+
+    ``sample_size``: most samples shown (None = every pruned sample; the page paginates them).
+    """
     values = scores[score].to_numpy(np.float64)
     labels = scores["label"].to_numpy(np.int64)
     ids = scores["index"].to_numpy(np.int64)

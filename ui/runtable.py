@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,8 +10,17 @@ import pandas as pd
 
 
 def pruning_text(score: Any, ratio: Any) -> str:
-    """``"band 25%"`` for a pruned run; "" for an unpruned one (score None, or NaN in a mixed column)."""
-    return f"{score} {100 * float(ratio):.0f}%" if isinstance(score, str) and score else ""
+    """``"band 25%"`` for a pruned run; "" for an unpruned one (score None, or NaN in a mixed column).
+
+    NaN never counts as a value: a pruned run with no readable ratio shows its score alone.
+    """
+    if not isinstance(score, str) or not score or score.lower() == "nan":
+        return ""
+    try:
+        value = float(ratio)
+    except (TypeError, ValueError):
+        return score
+    return f"{score} {100 * value:.0f}%" if math.isfinite(value) else score
 
 
 def runs_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:

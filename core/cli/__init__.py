@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "core.cli.maps",
     "core.cli.jobs",
     "core.cli.compare",
+    "core.cli.tags",
 )
 
 

@@ -44,7 +44,13 @@ def cmd_pairs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_prune(args: argparse.Namespace) -> dict[str, Any]:
-    """``prune``: :func:`core.runs.pruning.prune_run` (``--train`` retrains in this process)."""
+    """``prune``: :func:`core.runs.pruning.prune_run` (``--train`` retrains in this process); ``--tag``: by a tag."""
+    if args.tag is not None:
+        from core.cli.tags import cmd_prune_tag
+
+        return cmd_prune_tag(args)
+    if args.score is None or args.ratio is None:
+        raise HardpairsError("prune needs --score S --ratio F (or --tag NAME to prune the samples carrying a tag)")
     _check_prune_flags(args)
     return prune_run(
         args.run_dir,
@@ -95,8 +101,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=cmd_pairs)
     p = subparsers.add_parser("prune", help="kept/pruned indices by a score (and retrain)")
     p.add_argument("--run-dir", required=True)
-    p.add_argument("--score", required=True, help="band, cross_class, margin, prototype, random")
-    p.add_argument("--ratio", type=float, required=True, help="share to remove, in [0, 1)")
+    p.add_argument("--score", help="band, cross_class, margin, prototype, random (or --tag)")
+    p.add_argument("--ratio", type=float, help="share to remove, in [0, 1) (with --score)")
+    p.add_argument("--tag", metavar="NAME", help="instead of --score/--ratio: remove the samples tagged NAME")
     p.add_argument(
         "--seed", type=int, default=None, help="tie-breaking seed, also the retrain seed (default: the run's)"
     )

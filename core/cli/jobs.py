@@ -41,7 +41,7 @@ def run_report(args: argparse.Namespace) -> dict[str, Any]:
     """Write the self-contained HTML report (and the CSVs) of every run under the runs root."""
     from core.runs import report
 
-    for flag, path in (("--out", args.out), ("--csv", args.csv), ("--runs-csv", args.runs_csv)):
+    for flag, path in (("--out", args.out), ("--csv", args.csv), ("--runs-csv", args.runs_csv), ("--pdf", args.pdf)):
         if path:
             _check_out_file(flag, Path(path))
     records = report.collect(args.runs_root)
@@ -53,6 +53,10 @@ def run_report(args: argparse.Namespace) -> dict[str, Any]:
     if args.runs_csv:
         atomic_write_bytes(args.runs_csv, report.runs_csv(records).encode())
         out["runs_csv"] = str(Path(args.runs_csv))
+    if args.pdf is not None:
+        from core.runs.report_pdf import print_pdf
+
+        out["pdf"] = str(print_pdf(args.out, args.pdf or Path(args.out).with_suffix(".pdf")))
     return out
 
 
@@ -78,11 +82,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "report",
         help="write the comparison report (HTML, offline) and CSVs of every run",
         description="Seed-grouped linear-probe/kNN accuracies, accuracy vs pruning ratio, deltas vs the "
-        "unpruned parent and every run's settings, as one self-contained HTML file.",
+        "unpruned parent, every run's settings and a per-run audit (provenance, score definitions, map, "
+        "class-pair heatmap, hardest pairs with images, pruning comparisons, theory, AUROC), as one "
+        "self-contained HTML file; --pdf prints it with headless Chromium.",
     )
     parser.add_argument("--out", default="hardpairs-report.html", help="HTML file to write")
     parser.add_argument("--csv", help="also write the seed-grouped table as CSV")
     parser.add_argument("--runs-csv", help="also write one CSV line per run (with deltas vs parents)")
     parser.add_argument("--title", default="Hardpairs report", help="report title")
+    parser.add_argument(
+        "--pdf",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="also print the report to PDF with headless Chromium (default FILE: --out with .pdf)",
+    )
     parser.add_argument("--runs-root", default=None, help="runs folder (default $HARDPAIRS_RUNS or cache/runs)")
     parser.set_defaults(func=run_report)

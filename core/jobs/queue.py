@@ -49,6 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import HardpairsError
+from core.jobs.describe import concerns, flag_value
 from core.jobs.procs import pid_alive, signal_group, start_ticks
 from core.jobs.records import (
     ACTIVE_STATES,
@@ -160,6 +161,24 @@ def _new_job_id(base: Path, kind: str) -> str:
             return job_id
 
 
+def _refuse_duplicate(
+    full: Sequence[str], kind: str, run_dir: str | os.PathLike[str] | None, root: str | os.PathLike[str] | None
+) -> None:
+    """Refuse a job for a run while the same kind with the same command is queued or running for that run.
+
+    Jobs that concern no run (no ``run_dir``, no ``--run-dir``) are never refused. Caller holds the queue lock.
+    """
+    target = str(run_dir) if run_dir else flag_value(full, "--run-dir")
+    if not target:
+        return
+    for job in list_jobs(root):
+        if job.active and job.kind == kind and list(job.argv) == list(full) and concerns(job, target):
+            raise HardpairsError(
+                f"the same {kind} job for {Path(target).name} is already {job.state} (job {job.job_id}); "
+                f"wait for it or cancel it with `python -m core jobs --cancel {job.job_id}`"
+            )
+
+
 def submit(
     argv: Sequence[str],
     kind: str,
@@ -183,12 +202,16 @@ def submit(
 
     Returns:
         The job snapshot after the queue was kicked (state queued or running).
+
+    Raises:
+        HardpairsError: an identical job (same run, kind and command) is already queued or running.
     """
     full = [str(a) for a in argv] if raw else core_command(argv)
     if not full:
         raise HardpairsError("empty command; pass the arguments of `python -m core`, e.g. ['runs'].")
     base = jobs_root(root)
     with _queue_lock(base):  # two tabs submitting at once get two jobs and one consistent index
+        _refuse_duplicate(full, kind, run_dir, root)
         job_id = _new_job_id(base, kind)
         job_dir = base / job_id
         job_dir.mkdir()

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.runs.report_audit import audit_section
 from core.runs.report_tables import (
     BASELINE_SCORE,
     GROUP_KEYS,
@@ -122,9 +123,17 @@ def accuracy_figure(grouped: pd.DataFrame, metric: str = "linear") -> go.Figure:
 
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
-color:#222;padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+color:#222;padding:0 1rem;box-sizing:border-box;overflow-wrap:anywhere}h1{font-size:1.6rem}
+h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}h3{font-size:1rem;margin:1.2rem 0 .3rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{border:1px solid #ddd;padding:.25rem .5rem;
-text-align:right}th{background:#f4f4f6}td:first-child,th:first-child{text-align:left}.note{color:#666;font-size:.85rem}"""
+text-align:right;overflow-wrap:anywhere}th{background:#f4f4f6}td:first-child,th:first-child{text-align:left}
+.note{color:#666;font-size:.85rem}.box{max-width:100%;overflow-x:auto}.kv td{text-align:left;word-break:break-all}
+.kv th{white-space:nowrap;vertical-align:top}svg.fig{width:100%;height:auto;display:block;max-width:760px}
+.pairs{display:flex;flex-wrap:wrap;gap:.6rem}.pair{border:1px solid #ddd;padding:.3rem;display:flex;flex-wrap:wrap;
+gap:.3rem;width:160px}.pair figure{margin:0;font-size:.72rem;text-align:center}.pair .note{width:100%}
+dt{font-weight:600;margin-top:.4rem}dd{margin:0 0 0 1rem;font-size:.9rem}.plotly-graph-div{max-width:100%}
+section.audit{border-top:3px solid #3b5bdb;margin-top:2.5rem}
+@media print{body{max-width:none;margin:0}section.audit{break-before:page}}"""
 
 
 def html_report(
@@ -133,6 +142,8 @@ def html_report(
     """A single HTML file: settings, seed-grouped accuracies, deltas vs parents, figures.
 
     plotly.js is embedded once (about 4.5 MB) so the file opens offline; figures are interactive.
+    Then one audit section per readable run (``core.runs.report_audit``). Fits a 1,200 px page:
+    wide tables scroll inside their own box, long values wrap.
     """
     table = runs_table(records)
     grouped = group_runs(table)
@@ -142,6 +153,7 @@ def html_report(
     if not grouped.empty and (grouped["prune_score"] == UNPRUNED).any():
         figs.append(accuracy_figure(grouped))
     figs += [ratio_figure(grouped, d, m) for d, m in curve_panels(grouped)]
+    audits = [audit_section(r, deltas) for r in records if r.get("state") != "unreadable"]
     fig_html = [
         f.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False}) for i, f in enumerate(figs)
     ]
@@ -152,7 +164,7 @@ def html_report(
         f"<p class='note'>Generated {when} from {len(table)} runs. Accuracies in percent, mean ± sample std "
         "over seeds (n = number of seeds). Pruned runs are compared with their unpruned parent.</p>",
         "<h2>Accuracy over seeds</h2>",
-        summary_display(grouped).to_html(index=False, na_rep="–")
+        f"<div class='box'>{summary_display(grouped).to_html(index=False, na_rep='–')}</div>"
         if not grouped.empty
         else "<p>No run has probe metrics yet.</p>",
         *(f"<div>{h}</div>" for h in fig_html),
@@ -161,7 +173,10 @@ def html_report(
         show = deltas[["run_id", "parent", "prune_score", "prune_ratio", "seed"]].copy()
         show["linear Δ (pp)"] = (100 * deltas["delta_linear"]).round(2)
         show["kNN Δ (pp)"] = (100 * deltas["delta_knn"]).round(2)
-        parts += ["<h2>Change vs the unpruned parent</h2>", show.to_html(index=False, na_rep="–")]
+        parts += [
+            "<h2>Change vs the unpruned parent</h2>",
+            f"<div class='box'>{show.to_html(index=False, na_rep='–')}</div>",
+        ]
     per_run = table[["run_id", "dataset", "loss_mode", "prune_score", "prune_ratio", "seed", "state"]].copy()
     per_run["linear %"] = (100 * table["linear_acc"]).round(2)
     per_run["kNN %"] = (100 * table["knn_acc"]).round(2)
@@ -172,9 +187,10 @@ def html_report(
         parts += [f"<h2>Unreadable runs ({len(bad)})</h2><p class='note'>Left out of every group:</p><ul>{items}</ul>"]
     parts += [
         "<h2>Runs</h2>",
-        per_run.to_html(index=False, na_rep="–"),
+        f"<div class='box'>{per_run.to_html(index=False, na_rep='–')}</div>",
         "<h2>Settings and provenance</h2>",
-        settings_table(records).to_html(index=False, na_rep="–"),
+        f"<div class='box'>{settings_table(records).to_html(index=False, na_rep='–')}</div>",
+        *audits,
         "<p class='note'>Reproduce a run with <code>python -m core train --config RUN/config.json</code>; "
         "regenerate this report with <code>python -m core report --out report.html</code>.</p>",
         "</body></html>",
