@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("stage", choices=["subset", "clean", "mixed", "probe", "summary"])
     ap.add_argument("--source", type=Path, default=Path(os.environ.get("CIFAR10_JPG", "/work/data")))
     ap.add_argument("--per-class", type=int, default=200)
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=5)
     a = ap.parse_args()
     t0 = time.time()
     if a.stage == "subset":

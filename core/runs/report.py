@@ -30,6 +30,7 @@ from core.runs.report_tables import (
     group_runs,
     parent_deltas,
     pm,
+    pruning_comparisons_html,
     ratio_curves,
     runs_csv,
     runs_table,
@@ -176,6 +177,7 @@ def html_report(
         parts += [
             "<h2>Change vs the unpruned parent</h2>",
             f"<div class='box'>{show.to_html(index=False, na_rep='–')}</div>",
+            f"<div class='box'>{pruning_comparisons_html(records)}</div>",
         ]
     per_run = table[["run_id", "dataset", "loss_mode", "prune_score", "prune_ratio", "seed", "state"]].copy()
     per_run["linear %"] = (100 * table["linear_acc"]).round(2)
