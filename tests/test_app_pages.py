@@ -116,8 +116,9 @@ def _make_run(
             "created": 4e9,
         },
     )
-    i = rng.integers(0, n, 60)
-    j = rng.integers(0, n, 60)
+    i = rng.integers(0, n, 120)
+    j = rng.integers(0, n, 120)
+    i, j = i[y[i] != y[j]][:60], j[y[i] != y[j]][:60]  # cross-class pairs, as `core pairs` writes
     sim = np.sort(rng.random(60))[::-1]
     pd.DataFrame({"i": i, "j": j, "label_i": y[i], "label_j": y[j], "similarity": sim}).to_csv(
         run / "pairs.csv", index=False

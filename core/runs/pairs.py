@@ -8,7 +8,8 @@
 - ``class_pairs.npz``: ``difficult_counts`` (C, C) = ``pair_counts`` of ``pairs_band.csv``,
   ``topk_counts`` (C, C) = ``pair_counts`` of ``pairs.csv``, ``mean_similarity``, ``t_hi``, ``t_lo``,
   ``classes``, and the histograms ``hist_edges`` (B+1,), ``hist_all``, ``hist_cross`` (B,) of pair
-  similarities (all pairs i < j / cross-class pairs; a seeded subset of samples above 4,000).
+  similarities (all pairs i < j / cross-class pairs; a seeded subset of samples above 4,000:
+  ``hist_samples``, ``hist_sampled``).
 - ``pairs.json`` (the cache record) holds ``definitions``: for each definition its file, its
   parameters and its pair count, so every file says what it lists.
 """
@@ -116,6 +117,7 @@ def compute_pairs(
         hist_all=hist["all"],
         hist_cross=hist["cross"],
         hist_samples=np.asarray(hist["n_samples"], np.int64),
+        hist_sampled=np.asarray(hist["sampled"], bool),
     )
     return {
         "run_dir": str(run_dir),
