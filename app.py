@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.frame import render_sidebar
+from ui.frame import follow_deep_link, render_sidebar
 
 # an emoji favicon is an inline SVG; a ":material/...:" one would be fetched from fonts.gstatic.com
 st.set_page_config(page_title="Hardpairs", page_icon="🧩", layout="wide")
@@ -29,6 +29,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+follow_deep_link(PAGES, page)  # a first request's /hard-pairs etc. (legacy pages/ mode, see ui.frame)
 with st.sidebar:
     st.markdown("### :material/extension: Hardpairs")
     st.caption("Difficult examples in contrastive learning (ICLR 2026)")

@@ -232,8 +232,9 @@ def pair_heatmap(
         clickmode="event+select",
         dragmode=False,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"title": "class B", "constrain": "domain", **ticks},
-        yaxis={"title": "class A", "autorange": "reversed", **ticks},
+        # fixed ranges: the overlay's large markers must not pad the axes (cells fill the plot area exactly)
+        xaxis={"title": "class B", "range": [-0.5, c - 0.5], **ticks},
+        yaxis={"title": "class A", "range": [c - 0.5, -0.5], **ticks},
         plot_bgcolor="white",
     )
     return fig

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -28,6 +29,7 @@ _RUN_WIDGET = "hp_run_widget"  # the sidebar selectbox's own key
 RUN_PARAM = "run"  # the URL query parameter of the selected run (its folder name)
 _URL_SYNCED = "hp_url_synced"  # {param: the value last written to / read from the URL}
 _URL_MISSING = "hp_url_missing_run"  # a run name from the URL that is not in the runs folder
+_DEEP_LINK = "hp_deep_link"  # the URL slug of a first request, followed after the legacy-mode rerun
 
 
 def leave_legacy_pages_mode() -> None:
@@ -44,7 +46,32 @@ def leave_legacy_pages_mode() -> None:
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
+        # a URL that is not a file name (``/hard-pairs``) was resolved to app.py by the legacy mode and
+        # the rerun would land on the default page: remember the slug; app.py follows it (follow_deep_link)
+        st.session_state[_DEEP_LINK] = _url_slug()
         st.rerun()
+
+
+def _url_slug() -> str:
+    """The last path segment of the browser's URL ("" for the root or when unknown)."""
+    from urllib.parse import urlparse
+
+    try:
+        url = st.context.url or ""
+    except Exception:  # noqa: BLE001 - no browser context (bare mode, AppTest)
+        return ""
+    return urlparse(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def follow_deep_link(pages: Sequence[Any], current: Any) -> None:
+    """After ``st.navigation``: switch to the page a first request's URL named, when the legacy-mode rerun
+    (see :func:`leave_legacy_pages_mode`) landed elsewhere. Query parameters (``?run=``) are kept."""
+    slug = st.session_state.pop(_DEEP_LINK, None)
+    if not slug or getattr(current, "url_path", None) == slug:
+        return
+    target = next((p for p in pages if getattr(p, "url_path", None) == slug), None)
+    if target is not None:
+        st.switch_page(target, query_params=st.query_params.to_dict())
 
 
 def runs_folder() -> Path:
