@@ -101,9 +101,9 @@ def _definition_panel(cp: dict, definition: str, info: dict, frame: pd.DataFrame
     t_hi, t_lo = float(cp["t_hi"]), float(cp["t_lo"])
     st.markdown(band_caption(info, t_hi, t_lo, info.get("k")))
     c1, c2, c3 = st.columns(3)
-    c1.metric("Sim_posLow (t_lo)", f"{t_lo:.4f}", help=help_for("pos_high / pos_low"))
-    c2.metric("Sim_posHigh (t_hi)", f"{t_hi:.4f}", help=help_for("pos_high / pos_low"))
-    c3.metric("pairs in the band", f"{len(frame):,}", help=help_for("band (pairs)"))
+    c1.metric("t_lo (posLow)", f"{t_lo:.4f}", help=help_for("pos_high / pos_low"))
+    c2.metric("t_hi (posHigh)", f"{t_hi:.4f}", help=help_for("pos_high / pos_low"))
+    c3.metric("band pairs", f"{len(frame):,}", help=help_for("band (pairs)"))
     if "hist_edges" in cp:
         edges, counts = histogram_view(
             cp["hist_edges"], {"all pairs": cp["hist_all"], "cross-class pairs": cp["hist_cross"]}

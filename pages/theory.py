@@ -72,9 +72,9 @@ def _calculator(th: dict) -> None:
     left, right = st.columns([1, 1.3])
     d = calculator_defaults(th)
     with left:
-        alpha = st.slider("α", 0.0, 0.999, d["alpha"], 0.001, format="%.3f", key="th_alpha")
-        beta = st.slider("β", -1.0, 0.999, d["beta"], 0.001, format="%.3f", key="th_beta")
-        gamma = st.slider("γ", -1.0, 0.999, d["gamma"], 0.001, format="%.3f", key="th_gamma")
+        alpha = st.slider("α", 0.0, 0.999, d["alpha"], 0.001, format="%.3f", key="th_alpha", help=help_for("alpha"))
+        beta = st.slider("β", -1.0, 0.999, d["beta"], 0.001, format="%.3f", key="th_beta", help=help_for("beta"))
+        gamma = st.slider("γ", -1.0, 0.999, d["gamma"], 0.001, format="%.3f", key="th_gamma", help=help_for("gamma"))
         c1, c2, c3 = st.columns(3)
         n = c1.number_input("n", min_value=2.0, value=d["n"], step=1.0, format="%.1f", key="th_n")
         n_d = c2.number_input("n_d", min_value=0.0, value=d["n_d"], step=1.0, format="%.1f", key="th_nd")

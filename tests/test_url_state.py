@@ -115,8 +115,8 @@ def test_hard_pairs_band_view_shows_thresholds_and_histogram(pair_run):
         t_hi, t_lo = float(z["t_hi"]), float(z["t_lo"])
         np.testing.assert_array_equal(_heat(at), z["difficult_counts"])
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Sim_posLow (t_lo)"] == f"{t_lo:.4f}" and metrics["Sim_posHigh (t_hi)"] == f"{t_hi:.4f}"
-    assert metrics["pairs in the band"] == f"{len(pd.read_csv(pair_run / 'pairs_band.csv')):,}"
+    assert metrics["t_lo (posLow)"] == f"{t_lo:.4f}" and metrics["t_hi (posHigh)"] == f"{t_hi:.4f}"
+    assert metrics["band pairs"] == f"{len(pd.read_csv(pair_run / 'pairs_band.csv')):,}"
     assert any(f"{t_lo:.4f} ≤ s < {t_hi:.4f}" in m.value for m in at.markdown)
     charts = at.get("plotly_chart")
     assert len(charts) == 2  # the heatmap and the histogram
