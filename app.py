@@ -14,13 +14,15 @@ from ui.frame import follow_deep_link, render_sidebar
 # an emoji favicon is an inline SVG; a ":material/...:" one would be fetched from fonts.gstatic.com
 st.set_page_config(page_title="Hardpairs", page_icon="🧩", layout="wide")
 
-# URL paths match the page titles (README, "Pages and their URLs"); the runs page is the root URL.
+# URL paths match the page titles (README, "The pages"); Runs, the default page, is served at "/" (its
+# url_path only has to be unique; "runs" would equal pages/runs.py's legacy name, whose page hash then
+# runs that file alone on every AppTest interaction and loses form submits).
 # Some equal a file name in pages/: while Streamlit still treats the app as a legacy `pages/` app
 # (before the first st.navigation call after a server start) such a URL runs that file alone;
 # ui.frame.leave_legacy_pages_mode (called by every page) then reruns it inside this frame.
 # The selected run is in the URL too (`?run=<name>`, ui.frame).
 PAGES = [
-    st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:", url_path="runs", default=True),
+    st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:", url_path="home", default=True),
     st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
     st.Page("pages/hard_pairs.py", title="Hard pairs", icon=":material/join_inner:", url_path="hard-pairs"),
     st.Page("pages/prune.py", title="Prune & retrain", icon=":material/content_cut:", url_path="prune"),
