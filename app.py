@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.frame import render_sidebar
+from ui.frame import follow_deep_link, render_sidebar
 
 # an emoji favicon is an inline SVG; a ":material/...:" one would be fetched from fonts.gstatic.com
 st.set_page_config(page_title="Hardpairs", page_icon="🧩", layout="wide")
 
-# URL names differ from the file names on purpose: while Streamlit still treats the app as a legacy
-# `pages/` app (before the first st.navigation call after a server start), a URL equal to a file
-# name would run that page file alone, without this frame (see ui.frame.leave_legacy_pages_mode).
+# URL paths match the page titles (README, "The pages"); Runs, the default page, is served at "/" (its
+# url_path only has to be unique; "runs" would equal pages/runs.py's legacy name, whose page hash then
+# runs that file alone on every AppTest interaction and loses form submits).
+# Some equal a file name in pages/: while Streamlit still treats the app as a legacy `pages/` app
+# (before the first st.navigation call after a server start) such a URL runs that file alone;
+# ui.frame.leave_legacy_pages_mode (called by every page) then reruns it inside this frame.
+# The selected run is in the URL too (`?run=<name>`, ui.frame).
 PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:", url_path="home", default=True),
-    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="map"),
-    st.Page("pages/hard_pairs.py", title="Hard pairs", icon=":material/join_inner:", url_path="pairs"),
-    st.Page("pages/prune.py", title="Prune & retrain", icon=":material/content_cut:", url_path="retrain"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="comparison"),
-    st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="bounds"),
+    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
+    st.Page("pages/hard_pairs.py", title="Hard pairs", icon=":material/join_inner:", url_path="hard-pairs"),
+    st.Page("pages/prune.py", title="Prune & retrain", icon=":material/content_cut:", url_path="prune"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
+    st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="theory"),
 ]
 
 page = st.navigation(PAGES)
+follow_deep_link(PAGES, page)  # a first request's /hard-pairs etc. (legacy pages/ mode, see ui.frame)
 with st.sidebar:
     st.markdown("### :material/extension: Hardpairs")
     st.caption("Difficult examples in contrastive learning (ICLR 2026)")

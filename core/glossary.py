@@ -1,72 +1,155 @@
 """One definition per term, shared by the app (help texts, glossary expanders), the README and the report.
 
-``GLOSSARY`` maps a term to ``(group, definition)``; groups are ``score``, ``loss mode``, ``theory``,
-``pairs`` and ``statistics``. Pure data: no imports beyond the standard library.
+``GLOSSARY`` maps a term to ``(group, definition)``; groups are ``score``, ``loss mode``, ``knob``,
+``pairs``, ``theory`` and ``statistics`` (``GROUPS``). Every definition was checked against the code
+that computes it: scores ``core/analysis/scores.py``, loss modes ``core/training/loss.py`` /
+``hardneg.py`` / ``lossmodes.py``, alpha/beta/gamma ``core/analysis/theory.py``, bounds
+``core/analysis/bounds.py``, pairs ``core/analysis/pairs.py``. Loss-mode terms are the mode names of
+``core.training.lossmodes`` with the suffix `` (loss)`` where a score has the same name (``margin``).
+:func:`markdown` renders a group for the README (``tests/test_glossary.py`` checks the README holds it).
+Pure data: no imports beyond the standard library.
 """
 
 from __future__ import annotations
 
+GROUPS = ("score", "loss mode", "knob", "pairs", "theory", "statistics")
+HEADINGS = {
+    "score": "Scores",
+    "loss mode": "Loss modes",
+    "knob": "Training knobs",
+    "pairs": "Difficult pairs",
+    "theory": "Theory: alpha, beta, gamma and the bounds",
+    "statistics": "Statistics",
+}
+
+_S = "s = cosine similarity of L2-normalised pre-projector features"
+
 GLOSSARY: dict[str, tuple[str, str]] = {
+    # --- per-sample scores (core/analysis/scores.py); higher = more difficult, pruning removes the highest
     "band": (
         "score",
-        "Share of a sample's similarities that fall in the paper's difficult band Sim_posLow <= s < Sim_posHigh "
-        "(Eq. 12: thresholds at the posHigh and posLow quantiles of all pairwise cosine similarities). "
-        "Label-free; high = the sample sits close to many samples that are probably of another class.",
+        "Label-free. The share of a sample's pairs (with every other training sample) whose similarity lies in the "
+        "paper's band Sim_posLow <= s < Sim_posHigh. The thresholds are dataset-level (Eq. 12 lifted from a batch "
+        "to the whole set): sort the similarities of all pairs in descending order; Sim_posHigh is the value at "
+        f"position pos_high, Sim_posLow the one at position pos_low (fractions of the list; {_S}).",
     ),
     "cross_class": (
         "score",
-        "Mean cosine similarity to the k nearest samples of other classes minus the mean to the k nearest "
-        "of its own class. Needs labels; high = closer to other classes than to its own.",
+        "Needs labels. Mean similarity to the k nearest samples of other classes minus the mean similarity to the "
+        "k nearest samples of its own class (a missing side counts as -1). High = closer to other classes than to "
+        "its own, e.g. an image that mixes two classes.",
     ),
     "margin": (
         "score",
-        "1 - (p_top1 - p_top2) of the linear probe's class probabilities: a small gap between the two most "
-        "likely classes means the sample sits on a decision boundary.",
+        "Needs labels. 1 - (p_top1 - p_top2) of a linear probe's class probabilities (fitted on the same features "
+        "and labels, App. A.5): a small gap between the two most likely classes = a sample on a decision boundary.",
     ),
     "prototype": (
         "score",
-        "1 - cosine similarity to the nearest of k-means prototypes fitted on the features (label-free): "
-        "high = far from every cluster centre, an atypical sample.",
+        "Label-free. Spherical k-means prototypes (as many as classes; round(1/pos_high) without labels) "
+        "are fitted on the features; the score is "
+        "c2 - c1, the cosine to the 2nd-nearest prototype minus the cosine to the nearest (always <= 0). Near 0 = "
+        "the sample sits on the boundary between two prototypes.",
     ),
-    "random": ("score", "A uniform random score (seeded): the baseline any pruning score must beat at the same ratio."),
+    "random": (
+        "score",
+        "Uniform random numbers in [0, 1) (seeded): the baseline that a pruning score must beat at the same ratio.",
+    ),
     "mixed": (
         "score",
-        "Oracle: 1 for the samples that Mixed-omega replaced by a mix of two classes, else 0. Only exists for "
-        "Mixed-omega data, where the ground truth is known; pruning by it is an upper bound, not a method.",
+        "Not a score but the ground truth of Mixed-omega data: 1 for the training images replaced by a pixel mix "
+        "of two classes, else 0. The AUROC of a score against it says how well the score finds them.",
     ),
-    "baseline": ("loss mode", "Plain SimCLR NT-Xent loss (Eq. 1), no special treatment of difficult pairs."),
+    # --- loss modes (core/training/lossmodes.py; formulas in loss.py, hardneg.py)
+    "baseline": (
+        "loss mode",
+        "SimCLR's NT-Xent (InfoNCE) loss with logits s/tau; difficult pairs get nothing special.",
+    ),
     "removal": (
         "loss mode",
-        "Difficult pairs (similarity between Sim_posLow and Sim_posHigh in the batch) are removed from the "
-        "loss: their logit is set to 0 (Eq. 13) or masked out of the denominator.",
+        "Eq. 13: the logit of a difficult pair is set to 0 (it stays in the denominator as exp(0) = 1 but gives no "
+        "gradient); with removal='mask' the pair is dropped from the denominator instead. Difficult pairs are "
+        "found in each batch (Eq. 12, thresholds per anchor row).",
     ),
-    "margin_loss": (
+    "margin (loss)": (
         "loss mode",
-        "mode 'margin': a margin sigma is added to the logits of difficult pairs (Eq. 14), pushing them apart harder.",
+        "Loss mode 'margin', Eq. 14: a margin sigma is added to the similarity of difficult pairs, logit "
+        "(s + sigma)/tau, so the loss pushes them apart harder.",
     ),
     "temperature": (
         "loss mode",
-        "Difficult pairs get a lower temperature rho * tau with rho < 1 (Eq. 15), sharpening their gradient.",
+        "Eq. 15: difficult pairs get the temperature rho * tau, logit s/(rho tau) (rho < 1 sharpens their gradient).",
     ),
-    "combined": ("loss mode", "Removal, margin and temperature together (Eq. 16)."),
+    "combined": (
+        "loss mode",
+        "Eq. 16, the paper's method: margin and temperature together, logit (s + sigma)/(rho tau) for difficult "
+        "pairs (no removal).",
+    ),
+    "hard_ucl": (
+        "loss mode",
+        "H-UCL (Jiang et al.): unsupervised contrastive loss whose negatives are weighted by exp(beta s), so the "
+        "most similar negatives count most; tau_plus > 0 debiases for same-class negatives.",
+    ),
+    "scl": (
+        "loss mode",
+        "Supervised contrastive loss: uses the labels (same-class samples are not negatives); "
+        "an upper reference, not an unsupervised method.",
+    ),
+    "hard_scl": (
+        "loss mode",
+        "H-SCL: supervised contrastive loss with negatives weighted by exp(beta s) (uses labels).",
+    ),
+    # --- knobs (TrainConfig fields)
+    "tau": ("knob", "Temperature of the contrastive softmax; every logit is divided by it."),
+    "pos_high / pos_low": (
+        "knob",
+        "Positions (fractions, pos_high < pos_low) in the descending list of similarities that give the band's "
+        "edges Sim_posHigh and Sim_posLow (Eq. 12), e.g. 0.15 and 0.22 for CIFAR-10.",
+    ),
+    "sigma": ("knob", "The margin added to difficult-pair similarities (modes margin, combined)."),
+    "rho": ("knob", "The factor on the temperature of difficult pairs (modes temperature, combined)."),
+    "beta (H-UCL/H-SCL)": (
+        "knob",
+        "Hardening strength of hard_ucl / hard_scl (negatives weighted by exp(beta s)); not the theory's beta.",
+    ),
+    "tau_plus": ("knob", "H-UCL's class prior for debiasing (the share of negatives assumed to be same-class)."),
+    # --- pairs (core/analysis/pairs.py, Hard pairs page)
     "difficult pair": (
         "pairs",
-        "Two samples of different classes whose representations are very similar. On the Hard pairs page it "
-        "means either the paper's band (similarity between the Eq. 12 thresholds) or the k most similar "
-        "cross-class pairs; the page says which one it uses.",
+        "Two samples of different classes whose representations are very similar. The Hard pairs page offers two "
+        "definitions and says which one every view uses: 'band' or 'top K'.",
     ),
-    "alpha": ("theory", "alpha: mean cosine similarity of pairs of samples from the same class (Sec. 3)."),
-    "beta": ("theory", "beta: mean similarity of pairs from different classes that are not difficult."),
+    "band (pairs)": (
+        "pairs",
+        "A cross-class pair, among one sample's k most similar other-class samples, whose similarity lies in the "
+        "band Sim_posLow <= s < Sim_posHigh (the same thresholds as the band score). File: pairs_band.csv.",
+    ),
+    "top K (pairs)": ("pairs", "The K most similar pairs of samples with different labels. File: pairs.csv."),
+    # --- theory (core/analysis/theory.py, bounds.py)
+    "alpha": ("theory", "Mean cosine similarity of pairs of different samples from the same class (App. A.5)."),
+    "beta": (
+        "theory",
+        "Mean similarity of cross-class pairs in which neither sample is difficult. Here a difficult sample is one "
+        "of the 8% per class with the smallest linear-probe margin (App. A.5) -- not the Hard pairs definitions.",
+    ),
     "gamma": (
         "theory",
-        "gamma: mean similarity of difficult cross-class pairs; the paper's theory needs gamma > beta.",
+        "Mean similarity of cross-class pairs with a difficult sample. The model assumes "
+        "0 <= beta <= gamma < alpha < 1; a Welch t-test says whether gamma > beta in the data.",
     ),
     "error bound": (
         "theory",
-        "Thm 3.x upper bounds on the linear-probe error of the learned representation with difficult pairs kept, "
-        "removed, or given a margin / temperature. A bound above 1 is vacuous (it says nothing about an error "
-        "rate); only the comparison between bounds carries information.",
+        "Upper bounds on the linear-probe error, all of the form 4 delta/(1 - lambda) + 8 delta (HaoChen et al., "
+        "Thm B.3): clean data (Thm 3.3), with difficult examples (Thm 3.4), after removing them (Cor 4.1) and with "
+        "temperature scaling (Thm 4.5). A bound above 1 is vacuous -- it says nothing about an error rate; only "
+        "which bound is smaller carries information.",
     ),
+    "removal threshold": (
+        "theory",
+        "The gap gamma - beta above which the bound after removal (Cor 4.1) is below the bound with difficult "
+        "examples kept (Thm 3.4): 'removal wins'.",
+    ),
+    # --- statistics
     "95% interval": (
         "statistics",
         "Student-t interval over seeds for a mean accuracy, or a paired bootstrap interval over test samples for "
@@ -88,3 +171,16 @@ def define(term: str) -> str:
 def terms(group: str | None = None) -> list[str]:
     """Terms of one group (all when ``group`` is None), in the table's order."""
     return [t for t, (g, _) in GLOSSARY.items() if group is None or g == group]
+
+
+def markdown(groups: list[str] | tuple[str, ...] = GROUPS) -> str:
+    """The glossary of ``groups`` as Markdown: one ``**group**`` line per group, then ``- **term**: definition``."""
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise KeyError(f"unknown glossary group(s) {unknown}; use {list(GROUPS)}")
+    blocks = []
+    for group in groups:
+        lines = [f"**{HEADINGS[group]}**"]
+        lines += [f"- **{t}**: {define(t)}" for t in terms(group)]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -1,9 +1,12 @@
 """Hard pairs: which classes the model confuses, and the hardest cross-class pairs themselves.
 
-Reads ``class_pairs.npz`` (difficult_counts (C,C) int64, mean_similarity (C,C) float32) and
-``pairs.csv`` (i, j, label_i, label_j, similarity; ranked), both from
-``python -m core pairs --run-dir R``. A click on a heatmap cell fills the two class pickers
-(through an invisible scatter overlay: heatmap traces emit no selection events).
+One definition per view: the user picks what a difficult pair is -- the K most similar cross-class
+pairs (``pairs.csv``) or the paper's band (``pairs_band.csv``, Eq. 12 thresholds) -- and the heatmap
+counts exactly the pairs of that file that the gallery lists (``ui.pairview.cell_counts``). Both files,
+``class_pairs.npz`` (mean similarities, histograms) and ``pairs.json`` (the definitions) come from
+``python -m core pairs --run-dir R``. A click on a heatmap cell fills the two class pickers (through
+an invisible scatter overlay: heatmap traces emit no selection events). The definition and the class
+pair are in the URL (``?def=&a=&b=``) next to the run.
 """
 
 from __future__ import annotations
@@ -14,10 +17,24 @@ import streamlit as st
 
 from core.data.thumbs import page_bounds
 from ui.feedback import guard, show_command
-from ui.figures import pair_heatmap
-from ui.frame import selected_run
+from ui.figures import band_histogram, pair_heatmap
+from ui.frame import selected_run, to_url, url_to_widget
+from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button
-from ui.pairview import ANY, class_index, filter_pairs, mean_without_diagonal, pair_table, picked_cell
+from ui.pairview import (
+    ANY,
+    DEFINITION_FILES,
+    DEFINITIONS,
+    band_caption,
+    cell_counts,
+    class_index,
+    filter_pairs,
+    histogram_view,
+    mean_without_diagonal,
+    orient_pairs,
+    pair_table,
+    picked_cell,
+)
 from ui.readers import class_names, load_npz_cached, read_csv_cached, run_json
 from ui.selection import cells_from_selection
 from ui.thumbs import thumbs_for
@@ -33,7 +50,11 @@ def _on_cell(chart_key: str, names: list[str]) -> None:
         st.session_state["hp_page"] = 1
 
 
-def _heatmap(cp: dict, names: list[str]) -> None:
+def _what(definition: str, n_pairs: int) -> str:
+    return f"top {n_pairs}" if definition == "top" else f"band, {n_pairs} pairs"
+
+
+def _heatmap(cp: dict, frame: pd.DataFrame, names: list[str], definition: str) -> None:
     mean_view = st.toggle("Show mean cross-class similarity instead of difficult-pair counts", key="hp_mean")
     sel = None
     a, b = st.session_state.get("hp_a"), st.session_state.get("hp_b")
@@ -50,9 +71,9 @@ def _heatmap(cp: dict, names: list[str]) -> None:
         )
     else:
         fig = pair_heatmap(
-            cp["difficult_counts"],
+            cell_counts(frame, len(names)),
             names,
-            title="Difficult pairs per class pair (click a cell)",
+            title=f"Difficult pairs per class pair ({_what(definition, len(frame))}) — click a cell",
             value_name="pairs",
             integer=True,
             selected=sel,
@@ -63,34 +84,64 @@ def _heatmap(cp: dict, names: list[str]) -> None:
         on_select=lambda: _on_cell("hp_heatmap", names),
         selection_mode=("points",),
         config={"displayModeBar": False},
+        width="stretch",
     )
 
 
-def _gallery(run_dir, pairs: pd.DataFrame, names: list[str]) -> None:
-    st.subheader("Hardest cross-class pairs")
+def _definition_panel(cp: dict, definition: str, info: dict, frame: pd.DataFrame) -> None:
+    if definition == "top":
+        st.markdown(
+            f"A difficult pair is one of the **{len(frame)} most similar pairs of samples with different labels** "
+            f"(similarity {frame['similarity'].min():.4f} to {frame['similarity'].max():.4f}). "
+            "The heatmap counts these pairs; the gallery lists them."
+            if len(frame)
+            else "pairs.csv holds no pairs."
+        )
+        return
+    t_hi, t_lo = float(cp["t_hi"]), float(cp["t_lo"])
+    st.markdown(band_caption(info, t_hi, t_lo, info.get("k")))
+    c1, c2, c3 = st.columns(3)
+    c1.metric("t_lo (posLow)", f"{t_lo:.4f}", help=help_for("pos_high / pos_low"))
+    c2.metric("t_hi (posHigh)", f"{t_hi:.4f}", help=help_for("pos_high / pos_low"))
+    c3.metric("band pairs", f"{len(frame):,}", help=help_for("band (pairs)"))
+    if "hist_edges" in cp:
+        edges, counts = histogram_view(
+            cp["hist_edges"], {"all pairs": cp["hist_all"], "cross-class pairs": cp["hist_cross"]}
+        )
+        st.plotly_chart(band_histogram(edges, counts, t_lo, t_hi), key="hp_hist", width="stretch")
+        n_hist = int(cp["hist_samples"]) if "hist_samples" in cp else 0
+        subset = " (a seeded random subset; the thresholds are exact over all pairs)" if cp.get("hist_sampled") else ""
+        st.caption(f"Histogram over all pairs of {n_hist:,} training samples{subset}; the band is shaded.")
+
+
+def _gallery(run_dir, pairs: pd.DataFrame, names: list[str], definition: str, counts: np.ndarray) -> None:
+    st.subheader("The pairs")
     options = [ANY, *names]
-    for key in ("hp_a", "hp_b"):
+    for key, param in (("hp_a", "a"), ("hp_b", "b")):
+        url_to_widget(param, key, options)
         if st.session_state.get(key) not in options:
             st.session_state[key] = ANY
     c1, c2 = st.columns(2)
-    a_name = c1.selectbox("Class A", options, key="hp_a")
-    b_name = c2.selectbox("Class B", options, key="hp_b")
-    shown = filter_pairs(pairs, class_index(a_name, names), class_index(b_name, names))
+    a_name = c1.selectbox("Class A", options, key="hp_a", help="Heatmap row; a click on a cell sets both classes.")
+    b_name = c2.selectbox("Class B", options, key="hp_b", help="Heatmap column.")
+    to_url("a", None if a_name == ANY else a_name)
+    to_url("b", None if b_name == ANY else b_name)
+    a, b = class_index(a_name, names), class_index(b_name, names)
+    shown = orient_pairs(filter_pairs(pairs, a, b), a, b)
     if shown.empty:
-        st.info(
-            f"No pairs between {a_name} and {b_name} among the {len(pairs)} ranked pairs in "
-            "pairs.csv (the heatmap counts every difficult pair). Pick other classes, or rank "
-            "more pairs:"
-        )
-        argv = ["pairs", "--run-dir", str(run_dir), "--top", str(max(5000, 5 * len(pairs)))]
-        show_command(argv, caption="")
-        job_button("Rank more pairs now", argv, kind="analyse", key="hp_more_job", primary=False)
+        cell = f" (the heatmap's cell {a_name} ↔ {b_name} shows {counts[a, b]})" if None not in (a, b) else ""
+        st.info(f"No difficult pairs between {a_name} and {b_name} under this definition{cell}.")
+        if definition == "top":
+            st.caption("Pick other classes, or rank more pairs:")
+            argv = ["pairs", "--run-dir", str(run_dir), "--top", str(max(5000, 5 * len(pairs)))]
+            show_command(argv, caption="")
+            job_button("Rank more pairs now", argv, kind="analyse", key="hp_more_job", primary=False)
         return
     _, _, n_pages = page_bounds(len(shown), 1, PAGE_SIZE)
     if not 1 <= int(st.session_state.get("hp_page", 1)) <= n_pages:
         st.session_state["hp_page"] = 1
     left, right = st.columns([3, 1])
-    left.caption(f"{len(shown)} pairs, most similar first · {PAGE_SIZE} per page")
+    left.caption(f"{len(shown)} pairs, most similar first · {PAGE_SIZE} per page · image A is class A")
     page = right.number_input(f"Page (of {n_pages})", 1, n_pages, step=1, key="hp_page")
     start, stop, _ = page_bounds(len(shown), int(page), PAGE_SIZE)
     rows = shown.iloc[start:stop]
@@ -111,11 +162,25 @@ def _gallery(run_dir, pairs: pd.DataFrame, names: list[str]) -> None:
     )
 
 
+def _pick_definition(has_band: bool) -> str:
+    url_to_widget("def", "hp_def", list(DEFINITIONS))
+    definition = st.radio(
+        "A difficult pair is",
+        list(DEFINITIONS),
+        format_func=DEFINITIONS.__getitem__,
+        key="hp_def",
+        horizontal=True,
+        help=f"{help_for('top K (pairs)')}\n\n{help_for('band (pairs)')}",
+    )
+    to_url("def", definition)
+    return definition if definition == "top" or has_band else ""
+
+
 def main() -> None:
     st.title("Hard pairs")
     st.caption(
-        "Difficult pairs are cross-class pairs the encoder maps close together. The heatmap "
-        "counts them per class pair; the gallery shows the pairs themselves."
+        "Difficult pairs are cross-class pairs the encoder maps close together. Pick a definition: the heatmap "
+        "counts the pairs under it per class pair, and the gallery lists exactly those pairs."
     )
     run_dir = selected_run()
     if run_dir is None:
@@ -140,10 +205,26 @@ def main() -> None:
             "they come from an older version. Recompute them with the command above."
         )
         return
+    band = read_csv_cached(run_dir / DEFINITION_FILES["band"])
+    definition = _pick_definition(band is not None)
+    if not definition:
+        st.info(
+            f"{run_dir.name} has no {DEFINITION_FILES['band']} (pairs from an older version): recompute the pairs "
+            "with the command above to list the band's pairs."
+        )
+        job_button("Recompute the pairs now", [*argv, "--force"], kind="analyse", key="hp_band_job", primary=False)
+        return
+    frame = pairs if definition == "top" else band
     names = class_names(run_dir, int(np.asarray(cp["difficult_counts"]).shape[0]))
-    _heatmap(cp, names)
+    info = ((run_json(run_dir, "pairs.json") or {}).get("definitions") or {}).get(definition) or {}
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        _heatmap(cp, frame, names, definition)
+    with right:
+        _definition_panel(cp, definition, info, frame)
     with guard("The pair gallery"):
-        _gallery(run_dir, pairs, names)
+        _gallery(run_dir, frame, names, definition, cell_counts(frame, len(names)))
+    glossary_expander(["pairs", "score"])
 
 
 with guard("The Hard pairs page"):

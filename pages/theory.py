@@ -14,14 +14,20 @@ from core.analysis import bounds
 from ui.feedback import guard, show_command
 from ui.figures import bounds_vs_gap, monitor_curves, monitor_frame
 from ui.frame import reset_on_run_change, selected_run
+from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button
 from ui.readers import run_json, run_progress
 from ui.theoryview import (
     BOUND_METRICS,
+    EQUAL_REL,
+    VACUOUS_NOTE,
     bound_curve,
-    bound_delta,
+    bound_error_message,
+    bound_text,
     calculator_defaults,
+    equal_at_precision,
     finite_or,
+    metric_delta,
     monitor_claim,
     removal_verdict,
 )
@@ -33,17 +39,17 @@ def _measured(th: dict) -> None:
     cols[0].metric(
         "α (same class)",
         f"{finite_or(th.get('alpha'), float('nan')):.4f}",
-        help="Mean cosine similarity over same-class pairs.",
+        help=help_for("alpha"),
     )
     cols[1].metric(
         "β (easy cross-class)",
         f"{finite_or(th.get('beta'), float('nan')):.4f}",
-        help="Mean over cross-class pairs with no difficult sample.",
+        help=help_for("beta"),
     )
     cols[2].metric(
         "γ (difficult cross-class)",
         f"{finite_or(th.get('gamma'), float('nan')):.4f}",
-        help="Mean over cross-class pairs containing a difficult sample.",
+        help=help_for("gamma"),
     )
     cols[3].metric("γ − β", f"{finite_or(th.get('gamma_minus_beta'), float('nan')):.4f}")
     cols[4].metric(
@@ -66,9 +72,9 @@ def _calculator(th: dict) -> None:
     left, right = st.columns([1, 1.3])
     d = calculator_defaults(th)
     with left:
-        alpha = st.slider("α", 0.0, 0.999, d["alpha"], 0.001, format="%.3f", key="th_alpha")
-        beta = st.slider("β", -1.0, 0.999, d["beta"], 0.001, format="%.3f", key="th_beta")
-        gamma = st.slider("γ", -1.0, 0.999, d["gamma"], 0.001, format="%.3f", key="th_gamma")
+        alpha = st.slider("α", 0.0, 0.999, d["alpha"], 0.001, format="%.3f", key="th_alpha", help=help_for("alpha"))
+        beta = st.slider("β", -1.0, 0.999, d["beta"], 0.001, format="%.3f", key="th_beta", help=help_for("beta"))
+        gamma = st.slider("γ", -1.0, 0.999, d["gamma"], 0.001, format="%.3f", key="th_gamma", help=help_for("gamma"))
         c1, c2, c3 = st.columns(3)
         n = c1.number_input("n", min_value=2.0, value=d["n"], step=1.0, format="%.1f", key="th_n")
         n_d = c2.number_input("n_d", min_value=0.0, value=d["n_d"], step=1.0, format="%.1f", key="th_nd")
@@ -78,21 +84,31 @@ def _calculator(th: dict) -> None:
     with right:
         errors = res["bound_errors"]
         if errors:
-            st.error(" ".join(sorted(set(errors.values()))))
+            st.error(bound_error_message(errors))
         for col, (name, key) in zip(st.columns(3), BOUND_METRICS, strict=True):
-            val = res.get(key)
-            extra = bound_delta(val, res.get("bound_clean"), key)
+            extra, colour = metric_delta(res, key)
             col.metric(
                 name,
-                "—" if val is None else f"{val:.5f}",
+                bound_text(res.get(key)),
                 delta=extra,
-                delta_color="inverse",
-                delta_arrow="off" if extra is None else "auto",
+                delta_color=colour,
+                delta_arrow="off" if extra is None or colour == "off" else "auto",
+                help=help_for("error bound"),
             )
+        shown = [res.get(key) for _, key in BOUND_METRICS if res.get(key) is not None]
+        if any(v > 1 for v in shown):
+            st.caption(VACUOUS_NOTE)
         thr = res.get("removal_threshold")
         beats = res.get("removal_beats_keeping")
         if thr is not None and beats is not None:
-            (st.success if beats else st.warning)(removal_verdict(gamma - beta, thr, beats))
+            verdict = removal_verdict(gamma - beta, thr, beats)
+            keep, drop = res.get("bound_difficult"), res.get("bound_removal")
+            if keep is not None and drop is not None and equal_at_precision(keep, drop):
+                verdict += (
+                    f" The two bounds are equal at this precision (they differ by less than {EQUAL_REL:.1%}), "
+                    "so the difference is too small to matter."
+                )
+            (st.success if beats else st.warning)(verdict)
         if thr is not None and res.get("bound_removal") is not None and n_d >= 1 and alpha > beta:
             curve = bound_curve(alpha, beta, float(n), float(n_d), int(r), float(delta), thr, gamma - beta)
             fig = bounds_vs_gap(curve.gaps, curve.clean, curve.difficult, curve.removal, thr, gamma - beta)
@@ -148,6 +164,7 @@ def main() -> None:
             _calculator(th)
     with guard("The monitor plot"):
         _monitor(run_dir)
+    glossary_expander(["theory", "loss mode"])
 
 
 with guard("The Theory page"):

@@ -228,13 +228,51 @@ def pair_heatmap(
     ticks = {"tickvals": list(range(c)), "ticktext": names} if c <= 30 else {}
     fig.update_layout(
         title=title,
-        height=min(720, 160 + 36 * c) if c <= 30 else 720,
+        height=min(720, max(420, 120 + 44 * c)) if c <= 30 else 720,
         clickmode="event+select",
         dragmode=False,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"title": "class B", "constrain": "domain", **ticks},
-        yaxis={"title": "class A", "autorange": "reversed", "scaleanchor": "x", **ticks},
+        # fixed ranges: the overlay's large markers must not pad the axes (cells fill the plot area exactly)
+        xaxis={"title": "class B", "range": [-0.5, c - 0.5], **ticks},
+        yaxis={"title": "class A", "range": [c - 0.5, -0.5], **ticks},
         plot_bgcolor="white",
+    )
+    return fig
+
+
+def band_histogram(edges: np.ndarray, counts: dict[str, np.ndarray], t_lo: float, t_hi: float) -> go.Figure:
+    """Histogram of pair similarities (one bar trace per entry of ``counts``) with the band shaded.
+
+    Args:
+        edges: (B+1,) bin edges. counts: name -> (B,) int counts, e.g. all pairs and cross-class pairs.
+        t_lo, t_hi: the band's thresholds (Sim_posLow, Sim_posHigh); the band is t_lo <= s < t_hi.
+    """
+    e = np.asarray(edges, dtype=np.float64)
+    centres, widths = (e[:-1] + e[1:]) / 2, np.diff(e)
+    colours = ["#bbbbbb", REMOVED_COLOR, "#1f77b4"]
+    fig = go.Figure(
+        [
+            go.Bar(x=centres, y=np.asarray(v), width=widths, name=name, marker_color=colours[n % 3], opacity=0.8)
+            for n, (name, v) in enumerate(counts.items())
+        ]
+    )
+    fig.add_vrect(
+        x0=t_lo,
+        x1=t_hi,
+        fillcolor="#ffbf00",
+        opacity=0.3,
+        line_width=0,
+        annotation_text=f"band {t_lo:.3f}–{t_hi:.3f}",
+        annotation_position="top left",
+    )
+    fig.update_layout(
+        barmode="overlay",
+        height=320,
+        title="Pair similarities, the band shaded",
+        xaxis_title="cosine similarity",
+        yaxis_title="pairs",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
     )
     return fig
 

@@ -1,13 +1,22 @@
-"""The app's frame: the sidebar run selector, the selected run, and per-run widget resets.
+"""The app's frame: the sidebar run selector, the selected run, per-run widget resets, state in the URL.
 
 The sidebar run selector lives in the entrypoint (``app.py`` calls :func:`render_sidebar`), so its
 value survives page switches. Pages read it with :func:`selected_run` and may change it with
 :func:`select_run`. Session state only holds the run folder as a string.
+
+State in the URL: the selected run is ``?run=<run folder name>`` on every page, so a reload, a new
+tab or a pasted link shows the same run; pages add their own parameters (the Hard pairs page its
+class pair and definition) with :func:`new_url_value` (before the widget) and :func:`to_url` (after
+it). The rule: a URL value that differs from the last one this session wrote or read is news
+(a pasted link, a reload, a new tab) and wins over session state; otherwise session state wins and
+is written back to the URL. An unknown run in the URL gives a sidebar warning and the newest run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -17,6 +26,10 @@ from ui.labels import run_label
 
 RUN_KEY = "hp_run"  # the selected run folder (str), shared by all pages
 _RUN_WIDGET = "hp_run_widget"  # the sidebar selectbox's own key
+RUN_PARAM = "run"  # the URL query parameter of the selected run (its folder name)
+_URL_SYNCED = "hp_url_synced"  # {param: the value last written to / read from the URL}
+_URL_MISSING = "hp_url_missing_run"  # a run name from the URL that is not in the runs folder
+_DEEP_LINK = "hp_deep_link"  # the URL slug of a first request, followed after the legacy-mode rerun
 
 
 def leave_legacy_pages_mode() -> None:
@@ -33,7 +46,32 @@ def leave_legacy_pages_mode() -> None:
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
+        # a URL that is not a file name (``/hard-pairs``) was resolved to app.py by the legacy mode and
+        # the rerun would land on the default page: remember the slug; app.py follows it (follow_deep_link)
+        st.session_state[_DEEP_LINK] = _url_slug()
         st.rerun()
+
+
+def _url_slug() -> str:
+    """The last path segment of the browser's URL ("" for the root or when unknown)."""
+    from urllib.parse import urlparse
+
+    try:
+        url = st.context.url or ""
+    except Exception:  # noqa: BLE001 - no browser context (bare mode, AppTest)
+        return ""
+    return urlparse(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def follow_deep_link(pages: Sequence[Any], current: Any) -> None:
+    """After ``st.navigation``: switch to the page a first request's URL named, when the legacy-mode rerun
+    (see :func:`leave_legacy_pages_mode`) landed elsewhere. Query parameters (``?run=``) are kept."""
+    slug = st.session_state.pop(_DEEP_LINK, None)
+    if not slug or getattr(current, "url_path", None) == slug:
+        return
+    target = next((p for p in pages if getattr(p, "url_path", None) == slug), None)
+    if target is not None:
+        st.switch_page(target, query_params=st.query_params.to_dict())
 
 
 def runs_folder() -> Path:
@@ -43,6 +81,49 @@ def runs_folder() -> Path:
 
 def _remember_widget_choice() -> None:
     st.session_state[RUN_KEY] = st.session_state.get(_RUN_WIDGET)
+    st.session_state.pop(_URL_MISSING, None)
+
+
+def new_url_value(param: str) -> str | None:
+    """The URL's value of ``param`` when it is news to this session (a pasted link, a reload, a new tab), else
+    None. A value is news once: it is remembered as synced."""
+    value = st.query_params.get(param)
+    synced = st.session_state.setdefault(_URL_SYNCED, {})
+    if value is None or value == synced.get(param):
+        return None
+    synced[param] = value
+    return value
+
+
+def url_to_widget(param: str, key: str, options: Sequence[str]) -> None:
+    """Before a widget keyed ``key``: a new URL value of ``param`` that is one of ``options`` becomes its value."""
+    value = new_url_value(param)
+    if value is not None and value in options:
+        st.session_state[key] = value
+
+
+def to_url(param: str, value: str | None) -> None:
+    """Write the shown ``value`` of ``param`` to the URL (remove the parameter for None)."""
+    synced = st.session_state.setdefault(_URL_SYNCED, {})
+    if value is None:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != value:
+        st.query_params[param] = value
+    synced[param] = value
+
+
+def _run_from_url(options: Sequence[str]) -> None:
+    """Select the run a pasted link / reload names (``?run=<name>``); remember an unknown one for the warning."""
+    name = new_url_value(RUN_PARAM)
+    if name is None:
+        return
+    by_name = {Path(o).name: o for o in options}
+    if name in by_name:
+        select_run(by_name[name])
+        st.session_state.pop(_URL_MISSING, None)
+    else:
+        st.session_state[_URL_MISSING] = name
 
 
 def select_run(run_dir: str | Path | None) -> None:
@@ -71,8 +152,16 @@ def render_sidebar() -> None:
             labels = {r["run_dir"]: run_label(r) for r in rows}
             # RUN_KEY is the source of truth (pages may set it, e.g. to a run being trained that
             # does not exist yet); the widget mirrors it and writes back through on_change.
+            _run_from_url(options)
             current = st.session_state.get(RUN_KEY)
             index = options.index(current) if current in options else 0
+            missing = st.session_state.get(_URL_MISSING)
+            if missing:
+                st.warning(
+                    f"The link asks for run `{missing}`, which is not in the runs folder; showing "
+                    f"`{Path(options[index]).name}` instead. Pick a run below.",
+                    icon=":material/link_off:",
+                )
             if st.session_state.get(_RUN_WIDGET) != options[index]:
                 st.session_state.pop(_RUN_WIDGET, None)
             st.selectbox(
@@ -82,9 +171,10 @@ def render_sidebar() -> None:
                 key=_RUN_WIDGET,
                 format_func=labels.__getitem__,
                 on_change=_remember_widget_choice,
-                help="The run every page shows. Newest first; label: dataset · loss mode · "
-                "seed · state · linear-probe accuracy — run id.",
+                help="The run every page shows (also in the page URL as `?run=`, so a link keeps it). "
+                "Newest first; label: dataset · loss mode · seed · state · linear-probe accuracy — run id.",
             )
+            to_url(RUN_PARAM, Path(options[index]).name)
         else:
             st.caption("No runs yet — train one on the **Runs** page.")
         st.caption(f"Runs folder: `{root}`")

@@ -1,7 +1,8 @@
 """What the Hard pairs page shows: the pairs of the chosen classes, a gallery page, heatmap clicks.
 
-Pure functions (no Streamlit calls) over pairs.csv (i, j, label_i, label_j, similarity) and
-class_pairs.npz.
+Pure functions (no Streamlit calls) over pairs.csv / pairs_band.csv (i, j, label_i, label_j,
+similarity) and class_pairs.npz. One definition per view: the heatmap counts (``cell_counts``) the
+very frame the gallery lists (``filter_pairs`` + ``orient_pairs``), so a cell and its list never disagree.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.analysis.pairs import pair_counts
+
 ANY = "any class"
+
+#: The two definitions of a difficult pair the page offers: URL value -> radio label.
+DEFINITIONS = {
+    "top": "Top K: the most similar cross-class pairs",
+    "band": "Band: the paper's Eq. 12 similarity band",
+}
+#: The pair file of each definition (written by ``python -m core pairs``).
+DEFINITION_FILES = {"top": "pairs.csv", "band": "pairs_band.csv"}
 
 
 def filter_pairs(pairs: pd.DataFrame, a: int | None, b: int | None) -> pd.DataFrame:
@@ -63,4 +74,58 @@ def pair_table(rows: pd.DataFrame, start: int, names: Sequence[str], thumbs: Any
             "label B": [names[int(c)] for c in rows["label_j"]],
             "ids": [f"#{int(i)} / #{int(j)}" for i, j in zip(rows["i"], rows["j"], strict=True)],
         }
+    )
+
+
+def cell_counts(pairs: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """(C, C) int64: how many listed pairs each (class A, class B) cell holds, symmetric.
+
+    Cell (a, b) equals ``len(filter_pairs(pairs, a, b))`` for every a, b.
+    """
+    return pair_counts(pairs["label_i"].to_numpy(), pairs["label_j"].to_numpy(), n_classes)
+
+
+def orient_pairs(pairs: pd.DataFrame, a: int | None, b: int | None) -> pd.DataFrame:
+    """Swap each pair's two samples where needed so that column A holds class ``a`` (or, with only ``b``
+    chosen, column B holds ``b``): the gallery then reads in the pickers' and the heatmap's order."""
+    if a is not None:
+        swap = pairs["label_i"].to_numpy() != a
+    elif b is not None:
+        swap = pairs["label_j"].to_numpy() != b
+    else:
+        return pairs
+    out = pairs.copy()
+    for left, right in (("i", "j"), ("label_i", "label_j")):
+        lv, rv = out[left].to_numpy().copy(), out[right].to_numpy().copy()
+        out[left] = np.where(swap, rv, lv)
+        out[right] = np.where(swap, lv, rv)
+    return out
+
+
+def histogram_view(
+    edges: np.ndarray, counts: dict[str, np.ndarray], bins: int = 80
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Fine histograms (B,) over ``edges`` (B+1,) trimmed to the occupied range and merged into about ``bins``
+    bins. Returns (new edges (b+1,) float64, {name: (b,) int64}) with every count preserved."""
+    total = sum(np.asarray(c, np.int64) for c in counts.values())
+    occupied = np.flatnonzero(total)
+    if occupied.size == 0:
+        return np.asarray(edges, np.float64), {k: np.asarray(v, np.int64) for k, v in counts.items()}
+    lo, hi = int(occupied[0]), int(occupied[-1]) + 1
+    step = max(1, -(-(hi - lo) // bins))
+    starts = np.arange(lo, hi, step)
+    merged = {k: np.add.reduceat(np.asarray(v, np.int64)[lo:hi], starts - lo) for k, v in counts.items()}
+    new_edges = np.append(np.asarray(edges, np.float64)[starts], float(edges[hi]))
+    return new_edges, merged
+
+
+def band_caption(definition: dict | None, t_hi: float, t_lo: float, k: int | None) -> str:
+    """The band definition in words, thresholds as numbers (4 decimals)."""
+    d = definition or {}
+    where = f" at the {d['pos_high']:.0%} / {d['pos_low']:.0%} positions" if "pos_high" in d else ""
+    among = f"among each sample's {k} most similar other-class samples, " if k else ""
+    return (
+        f"A difficult pair is a cross-class pair {among}with similarity in the band "
+        f"**{t_lo:.4f} ≤ s < {t_hi:.4f}** (Sim_posLow ≤ s < Sim_posHigh, Eq. 12: thresholds{where} of all "
+        "pair similarities, sorted from the most similar)."
     )

@@ -94,6 +94,58 @@ def bound_delta(value: float | None, clean: float | None, key: str) -> str | Non
     return f"{value - clean:+.3g} vs Thm 3.3"
 
 
+#: relative difference below which two bounds are "equal at this precision" (shown with 4 decimals)
+EQUAL_REL = 1e-3
+#: the bound each metric is compared with (its delta): keeping difficult examples vs clean data, removal vs keeping
+DELTA_AGAINST = {"bound_difficult": ("bound_clean", "Thm 3.3"), "bound_removal": ("bound_difficult", "keeping")}
+VACUOUS_NOTE = (
+    "Bounds above 1 are vacuous: an error rate cannot exceed 1, so these values say nothing about the error "
+    "itself. Only the comparison between the bounds (which one is smaller) carries information."
+)
+
+
+def bound_text(value: float | None) -> str:
+    """A bound as shown: 4 decimals ("—" when it cannot be computed)."""
+    return "—" if value is None else f"{value:.4f}"
+
+
+def equal_at_precision(a: float, b: float, rel: float = EQUAL_REL) -> bool:
+    """True when ``a`` and ``b`` differ by less than ``rel`` relative to the larger magnitude."""
+    return abs(a - b) < rel * max(abs(a), abs(b), 1e-12)
+
+
+def metric_delta(res: Mapping[str, Any], key: str) -> tuple[str | None, str]:
+    """(delta text, st.metric delta_color) of bound ``key`` against the bound in ``DELTA_AGAINST``.
+
+    Lower is better for a bound, so the colour is ``"inverse"`` (a smaller bound is green, matching the
+    verdict "removal wins"); two bounds equal at 4 decimals / ``EQUAL_REL`` give a grey "equal" text.
+    """
+    if key not in DELTA_AGAINST:
+        return None, "off"
+    other, name = DELTA_AGAINST[key]
+    value, ref = res.get(key), res.get(other)
+    if value is None or ref is None:
+        return None, "off"
+    if equal_at_precision(value, ref):
+        return f"= {name} at this precision", "off"
+    return f"{value - ref:+.4f} vs {name}", "inverse"
+
+
+def bound_error_message(errors: Mapping[str, str]) -> str:
+    """One message for the bounds that cannot be computed: which ones, and each distinct reason once
+    (messages that differ only in the numbers they quote are one reason; the one quoting gamma is kept)."""
+    names = {"bound_clean": "Thm 3.3", "bound_difficult": "Thm 3.4", "bound_removal": "Cor 4.1"}
+    names |= {"bound_temperature": "Thm 4.5", "removal_threshold": "the removal threshold"}
+    first = ("bound_difficult", "lambda_difficult", "bound_temperature", "removal_beats_keeping")
+    reasons: dict[str, str] = {}
+    for key in sorted(errors, key=lambda k: (k not in first, k)):
+        stem = errors[key].split(", got")[0].split(";")[0]
+        reasons.setdefault(stem, errors[key])
+    missing = [label for key, label in names.items() if key in errors]
+    head = f"Not computable with these values: {', '.join(missing)}. " if missing else ""
+    return head + " ".join(reasons.values())
+
+
 def removal_verdict(gap: float, threshold: float, beats: bool) -> str:
     """The sentence comparing gamma - beta with the removal threshold (markdown)."""
     thr_text = "∞" if not math.isfinite(threshold) else f"{threshold:.5f}"

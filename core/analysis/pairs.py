@@ -14,6 +14,11 @@ Both come from the **other-class kNN graph**: each sample linked to its k most s
   pairs between classes a and b (symmetric, zero diagonal). ``mean_similarity[a, b]`` is the exact
   mean cosine over *all* pairs of classes a and b (from class sums: mean = s_a . s_b / (n_a n_b));
   the diagonal is the mean over same-class pairs i != j. NaN where a class has too few samples.
+- ``band_pairs``: the pairs ``difficult_counts`` counts, listed (the **band** definition of a
+  difficult pair); ``pair_counts`` turns any list of pairs into its (C, C) count matrix, so a view
+  that lists pairs and a heatmap that counts them use one definition (the **top-K** definition is
+  simply ``hardest_pairs(top=K)`` counted by ``pair_counts``).
+- ``similarity_histograms``: histograms of all and of cross-class pair similarities (for the band's picture).
 """
 
 from __future__ import annotations
@@ -141,12 +146,84 @@ def class_pair_matrix(
     t_hi, t_lo = float(thresholds[0]), float(thresholds[1])
     a, b, s = _edges(graph if graph is not None else class_split_knn(xn, labels, k))
     inside = (s >= t_lo) & (s < t_hi)
-    counts = np.zeros((n_classes, n_classes), np.int64)
-    np.add.at(counts, (labels[a[inside]], labels[b[inside]]), 1)
-    counts = counts + counts.T
     return {
-        "difficult_counts": counts,
+        "difficult_counts": pair_counts(labels[a[inside]], labels[b[inside]], n_classes),
         "mean_similarity": class_mean_similarity(xn, labels, n_classes),
         "t_hi": t_hi,
         "t_lo": t_lo,
     }
+
+
+def pair_counts(label_i: np.ndarray, label_j: np.ndarray, n_classes: int) -> np.ndarray:
+    """(C, C) int64 symmetric count of unordered pairs per class pair (zero diagonal for cross-class pairs).
+
+    Args:
+        label_i, label_j: (P,) int class ids of each pair's two samples.
+    """
+    counts = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(counts, (np.asarray(label_i, np.int64), np.asarray(label_j, np.int64)), 1)
+    return counts + counts.T - np.diag(np.diag(counts))
+
+
+def band_pairs(
+    features: np.ndarray,
+    labels: np.ndarray,
+    t_hi: float,
+    t_lo: float,
+    k: int = 20,
+    graph: dict[str, np.ndarray] | None = None,
+    normalised: bool = False,
+) -> pd.DataFrame:
+    """Every difficult pair of the **band** definition: an edge of the other-class kNN graph (a pair in
+    one endpoint's ``k`` most similar other-class samples) with ``t_lo <= similarity < t_hi``.
+
+    These are exactly the pairs ``class_pair_matrix`` counts in ``difficult_counts``.
+
+    Args:
+        features: (N, D). labels: (N,) int. t_hi, t_lo: the band's similarity thresholds (Eq. 12).
+        k, graph, normalised: as in ``hardest_pairs``.
+
+    Returns:
+        DataFrame ``i, j, label_i, label_j, similarity`` (i < j), most similar first (ties by i, then j).
+    """
+    xn, labels = _prepare(features, labels, k, normalised)
+    a, b, s = _edges(graph if graph is not None else class_split_knn(xn, labels, k))
+    inside = (s >= t_lo) & (s < t_hi)
+    a, b, s = a[inside], b[inside], s[inside]
+    return pd.DataFrame(
+        {"i": a, "j": b, "label_i": labels[a], "label_j": labels[b], "similarity": s.astype(np.float32)}
+    )
+
+
+def similarity_histograms(
+    xn: np.ndarray, labels: np.ndarray, bins: int = 2000, max_samples: int = 4000, seed: int = 0, block: int = 1024
+) -> dict[str, Any]:
+    """Histograms of the cosine similarities of all unordered pairs i < j and of the cross-class ones.
+
+    Above ``max_samples`` samples the pairs are those of a seeded random subset of ``max_samples`` samples
+    (an estimate of the shape; the band thresholds themselves are always exact, see ``band_sweep``).
+
+    Args:
+        xn: (N, D) float32 unit rows. labels: (N,) int64. bins: equal bins over [-1, 1].
+
+    Returns:
+        dict: ``edges`` (bins+1,) float64, ``all`` and ``cross`` (bins,) int64 counts, ``n_samples`` int
+        (rows used), ``sampled`` bool.
+    """
+    n = len(xn)
+    rows = np.arange(n)
+    if n > max_samples:
+        rows = np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False))
+    x = np.asarray(xn, np.float32)[rows]
+    y = np.asarray(labels, np.int64)[rows]
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    total = np.zeros(bins, np.int64)
+    cross = np.zeros(bins, np.int64)
+    for start in range(0, len(x), block):
+        stop = min(start + block, len(x))
+        s = np.clip(x[start:stop] @ x.T, -1.0, 1.0)
+        upper = np.arange(len(x))[None, :] > np.arange(start, stop)[:, None]  # pairs i < j only
+        total += np.histogram(s[upper], bins=edges)[0]
+        other = upper & (y[start:stop, None] != y[None, :])
+        cross += np.histogram(s[other], bins=edges)[0]
+    return {"edges": edges, "all": total, "cross": cross, "n_samples": len(x), "sampled": len(x) < n}

@@ -8,8 +8,8 @@ the one rule of ``core.runs.cache`` (features fingerprint + parameters); the map
 - scores: ``scores.csv`` (``index,label``, one column per score, ``mixed`` for a contaminated
   dataset) and ``scores.json`` (parameters, band thresholds, each score's AUROC at finding the
   mixed images).
-- pairs: ``pairs.csv`` (hardest cross-class pairs), ``class_pairs.npz`` (``difficult_counts``,
-  ``mean_similarity``, ``t_hi``, ``t_lo``, ``classes``) and ``pairs.json``.
+- pairs: ``pairs.csv`` (top-K cross-class pairs), ``pairs_band.csv`` (the band's pairs),
+  ``class_pairs.npz`` and ``pairs.json`` (see ``core.runs.pairs``).
 - map: ``umap_<d>d.csv`` + ``.json``.
 - theory: ``theory.json`` (see ``core.runs.theory``).
 """
@@ -28,10 +28,11 @@ import numpy as np
 
 from core.analysis.scores import ScoreConfig, auroc, compute_scores
 from core.errors import HardpairsError
-from core.runs.cache import CACHE_KEYS, cached, features_fingerprint
-from core.runs.folder import load_features, read_json, require_features, require_run, save_npz, update_status, write_csv
+from core.runs.cache import CACHE_KEYS, cached
+from core.runs.folder import load_features, read_json, require_features, require_run, update_status, write_csv
 from core.runs.lock import stop_on_sigterm
 from core.runs.log import run_log
+from core.runs.pairs import PAIR_OUTPUTS, compute_pairs
 from core.runs.theory import theory_for_run
 
 PathLike = str | os.PathLike[str]
@@ -133,63 +134,12 @@ def scores_for_run(
     return {key: v for key, v in res.items() if key not in CACHE_KEYS}
 
 
-def _band_thresholds(run_dir: Path, pos_high: float, pos_low: float) -> tuple[float, float] | None:
-    """(t_hi, t_lo) from ``scores.json`` when it was computed exactly (no reference sample) on these features."""
-    stored = read_json(run_dir / "scores.json") or {}
-    p = stored.get("params") or {}
-    if (
-        p.get("pos_high") == pos_high
-        and p.get("pos_low") == pos_low
-        and p.get("band_reference") is None
-        and stored.get("features_sha1") == features_fingerprint(run_dir)
-    ):
-        return float(stored["t_hi"]), float(stored["t_lo"])
-    return None
-
-
-def _compute_pairs(
-    run_dir: Path, feats: dict[str, np.ndarray], labels: np.ndarray, params: dict[str, Any]
-) -> dict[str, Any]:
-    from core.analysis.neighbors import class_split_knn, l2_normalise
-    from core.analysis.pairs import class_pair_matrix, hardest_pairs
-
-    t0 = time.time()
-    classes = list((read_json(run_dir / "manifest.json", {}) or {}).get("classes") or [])
-    n_classes = max(len(classes), int(labels.max()) + 1)
-    pos_high, pos_low, k = params["pos_high"], params["pos_low"], params["k"]
-    thresholds = _band_thresholds(run_dir, pos_high, pos_low)
-    xn = l2_normalise(feats["train"])  # the one normalisation; the graph, pairs and map reuse it
-    graph = class_split_knn(xn, labels, k)
-    top = hardest_pairs(xn, labels, top=params["top"], k=k, graph=graph, normalised=True)
-    mat = class_pair_matrix(
-        xn, labels, n_classes, pos_high, pos_low, k=k, thresholds=thresholds, graph=graph, normalised=True
-    )
-    write_csv(run_dir / "pairs.csv", top)
-    save_npz(
-        run_dir / "class_pairs.npz",
-        difficult_counts=mat["difficult_counts"],
-        mean_similarity=mat["mean_similarity"],
-        t_hi=np.asarray(mat["t_hi"], np.float32),
-        t_lo=np.asarray(mat["t_lo"], np.float32),
-        classes=np.array(classes or [str(c) for c in range(n_classes)]),
-    )
-    return {
-        "run_dir": str(run_dir),
-        "n_pairs": len(top),
-        "k": k,
-        "top_similarity": float(top["similarity"].iloc[0]) if len(top) else None,
-        "difficult_pairs": int(mat["difficult_counts"].sum() // 2),
-        "t_hi": mat["t_hi"],
-        "t_lo": mat["t_lo"],
-        "seconds": round(time.time() - t0, 2),
-    }
-
-
 def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool = False) -> dict[str, Any]:
-    """Hardest cross-class pairs -> ``pairs.csv`` and the class x class map -> ``class_pairs.npz`` (cached).
+    """Difficult pairs under both definitions -> ``pairs.csv`` (top-K), ``pairs_band.csv`` (band) and the
+    class x class map -> ``class_pairs.npz`` (cached; see ``core.runs.pairs``).
 
     Returns:
-        ``run_dir, n_pairs, k, top_similarity, difficult_pairs, t_hi, t_lo, seconds, cached``.
+        ``run_dir, n_pairs, k, top_similarity, difficult_pairs, t_hi, t_lo, definitions, seconds, cached``.
 
     Raises:
         HardpairsError: unlabelled dataset, or ``k`` not below the number of samples.
@@ -217,9 +167,9 @@ def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool =
         run,
         "pairs.json",
         params,
-        lambda: _compute_pairs(run, feats, labels, params),
+        lambda: compute_pairs(run, feats, labels, params),
         force=force,
-        outputs=["pairs.csv", "class_pairs.npz"],
+        outputs=PAIR_OUTPUTS,
     )
     return {key: v for key, v in res.items() if key not in CACHE_KEYS}
 

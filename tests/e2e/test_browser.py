@@ -68,7 +68,7 @@ def sidebar_run_text(page) -> str:
 def test_first_request_deep_link_gets_the_app_frame(page, app_url):
     """Right after the server starts, a deep link must not run a page file without app.py's frame
     (Streamlit's legacy `pages/` mode); later deep links open their page."""
-    page.goto(app_url + "/map")
+    page.goto(app_url + "/embeddings")
     wait_for_app(page)
     page.wait_for_timeout(1000)
     wait_for_app(page)
@@ -76,7 +76,7 @@ def test_first_request_deep_link_gets_the_app_frame(page, app_url):
     assert "Prune & retrain" in nav and "app" not in nav.split()
     assert "Hardpairs" in page.get_by_test_id("stSidebar").inner_text()
     assert_clean(page, "first deep link")
-    for path, title in (("/comparison", "Compare"), ("/map", "Embeddings"), ("/bounds", "Theory")):
+    for path, title in (("/compare", "Compare"), ("/embeddings", "Embeddings"), ("/theory", "Theory")):
         page.goto(app_url + path)
         wait_for_app(page)
         assert page.locator("h1").first.inner_text().strip() == title

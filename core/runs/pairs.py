@@ -1,0 +1,132 @@
+"""The files of ``python -m core pairs``: two definitions of a difficult pair, each with every pair it counts.
+
+- ``pairs.csv``: the **top-K** definition, the ``top`` most similar cross-class pairs (ranked).
+- ``pairs_band.csv``: the **band** definition, every other-class kNN edge (a pair in one endpoint's
+  ``k`` most similar other-class samples) whose similarity lies in the paper's band
+  ``t_lo <= s < t_hi`` (Eq. 12 thresholds: the ``pos_high`` / ``pos_low`` quantiles of all pairwise
+  similarities, the same as the ``band`` score's).
+- ``class_pairs.npz``: ``difficult_counts`` (C, C) = ``pair_counts`` of ``pairs_band.csv``,
+  ``topk_counts`` (C, C) = ``pair_counts`` of ``pairs.csv``, ``mean_similarity``, ``t_hi``, ``t_lo``,
+  ``classes``, and the histograms ``hist_edges`` (B+1,), ``hist_all``, ``hist_cross`` (B,) of pair
+  similarities (all pairs i < j / cross-class pairs; a seeded subset of samples above 4,000:
+  ``hist_samples``, ``hist_sampled``).
+- ``pairs.json`` (the cache record) holds ``definitions``: for each definition its file, its
+  parameters and its pair count, so every file says what it lists.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.runs.cache import features_fingerprint
+from core.runs.folder import read_json, save_npz, write_csv
+
+#: Files written by :func:`compute_pairs` (the cache checks they all exist).
+PAIR_OUTPUTS = ["pairs.csv", "pairs_band.csv", "class_pairs.npz"]
+
+
+def band_thresholds(run_dir: Path, pos_high: float, pos_low: float) -> tuple[float, float] | None:
+    """(t_hi, t_lo) from ``scores.json`` when it was computed exactly (no reference sample) on these features."""
+    stored = read_json(run_dir / "scores.json") or {}
+    p = stored.get("params") or {}
+    if (
+        p.get("pos_high") == pos_high
+        and p.get("pos_low") == pos_low
+        and p.get("band_reference") is None
+        and stored.get("features_sha1") == features_fingerprint(run_dir)
+    ):
+        return float(stored["t_hi"]), float(stored["t_lo"])
+    return None
+
+
+def definitions(params: dict[str, Any], t_hi: float, t_lo: float, n_top: int, n_band: int) -> dict[str, Any]:
+    """The record of both definitions (stored in ``pairs.json``)."""
+    return {
+        "top": {
+            "file": "pairs.csv",
+            "counts": "topk_counts",
+            "text": f"the {n_top} most similar pairs of samples with different labels",
+            "top": params["top"],
+            "n_pairs": n_top,
+        },
+        "band": {
+            "file": "pairs_band.csv",
+            "counts": "difficult_counts",
+            "text": (
+                f"pairs with different labels, each among one sample's {params['k']} most similar other-class "
+                f"samples, with similarity in the band {t_lo:.4f} <= s < {t_hi:.4f} (Eq. 12 thresholds at the "
+                f"{params['pos_high']:.0%} / {params['pos_low']:.0%} positions of all pair similarities)"
+            ),
+            "t_hi": t_hi,
+            "t_lo": t_lo,
+            "pos_high": params["pos_high"],
+            "pos_low": params["pos_low"],
+            "k": params["k"],
+            "n_pairs": n_band,
+        },
+    }
+
+
+def compute_pairs(
+    run_dir: Path, feats: dict[str, np.ndarray], labels: np.ndarray, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Write ``pairs.csv``, ``pairs_band.csv`` and ``class_pairs.npz``; return the ``pairs`` command's dict.
+
+    Args:
+        feats: ``features.npz`` arrays (``train`` (N, D)). labels: (N,) int64 train labels.
+        params: ``pos_high, pos_low, k, top``.
+    """
+    from core.analysis.neighbors import class_split_knn, l2_normalise
+    from core.analysis.pairs import band_pairs, class_pair_matrix, hardest_pairs, pair_counts, similarity_histograms
+
+    t0 = time.time()
+    classes = list((read_json(run_dir / "manifest.json", {}) or {}).get("classes") or [])
+    n_classes = max(len(classes), int(labels.max()) + 1)
+    pos_high, pos_low, k = params["pos_high"], params["pos_low"], params["k"]
+    xn = l2_normalise(feats["train"])  # the one normalisation; the graph, pairs and map reuse it
+    graph = class_split_knn(xn, labels, k)
+    top = hardest_pairs(xn, labels, top=params["top"], k=k, graph=graph, normalised=True)
+    mat = class_pair_matrix(
+        xn,
+        labels,
+        n_classes,
+        pos_high,
+        pos_low,
+        k=k,
+        thresholds=band_thresholds(run_dir, pos_high, pos_low),
+        graph=graph,
+        normalised=True,
+    )
+    band = band_pairs(xn, labels, mat["t_hi"], mat["t_lo"], k=k, graph=graph, normalised=True)
+    hist = similarity_histograms(xn, labels)
+    write_csv(run_dir / "pairs.csv", top)
+    write_csv(run_dir / "pairs_band.csv", band)
+    save_npz(
+        run_dir / "class_pairs.npz",
+        difficult_counts=mat["difficult_counts"],
+        topk_counts=pair_counts(top["label_i"].to_numpy(), top["label_j"].to_numpy(), n_classes),
+        mean_similarity=mat["mean_similarity"],
+        t_hi=np.asarray(mat["t_hi"], np.float32),
+        t_lo=np.asarray(mat["t_lo"], np.float32),
+        classes=np.array(classes or [str(c) for c in range(n_classes)]),
+        hist_edges=hist["edges"],
+        hist_all=hist["all"],
+        hist_cross=hist["cross"],
+        hist_samples=np.asarray(hist["n_samples"], np.int64),
+        hist_sampled=np.asarray(hist["sampled"], bool),
+    )
+    return {
+        "run_dir": str(run_dir),
+        "n_pairs": len(top),
+        "k": k,
+        "top_similarity": float(top["similarity"].iloc[0]) if len(top) else None,
+        "difficult_pairs": int(mat["difficult_counts"].sum() // 2),
+        "t_hi": mat["t_hi"],
+        "t_lo": mat["t_lo"],
+        "definitions": definitions(params, mat["t_hi"], mat["t_lo"], len(top), len(band)),
+        "seconds": round(time.time() - t0, 2),
+    }

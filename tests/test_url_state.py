@@ -1,0 +1,134 @@
+"""State in the URL: the selected run (``?run=``) through app.py's frame, and the Hard pairs page's
+definition and class pair (``?def=&a=&b=``); a reload / pasted link is a fresh session with those params."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.runs.analysis import pairs_for_run
+from core.runs.folder import save_npz, write_json
+from tests.helpers import fake_run
+from ui.frame import RUN_KEY
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+
+
+def _app(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _url(at: AppTest, key: str):
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_pasted_link_selects_its_run_and_the_url_follows_the_selector(runs_root):
+    a = fake_run(runs_root, "a-run", created=1)
+    b = fake_run(runs_root, "b-run", created=2)
+    at = _app()
+    assert at.sidebar.selectbox[0].value == str(b) and _url(at, "run") == "b-run"  # newest, written to the URL
+    at = _app(run="a-run")  # a reload / new tab / pasted link
+    assert at.sidebar.selectbox[0].value == str(a) and _url(at, "run") == "a-run"
+    assert not at.sidebar.warning
+    at.sidebar.selectbox[0].set_value(str(b)).run()  # the user picks another run: the URL follows
+    assert at.sidebar.selectbox[0].value == str(b) and _url(at, "run") == "b-run"
+    at.run()  # and it stays (the old URL value is not applied again)
+    assert at.sidebar.selectbox[0].value == str(b)
+
+
+def test_an_unknown_run_in_the_url_warns_and_falls_back_visibly(runs_root):
+    fake_run(runs_root, "a-run", created=1)
+    b = fake_run(runs_root, "b-run", created=2)
+    at = _app(run="gone-run")
+    assert at.sidebar.selectbox[0].value == str(b) and _url(at, "run") == "b-run"
+    (warning,) = at.sidebar.warning
+    assert "`gone-run`" in warning.value and "not in the runs folder" in warning.value and "`b-run`" in warning.value
+
+
+@pytest.fixture(scope="module")
+def pair_run(tmp_path_factory):
+    """A digits-shaped run with generated clustered features and real `core pairs` outputs."""
+    from core.data.sources import load_dataset
+
+    y = load_dataset("digits").y_train
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((10, 16)) * 1.3)[y] + rng.standard_normal((len(y), 16))
+    run = tmp_path_factory.mktemp("runs") / "pairs-run"
+    write_json(run / "config.json", {"dataset": "digits", "seed": 0, "pos_high": 0.05, "pos_low": 0.12})
+    write_json(run / "manifest.json", {"run_id": run.name, "classes": [str(c) for c in range(10)]})
+    write_json(run / "status.json", {"state": "done"})
+    save_npz(run / "features.npz", train=x.astype(np.float32), test=x[:5].astype(np.float32), y_train=y, y_test=y[:5])
+    pairs_for_run(run, top=300, k=5)
+    return run
+
+
+def _hard_pairs(run: Path, **params: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "pages" / "hard_pairs.py"), default_timeout=60)
+    at.session_state[RUN_KEY] = str(run)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    return at
+
+
+def _heat(at: AppTest) -> np.ndarray:
+    import json
+
+    from tests.test_app_pages import _plotly_array
+
+    return _plotly_array(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"])
+
+
+@pytest.mark.parametrize("definition,file", [("top", "pairs.csv"), ("band", "pairs_band.csv")])
+def test_hard_pairs_heatmap_cells_list_their_pairs_in_picker_order(pair_run, definition, file):
+    pairs = pd.read_csv(pair_run / file)
+    counts = _heat(_hard_pairs(pair_run, **{"def": definition}))
+    hottest = np.unravel_index(np.argmax(counts), counts.shape)
+    cells = [hottest, hottest[::-1], *zip(*np.nonzero(counts), strict=True)][:4]
+    for a, b in cells:
+        at = _hard_pairs(pair_run, **{"def": definition, "a": str(a), "b": str(b)})
+        assert at.radio(key="hp_def").value == definition
+        assert at.selectbox(key="hp_a").value == str(a) and at.selectbox(key="hp_b").value == str(b)
+        both = ((pairs["label_i"] == a) & (pairs["label_j"] == b)) | ((pairs["label_i"] == b) & (pairs["label_j"] == a))
+        assert int(counts[a, b]) == int(both.sum()) > 0
+        table = at.dataframe[0].value
+        assert len(table) == min(20, int(counts[a, b]))
+        assert set(table["label A"]) == {str(a)} and set(table["label B"]) == {str(b)}  # the pickers' order
+        assert _url(at, "def") == definition and _url(at, "a") == str(a) and _url(at, "b") == str(b)
+
+
+def test_hard_pairs_band_view_shows_thresholds_and_histogram(pair_run):
+    at = _hard_pairs(pair_run, **{"def": "band"})
+    with np.load(pair_run / "class_pairs.npz") as z:
+        t_hi, t_lo = float(z["t_hi"]), float(z["t_lo"])
+        np.testing.assert_array_equal(_heat(at), z["difficult_counts"])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["t_lo (posLow)"] == f"{t_lo:.4f}" and metrics["t_hi (posHigh)"] == f"{t_hi:.4f}"
+    assert metrics["band pairs"] == f"{len(pd.read_csv(pair_run / 'pairs_band.csv')):,}"
+    assert any(f"{t_lo:.4f} ≤ s < {t_hi:.4f}" in m.value for m in at.markdown)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # the heatmap and the histogram
+    assert any(e.label == "Glossary" for e in at.expander)
+
+
+def test_hard_pairs_without_a_band_file_says_how_to_get_it(pair_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "old-run"
+    shutil.copytree(pair_run, run)
+    (run / "pairs_band.csv").unlink()
+    at = _hard_pairs(run, **{"def": "band"})
+    assert any("has no pairs_band.csv" in i.value for i in at.info)
+    assert at.button(key="hp_band_job")
