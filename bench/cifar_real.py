@@ -85,7 +85,9 @@ def clean(epochs: int) -> None:
 
 
 def _mix_args(seed: int) -> list[str]:
-    helptext = subprocess.run([sys.executable, "-m", "core", "train", "--help"], cwd=REPO, capture_output=True, text=True)
+    helptext = subprocess.run(
+        [sys.executable, "-m", "core", "train", "--help"], cwd=REPO, capture_output=True, text=True
+    )
     fixed = ["--mix-seed", "0"] if "--mix-seed" in helptext.stdout else []
     return ["--mix", "0.2", *fixed, "--seed", str(seed)]
 
@@ -114,7 +116,9 @@ def mixed(epochs: int) -> None:
         for score in ("band", "random"):
             child = f"mix20_prune_{score}_s{seed}"
             if not done(child):
-                res = cli("prune", "--run-dir", str(parent), "--score", score, "--ratio", str(RATIO), "--seed", str(seed))
+                res = cli(
+                    "prune", "--run-dir", str(parent), "--score", score, "--ratio", str(RATIO), "--seed", str(seed)
+                )
                 keep = Path(res["out"]) / "keep.npy"
                 train(child, epochs, *_mix_args(seed), "--keep", str(keep), "--parent", str(parent),
                       "--prune-score", score, "--prune-ratio", str(RATIO))  # fmt: skip
@@ -127,7 +131,9 @@ def mixed(epochs: int) -> None:
 
 
 def probe_paper() -> None:
-    helptext = subprocess.run([sys.executable, "-m", "core", "probe", "--help"], cwd=REPO, capture_output=True, text=True)
+    helptext = subprocess.run(
+        [sys.executable, "-m", "core", "probe", "--help"], cwd=REPO, capture_output=True, text=True
+    )
     if "--protocol" not in helptext.stdout:
         raise SystemExit("this checkout has no `probe --protocol`; nothing to do")
     for run in sorted(p for p in RUNS.iterdir() if (p / "metrics.json").exists()):
