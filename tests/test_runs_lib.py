@@ -168,3 +168,17 @@ def test_import_run_failing_after_its_folder_was_made_removes_only_that_folder(t
         importing.import_run(tiny_run / "checkpoints" / "last.pt", run_dir=str(root / "imported"))
     assert not (root / "imported").exists()
     assert (root / "keep-me" / "notes.txt").read_text() == "mine"
+
+
+def test_update_status_never_recreates_a_moved_run_folder(tmp_path):
+    """A process stopping after its run folder was moved away must not leave a stray status.json."""
+    from core.runs.folder import update_status
+
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    update_status(run, state="running")
+    run.rename(tmp_path / "runs" / "moved")
+    status = update_status(run, state="cancelled")
+    assert status["state"] == "cancelled"
+    assert not run.exists()
+    assert (tmp_path / "runs" / "moved" / "status.json").exists()

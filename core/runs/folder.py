@@ -61,8 +61,14 @@ def runs_root(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 def update_status(run_dir: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
-    """Merge ``fields`` into ``run_dir/status.json`` atomically and return the new status."""
+    """Merge ``fields`` into ``run_dir/status.json`` atomically and return the new status.
+
+    A run folder that no longer exists (moved or deleted while its process was stopping) is not
+    re-created: nothing is written and the merged status is only returned.
+    """
     path = Path(run_dir) / "status.json"
+    if not path.parent.is_dir():
+        return {**fields, "updated": time.time()}
     try:
         status = read_run_json(run_dir, "status.json")
     except HardpairsError:
