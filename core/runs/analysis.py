@@ -51,7 +51,10 @@ def mixed_flags(cfg: dict[str, Any], n: int) -> tuple[np.ndarray | None, str | N
         from core.data.sources import load_dataset
 
         data = load_dataset(
-            cfg["dataset"], mix=cfg["mix"], mix_lambda=cfg.get("mix_lambda", 0.5), seed=cfg.get("seed", 0)
+            cfg["dataset"],
+            mix=cfg["mix"],
+            mix_lambda=cfg.get("mix_lambda", 0.5),
+            seed=cfg.get("mix_seed", cfg.get("seed", 0)),
         )
     except HardpairsError as err:
         return None, f"mixed flags unavailable: {err}"

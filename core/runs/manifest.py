@@ -80,6 +80,7 @@ def make_manifest(run_id: str, cfg: dict[str, Any], data: Any, keep: np.ndarray 
         "classes": list(data.classes),
         "n_mixed": int(np.asarray(data.mixed).sum()),
         "seed": cfg.get("seed"),
+        "mix_seed": cfg.get("mix_seed"),
         "keep_sha1": indices_sha1(keep),
         "n_kept": int(len(keep)) if keep is not None else int(len(data.x_train)),
         "parent": cfg.get("parent"),

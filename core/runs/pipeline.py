@@ -146,7 +146,12 @@ def run_config(run_dir: str | Path) -> TrainConfig:
 def load_run_data(cfg: TrainConfig, download: bool = False) -> ImageDataset:
     """The (possibly Mixed-omega) dataset a config names."""
     return load_dataset(
-        cfg.dataset, mix=cfg.mix, mix_lambda=cfg.mix_lambda, seed=cfg.seed, download=download, image_size=cfg.image_size
+        cfg.dataset,
+        mix=cfg.mix,
+        mix_lambda=cfg.mix_lambda,
+        seed=cfg.mix_seed,
+        download=download,
+        image_size=cfg.image_size,
     )
 
 

@@ -64,6 +64,7 @@ class TrainConfig:
     # data
     mix: float = 0.0
     mix_lambda: float = 0.5
+    mix_seed: int = 0  # seeds which images are mixed (separate from --seed: 3 seeds, one contaminated set)
     image_size: int | None = None
     keep: str | None = None  # path of a kept-indices .npy (pruned retrain)
     # provenance of a pruned retrain
@@ -94,6 +95,8 @@ class TrainConfig:
         if unknown:
             raise HardpairsError(f"unknown config keys {unknown}; valid keys are the `train` flags: {sorted(names)}")
         fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        if "mix_seed" not in fixed:  # a config.json written before --mix-seed: mixing used the training seed
+            fixed["mix_seed"] = fixed.get("seed", 0)
         cfg = cls(**fixed)
         cfg.validate()
         return cfg
@@ -145,7 +148,7 @@ def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
         (_is_number(getattr(cfg, f), float), f"{_flag(f)} must be a finite number (got {getattr(cfg, f)!r})")
         for f in _FLOAT_FIELDS
     ]
-    ints = ("epochs", "batch_size", "warmup_epochs", "out_size", "proj_hidden", "proj_dim", "seed")
+    ints = ("epochs", "batch_size", "warmup_epochs", "out_size", "proj_hidden", "proj_dim", "seed", "mix_seed")
     typed += [
         (_is_number(getattr(cfg, f), int), f"{_flag(f)} must be an integer (got {getattr(cfg, f)!r})") for f in ints
     ]
@@ -191,6 +194,7 @@ def _number_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
         (cfg.proj_hidden >= 1, f"--proj-hidden must be >= 1 (got {cfg.proj_hidden})"),
         (cfg.proj_dim >= 1, f"--proj-dim must be >= 1 (got {cfg.proj_dim})"),
         (0 <= cfg.seed < 2**32, f"--seed must be in [0, 2**32) (got {cfg.seed})"),
+        (0 <= cfg.mix_seed < 2**32, f"--mix-seed must be in [0, 2**32) (got {cfg.mix_seed})"),
     ]
 
 
@@ -254,6 +258,6 @@ def make_config(dataset: str = "digits", preset: str | None = None, **overrides:
     Example: ``make_config("digits", loss_mode="combined", epochs=5)``.
     """
     preset = preset or default_preset(dataset)
-    values: dict[str, Any] = {"dataset": dataset, "preset": preset, **preset_values(preset, dataset)}
+    values: dict[str, Any] = {"dataset": dataset, "preset": preset, "mix_seed": 0, **preset_values(preset, dataset)}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(values)

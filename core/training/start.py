@@ -6,6 +6,7 @@ its epochs. Under torchrun rank 0 reads and checks ``last.pt`` and shares it wit
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ _RESUMABLE = {"epochs", "device", "created", "checkpoint_every", "log_every", "c
 
 
 def _check_resume(cfg: TrainConfig, saved: dict[str, Any]) -> None:
+    # a checkpoint written before a field existed was trained with that field's default
+    # (and, before --mix-seed, with the training seed as the mixing seed)
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    saved = {**defaults, "mix_seed": saved.get("seed", 0), **saved}
     diff = sorted(
         k for k in set(saved) | set(cfg.to_dict()) if k not in _RESUMABLE and saved.get(k) != cfg.to_dict().get(k)
     )
