@@ -21,7 +21,9 @@ from core.training.checkpoints import FORMAT, load_checkpoint_file
 from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, broadcast_object, local_batch, setup_distributed
 from core.training.lossmodes import LABEL_MODES
+from core.training.moco import MoCoState
 from core.training.models import SimCLRModel
+from core.training.presets import preset_note
 from core.training.step import StepContext, augment_config, prepare_model
 
 #: Config fields that may differ between an interrupted run and its resumption.
@@ -127,7 +129,13 @@ def start_training(
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch = int(ckpt["epoch"])
-    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env)
+    moco = None
+    if cfg.method == "moco":
+        if env.enabled:
+            raise HardpairsError("--method moco runs in one process (no shuffled BatchNorm); start it without torchrun")
+        moco = MoCoState(model, cfg.queue_size, cfg.moco_momentum, cfg.seed)
+    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env, moco, model)
+    log(preset_note(cfg.preset, cfg.dataset, cfg.preset_from))
     return RunState(
         cfg, run_dir, env, device, ctx, model, x, y, batch, steps, total_steps,
         min(cfg.warmup_epochs * steps, total_steps // 2), labelled, start_epoch, ckpt_path,
