@@ -244,11 +244,14 @@ def probe_run(
 
     check_checkpoint_arch(run_dir)
     feats = extract_run_features(run_dir, data, device)
-    if (feats["y_train"] < 0).any():
+    labelled = feats["y_train"] >= 0  # stl10+unlabeled: the probe sees the labelled rows only
+    if not labelled.any():
         raise HardpairsError(
             "this dataset has no labels, so linear-probe and kNN accuracy cannot be computed; "
             "the label-free scores and maps still work"
         )
+    if not labelled.all():
+        feats = {**feats, "train": feats["train"][labelled], "y_train": feats["y_train"][labelled]}
     cfg = run_config(run_dir)
     t0 = time.time()
     pcfg = ProbeConfig(seed=cfg.seed)
