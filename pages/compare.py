@@ -14,6 +14,7 @@ from core.runs import report
 from ui.compareview import delta_view, has_random_baseline, panel_choices
 from ui.feedback import empty_state, guard, show_command
 from ui.frame import leave_legacy_pages_mode, runs_folder
+from ui.paperview import paper_expander
 
 # format_func must be picklable (AppTest keeps it in session state): plain dict lookups
 METRICS = {"linear": "linear probe", "knn": "kNN"}
@@ -52,6 +53,7 @@ with guard("Comparing runs"):
 
     st.subheader("Accuracy over seeds")
     st.dataframe(report.summary_display(shown), hide_index=True, key="compare_summary")
+    paper_expander(runs_folder(), [str(r["run_id"]) for r in records])
 
     panels = report.curve_panels(shown)
     if panels:

@@ -95,3 +95,35 @@ def test_tiny_cli_runs_fig2_end_to_end(tmp_path, capsys):
     assert "npz: paper preset with cifar10's values" in manifest["preset_note"]
     prune = json.loads((Path(out["rows"][1]["run_dir"]) / "prune" / "mixed_0.1_seed0" / "prune.json").read_text())
     assert prune["mixed_share_pruned"] == 1.0 and "oracle" in prune["score_label"]
+
+
+def test_beside_paper_mean_interval_and_delta(tmp_path):
+    from scipy import stats
+
+    from core.runs.paper import beside_paper, mean_interval, paper_numbers
+
+    assert {"table", "row", "dataset", "method", "metric", "value"} <= set(paper_numbers()[0])
+    runs = {f"table1-cifar10-baseline-s{i}": {"linear_acc": v} for i, v in enumerate((0.88, 0.89, 0.87))}
+    runs["table1-cifar10-baseline-s0-copy"] = {"linear_acc": 0.1}  # not a recipe name: ignored
+    runs["table9-cifar100-rho_1e9-s0"] = {"linear_acc": 0.6}
+    df = beside_paper(runs)
+    assert df["row"].tolist() == ["cifar10/baseline", "cifar100/rho_1e9"]
+    first = df.iloc[0]
+    half = stats.t.ppf(0.975, 2) * 1.0 / 3**0.5  # std of 88, 89, 87 is 1.0
+    assert (first["n_seeds"], first["mean"], first["std"]) == (3, pytest.approx(88.0), pytest.approx(1.0))
+    assert first["ci95_high"] - first["mean"] == pytest.approx(half)
+    assert first["delta"] == pytest.approx(88.0 - 88.26) and first["paper"] == 88.26
+    assert df.iloc[1]["delta"] == pytest.approx(60.0 - 60.31) and math.isnan(df.iloc[1]["std"])
+    assert math.isnan(mean_interval([1.0])[1])
+
+
+def test_paper_view_table(tmp_path):
+    from core.io import write_json
+    from ui.paperview import paper_table
+
+    write_json(
+        tmp_path / "table7-cifar10-after_projector-s0" / "metrics.json",
+        {"linear_acc": 0.8},
+    )
+    frame = paper_table([tmp_path / "table7-cifar10-after_projector-s0", tmp_path / "other"])
+    assert frame["row"].tolist() == ["cifar10/after_projector"] and frame["delta"].iloc[0] == pytest.approx(80 - 87.86)
