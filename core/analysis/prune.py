@@ -49,7 +49,8 @@ def oracle_score(df: pd.DataFrame, score: str) -> np.ndarray:
             "the oracle score 'mixed' removes the ground-truth mixed images, and this run is not Mixed-ω "
             "(it was trained without --mix); train with e.g. --mix 0.2 or prune by band, prototype or random"
         )
-    return df["mixed"].to_numpy().astype(np.float64)
+    values: np.ndarray = df["mixed"].to_numpy().astype(np.float64)
+    return values
 
 
 def select_keep(scores: np.ndarray, ratio: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

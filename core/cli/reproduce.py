@@ -98,7 +98,7 @@ def run_tiny(table: str, root: str | None) -> dict[str, Any]:
     data = tiny_dataset(runs)
     parser = build_parser()
     results: list[dict[str, Any]] = []
-    t0, done = time.time(), {}
+    t0, done = time.time(), dict[tuple[str, ...], str]()
     rows = load_recipe(table, seed=0, runs=str(runs), imagenet=str(runs / "imagenet"))
     parents = {Path(str(r.flags["run_dir"])).name for r in rows if r.argv[0] == "prune"}
     for row in rows:

@@ -140,7 +140,7 @@ def download_tinyimagenet(root: Path) -> Path:
 
 
 def load_paper_folder(
-    spec: str, data_root: Path, image_size: int | None, cache_dir: str | None, download: bool
+    spec: str, data_root: Path, image_size: int | None, cache_dir: str | os.PathLike[str] | None, download: bool
 ) -> Parts:
     """``tinyimagenet``, ``tinyimagenet:PATH`` or ``imagenet:PATH`` as arrays (see the module docstring)."""
     kind, _, rest = spec.partition(":")

@@ -137,7 +137,8 @@ def gpu_hours(cfg: TrainConfig, n_train: int | None = None) -> float:
 def estimate(table: str, seeds: int = 3) -> dict[str, Any]:
     """The dry run of a recipe: each row's command (seed 0 shown) and GPU hours, the total for ``seeds`` seeds."""
     rows = load_recipe(table)
-    out, total, configs = [], 0.0, {}
+    out, total = [], 0.0
+    configs: dict[str, TrainConfig] = {}
     for row in rows:
         flags = row.flags
         if row.argv[0] == "prune":

@@ -182,10 +182,7 @@ def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
     return [
         *typed,
         (cfg.preset in PRESETS, f"--preset {cfg.preset!r} is unknown; use one of {PRESETS}"),
-        (
-            cfg.preset_from is None or cfg.preset_from in PAPER_KEYS,
-            f"--preset-from {cfg.preset_from!r} is unknown; use one of {', '.join(PAPER_KEYS)}",
-        ),
+        (cfg.preset_from in (None, *PAPER_KEYS), f"--preset-from {cfg.preset_from!r} is unknown; use {PAPER_KEYS}"),
         (cfg.arch in ARCHS, f"--arch {cfg.arch!r} is unknown; use one of {ARCHS}"),
         (cfg.selection in SELECTIONS, f"--selection {cfg.selection!r} is unknown; use one of {SELECTIONS}"),
         (cfg.select_on in SELECT_ON, f"--select-on {cfg.select_on!r} is unknown; use one of {SELECT_ON}"),

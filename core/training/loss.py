@@ -133,9 +133,8 @@ def contrastive_loss(
       ``-log(e^{x_ip} / (e^{x_ip} + M * sum_j w_ij e^{x_ij} / sum_j w_ij))``, averaged over all
       positive pairs; ``scl`` is ``w = 1``, ``hard_scl`` uses ``w_ij = e^{beta x_ij}``.
     * ``hard_scl_thr``: ``hard_scl`` whose hardening function is cut at a threshold,
-      ``w_ij = e^{beta x_ij} 1[s_ij >= hard_threshold]``: only other-label views at least that
-      similar to the anchor are negatives (an anchor with none contributes 0). Our reading of
-      Jiang et al.'s threshold-hardened H-SCL (docs/paper-fidelity.md).
+      ``w_ij = e^{beta x_ij} 1[s_ij >= hard_threshold]`` (an anchor with no such negative gives 0);
+      our reading of Jiang et al.'s threshold-hardened H-SCL (docs/paper-fidelity.md).
 
     Differences from the official code: everything is computed in log space (no overflow for
     large ``beta/tau``); gradients always flow through the hardening weights (the code detaches
