@@ -20,6 +20,7 @@ from ui import compareview as cv
 from ui.compareview import delta_view, has_random_baseline, panel_choices
 from ui.feedback import command_text, empty_state, guard, show_command
 from ui.frame import leave_legacy_pages_mode, runs_folder
+from ui.paperview import paper_expander
 
 # format_func must be picklable (AppTest keeps it in session state): plain dict lookups
 METRICS = {"linear": "linear probe", "knn": "kNN"}
@@ -72,6 +73,7 @@ with guard("Comparing runs"):
 
     st.subheader("Accuracy over seeds")
     st.dataframe(cv.group_view(shown), hide_index=True, key="compare_summary")
+    paper_expander(runs_folder(), [str(r["run_id"]) for r in records])
 
     panels = report.curve_panels(shown)
     st.caption((cv.AXIS_ZOOMED if zoom else cv.AXIS_FROM_ZERO) + " " + cv.ERROR_BARS)

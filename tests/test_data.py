@@ -116,9 +116,18 @@ def test_mix_out_of_range(mix):
 def test_unknown_spec_lists_sources():
     with pytest.raises(HardpairsError, match="unknown dataset 'mnist'") as err:
         load_dataset("mnist")
-    for source in ("digits", "cifar10", "cifar100", "stl10", "folder:PATH", "npz:PATH"):
+    for source in (
+        "digits",
+        "cifar10",
+        "cifar100",
+        "stl10",
+        "folder:PATH",
+        "npz:PATH",
+        "tinyimagenet",
+        "imagenet:PATH",
+    ):
         assert source in str(err.value)
-    assert len(data.list_sources()) == 6
+    assert len(data.list_sources()) == 9  # + stl10+unlabeled, tinyimagenet, imagenet (issue 12)
 
 
 @pytest.mark.parametrize("name,folder", [("cifar10", "cifar-10-batches-py"), ("stl10", "stl10_binary")])

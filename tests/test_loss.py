@@ -105,7 +105,7 @@ def _batch(n2=12, d=6, seed=0):
 # ----------------------------------------------------------------------------- loss values
 def test_mode_lists():
     assert LOSS_MODES[:5] == PAPER_MODES == ("baseline", "removal", "margin", "temperature", "combined")
-    assert set(LOSS_MODES) == set(PAPER_MODES) | {"hard_ucl"} | set(LABEL_MODES) and len(LOSS_MODES) == 8
+    assert set(LOSS_MODES) == set(PAPER_MODES) | {"hard_ucl"} | set(LABEL_MODES) and len(LOSS_MODES) == 9
 
 
 @pytest.mark.parametrize("mode", PAPER_MODES)

@@ -20,7 +20,16 @@ from ui.readers import class_names, file_stamp
 from ui.thumbs import images_key
 
 STAMP = r"\d{8}-\d{6}"
-LOSS = {"pos_high": 0.1, "pos_low": 0.2, "sigma": 0.05, "rho": 0.7, "beta": 2.0, "tau_plus": 0.1, "removal": "mask"}
+LOSS = {
+    "pos_high": 0.1,
+    "pos_low": 0.2,
+    "sigma": 0.05,
+    "rho": 0.7,
+    "beta": 2.0,
+    "tau_plus": 0.1,
+    "removal": "mask",
+    "hard_threshold": 0.3,
+}
 BAND = ["--pos-high", "0.1", "--pos-low", "0.2"]
 #: the flags each mode passes, written out by hand from the paper's equations / the H-SCL baselines
 MODE_FLAGS = {
@@ -32,6 +41,7 @@ MODE_FLAGS = {
     "hard_ucl": ["--beta", "2", "--tau-plus", "0.1"],
     "scl": [],
     "hard_scl": ["--beta", "2"],
+    "hard_scl_thr": ["--beta", "2", "--hard-threshold", "0.3"],
 }
 
 
@@ -221,7 +231,8 @@ def test_retrain_argv_per_mode_passes_only_what_prune_takes(tmp_path):
     assert retrain.prune_argv(tmp_path, "band", 0.2, 1) == head
     for mode, flags in MODE_FLAGS.items():
         argv = retrain.retrain_argv(tmp_path, "band", 0.2, 1, {"loss_mode": mode, **LOSS})
-        expected = [f for f in flags if f not in ("--removal", "mask")]  # prune --train has no --removal
+        # prune --train has no --removal and no --hard-threshold (the retrain keeps the parent's)
+        expected = [f for f in flags if f not in ("--removal", "mask", "--hard-threshold", "0.3")]
         assert argv == [*head, "--train", "--loss-mode", mode, *expected, "--analyse"], mode  # issue 11: analysed
 
 

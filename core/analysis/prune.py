@@ -14,6 +14,44 @@ import pandas as pd
 
 from core.errors import HardpairsError
 
+#: prune scores that read the ground truth, not the features: an upper reference, never a method
+ORACLE_SCORES: tuple[str, ...] = ("mixed",)
+
+#: how each prune score is shown (CLI JSON, prune page, report); an oracle always says so
+SCORE_LABELS: dict[str, str] = {
+    "band": "band (label-free)",
+    "prototype": "prototype (label-free)",
+    "random": "random",
+    "cross_class": "cross_class (uses labels)",
+    "margin": "margin (uses labels)",
+    "mixed": "mixed (oracle: the ground-truth Mixed-ω flag)",
+}
+
+
+def score_label(score: str) -> str:
+    """The display label of a prune score (an oracle's names the ground truth it reads)."""
+    return SCORE_LABELS.get(score, score)
+
+
+def oracle_score(df: pd.DataFrame, score: str) -> np.ndarray:
+    """(N,) float64 oracle score from a ``scores.csv`` frame: 1.0 for a mixed sample, 0.0 else.
+
+    With ``--ratio`` equal to the run's ``--mix``, pruning by it removes exactly the mixed images
+    (the "Removing" bars of the paper's Figs. 2 and 6).
+
+    Raises:
+        HardpairsError: the run is not Mixed-ω (no ``mixed`` column).
+    """
+    if score not in ORACLE_SCORES:
+        raise HardpairsError(f"{score!r} is not an oracle score; oracle scores: {', '.join(ORACLE_SCORES)}")
+    if "mixed" not in df.columns:
+        raise HardpairsError(
+            "the oracle score 'mixed' removes the ground-truth mixed images, and this run is not Mixed-ω "
+            "(it was trained without --mix); train with e.g. --mix 0.2 or prune by band, prototype or random"
+        )
+    values: np.ndarray = df["mixed"].to_numpy().astype(np.float64)
+    return values
+
 
 def select_keep(scores: np.ndarray, ratio: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Split sample ids into kept and pruned.

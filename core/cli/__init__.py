@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "core.cli.jobs",
     "core.cli.compare",
     "core.cli.tags",
+    "core.cli.reproduce",
 )
 
 

@@ -20,6 +20,7 @@ import argparse
 import math
 from typing import Any
 
+from core.analysis.prune import ORACLE_SCORES
 from core.analysis.scores import FREE_SCORES, LABEL_SCORES
 from core.cli.checks import int_at_least, number_in
 from core.errors import HardpairsError
@@ -66,7 +67,7 @@ def cmd_prune(args: argparse.Namespace) -> dict[str, Any]:
 
 def _check_prune_flags(args: argparse.Namespace) -> None:
     """The prune flags, before any file is read or written (the retrain's own flags are checked by its config)."""
-    scores = (*FREE_SCORES, *LABEL_SCORES)
+    scores = (*FREE_SCORES, *LABEL_SCORES, *ORACLE_SCORES)
     if args.score not in scores:
         raise HardpairsError(f"--score: unknown score {args.score!r}; use one of {', '.join(scores)}")
     number_in("--ratio", args.ratio, 0.0, 1.0, high_open=True)
@@ -101,7 +102,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=cmd_pairs)
     p = subparsers.add_parser("prune", help="kept/pruned indices by a score (and retrain)")
     p.add_argument("--run-dir", required=True)
-    p.add_argument("--score", help="band, cross_class, margin, prototype, random (or --tag)")
+    p.add_argument(
+        "--score", help="band, cross_class, margin, prototype, random, mixed (oracle: Mixed-ω runs only); or --tag"
+    )
     p.add_argument("--ratio", type=float, help="share to remove, in [0, 1) (with --score)")
     p.add_argument("--tag", metavar="NAME", help="instead of --score/--ratio: remove the samples tagged NAME")
     p.add_argument(

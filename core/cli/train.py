@@ -35,12 +35,28 @@ _TRAIN_FLAGS: dict[str, tuple[Any, str]] = {
     "removal": (str, "removal variant: zero (Eq. 13, logit set to 0) or mask (dropped from the denominator)"),
     "beta": (float, "hardening strength of hard_ucl/hard_scl (0 = no tilt)"),
     "tau_plus": (float, "class-prior debiasing of hard_ucl in [0, 1)"),
+    "hard_threshold": (float, "hard_scl_thr: only other-label views with cosine >= this are negatives"),
+    "selection": (
+        str,
+        "strict (Eq. 12: s < Sim_posHigh) or inclusive (s <= Sim_posHigh; with --pos-high 0 "
+        "--pos-low 1 every pair is flagged: the 'All samples' rows of Tables 2-3)",
+    ),
+    "select_on": (str, "features the selection ranks: backbone (pre-projector h, the paper's) or projector (Table 7)"),
+    "method": (str, "simclr (default) or moco (MoCo v2: momentum encoder + queue; the paper modes act on the queue)"),
+    "moco_momentum": (float, "MoCo key-encoder momentum (default 0.99)"),
+    "queue_size": (int, "MoCo queue length in negatives (default 4096)"),
+    "preset_from": (
+        str,
+        "with --preset paper: take this dataset's paper values (cifar10, cifar100, stl10, "
+        "tinyimagenet, imagenet), e.g. for a folder: dataset",
+    ),
     "arch": (str, "small_cnn (tiny images, CPU) or resnet18 (CIFAR stem)"),
     "out_size": (int, "training resolution in pixels"),
     "mix": (float, "Mixed-omega contamination: fraction of train images replaced by a mix with another class"),
     "mix_lambda": (float, "weight of the original image in a mix"),
+    "mix_seed": (int, "seed of the Mixed-omega contamination only (default 0: every --seed trains on one mixed set)"),
     "image_size": (int, "resize source images to this size when loading"),
-    "seed": (int, "seed for shuffling, augmentation, initialisation and mixing"),
+    "seed": (int, "seed for shuffling, augmentation and initialisation (mixing: --mix-seed)"),
     "device": (str, "auto, cpu or cuda[:N]"),
     "checkpoint_every": (int, "write checkpoints/last.pt every this many epochs (and at the end)"),
     "log_every": (int, "log (and sync with the device) every this many steps"),
@@ -91,7 +107,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="train SimCLR (optionally with the paper's difficult-pair losses), then probe",
         description="Train SimCLR into a new run folder, extract features and probe them.",
     )
-    p.add_argument("--dataset", help="digits (default, offline), cifar10, cifar100, stl10, folder:PATH, npz:PATH")
+    p.add_argument(
+        "--dataset",
+        help="digits (default, offline), cifar10, cifar100, stl10, stl10+unlabeled, tinyimagenet[:PATH], "
+        "imagenet:PATH, folder:PATH, npz:PATH",
+    )
     p.add_argument(
         "--preset",
         choices=("quick", "paper"),

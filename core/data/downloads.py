@@ -16,6 +16,8 @@ TORCHVISION_SOURCES = {  # spec -> (class name, folder torchvision expects, down
     "cifar10": ("CIFAR10", "cifar-10-batches-py", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
     "cifar100": ("CIFAR100", "cifar-100-python", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
     "stl10": ("STL10", "stl10_binary", "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz"),
+    # pretraining on train + the 100k unlabelled images (label -1); the probe uses the labelled rows only
+    "stl10+unlabeled": ("STL10", "stl10_binary", "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz"),
 }
 
 
@@ -32,8 +34,9 @@ def load_torchvision(
     cls_name, folder, url = TORCHVISION_SOURCES[name]
     cls = getattr(tvd, cls_name)
     try:
-        if name == "stl10":
-            tr, te = cls(str(root), split="train", download=download), cls(str(root), split="test", download=download)
+        if name.startswith("stl10"):
+            split = "train+unlabeled" if name == "stl10+unlabeled" else "train"
+            tr, te = cls(str(root), split=split, download=download), cls(str(root), split="test", download=download)
             xs = [np.asarray(tr.data, np.uint8), np.asarray(te.data, np.uint8)]
             ys = [np.asarray(tr.labels), np.asarray(te.labels)]
         else:

@@ -31,6 +31,7 @@ from core.data.downloads import TORCHVISION_SOURCES, load_torchvision
 from core.data.folder import load_folder
 from core.data.memory import check_memory
 from core.data.npz import load_npz
+from core.data.paperdata import load_paper_folder
 from core.data.split import stratified_split
 from core.errors import HardpairsError
 from core.io import REPO_ROOT
@@ -42,7 +43,7 @@ class ImageDataset:
 
     Attributes:
         x_train: (N, C, H, W) uint8 train images (after mixing, when ``mix > 0``).
-        y_train: (N,) int64 labels in ``[0, n_classes)``.
+        y_train: (N,) int64 labels in ``[0, n_classes)``; -1 = unlabelled (``stl10+unlabeled``).
         x_test: (M, C, H, W) uint8 test images (never mixed).
         y_test: (M,) int64 labels.
         classes: class names, index = label.
@@ -108,6 +109,9 @@ def list_sources() -> list[str]:
         "cifar10 -- CIFAR-10, 50000/10000 32x32 RGB (torchvision files under the data root)",
         "cifar100 -- CIFAR-100, 50000/10000 32x32 RGB (torchvision files under the data root)",
         "stl10 -- STL-10 labelled splits, 5000/8000 96x96 RGB (torchvision files under the data root)",
+        "stl10+unlabeled -- STL-10 train + the 100000 unlabelled images (label -1) for pretraining; test 8000",
+        "tinyimagenet[:PATH] -- Tiny ImageNet (tiny-imagenet-200 layout), 100000/10000 64x64, 200 classes",
+        "imagenet:PATH -- ImageNet-style PATH/train/<wnid>/* and PATH/val/<wnid>/* (paper: 96x96)",
         "folder:PATH -- PATH/train/<class>/* + PATH/test/<class>/*, or PATH/<class>/* (split 80/20)",
         "npz:PATH -- .npz with x_train, y_train, x_test, y_test (optional classes)",
     ]
@@ -232,6 +236,10 @@ def load_dataset(
         name, parts = "digits", _load_digits()
     elif spec in TORCHVISION_SOURCES:
         name, parts = spec, load_torchvision(spec, default_data_root(data_root), download)
+    elif spec.split(":", 1)[0] in ("tinyimagenet", "imagenet"):
+        name = spec.split(":", 1)[0]
+        parts = load_paper_folder(spec, default_data_root(data_root), image_size, cache_dir, download)
+        resized = True
     elif spec.startswith("folder:"):
         if not spec[len("folder:") :].strip():
             raise HardpairsError("folder: needs a path, e.g. --dataset folder:/data/my_images")

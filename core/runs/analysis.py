@@ -51,9 +51,8 @@ def mixed_flags(cfg: dict[str, Any], n: int) -> tuple[np.ndarray | None, str | N
     try:
         from core.data.sources import load_dataset
 
-        data = load_dataset(
-            cfg["dataset"], mix=cfg["mix"], mix_lambda=cfg.get("mix_lambda", 0.5), seed=cfg.get("seed", 0)
-        )
+        mix_seed = cfg.get("mix_seed", cfg.get("seed", 0))  # before --mix-seed: the training seed
+        data = load_dataset(cfg["dataset"], mix=cfg["mix"], mix_lambda=cfg.get("mix_lambda", 0.5), seed=mix_seed)
     except HardpairsError as err:
         return None, f"mixed flags unavailable: {err}"
     mixed = np.asarray(data.mixed, dtype=bool)

@@ -65,6 +65,15 @@ def indices_sha1(indices: np.ndarray | None) -> str | None:
     return hashlib.sha1(np.sort(np.asarray(indices, dtype=np.int64)).tobytes()).hexdigest()
 
 
+def _preset_note(cfg: dict[str, Any]) -> str | None:
+    from core.training.presets import preset_note
+
+    try:
+        return preset_note(str(cfg.get("preset")), str(cfg.get("dataset")), cfg.get("preset_from"))
+    except HardpairsError:
+        return None
+
+
 def make_manifest(run_id: str, cfg: dict[str, Any], data: Any, keep: np.ndarray | None, device: Any) -> dict[str, Any]:
     """The initial manifest of a run (``wall_time_s`` is filled in when it finishes)."""
     prune = None
@@ -80,6 +89,8 @@ def make_manifest(run_id: str, cfg: dict[str, Any], data: Any, keep: np.ndarray 
         "classes": list(data.classes),
         "n_mixed": int(np.asarray(data.mixed).sum()),
         "seed": cfg.get("seed"),
+        "mix_seed": cfg.get("mix_seed"),
+        "preset_note": _preset_note(cfg),
         "keep_sha1": indices_sha1(keep),
         "n_kept": int(len(keep)) if keep is not None else int(len(data.x_train)),
         "parent": cfg.get("parent"),

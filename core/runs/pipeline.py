@@ -146,7 +146,12 @@ def run_config(run_dir: str | Path) -> TrainConfig:
 def load_run_data(cfg: TrainConfig, download: bool = False) -> ImageDataset:
     """The (possibly Mixed-omega) dataset a config names."""
     return load_dataset(
-        cfg.dataset, mix=cfg.mix, mix_lambda=cfg.mix_lambda, seed=cfg.seed, download=download, image_size=cfg.image_size
+        cfg.dataset,
+        mix=cfg.mix,
+        mix_lambda=cfg.mix_lambda,
+        seed=cfg.mix_seed,
+        download=download,
+        image_size=cfg.image_size,
     )
 
 
@@ -248,11 +253,14 @@ def probe_run(
 
     check_checkpoint_arch(run_dir)
     feats = extract_run_features(run_dir, data, device)
-    if (feats["y_train"] < 0).any():
+    labelled = feats["y_train"] >= 0  # stl10+unlabeled: the probe sees the labelled rows only
+    if not labelled.any():
         raise HardpairsError(
             "this dataset has no labels, so linear-probe and kNN accuracy cannot be computed; "
             "the label-free scores and maps still work"
         )
+    if not labelled.all():
+        feats = {**feats, "train": feats["train"][labelled], "y_train": feats["y_train"][labelled]}
     cfg = run_config(run_dir)
     pcfg = probe_config(cfg.dataset, protocol, knn_k, knn_t, knn_preset, seed=cfg.seed)
     t0 = time.time()

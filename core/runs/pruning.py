@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.analysis.prune import ORACLE_SCORES, oracle_score
 from core.analysis.scores import LABEL_SCORES
 from core.errors import HardpairsError
 from core.runs.analysis import scores_for_run
@@ -32,6 +33,9 @@ def _score_values(run_dir: Path, score: str) -> pd.DataFrame:
     if not (run_dir / "scores.csv").exists():
         scores_for_run(run_dir)
     df = pd.read_csv(run_dir / "scores.csv")
+    if score in ORACLE_SCORES:
+        oracle_score(df, score)  # refuses a run that is not Mixed-omega
+        return df
     if score not in df.columns or score in _NOT_SCORES:
         available = [c for c in df.columns if c not in _NOT_SCORES]
         if score in LABEL_SCORES:
@@ -91,7 +95,7 @@ def prune_run(
         ``run_dir, out, score, ratio, seed, n, n_kept, n_pruned, per_class`` (+ ``mixed_share_pruned``
         on a contaminated dataset, + ``train``: the retrain's result).
     """
-    from core.analysis.prune import per_class_counts, select_keep
+    from core.analysis.prune import ORACLE_SCORES, oracle_score, per_class_counts, score_label, select_keep
 
     run = require_run(run_dir)
     checked_out = _out_folder(run, out) if out else None
@@ -100,7 +104,8 @@ def prune_run(
     df = _score_values(run, score)
     if seed is None:
         seed = int((read_json(run / "config.json") or {}).get("seed", 0))
-    kept, pruned = select_keep(df[score].to_numpy(), ratio, seed=seed)
+    values = oracle_score(df, score) if score in ORACLE_SCORES else df[score].to_numpy()
+    kept, pruned = select_keep(values, ratio, seed=seed)
     folder = checked_out or run / "prune" / f"{score}_{ratio:g}_seed{seed}"
     manifest = read_json(run / "manifest.json", {}) or {}
     counts = per_class_counts(df["label"].to_numpy(), pruned, manifest.get("classes"))
@@ -111,6 +116,7 @@ def prune_run(
         "run_dir": str(run),
         "out": str(folder),
         "score": score,
+        "score_label": score_label(score),
         "ratio": ratio,
         "seed": seed,
         "n": len(df),

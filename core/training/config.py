@@ -18,9 +18,12 @@ from typing import Any
 
 from core.errors import HardpairsError
 from core.training.loss import REMOVAL_VARIANTS
-from core.training.lossmodes import LOSS_MODES
-from core.training.presets import PRESETS, default_preset, preset_values
+from core.training.lossmodes import LOSS_MODES, PAPER_MODES
+from core.training.presets import PAPER_KEYS, PRESETS, default_preset, preset_values
 
+SELECTIONS = ("strict", "inclusive")  # Eq. 12's "<" at Sim_posHigh, or "<=" ("All samples" rows)
+SELECT_ON = ("backbone", "projector")  # features the selection ranks (Table 7)
+METHODS = ("simclr", "moco")
 ARCHS = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -31,6 +34,7 @@ class TrainConfig:
 
     dataset: str = "digits"
     preset: str = "quick"
+    preset_from: str | None = None  # take the paper preset of this dataset key (e.g. cifar10) for a folder
     # model
     arch: str = "small_cnn"
     proj_hidden: int = 256
@@ -54,6 +58,13 @@ class TrainConfig:
     removal: str = "zero"
     beta: float = 1.0
     tau_plus: float = 0.0
+    hard_threshold: float = 0.0  # cosine cut of hard_scl_thr
+    selection: str = "strict"
+    select_on: str = "backbone"
+    # MoCo v2 (core/training/moco.py): momentum encoder + queue
+    method: str = "simclr"
+    moco_momentum: float = 0.99
+    queue_size: int = 4096
     # augmentation
     out_size: int = 32
     crop_scale: tuple[float, float] = (0.2, 1.0)
@@ -64,6 +75,7 @@ class TrainConfig:
     # data
     mix: float = 0.0
     mix_lambda: float = 0.5
+    mix_seed: int = 0  # seeds which images are mixed (separate from --seed: 3 seeds, one contaminated set)
     image_size: int | None = None
     keep: str | None = None  # path of a kept-indices .npy (pruned retrain)
     # provenance of a pruned retrain
@@ -94,6 +106,8 @@ class TrainConfig:
         if unknown:
             raise HardpairsError(f"unknown config keys {unknown}; valid keys are the `train` flags: {sorted(names)}")
         fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        if "mix_seed" not in fixed:  # a config.json written before --mix-seed: mixing used the training seed
+            fixed["mix_seed"] = fixed.get("seed", 0)
         cfg = cls(**fixed)
         cfg.validate()
         return cfg
@@ -120,6 +134,8 @@ _FLOAT_FIELDS = (
     "rho",
     "beta",
     "tau_plus",
+    "hard_threshold",
+    "moco_momentum",
     "mix",
     "mix_lambda",
     "jitter_p",
@@ -145,7 +161,17 @@ def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
         (_is_number(getattr(cfg, f), float), f"{_flag(f)} must be a finite number (got {getattr(cfg, f)!r})")
         for f in _FLOAT_FIELDS
     ]
-    ints = ("epochs", "batch_size", "warmup_epochs", "out_size", "proj_hidden", "proj_dim", "seed")
+    ints = (
+        "epochs",
+        "batch_size",
+        "warmup_epochs",
+        "out_size",
+        "proj_hidden",
+        "proj_dim",
+        "seed",
+        "mix_seed",
+        "queue_size",
+    )
     typed += [
         (_is_number(getattr(cfg, f), int), f"{_flag(f)} must be an integer (got {getattr(cfg, f)!r})") for f in ints
     ]
@@ -156,7 +182,15 @@ def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
     return [
         *typed,
         (cfg.preset in PRESETS, f"--preset {cfg.preset!r} is unknown; use one of {PRESETS}"),
+        (cfg.preset_from in (None, *PAPER_KEYS), f"--preset-from {cfg.preset_from!r} is unknown; use {PAPER_KEYS}"),
         (cfg.arch in ARCHS, f"--arch {cfg.arch!r} is unknown; use one of {ARCHS}"),
+        (cfg.selection in SELECTIONS, f"--selection {cfg.selection!r} is unknown; use one of {SELECTIONS}"),
+        (cfg.select_on in SELECT_ON, f"--select-on {cfg.select_on!r} is unknown; use one of {SELECT_ON}"),
+        (cfg.method in METHODS, f"--method {cfg.method!r} is unknown; use one of {METHODS}"),
+        (
+            cfg.method != "moco" or cfg.loss_mode in PAPER_MODES,
+            f"--method moco supports the paper modes ({', '.join(PAPER_MODES)}), not --loss-mode {cfg.loss_mode}",
+        ),
         (cfg.optimizer in OPTIMIZERS, f"--optimizer {cfg.optimizer!r} is unknown; use one of {OPTIMIZERS}"),
         (
             cfg.loss_mode in LOSS_MODES,
@@ -190,7 +224,9 @@ def _number_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
         ),
         (cfg.proj_hidden >= 1, f"--proj-hidden must be >= 1 (got {cfg.proj_hidden})"),
         (cfg.proj_dim >= 1, f"--proj-dim must be >= 1 (got {cfg.proj_dim})"),
+        (cfg.queue_size >= 2, f"--queue-size must be >= 2 negatives (got {cfg.queue_size})"),
         (0 <= cfg.seed < 2**32, f"--seed must be in [0, 2**32) (got {cfg.seed})"),
+        (0 <= cfg.mix_seed < 2**32, f"--mix-seed must be in [0, 2**32) (got {cfg.mix_seed})"),
     ]
 
 
@@ -211,6 +247,8 @@ def _range_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
         (cfg.rho > 0, f"--rho must be > 0 (got {cfg.rho})"),
         (cfg.beta >= 0, f"--beta must be >= 0 (got {cfg.beta})"),
         (0 <= cfg.tau_plus < 1, f"--tau-plus must be in [0, 1) (got {cfg.tau_plus})"),
+        (-1 <= cfg.hard_threshold <= 1, f"--hard-threshold must be a cosine in [-1, 1] (got {cfg.hard_threshold})"),
+        (0 <= cfg.moco_momentum < 1, f"--moco-momentum must be in [0, 1) (got {cfg.moco_momentum})"),
         (0 <= cfg.mix < 1, f"--mix must be in [0, 1) (got {cfg.mix})"),
         (0 < cfg.mix_lambda < 1, f"--mix-lambda must be in (0, 1) (got {cfg.mix_lambda})"),
         (0 <= cfg.jitter_p <= 1, f"jitter_p must be in [0, 1] (got {cfg.jitter_p})"),
@@ -254,6 +292,7 @@ def make_config(dataset: str = "digits", preset: str | None = None, **overrides:
     Example: ``make_config("digits", loss_mode="combined", epochs=5)``.
     """
     preset = preset or default_preset(dataset)
-    values: dict[str, Any] = {"dataset": dataset, "preset": preset, **preset_values(preset, dataset)}
+    base = preset_values(preset, dataset, overrides.get("preset_from"))
+    values: dict[str, Any] = {"dataset": dataset, "preset": preset, "mix_seed": 0, **base}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(values)

@@ -52,8 +52,13 @@ def hard_ucl_loss(s: Tensor, tau: float, beta: float, tau_plus: float) -> Tensor
     return (torch.logaddexp(lpos, log_ng) - lpos).mean()
 
 
-def scl_loss(s: Tensor, tau: float, labels: Tensor, beta: float, twin_only: bool) -> Tensor:
-    """SCL / H-SCL of the H-SCL code (``nce_supervised_easy/hard``); ``beta=0`` gives SCL."""
+def scl_loss(
+    s: Tensor, tau: float, labels: Tensor, beta: float, twin_only: bool, threshold: float | None = None
+) -> Tensor:
+    """SCL / H-SCL of the H-SCL code (``nce_supervised_easy/hard``); ``beta=0`` gives SCL.
+
+    ``threshold``: only other-label views with cosine ``>= threshold`` are negatives (threshold H-SCL).
+    """
     n2 = s.shape[0]
     idx = torch.arange(n2, device=s.device)
     x = s / tau
@@ -63,7 +68,8 @@ def scl_loss(s: Tensor, tau: float, labels: Tensor, beta: float, twin_only: bool
         posm[idx, (idx + n2 // 2) % n2] = True
     else:
         posm = same & ~torch.eye(n2, dtype=torch.bool, device=s.device)
-    lneg = math.log(n2 - 2) + weighted_log_mean(x, beta, ~same)  # (2N-2) * weighted mean
+    negm = ~same if threshold is None else ~same & (s >= threshold)
+    lneg = math.log(n2 - 2) + weighted_log_mean(x, beta, negm)  # (2N-2) * weighted mean
     terms = torch.logaddexp(x, lneg.unsqueeze(1)) - x  # -log(pos / (pos + (2N-2) mean))
     return terms[posm].mean()
 

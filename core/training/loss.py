@@ -48,7 +48,9 @@ def _sorted_quantile(vals: Tensor, q: float, start: int, count: int) -> Tensor:
     return v_lo + frac * (v_hi - v_lo)
 
 
-def select_difficult_pairs(h: Tensor, pos_high: float, pos_low: float, per_row: bool = True) -> Tensor:
+def select_difficult_pairs(
+    h: Tensor, pos_high: float, pos_low: float, per_row: bool = True, inclusive: bool = False
+) -> Tensor:
     """Flag difficult pairs from pre-projector features (paper Eq. 12), without gradient.
 
     Similarities are ranked in descending order; ``pos_high < pos_low`` are positions in that
@@ -63,6 +65,8 @@ def select_difficult_pairs(h: Tensor, pos_high: float, pos_low: float, per_row: 
         pos_low: lower band edge, e.g. 0.22; ``0 <= pos_high < pos_low <= 1``.
         per_row: thresholds per anchor row over its 2N-2 candidates (default), or one pair of
             thresholds over all 2N(2N-2) off-diagonal non-positive entries.
+        inclusive: the upper edge is ``s <= Sim_posHigh`` instead of Eq. 12's strict ``<``, so
+            ``pos_high=0, pos_low=1`` flags every candidate: the "All samples" rows of Tables 2-3.
 
     Returns:
         (2N, 2N) bool tensor on ``h.device``; not necessarily symmetric when ``per_row``.
@@ -85,11 +89,12 @@ def select_difficult_pairs(h: Tensor, pos_high: float, pos_low: float, per_row: 
             srt = s[~ex].sort().values
             hi = _sorted_quantile(srt, 1.0 - pos_high, 0, srt.numel())
             lo = _sorted_quantile(srt, 1.0 - pos_low, 0, srt.numel())
-        return (s >= lo) & (s < hi) & ~ex
+        below = (s <= hi) if inclusive else (s < hi)
+        return (s >= lo) & below & ~ex
 
 
-def _paper_logits(s: Tensor, tau: float, p: Tensor | None, mode: str, sigma: float, rho: float, removal: str) -> Tensor:
-    """(2N, 2N) logits of a paper mode; ``p`` is a bool flag matrix or None."""
+def paper_logits(s: Tensor, tau: float, p: Tensor | None, mode: str, sigma: float, rho: float, removal: str) -> Tensor:
+    """Logits of a paper mode, elementwise over any shape (e.g. (2N, 2N) or (N, K)); ``p`` is bool flags or None."""
     if p is None or mode == "baseline":
         return s / tau
     pf = p.to(s.dtype)
@@ -113,6 +118,7 @@ def contrastive_loss(
     beta: float = 1.0,
     tau_plus: float = 0.0,
     removal: str = "zero",
+    hard_threshold: float = 0.0,
 ) -> Tensor:
     """Scalar batch loss of one of ``LOSS_MODES`` (paper modes: see the module docstring).
 
@@ -126,6 +132,9 @@ def contrastive_loss(
       negatives all views with another label; per positive pair
       ``-log(e^{x_ip} / (e^{x_ip} + M * sum_j w_ij e^{x_ij} / sum_j w_ij))``, averaged over all
       positive pairs; ``scl`` is ``w = 1``, ``hard_scl`` uses ``w_ij = e^{beta x_ij}``.
+    * ``hard_scl_thr``: ``hard_scl`` whose hardening function is cut at a threshold,
+      ``w_ij = e^{beta x_ij} 1[s_ij >= hard_threshold]`` (an anchor with no such negative gives 0);
+      our reading of Jiang et al.'s threshold-hardened H-SCL (docs/paper-fidelity.md).
 
     Differences from the official code: everything is computed in log space (no overflow for
     large ``beta/tau``); gradients always flow through the hardening weights (the code detaches
@@ -141,6 +150,7 @@ def contrastive_loss(
         labels: (2N,) int labels per view, required by ``LABEL_MODES``.
         beta: hardening strength >= 0 (hard_ucl, hard_scl). tau_plus: class prior in [0, 1) (hard_ucl).
         removal: ``"zero"`` (Eq. 13, default) or ``"mask"`` (drop from the denominator).
+        hard_threshold: cosine cut of ``hard_scl_thr``, in [-1, 1].
 
     Returns:
         0-d float32 (float64 for float64 input) tensor.
@@ -163,7 +173,8 @@ def contrastive_loss(
         return hard_ucl_loss(s, tau, beta, tau_plus)
     if mode in LABEL_MODES:
         lab = check_labels(labels, n2, mode, s.device)
-        return scl_loss(s, tau, lab, beta if mode == "hard_scl" else 0.0, twin_only=False)
+        thr = hard_threshold if mode == "hard_scl_thr" else None
+        return scl_loss(s, tau, lab, 0.0 if mode == "scl" else beta, twin_only=False, threshold=thr)
     p = None
     if pairs is not None and mode != "baseline":
         if tuple(pairs.shape) != (n2, n2):
@@ -172,7 +183,7 @@ def contrastive_loss(
                 "compute them with select_difficult_pairs on the same batch"
             )
         p = (pairs.to(s.device) != 0) & ~exclude_mask(n2, s.device)
-    logits = _paper_logits(s, tau, p, mode, sigma, rho, removal)
+    logits = paper_logits(s, tau, p, mode, sigma, rho, removal)
     logits = logits.masked_fill(torch.eye(n2, dtype=torch.bool, device=s.device), float("-inf"))
     target = (torch.arange(n2, device=s.device) + n2 // 2) % n2
     return F.cross_entropy(logits, target)

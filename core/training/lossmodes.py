@@ -78,6 +78,14 @@ MODES: tuple[LossMode, ...] = (
     ),
     LossMode("scl", "supervised", False, (), "SCL", "supervised contrastive (uses labels; an upper reference)"),
     LossMode("hard_scl", "supervised", False, ("beta",), "H-SCL", "hard-negative supervised contrastive (uses labels)"),
+    LossMode(
+        "hard_scl_thr",
+        "supervised",
+        False,
+        ("beta", "hard_threshold"),
+        "H-SCL (threshold)",
+        "H-SCL whose negatives are only the other-label views with cosine >= the threshold (uses labels)",
+    ),
 )
 
 BY_NAME: dict[str, LossMode] = {m.name: m for m in MODES}

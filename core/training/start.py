@@ -6,6 +6,7 @@ its epochs. Under torchrun rank 0 reads and checks ``last.pt`` and shares it wit
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from core.training.checkpoints import FORMAT, load_checkpoint_file
 from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, broadcast_object, local_batch, setup_distributed
 from core.training.lossmodes import LABEL_MODES
+from core.training.moco import MoCoState
 from core.training.models import SimCLRModel
+from core.training.presets import preset_note
 from core.training.step import StepContext, augment_config, prepare_model
 
 #: Config fields that may differ between an interrupted run and its resumption.
@@ -28,6 +31,10 @@ _RESUMABLE = {"epochs", "device", "created", "checkpoint_every", "log_every", "c
 
 
 def _check_resume(cfg: TrainConfig, saved: dict[str, Any]) -> None:
+    # a checkpoint written before a field existed was trained with that field's default
+    # (and, before --mix-seed, with the training seed as the mixing seed)
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    saved = {**defaults, "mix_seed": saved.get("seed", 0), **saved}
     diff = sorted(
         k for k in set(saved) | set(cfg.to_dict()) if k not in _RESUMABLE and saved.get(k) != cfg.to_dict().get(k)
     )
@@ -122,7 +129,13 @@ def start_training(
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch = int(ckpt["epoch"])
-    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env)
+    moco = None
+    if cfg.method == "moco":
+        if env.enabled:
+            raise HardpairsError("--method moco runs in one process (no shuffled BatchNorm); start it without torchrun")
+        moco = MoCoState(model, cfg.queue_size, cfg.moco_momentum, cfg.seed)
+    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env, moco, model)
+    log(preset_note(cfg.preset, cfg.dataset, cfg.preset_from))
     return RunState(
         cfg, run_dir, env, device, ctx, model, x, y, batch, steps, total_steps,
         min(cfg.warmup_epochs * steps, total_steps // 2), labelled, start_epoch, ckpt_path,

@@ -23,6 +23,7 @@ from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, convert_batchnorm, gather_views, rank_rows
 from core.training.loss import contrastive_loss, select_difficult_pairs
 from core.training.lossmodes import LABEL_MODES, SELECTING_MODES
+from core.training.moco import MoCoState, moco_loss, select_queue_pairs
 from core.training.models import SimCLRModel
 
 #: what a step calls: (2m, C, S, S) views -> (h, z) features and projections
@@ -102,6 +103,8 @@ class StepContext:
     std: Tensor
     device: torch.device
     env: DistEnv = DistEnv()
+    moco: MoCoState | None = None  # --method moco: key encoder and queue
+    model: torch.nn.Module | None = None  # the query model (MoCo's momentum update reads it)
 
     @property
     def needs_pairs(self) -> bool:
@@ -141,13 +144,16 @@ def optimise_step(
     cfg = ctx.cfg
     for group in ctx.opt.param_groups:
         group["lr"] = lr
+    if ctx.moco is not None:
+        return moco_step(ctx, ctx.moco, views, log_step)
     with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.device.type == "cuda"):
         h, z = ctx.forward(views)
     z = gather_views(z, ctx.env, grad=True)
     pairs = None
     if ctx.needs_pairs or log_step:
-        h = gather_views(h, ctx.env, grad=False)
-        pairs = select_difficult_pairs(h.detach().float(), cfg.pos_high, cfg.pos_low, cfg.per_row)
+        sel = z if cfg.select_on == "projector" else gather_views(h, ctx.env, grad=False)
+        inclusive = cfg.selection == "inclusive"
+        pairs = select_difficult_pairs(sel.detach().float(), cfg.pos_high, cfg.pos_low, cfg.per_row, inclusive)
     loss = contrastive_loss(
         z.float(),
         cfg.temperature,
@@ -159,11 +165,44 @@ def optimise_step(
         beta=cfg.beta,
         tau_plus=cfg.tau_plus,
         removal=cfg.removal,
+        hard_threshold=cfg.hard_threshold,
     )
     ctx.opt.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt.step()
     return loss.detach(), pairs, z.detach()
+
+
+def moco_step(
+    ctx: StepContext, state: MoCoState, views: Tensor, log_step: bool
+) -> tuple[Tensor, Tensor | None, Tensor]:
+    """One MoCo v2 step (``core.training.moco``): queries from the first half of ``views``, keys
+    from the second through the momentum encoder, the paper mode on the queue negatives.
+
+    Returns ``(loss, pairs, z)`` like :func:`optimise_step`: ``pairs`` is the in-batch Eq. 12
+    selection of ``[q, k]`` on log steps (for the flagged-share statistics), ``z`` is ``[q, k]``.
+    """
+    cfg, n = ctx.cfg, views.shape[0] // 2
+    with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.device.type == "cuda"):
+        hq, q = ctx.forward(views[:n])
+        kh, kz = state.keys(views[n:])
+    assert state.queue_z is not None and state.queue_h is not None
+    qsel, queue_sel = (q, state.queue_z) if cfg.select_on == "projector" else (hq, state.queue_h)
+    inclusive = cfg.selection == "inclusive"
+    flags = select_queue_pairs(qsel, queue_sel, cfg.pos_high, cfg.pos_low, inclusive) if ctx.needs_pairs else None
+    loss = moco_loss(q, kz, state.queue_z, cfg.temperature, flags, cfg.loss_mode, cfg.sigma, cfg.rho, cfg.removal)
+    ctx.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    ctx.opt.step()
+    assert ctx.model is not None
+    state.momentum_update(ctx.model)
+    state.enqueue(kh, kz)
+    z = torch.cat([q.detach().float(), kz])
+    pairs = None
+    if log_step:
+        both = torch.cat([hq.detach().float(), kh])
+        pairs = select_difficult_pairs(both, cfg.pos_high, cfg.pos_low, cfg.per_row, inclusive)
+    return loss.detach(), pairs, z
 
 
 def run_step(

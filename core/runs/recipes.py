@@ -1,0 +1,205 @@
+"""The paper's tables as recipes: ``recipes/<table>.sh`` read back as rows, with a GPU-time estimate.
+
+A recipe is a bash script (runnable as is) whose rows are single ``python -m core ...`` lines
+ending in ``# row: <id>``, inside ``for seed in ${SEEDS:-0 1 2}``. :func:`load_recipe` returns
+the rows with ``$seed``/``$RUNS`` (and ``$IMAGENET``) substituted for one seed; :func:`estimate`
+prices a row in GPU hours from :data:`IMAGES_PER_S`, an **assumption** (stated in every
+``reproduce --dry-run`` output): SimCLR training throughput (two views, forward + backward, bf16)
+of one A100-class GPU, by backbone and training resolution.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import HardpairsError
+from core.io import REPO_ROOT
+from core.training.config import TrainConfig, make_config
+
+RECIPES_DIR = REPO_ROOT / "recipes"
+#: images/s of one A100-class GPU (assumed, not measured here): (arch, training side in px) -> images/s
+IMAGES_PER_S: dict[tuple[str, int], float] = {
+    ("resnet18", 32): 4000.0,
+    ("resnet18", 96): 450.0,
+    ("resnet18_imagenet", 96): 3500.0,
+    ("resnet50", 64): 350.0,
+    ("small_cnn", 32): 20000.0,
+}
+ESTIMATE_BASIS = (
+    "assumed A100-class GPU throughput (images/s, two views, forward+backward, bf16): "
+    + ", ".join(f"{a}@{s}px {v:g}" for (a, s), v in IMAGES_PER_S.items())
+    + "; other sizes scale with pixels; data loading and probing not counted"
+)
+#: training images per dataset key (the paper's splits)
+N_TRAIN = {
+    "cifar10": 50000,
+    "cifar100": 50000,
+    "stl10": 5000,
+    "stl10+unlabeled": 105000,
+    "tinyimagenet": 100000,
+    "imagenet": 1281167,
+}
+BOOL_FLAGS = {"--analyse", "--monitor", "--train", "--compile", "--no-probe", "--download", "--resume"}
+_ROW = re.compile(r"^\s*(python -m core .+?)\s+#\s*row:\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a recipe for one seed: ``argv`` after ``python -m core``."""
+
+    table: str
+    row: str
+    seed: int
+    argv: tuple[str, ...]
+
+    @property
+    def command(self) -> str:
+        return shlex.join(["python", "-m", "core", *self.argv])
+
+    @property
+    def flags(self) -> dict[str, Any]:
+        """``--flag value`` pairs as ``{field_name: value-string}`` (boolean flags -> True)."""
+        out: dict[str, Any] = {}
+        args = list(self.argv[1:])
+        i = 0
+        while i < len(args):
+            a = args[i]
+            if a in BOOL_FLAGS or i + 1 >= len(args):
+                out[a[2:].replace("-", "_")] = True
+                i += 1
+            else:
+                out[a[2:].replace("-", "_")] = args[i + 1]
+                i += 2
+        return out
+
+
+def list_recipes() -> list[str]:
+    """Table names with a recipe, e.g. ``["fig2", "table1", ...]``."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.sh"))
+
+
+def load_recipe(table: str, seed: int = 0, runs: str = "runs/paper", imagenet: str = "IMAGENET") -> list[Row]:
+    """The rows of ``recipes/<table>.sh`` for one seed.
+
+    Raises:
+        HardpairsError: no such recipe, or a recipe without rows.
+    """
+    path = RECIPES_DIR / f"{table}.sh"
+    if not path.is_file():
+        raise HardpairsError(f"no recipe {table!r}; recipes: {', '.join(list_recipes())}")
+    rows = []
+    for line in path.read_text().splitlines():
+        m = _ROW.match(line)
+        if not m:
+            continue
+        text = m.group(1).replace("$seed", str(seed)).replace("$RUNS", runs).replace("$IMAGENET", imagenet)
+        argv = shlex.split(text)[3:]
+        rows.append(Row(table, m.group(2), seed, tuple(argv)))
+    if not rows:
+        raise HardpairsError(f"recipe {path} has no '# row:' lines")
+    return rows
+
+
+def row_config(row: Row, parent: TrainConfig | None = None) -> TrainConfig:
+    """The TrainConfig a ``train`` row would get (flags coerced to the field types); a ``prune`` row: its parent's."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    flags = row.flags
+    if row.argv[0] == "prune":
+        if parent is None:
+            raise HardpairsError(f"{row.table} {row.row}: a prune row needs the config of the run it prunes")
+        return parent
+    values: dict[str, Any] = {}
+    for name, raw in flags.items():
+        if name not in fields or name in ("dataset", "preset"):
+            continue
+        kind = type(TrainConfig.__dataclass_fields__[name].default)
+        values[name] = True if raw is True else (float(raw) if kind is float else int(raw) if kind is int else raw)
+    return make_config(str(flags.get("dataset", "digits")), flags.get("preset"), **values)
+
+
+def gpu_hours(cfg: TrainConfig, n_train: int | None = None) -> float:
+    """Estimated training time of one run in GPU hours (see :data:`ESTIMATE_BASIS`)."""
+    key = cfg.dataset.split(":", 1)[0]
+    n = n_train if n_train is not None else N_TRAIN.get(key, 50000)
+    ips = IMAGES_PER_S.get((cfg.arch, cfg.out_size))
+    if ips is None:
+        base = next((v for (a, s), v in IMAGES_PER_S.items() if a == cfg.arch), 4000.0)
+        side = next((s for (a, s) in IMAGES_PER_S if a == cfg.arch), 32)
+        ips = base * (side / cfg.out_size) ** 2
+    return cfg.epochs * n / ips / 3600.0
+
+
+def estimate(table: str, seeds: int = 3) -> dict[str, Any]:
+    """The dry run of a recipe: each row's command (seed 0 shown) and GPU hours, the total for ``seeds`` seeds."""
+    rows = load_recipe(table)
+    out, total = [], 0.0
+    configs: dict[str, TrainConfig] = {}
+    for row in rows:
+        flags = row.flags
+        if row.argv[0] == "prune":
+            parent_name = Path(str(flags["run_dir"])).name
+            parent = configs.get(parent_name)
+            cfg = row_config(row, parent)
+            n = round(N_TRAIN.get(cfg.dataset.split(":", 1)[0], 50000) * (1 - float(flags["ratio"])))
+            hours = gpu_hours(cfg, n) if flags.get("train") else 0.0
+        else:
+            cfg = row_config(row)
+            configs[str(flags.get("name"))] = cfg
+            hours = gpu_hours(cfg)
+        total += hours * seeds
+        out.append({"row": row.row, "command": row.command, "gpu_hours_per_seed": round(hours, 2)})
+    return {"table": table, "seeds": seeds, "rows": out, "gpu_hours_total": round(total, 1), "basis": ESTIMATE_BASIS}
+
+
+#: TrainConfig overrides of a tiny step (CPU-sized: a small CNN on 16 px images, a 16-key MoCo queue)
+TINY_STEP = {"epochs": 1, "batch_size": 8, "arch": "small_cnn", "out_size": 16, "queue_size": 16, "device": "cpu"}
+
+
+def tiny_config(row: Row) -> TrainConfig:
+    """A train row's config with its dataset's paper values and :data:`TINY_STEP` on top (no data is loaded)."""
+    from core.training.presets import PAPER_KEYS, dataset_key
+
+    cfg = row_config(row)
+    key = dataset_key(cfg.dataset)
+    origin = {"preset_from": key} if key in PAPER_KEYS and cfg.preset_from is None else {}
+    values = {**cfg.to_dict(), **TINY_STEP, **origin, "image_size": None}
+    return TrainConfig.from_dict({k: v for k, v in values.items() if k != "created"})
+
+
+def tiny_step(cfg: TrainConfig, seed: int = 0) -> float:
+    """One real optimisation step of ``cfg`` on generated (16, 3, 16, 16) views of 8 images in 4 classes; its loss."""
+    import torch
+
+    from core.training.moco import MoCoState
+    from core.training.step import StepContext, augment_config, optimise_step, prepare_model
+
+    torch.manual_seed(seed)
+    device = torch.device("cpu")
+    model, forward, opt = prepare_model(cfg, 3, device)
+    moco = MoCoState(model, cfg.queue_size, cfg.moco_momentum, seed) if cfg.method == "moco" else None
+    mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
+    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, moco=moco, model=model)
+    y = torch.arange(8) % 4
+    loss, _, _ = optimise_step(ctx, torch.randn(16, 3, 16, 16), torch.cat([y, y]), cfg.lr, True)
+    return float(loss)
+
+
+def tiny_prune(cfg: TrainConfig, ratio: float, seed: int = 0) -> tuple[int, int]:
+    """The oracle removal of a prune row on a generated Mixed set of 40 images: (pruned, mixed) counts must agree."""
+    import numpy as np
+    import pandas as pd
+
+    from core.analysis.prune import oracle_score, select_keep
+    from core.data.sources import mix_images
+
+    rng = np.random.default_rng(seed)
+    y = np.arange(40, dtype=np.int64) % 4
+    x = rng.integers(0, 256, (40, 3, 8, 8), dtype=np.uint8)
+    _, mixed, _ = mix_images(x, y, cfg.mix if cfg.mix > 0 else ratio, cfg.mix_lambda, cfg.mix_seed)
+    _, pruned = select_keep(oracle_score(pd.DataFrame({"mixed": mixed}), "mixed"), ratio, seed)
+    return int(np.isin(pruned, np.flatnonzero(mixed)).sum()), int(mixed.sum())

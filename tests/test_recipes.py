@@ -1,0 +1,129 @@
+"""Every recipe: its dry run (commands, GPU-time estimate) and one tiny real step of each row on generated data."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.runs.recipes import RECIPES_DIR, list_recipes, load_recipe, row_config, tiny_config, tiny_prune, tiny_step
+
+EXPECTED = {
+    "table1",
+    "table2",
+    "table3",
+    "table5",
+    "table7",
+    "table8",
+    "table9",
+    "table10",
+    "fig2",
+    "fig6",
+    "hscl_jiang",
+}
+
+
+def test_every_paper_table_has_a_recipe_with_three_seeds():
+    assert EXPECTED <= set(list_recipes())
+    for table in list_recipes():
+        text = (RECIPES_DIR / f"{table}.sh").read_text()
+        assert "for seed in ${SEEDS:-0 1 2}; do" in text, table
+        rows = load_recipe(table, seed=2)
+        assert rows and all("2" in r.argv for r in rows), table
+        assert len({r.row for r in rows}) == len(rows), table
+
+
+@pytest.mark.parametrize("table", sorted(EXPECTED))
+def test_dry_run_prints_commands_and_gpu_time(table, capsys):
+    assert main(["reproduce", table, "--dry-run"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["table"] == table and "A100-class" in out["basis"]
+    assert [r["row"] for r in out["rows"]] == [r.row for r in load_recipe(table)]
+    assert all(r["command"].startswith("python -m core ") for r in out["rows"])
+    per_seed = sum(r["gpu_hours_per_seed"] for r in out["rows"])
+    assert out["gpu_hours_total"] == pytest.approx(3 * per_seed, abs=0.2) and per_seed > 0
+
+
+def test_gpu_time_estimate_by_hand():
+    row = next(r for r in load_recipe("table1") if r.row == "cifar10/baseline")
+    cfg = row_config(row)
+    assert (cfg.epochs, cfg.arch, cfg.out_size) == (200, "resnet18", 32)
+    from core.runs.recipes import gpu_hours
+
+    assert gpu_hours(cfg) == pytest.approx(200 * 50000 / 4000 / 3600)
+
+
+@pytest.mark.parametrize("table", sorted(EXPECTED))
+def test_tiny_real_step_of_every_row(table):
+    rows = load_recipe(table)
+    configs = {}
+    for row in rows:
+        if row.argv[0] == "prune":
+            parent = configs[Path(str(row.flags["run_dir"])).name]
+            assert row.flags["score"] == "mixed" and parent.mix == float(row.flags["ratio"])
+            hit, n_mixed = tiny_prune(parent, float(row.flags["ratio"]))
+            assert hit == n_mixed > 0  # the oracle removes exactly the mixed images
+            continue
+        cfg = tiny_config(row)
+        configs[str(row.flags["name"])] = cfg
+        full = row_config(row)
+        for flag, value in row.flags.items():  # the row's own flags survive into the tiny config
+            if flag in ("loss_mode", "method", "selection", "select_on"):
+                assert getattr(cfg, flag) == value == getattr(full, flag)
+        assert (cfg.pos_high, cfg.sigma, cfg.rho, cfg.temperature) == (
+            full.pos_high,
+            full.sigma,
+            full.rho,
+            full.temperature,
+        )
+        assert math.isfinite(tiny_step(cfg)), row.row
+
+
+@pytest.mark.slow
+def test_tiny_cli_runs_fig2_end_to_end(tmp_path, capsys):
+    assert main(["reproduce", "fig2", "--tiny", "--runs-root", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["row"] for r in out["rows"]] == [r.row for r in load_recipe("fig2")]
+    oracle = out["rows"][-1]
+    child = json.loads((Path(oracle["run_dir"]) / "config.json").read_text())
+    assert child["prune_score"] == "mixed" and child["mix_seed"] == 0 and child["seed"] == 0
+    manifest = json.loads((Path(oracle["run_dir"]) / "manifest.json").read_text())
+    assert manifest["mix_seed"] == 0 and manifest["n_kept"] == 40 - round(0.2 * 40)
+    assert "npz: paper preset with cifar10's values" in manifest["preset_note"]
+    prune = json.loads((Path(out["rows"][1]["run_dir"]) / "prune" / "mixed_0.1_seed0" / "prune.json").read_text())
+    assert prune["mixed_share_pruned"] == 1.0 and "oracle" in prune["score_label"]
+
+
+def test_beside_paper_mean_interval_and_delta(tmp_path):
+    from scipy import stats
+
+    from core.runs.paper import beside_paper, mean_interval, paper_numbers
+
+    assert {"table", "row", "dataset", "method", "metric", "value"} <= set(paper_numbers()[0])
+    runs = {f"table1-cifar10-baseline-s{i}": {"linear_acc": v} for i, v in enumerate((0.88, 0.89, 0.87))}
+    runs["table1-cifar10-baseline-s0-copy"] = {"linear_acc": 0.1}  # not a recipe name: ignored
+    runs["table9-cifar100-rho_1e9-s0"] = {"linear_acc": 0.6}
+    df = beside_paper(runs)
+    assert df["row"].tolist() == ["cifar10/baseline", "cifar100/rho_1e9"]
+    first = df.iloc[0]
+    half = stats.t.ppf(0.975, 2) * 1.0 / 3**0.5  # std of 88, 89, 87 is 1.0
+    assert (first["n_seeds"], first["mean"], first["std"]) == (3, pytest.approx(88.0), pytest.approx(1.0))
+    assert first["ci95_high"] - first["mean"] == pytest.approx(half)
+    assert first["delta"] == pytest.approx(88.0 - 88.26) and first["paper"] == 88.26
+    assert df.iloc[1]["delta"] == pytest.approx(60.0 - 60.31) and math.isnan(df.iloc[1]["std"])
+    assert math.isnan(mean_interval([1.0])[1])
+
+
+def test_paper_view_table(tmp_path):
+    from core.io import write_json
+    from ui.paperview import paper_table
+
+    write_json(
+        tmp_path / "table7-cifar10-after_projector-s0" / "metrics.json",
+        {"linear_acc": 0.8},
+    )
+    frame = paper_table([tmp_path / "table7-cifar10-after_projector-s0", tmp_path / "other"])
+    assert frame["row"].tolist() == ["cifar10/after_projector"] and frame["delta"].iloc[0] == pytest.approx(80 - 87.86)

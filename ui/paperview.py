@@ -1,0 +1,35 @@
+"""The Compare page's "Beside the paper" expander: the chosen runs next to the paper's numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core.io import read_json
+from core.runs.paper import beside_paper
+
+
+def paper_table(run_dirs: list[str | Path]) -> Any:
+    """The :func:`core.runs.paper.beside_paper` frame of these run folders (their ``metrics.json``)."""
+    runs = {Path(d).name: read_json(Path(d) / "metrics.json", {}) or {} for d in run_dirs}
+    return beside_paper(runs)
+
+
+def paper_expander(root: str | Path, run_ids: list[str]) -> None:
+    """Render "Beside the paper" for the runs under ``root`` named by the recipes (``<table>-<row>-s<seed>``)."""
+    run_dirs: list[str | Path] = [Path(root) / r for r in run_ids]
+    with st.expander("Beside the paper"):
+        frame = paper_table(run_dirs)
+        if frame.empty:
+            st.caption(
+                "No run here is named like a recipe row (<table>-<row>-s<seed>, e.g. table1-cifar10-baseline-s0). "
+                "Run one: `python -m core reproduce table1 --dry-run` lists the commands."
+            )
+            return
+        st.dataframe(frame.round(2), hide_index=True)
+        st.caption(
+            "paper: the published mean of 3 runs; mean, std and the 95% Student-t interval over our seeds; "
+            "delta = our mean - the paper's (percentage points). Probe protocols may differ (docs/paper-fidelity.md)."
+        )
