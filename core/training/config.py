@@ -21,7 +21,10 @@ from core.training.loss import REMOVAL_VARIANTS
 from core.training.lossmodes import LOSS_MODES
 from core.training.presets import PRESETS, default_preset, preset_values
 
-ARCHS = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
+#: timm ViTs (core.training.models.FEATURE_DIMS) are for imported checkpoints (DINO, timm); trainable, sized for GPUs.
+ARCHS: tuple[str, ...] = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
+ARCHS += ("vit_tiny_patch16_224", "vit_small_patch16_224", "vit_small_patch8_224", "vit_base_patch16_224")
+ARCHS += ("vit_base_patch8_224",)
 OPTIMIZERS = ("sgd", "adamw")
 
 
