@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "core.cli.analysis",
     "core.cli.maps",
     "core.cli.jobs",
+    "core.cli.extract",
 )
 
 
