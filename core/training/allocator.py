@@ -11,12 +11,14 @@ were not the cause (both 2 on 2 cores; involuntary context switches barely chang
 
 The price: a training process keeps up to :data:`TRIM_BYTES` of freed memory instead of returning it
 (its peak is unchanged). Only training and extraction CLI processes opt in, never the app or tests.
+``HARDPAIRS_KEEP_FREED=0`` in the environment turns it off (``bench/folder_systime.py`` measures both).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
 M_TRIM_THRESHOLD = -1
@@ -29,9 +31,10 @@ def keep_freed_memory(trim_bytes: int = TRIM_BYTES) -> bool:
     """Tell glibc's malloc to reuse freed large blocks instead of unmapping them (process-wide).
 
     Returns:
-        True when applied; False where there is no glibc ``mallopt`` (macOS, Windows, musl): a no-op.
+        True when applied; False where there is no glibc ``mallopt`` (macOS, Windows, musl) or
+        ``HARDPAIRS_KEEP_FREED=0``: a no-op.
     """
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or os.environ.get("HARDPAIRS_KEEP_FREED", "1") == "0":
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
