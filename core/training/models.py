@@ -13,8 +13,9 @@ scores, maps and probes; the projector output ``z`` feeds the contrastive loss.
   TinyImageNet/ImageNet rows.
 - ``vit_tiny_patch16_224``, ``vit_small_patch16_224`` (DINO ViT-S/16), ``vit_small_patch8_224``,
   ``vit_base_patch16_224``, ``vit_base_patch8_224``: timm Vision Transformers without a head (h is
-  the class token after the final norm, 192/384/768-d), built with ``dynamic_img_size=True`` so any
-  input size that is a multiple of the patch works (the position embedding is interpolated). For
+  the class token after the final norm, 192/384/768-d), built with ``dynamic_img_size=True`` and
+  ``dynamic_img_pad=True``, so any input size works (the position embedding is interpolated, the
+  image padded to a multiple of the patch); the checkpoint's own 224 px (``--out-size 224``) is best. For
   importing DINO/timm checkpoints; needs ``timm`` (requirements.txt).
 - ``small_cnn``: four conv blocks for tiny images (8-32 px), h is 128-d; trains at thousands of
   images/s on a laptop CPU.
@@ -86,7 +87,7 @@ def resnet18_backbone(in_channels: int = 3, cifar_stem: bool = True) -> nn.Modul
 
 
 def vit_backbone(arch: str, in_channels: int = 3) -> nn.Module:
-    """timm ViT ``arch`` without a head: (B, C, H, W) float -> (B, D) class token (H, W multiples of the patch)."""
+    """timm ViT ``arch`` without a head: (B, C, H, W) float -> (B, D) class token (any H, W; padded to the patch)."""
     try:
         import timm
     except ImportError:
@@ -94,7 +95,7 @@ def vit_backbone(arch: str, in_channels: int = 3) -> nn.Module:
             f"{arch} needs the timm package; install it with `pip install -r requirements.txt`"
         ) from None
     net: nn.Module = timm.create_model(
-        arch, pretrained=False, num_classes=0, in_chans=in_channels, dynamic_img_size=True
+        arch, pretrained=False, num_classes=0, in_chans=in_channels, dynamic_img_size=True, dynamic_img_pad=True
     )
     return net
 
