@@ -41,9 +41,11 @@ def test_imported_ssl_checkpoint_reproduces_the_run(tiny_run, runs_root, tmp_pat
 
 
 def test_import_channel_mismatch_and_bad_file(runs_root, tmp_path, capsys):
-    torch.save(build_backbone("resnet18", 3).state_dict(), tmp_path / "r18.pt")
+    # issue 13: 1-channel data into a 3-channel backbone now repeats the channel (tests/test_checkpoint_layouts.py);
+    # a channel count that cannot be repeated is still refused
+    torch.save(build_backbone("resnet18", 2).state_dict(), tmp_path / "r18.pt")
     code, out = run_cli(["import", "--checkpoint", tmp_path / "r18.pt", "--dataset", "digits"], capsys)
-    assert code == 2 and "expects 3-channel images but digits has 1" in out["error"]
+    assert code == 2 and "expects 2-channel images but digits has 1" in out["error"]
     assert list(runs_root.iterdir()) == []  # nothing half-made
     code, out = run_cli(["import", "--checkpoint", tmp_path / "missing.pt"], capsys)
     assert code == 2 and "does not exist" in out["error"]

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "core.cli.compare",
     "core.cli.tags",
     "core.cli.reproduce",
+    "core.cli.extract",
 )
 
 

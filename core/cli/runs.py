@@ -75,7 +75,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser(
-        "import", help="import a checkpoint (Hardpairs, torchvision ResNet-18, SSL-library layouts) as a run"
+        "import",
+        help="import a checkpoint (Hardpairs; torchvision/timm ResNet-18/50; lightly, solo-learn/Lightning layouts; "
+        "timm/DINO ViT) as a run; grayscale data into an RGB backbone repeats the channel",
     )
     p.add_argument(
         "--checkpoint", required=True, help="path of the .pt/.pth/.ckpt file (loaded with weights_only=True)"

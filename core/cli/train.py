@@ -96,6 +96,9 @@ def _options(args: argparse.Namespace) -> TrainOptions:
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     """``python -m core train``: see :func:`core.runs.training.train_run` (torchrun-aware)."""
+    from core.training.allocator import keep_freed_memory
+
+    keep_freed_memory()  # freed activations are reused, not unmapped and re-faulted each step
     config = None if args.resume else (lambda: _config_from_args(args))
     return train_run(config, _options(args))
 

@@ -1,4 +1,6 @@
-"""Import a checkpoint (Hardpairs, torchvision ResNet-18, SSL-library layouts) as a new run folder."""
+"""Import a checkpoint (Hardpairs, torchvision/timm ResNet-18/50, lightly, solo-learn/Lightning, timm ViT)
+as a new run folder. Grayscale data into a 3-channel backbone has its channel repeated; the run's log and
+``manifest.json`` (``channel_repeat``) say so."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def import_run(
 
     Raises:
         HardpairsError: an unreadable checkpoint, an ``arch`` that does not match it, or a dataset
-            whose channel count does not match it.
+            whose channel count does not match it (other than 1-channel data into a 3-channel backbone).
     """
     from core.runs.pipeline import discard_new_run_dir, load_run_data, new_run_dir
     from core.training.checkpoints import load_backbone_state
@@ -53,25 +55,34 @@ def import_run(
         **{**{k: v for k, v in base.items() if k not in ("dataset", "preset")}, **overrides},
     )
     data = load_run_data(cfg, download=download)
-    if data.x_train.shape[1] != in_ch:
+    data_ch = int(data.x_train.shape[1])
+    if data_ch != in_ch and not (data_ch == 1 and in_ch == 3):
         raise HardpairsError(
-            f"the checkpoint expects {in_ch}-channel images but {data.spec} has {data.x_train.shape[1]}; "
+            f"the checkpoint expects {in_ch}-channel images but {data.spec} has {data_ch}; "
             "choose a dataset with matching channels"
         )
     folder = new_run_dir(cfg, run_dir, name, runs_root)
+    repeat = {"from": data_ch, "to": in_ch} if data_ch != in_ch else None
     try:
         with run_lock(folder):  # while it runs, `runs` shows it running; if it dies, interrupted
-            return _write_import(folder, checkpoint, cfg, data, state, detected)
+            return _write_import(folder, checkpoint, cfg, data, state, detected, repeat)
     except BaseException:
         discard_new_run_dir(folder)  # a failed import leaves no folder: only the one this call created goes
         raise
 
 
 def _write_import(
-    folder: Path, checkpoint: str | os.PathLike[str], cfg: Any, data: Any, state: dict[str, Any], detected: str
+    folder: Path,
+    checkpoint: str | os.PathLike[str],
+    cfg: Any,
+    data: Any,
+    state: dict[str, Any],
+    detected: str,
+    repeat: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Write the imported run's config, manifest and checkpoint, then extract features and probe."""
     from core.device import pick_device
+    from core.io import run_log
     from core.runs.manifest import make_manifest
     from core.runs.pipeline import probe_run
     from core.training.checkpoints import FORMAT, save_checkpoint
@@ -79,6 +90,13 @@ def _write_import(
     write_json(folder / "config.json", cfg.to_dict())
     manifest = make_manifest(folder.name, cfg.to_dict(), data, None, pick_device(cfg.device))
     manifest["imported_from"] = str(Path(checkpoint).resolve())
+    manifest["channel_repeat"] = repeat
+    if repeat:
+        run_log(
+            folder,
+            f"{data.spec} has {repeat['from']}-channel images and the {detected} checkpoint takes {repeat['to']}: "
+            f"the channel is repeated {repeat['to']} times at feature extraction (torchvision's answer for grayscale)",
+        )
     write_json(folder / "manifest.json", manifest)
     save_checkpoint(
         folder / "checkpoints" / "last.pt",
@@ -93,7 +111,7 @@ def _write_import(
         },
     )
     update_status(folder, state="running", message="extracting features and probing")
-    out: dict[str, Any] = {"run_dir": str(folder), "arch": detected}
+    out: dict[str, Any] = {"run_dir": str(folder), "arch": detected, "channel_repeat": repeat}
     if (data.y_train >= 0).all():
         metrics = probe_run(folder, data)
         out.update(linear_acc=metrics["linear_acc"], knn_acc=metrics["knn_acc"])

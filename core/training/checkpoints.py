@@ -6,11 +6,13 @@ Hardpairs' own checkpoint is a plain dict (tensors, numbers, strings only, so it
     {"format": "hardpairs", "version": 1, "config": dict, "epoch": int,
      "model": state_dict, "optimizer": state_dict, "metrics": dict}
 
-Foreign checkpoints accepted by :func:`load_backbone_state`: a plain torchvision ResNet-18
-state dict (``conv1.weight``, ``layer1...``), or one nested under ``state_dict`` / ``model`` /
-``network`` with prefixes such as ``module.``, ``backbone.``, ``encoder.``, ``model.`` (DDP,
-solo-learn, lightly, Lightning, common SimCLR repos). The architecture is detected from the
-keys and the ``conv1`` kernel.
+Foreign checkpoints accepted by :func:`load_backbone_state`: a plain torchvision/timm ResNet-18 or
+ResNet-50 state dict (``conv1.weight``, ``layer1...``), lightly's Sequential ResNet (``0.weight``,
+``4.0.conv1.weight``), a timm ViT (``cls_token``, ``blocks.N...``), or one nested under ``state_dict`` /
+``model`` / ``network`` (Lightning's wrapper) with prefixes such as ``module.``, ``backbone.``,
+``encoder.``, ``model.`` (DDP, solo-learn, lightly, Lightning, common SimCLR repos); heads, projectors
+and momentum copies are dropped. The architecture is detected from the keys and the stem kernel
+(:mod:`core.training.layouts`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,26 @@ from torch import Tensor
 
 from core.errors import HardpairsError
 from core.io import atomic_write_bytes
+from core.training.layouts import detect_layout_arch, remap_sequential_resnet
 
 FORMAT = "hardpairs"
 _PREFIXES = ("module.", "backbone.", "encoder.", "model.", "net.", "online_network.", "f.", "_orig_mod.")
-_NESTED = ("state_dict", "model", "network", "backbone", "encoder", "model_state_dict")
+_NESTED = ("state_dict", "model", "network", "backbone", "encoder", "model_state_dict", "teacher")
+#: keys that are not part of the backbone: classifier heads, projectors, predictors, momentum copies.
+_DROP = (
+    "fc.",
+    "projector.",
+    "projection_head",
+    "prediction_head",
+    "predictor.",
+    "head.",
+    "classifier.",
+    "linear.",
+    "momentum",
+    "backbone_momentum",
+    "prototypes",
+    "queue",
+)
 
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
@@ -92,28 +110,15 @@ def _strip_prefixes(state: dict[str, Tensor]) -> dict[str, Tensor]:
             for p in _PREFIXES:
                 if k.startswith(p):
                     k, changed = k[len(p) :], True
-        if k.startswith(("fc.", "projector.", "head.", "classifier.", "linear.", "momentum", "prototypes")):
+        if k.startswith(_DROP):
             continue
         out[k] = value
-    return out
+    return remap_sequential_resnet(out)
 
 
 def detect_arch(state: dict[str, Tensor]) -> tuple[str, int]:
     """(arch, in_channels) of a backbone state dict with prefixes already stripped."""
-    if "conv1.weight" in state and "layer4.1.conv2.weight" in state:
-        w = state["conv1.weight"]
-        if "layer4.1.conv3.weight" in state or "layer1.0.conv3.weight" in state:
-            raise HardpairsError(
-                "this is a ResNet-50-style (bottleneck) checkpoint; Hardpairs loads ResNet-18 and its small CNN only"
-            )
-        return ("resnet18_imagenet" if w.shape[-1] == 7 else "resnet18"), int(w.shape[1])
-    if "features.0.weight" in state:
-        return "small_cnn", int(state["features.0.weight"].shape[1])
-    sample = ", ".join(list(state)[:4])
-    raise HardpairsError(
-        f"unrecognised architecture (first keys: {sample}); Hardpairs imports ResNet-18 "
-        "(torchvision layout, optional prefixes) and its own small CNN"
-    )
+    return detect_layout_arch(state)
 
 
 def load_backbone_state(path: str | os.PathLike[str]) -> tuple[str, int, dict[str, Tensor], dict[str, Any] | None]:
@@ -148,7 +153,8 @@ def _own_checkpoint(
             f"Hardpairs checkpoint {path} holds no backbone weights (its 'model' has no backbone.* tensors); "
             "it is incomplete -- use the run's checkpoints/last.pt written by training"
         )
-    first = state[next(iter(state))]
+    kernels = [v for v in state.values() if v.ndim == 4]  # the stem / first conv / ViT patch embedding
+    first = kernels[0] if kernels else state[next(iter(state))]
     if first.ndim < 2:
         raise HardpairsError(f"Hardpairs checkpoint {path}: the first backbone tensor has shape {tuple(first.shape)}")
     return cfg["arch"], int(first.shape[1]), state, cfg

@@ -24,7 +24,10 @@ from core.training.presets import PAPER_KEYS, PRESETS, default_preset, preset_va
 SELECTIONS = ("strict", "inclusive")  # Eq. 12's "<" at Sim_posHigh, or "<=" ("All samples" rows)
 SELECT_ON = ("backbone", "projector")  # features the selection ranks (Table 7)
 METHODS = ("simclr", "moco")
-ARCHS = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
+#: timm ViTs (core.training.models.FEATURE_DIMS) are for imported checkpoints (DINO, timm); trainable, sized for GPUs.
+ARCHS: tuple[str, ...] = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
+ARCHS += ("vit_tiny_patch16_224", "vit_small_patch16_224", "vit_small_patch8_224", "vit_base_patch16_224")
+ARCHS += ("vit_base_patch8_224",)
 OPTIMIZERS = ("sgd", "adamw")
 
 

@@ -1,4 +1,9 @@
-"""Pre-projector feature extraction of a backbone (the device comes from ``core.device.pick_device``)."""
+"""Pre-projector feature extraction of a backbone (the device comes from ``core.device.pick_device``).
+
+Sharded features (``torchrun ... -m core extract``, one ``.npy`` per rank) are read back as one
+memory-mapped (N, D) array with :func:`open_sharded` (defined in :mod:`core.data.shards`, so the
+analysis room can import it too).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import torch
 from torch import nn
 
 from core.data.augment import prepare_eval
+from core.data.shards import ShardedArray, open_sharded
+from core.training.models import input_channels
 
 
 @torch.no_grad()
@@ -27,6 +34,10 @@ def extract_features(
         out_size: the training resolution (images are resized to it).
         mean, std: (C,) per-channel statistics of x/255 used in training.
 
+    Grayscale images (C = 1) into a backbone that takes 3 channels are normalised, then the channel
+    is repeated (torchvision's answer for grayscale data); the importer records it in the run's log
+    and manifest (``channel_repeat``).
+
     Returns:
         (N, D) float32 features, in input order.
     """
@@ -34,17 +45,22 @@ def extract_features(
     backbone.eval()
     m = torch.as_tensor(mean, dtype=torch.float32, device=device)
     s = torch.as_tensor(std, dtype=torch.float32, device=device)
+    repeat = input_channels(backbone) if images.ndim == 4 and images.shape[1] == 1 else 1
     chunks = []
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()
     for start in range(0, len(images), batch_size):
         xb = torch.from_numpy(images[start : start + batch_size]).to(device)
         with autocast:
-            h = backbone(prepare_eval(xb, out_size, m, s))
+            x = prepare_eval(xb, out_size, m, s)
+            h = backbone(x.expand(-1, repeat, -1, -1) if repeat > 1 else x)
         chunks.append(h.float().cpu().numpy())
     backbone.train(was_training)
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+__all__ = ["ShardedArray", "extract_features", "open_sharded"]
 
 
 class _null:

@@ -11,6 +11,12 @@ scores, maps and probes; the projector output ``z`` feeds the contrastive loss.
 - ``resnet50`` / ``resnet50_imagenet``: torchvision ResNet-50 (bottleneck blocks), CIFAR or ImageNet
   stem as above; h is 2048-d. The backbone of most published SSL checkpoints and of the paper's
   TinyImageNet/ImageNet rows.
+- ``vit_tiny_patch16_224``, ``vit_small_patch16_224`` (DINO ViT-S/16), ``vit_small_patch8_224``,
+  ``vit_base_patch16_224``, ``vit_base_patch8_224``: timm Vision Transformers without a head (h is
+  the class token after the final norm, 192/384/768-d), built with ``dynamic_img_size=True`` and
+  ``dynamic_img_pad=True``, so any input size works (the position embedding is interpolated, the
+  image padded to a multiple of the patch); the checkpoint's own 224 px (``--out-size 224``) is best. For
+  importing DINO/timm checkpoints; needs ``timm`` (requirements.txt).
 - ``small_cnn``: four conv blocks for tiny images (8-32 px), h is 128-d; trains at thousands of
   images/s on a laptop CPU.
 """
@@ -28,6 +34,11 @@ FEATURE_DIMS = {
     "resnet18_imagenet": 512,
     "resnet50": 2048,
     "resnet50_imagenet": 2048,
+    "vit_tiny_patch16_224": 192,
+    "vit_small_patch16_224": 384,
+    "vit_small_patch8_224": 384,
+    "vit_base_patch16_224": 768,
+    "vit_base_patch8_224": 768,
 }
 
 
@@ -75,6 +86,28 @@ def resnet18_backbone(in_channels: int = 3, cifar_stem: bool = True) -> nn.Modul
     return resnet_backbone(18, in_channels, cifar_stem)
 
 
+def vit_backbone(arch: str, in_channels: int = 3) -> nn.Module:
+    """timm ViT ``arch`` without a head: (B, C, H, W) float -> (B, D) class token (any H, W; padded to the patch)."""
+    try:
+        import timm
+    except ImportError:
+        raise HardpairsError(
+            f"{arch} needs the timm package; install it with `pip install -r requirements.txt`"
+        ) from None
+    net: nn.Module = timm.create_model(
+        arch, pretrained=False, num_classes=0, in_chans=in_channels, dynamic_img_size=True, dynamic_img_pad=True
+    )
+    return net
+
+
+def input_channels(backbone: nn.Module) -> int:
+    """Channels the backbone's first convolution (ResNet stem, small-CNN block, ViT patch embedding) takes."""
+    for p in backbone.parameters():
+        if p.ndim == 4:
+            return int(p.shape[1])
+    raise HardpairsError(f"{type(backbone).__name__} has no convolution; cannot tell its input channels")
+
+
 def build_backbone(arch: str, in_channels: int) -> nn.Module:
     """Backbone by name; raises HardpairsError for an unknown name."""
     if arch == "small_cnn":
@@ -85,6 +118,8 @@ def build_backbone(arch: str, in_channels: int) -> nn.Module:
         return resnet18_backbone(in_channels, cifar_stem=False)
     if arch in ("resnet50", "resnet50_imagenet"):
         return resnet_backbone(50, in_channels, cifar_stem=arch == "resnet50")
+    if arch.startswith("vit_") and arch in FEATURE_DIMS:
+        return vit_backbone(arch, in_channels)
     raise HardpairsError(f"unknown architecture {arch!r}; use one of {sorted(FEATURE_DIMS)}")
 
 

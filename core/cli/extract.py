@@ -1,0 +1,33 @@
+"""CLI: ``extract`` -- a run's features, one shard per process (``torchrun --nproc_per_node=G -m core extract``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def cmd_extract(args: argparse.Namespace) -> dict[str, Any]:
+    """``extract``: :func:`core.runs.extraction.extract_run_sharded`."""
+    from core.runs.extraction import extract_run_sharded
+    from core.training.allocator import keep_freed_memory
+
+    keep_freed_memory()  # the same fix as training: batch buffers are reused, not unmapped and re-faulted
+    npz = {"auto": None, "yes": True, "no": False}[args.npz]
+    return extract_run_sharded(args.run_dir, device=args.device, npz=npz)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "extract",
+        help="extract a run's features into features/{train,test}_rank{r}.npy + index.json; under "
+        "`torchrun --nproc_per_node=G -m core extract` each process writes one shard",
+    )
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (torchrun ranks: cuda:LOCAL_RANK, else gloo)")
+    p.add_argument(
+        "--npz",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="also write features.npz (auto: when train+test features are under 2 GiB)",
+    )
+    p.set_defaults(func=cmd_extract)
