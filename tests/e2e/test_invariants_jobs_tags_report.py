@@ -71,8 +71,8 @@ def test_tag_export_prune_by_tag_and_the_child_opens_analysed(browser, app_url, 
     goto(page, "prune")
     # tag the pruned samples of the preview (10 % by band)
     page.get_by_text(re.compile(r"^Tag these \d+ samples$")).first.click()
-    page.get_by_label("Tag name").first.fill("e2e")
-    page.get_by_label("Tag name").first.press("Enter")
+    page.get_by_label("Tag name", exact=True).first.fill("e2e")
+    page.get_by_label("Tag name", exact=True).first.press("Enter")
     wait_for_app(page)
     page.get_by_role("button", name=re.compile(r"^Tag \d+ samples$")).first.click()
     wait_for_app(page)
@@ -93,7 +93,9 @@ def test_tag_export_prune_by_tag_and_the_child_opens_analysed(browser, app_url, 
     wait_for_app(page)
     page.locator("[data-testid='stBaseButton-primary']", has_text="Launch").click()
     wait_for_app(page)
-    assert page.locator("[data-testid='stBaseButton-primary']", has_text="Launch").is_disabled()
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-testid='stBaseButton-primary']", has_text="Launch")).to_be_disabled(timeout=60_000)
     assert_clean(page, "Prune after launch")
     wait_jobs_done(e2e_root, 2000, expect=2)
     from core.runs.folder import list_runs
