@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.frame import follow_deep_link, render_sidebar
+from ui.frame import follow_deep_link, in_frame, render_sidebar
 
 # an emoji favicon is an inline SVG; a ":material/...:" one would be fetched from fonts.gstatic.com
 st.set_page_config(page_title="Hardpairs", page_icon="🧩", layout="wide")
 
-# URL paths match the page titles (README, "The pages"); Runs, the default page, is served at "/" (its
-# url_path only has to be unique; "runs" would equal pages/runs.py's legacy name, whose page hash then
-# runs that file alone on every AppTest interaction and loses form submits).
-# Some equal a file name in pages/: while Streamlit still treats the app as a legacy `pages/` app
-# (before the first st.navigation call after a server start) such a URL runs that file alone;
-# ui.frame.leave_legacy_pages_mode (called by every page) then reruns it inside this frame.
+# URL paths match the page titles (README, "The pages"); Runs, the default page, is served at "/".
+# No url_path equals a file name in pages/ (runs.py is "home"; the others are named e.g. compare_runs.py):
+# while Streamlit still treats the app as a legacy `pages/` app (before the first st.navigation call
+# after a server start) such a URL would run that file alone, and the rerun that puts it back inside
+# this frame (ui.frame.leave_legacy_pages_mode) drops the clicks of that run.
 # The selected run is in the URL too (`?run=<name>`, ui.frame).
 PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:", url_path="home", default=True),
-    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
+    st.Page("pages/embedding_map.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
     st.Page("pages/hard_pairs.py", title="Hard pairs", icon=":material/join_inner:", url_path="hard-pairs"),
-    st.Page("pages/prune.py", title="Prune & retrain", icon=":material/content_cut:", url_path="prune"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
-    st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="theory"),
+    st.Page("pages/prune_retrain.py", title="Prune & retrain", icon=":material/content_cut:", url_path="prune"),
+    st.Page("pages/compare_runs.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
+    st.Page("pages/theory_bounds.py", title="Theory", icon=":material/functions:", url_path="theory"),
 ]
 
 page = st.navigation(PAGES)
@@ -36,4 +35,5 @@ with st.sidebar:
     st.markdown("### :material/extension: Hardpairs")
     st.caption("Difficult examples in contrastive learning (ICLR 2026)")
 render_sidebar()
-page.run()
+with in_frame():
+    page.run()

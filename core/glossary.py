@@ -99,6 +99,11 @@ GLOSSARY: dict[str, tuple[str, str]] = {
         "loss mode",
         "H-SCL: supervised contrastive loss with negatives weighted by exp(beta s) (uses labels).",
     ),
+    "hard_scl_thr": (
+        "loss mode",
+        "Threshold-hardened H-SCL (our reading of Jiang et al., Figs. 4-5): H-SCL whose negatives are only the "
+        "other-label views with cosine >= hard_threshold, weighted by exp(beta s) (uses labels).",
+    ),
     # --- knobs (TrainConfig fields)
     "tau": ("knob", "Temperature of the contrastive softmax; every logit is divided by it."),
     "pos_high / pos_low": (

@@ -28,7 +28,7 @@ def arr(value) -> list:
 def compare_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/compare_runs.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -69,7 +69,7 @@ def test_run_choice_survives_page_switches(runs_root):
     fake_run(runs_root, "b-run", linear=0.9, knn=0.8, created=2)
     at = app()
     at.sidebar.selectbox[0].set_value(str(a)).run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/compare_runs.py").run()
     assert not at.exception
     assert at.sidebar.selectbox[0].value == str(a)  # the frame's selector kept its value
     at.switch_page("pages/runs.py").run()

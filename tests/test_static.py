@@ -132,7 +132,7 @@ def test_pages_import_only_ui_core_stdlib_and_third_party():
 
 
 def test_page_import_check_flags_pages_app_and_relative_imports(tmp_path):
-    assert (ROOT / "pages" / "theory.py").exists()
+    assert (ROOT / "pages" / "theory_bounds.py").exists()
     bad = tmp_path / "bad_page.py"
     bad.write_text(
         "import json\nimport numpy\nfrom ui import figures\nfrom theory import x\nimport app\nfrom . import y\n"

@@ -53,7 +53,7 @@ def theory_run(tmp_path):
 
 
 def _theory(run: Path) -> AppTest:
-    at = AppTest.from_file(str(REPO / "pages" / "theory.py"), default_timeout=60)
+    at = AppTest.from_file(str(REPO / "pages" / "theory_bounds.py"), default_timeout=60)
     at.session_state[RUN_KEY] = str(run)
     return at.run()
 

@@ -76,7 +76,7 @@ def parent(runs_root) -> Path:
 
 
 def test_retrain_form_every_mode(parent):
-    at = AppTest.from_file(str(REPO / "pages" / "prune.py"), default_timeout=60)
+    at = AppTest.from_file(str(REPO / "pages" / "prune_retrain.py"), default_timeout=60)
     at.session_state[RUN_KEY] = str(parent)
     at.session_state["pr_beta"] = 1.5
     at.session_state["pr_tau_plus"] = 0.1

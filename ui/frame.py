@@ -14,7 +14,9 @@ is written back to the URL. An unknown run in the URL gives a sidebar warning an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +34,33 @@ _URL_MISSING = "hp_url_missing_run"  # a run name from the URL that is not in th
 _DEEP_LINK = "hp_deep_link"  # the URL slug of a first request, followed after the legacy-mode rerun
 
 
+_FRAME = threading.local()  # .active: this script run is app.py's, running a page through st.navigation
+
+
+@contextmanager
+def in_frame() -> Iterator[None]:
+    """app.py runs its page inside this: a page run by the frame needs no legacy-mode rerun."""
+    _FRAME.active = True
+    try:
+        yield
+    finally:
+        _FRAME.active = False
+
+
 def leave_legacy_pages_mode() -> None:
     """Make sure pages run inside app.py's frame (navigation, sidebar, page config).
 
     Streamlit treats an app with a ``pages/`` folder as a legacy multipage app until a script
     calls ``st.navigation``: the first request after a server start that deep-links to a page
-    (``/compare``) would run ``pages/compare.py`` alone, and so would every later session until
+    (``/compare``) would run ``pages/compare_runs.py`` alone, and so would every later session until
     someone opens ``/``. This switches the legacy mode off and reruns the request, which then
     goes through app.py's ``st.navigation`` and lands on the same page (resolved by its URL
     name). Renaming ``pages/`` (e.g. to ``app_pages/``) would make this unnecessary.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
+    if getattr(_FRAME, "active", False):
+        return  # inside app.py's frame already; a rerun here would only drop this run's clicks
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         # a URL that is not a file name (``/hard-pairs``) was resolved to app.py by the legacy mode and

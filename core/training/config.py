@@ -26,8 +26,7 @@ SELECT_ON = ("backbone", "projector")  # features the selection ranks (Table 7)
 METHODS = ("simclr", "moco")
 #: timm ViTs (core.training.models.FEATURE_DIMS) are for imported checkpoints (DINO, timm); trainable, sized for GPUs.
 ARCHS: tuple[str, ...] = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
-ARCHS += ("vit_tiny_patch16_224", "vit_small_patch16_224", "vit_small_patch8_224", "vit_base_patch16_224")
-ARCHS += ("vit_base_patch8_224",)
+ARCHS += tuple(f"vit_{v}_224" for v in ("tiny_patch16", "small_patch16", "small_patch8", "base_patch16", "base_patch8"))
 OPTIMIZERS = ("sgd", "adamw")
 
 

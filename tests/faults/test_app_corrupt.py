@@ -19,8 +19,14 @@ from tests.test_app_pages import _make_run
 from ui.frame import RUN_KEY
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["pages/runs.py", "pages/embeddings.py", "pages/hard_pairs.py", "pages/prune.py", "pages/compare.py"]
-PAGES += ["pages/theory.py"]
+PAGES = [
+    "pages/runs.py",
+    "pages/embedding_map.py",
+    "pages/hard_pairs.py",
+    "pages/prune_retrain.py",
+    "pages/compare_runs.py",
+]
+PAGES += ["pages/theory_bounds.py"]
 
 #: file -> corrupt bytes (a half-written JSON object, a JSON that is not an object, bytes that are not text)
 CORRUPT = {
@@ -89,12 +95,12 @@ def test_every_page_opens_and_shows_the_bad_run_as_unreadable(corrupt_root, name
                 assert table.at["bad", "state"] == "unreadable"
                 assert table.at["bad", "note"].startswith(f"unreadable: {name}: ")
                 assert f"unreadable: {name}: " in _texts(at)
-        if page == "pages/compare.py" and name in SUMMARY_FILES:
+        if page == "pages/compare_runs.py" and name in SUMMARY_FILES:
             assert f"unreadable: {name}: " in _texts(at) and "`bad`" in _texts(at)
         reads = {
-            "pages/embeddings.py": {"config.json", "manifest.json", "scores.csv"},
+            "pages/embedding_map.py": {"config.json", "manifest.json", "scores.csv"},
             "pages/hard_pairs.py": {"config.json", "manifest.json", "pairs.csv"},
-            "pages/prune.py": {"config.json", "manifest.json", "scores.csv"},
+            "pages/prune_retrain.py": {"config.json", "manifest.json", "scores.csv"},
         }
         if name in reads.get(page, set()):
             assert f"unreadable: {name}: " in _texts(at), (page, _texts(at))
