@@ -17,21 +17,23 @@ the one rule of ``core.runs.cache`` (features fingerprint + parameters); the map
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.analysis.neighbors import l2_normalise
 from core.analysis.scores import ScoreConfig, auroc, compute_scores
 from core.errors import HardpairsError
-from core.runs.cache import CACHE_KEYS, cached, features_fingerprint
-from core.runs.folder import load_features, read_json, require_features, require_run, save_npz, update_status, write_csv
+from core.runs.cache import CACHE_KEYS, cached
+from core.runs.featurefile import open_features as load_features
+from core.runs.folder import read_json, require_features, require_run, save_npz, update_status, write_csv
+from core.runs.knngraph import approx_thresholds, exact_thresholds, graph_for_run
 from core.runs.lock import stop_on_sigterm
 from core.runs.log import run_log
+from core.runs.maps import map_for_run
 from core.runs.theory import theory_for_run
 
 PathLike = str | os.PathLike[str]
@@ -69,7 +71,7 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def score_params(
-    run_dir: PathLike, k: int = 20, band_reference: int | None = None, seed: int | None = None
+    run_dir: PathLike, k: int = 20, band_reference: int | None = None, seed: int | None = None, knn: str = "auto"
 ) -> dict[str, Any]:
     """The parameters ``scores.json`` is cached on: the band (from the run's config), k, seed, dataset and mix."""
     cfg = _run_config(Path(run_dir))
@@ -82,6 +84,7 @@ def score_params(
         "mix": cfg.get("mix", 0.0),
         "mix_lambda": cfg.get("mix_lambda", 0.5),
         "dataset": cfg.get("dataset"),
+        "knn": knn,
     }
 
 
@@ -95,8 +98,12 @@ def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
         k=params["k"],
         band_reference=params["band_reference"],
         seed=params["seed"],
+        knn=params.get("knn", "auto"),
     )
-    df = compute_scores(feats["train"], labels, scfg)
+    graph = None  # the approximate path's IVF graph, shared with `pairs` (core.runs.knngraph)
+    if labels is not None:
+        graph = graph_for_run(run_dir, l2_normalise(feats["train"]), labels, scfg.k, scfg.knn, scfg.seed)
+    df = compute_scores(feats["train"], labels, scfg, graph=graph)
     names = [c for c in df.columns if c not in ("index", "label")]
     result: dict[str, Any] = {
         "run_dir": str(run_dir),
@@ -104,6 +111,7 @@ def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
         "scores": names,
         "t_hi": df.attrs["t_hi"],
         "t_lo": df.attrs["t_lo"],
+        "knn": df.attrs["knn"],
     }
     if labels is None:
         result["note"] = f"the dataset is unlabelled: only the label-free scores ({', '.join(names)}) are available"
@@ -119,47 +127,42 @@ def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def scores_for_run(
-    run_dir: PathLike, k: int = 20, band_reference: int | None = None, seed: int | None = None, force: bool = False
+    run_dir: PathLike,
+    k: int = 20,
+    band_reference: int | None = None,
+    seed: int | None = None,
+    force: bool = False,
+    knn: str = "auto",
 ) -> dict[str, Any]:
     """Per-sample difficulty scores of a run -> ``scores.csv`` + ``scores.json`` (cached).
 
     Returns:
-        ``run_dir, n, scores, t_hi, t_lo, seconds, cached`` and, when they apply, ``auroc`` and ``note``.
+        ``run_dir, n, scores, t_hi, t_lo, knn, seconds, cached`` and, when they apply, ``auroc`` and ``note``.
     """
     run = require_run(run_dir)
     require_features(run)
-    params = score_params(run, k, band_reference, seed)
+    params = score_params(run, k, band_reference, seed, knn)
     res = cached(run, "scores.json", params, lambda: _compute_scores(run, params), force=force, outputs=["scores.csv"])
     return {key: v for key, v in res.items() if key not in CACHE_KEYS}
-
-
-def _band_thresholds(run_dir: Path, pos_high: float, pos_low: float) -> tuple[float, float] | None:
-    """(t_hi, t_lo) from ``scores.json`` when it was computed exactly (no reference sample) on these features."""
-    stored = read_json(run_dir / "scores.json") or {}
-    p = stored.get("params") or {}
-    if (
-        p.get("pos_high") == pos_high
-        and p.get("pos_low") == pos_low
-        and p.get("band_reference") is None
-        and stored.get("features_sha1") == features_fingerprint(run_dir)
-    ):
-        return float(stored["t_hi"]), float(stored["t_lo"])
-    return None
 
 
 def _compute_pairs(
     run_dir: Path, feats: dict[str, np.ndarray], labels: np.ndarray, params: dict[str, Any]
 ) -> dict[str, Any]:
-    from core.analysis.neighbors import class_split_knn, l2_normalise
+    from core.analysis.neighbors import class_split_knn
     from core.analysis.pairs import class_pair_matrix, hardest_pairs
 
     t0 = time.time()
     classes = list((read_json(run_dir / "manifest.json", {}) or {}).get("classes") or [])
     n_classes = max(len(classes), int(labels.max()) + 1)
     pos_high, pos_low, k = params["pos_high"], params["pos_low"], params["k"]
-    thresholds = _band_thresholds(run_dir, pos_high, pos_low)
+    thresholds = exact_thresholds(run_dir, pos_high, pos_low)
     xn = l2_normalise(feats["train"])  # the one normalisation; the graph, pairs and map reuse it
-    graph = class_split_knn(xn, labels, k)
+    approx = graph_for_run(run_dir, xn, labels, k, params.get("knn", "auto"))
+    graph, knn_info = approx if approx is not None else (class_split_knn(xn, labels, k), {"method": "exact"})
+    if approx is not None:  # sampled thresholds (scores.json's when it has them), never the quadratic sweep
+        th = approx_thresholds(run_dir, xn, pos_high, pos_low)
+        thresholds, knn_info = (th["t_hi"], th["t_lo"]), knn_info | {"method": "approx"} | th
     top = hardest_pairs(xn, labels, top=params["top"], k=k, graph=graph, normalised=True)
     mat = class_pair_matrix(
         xn, labels, n_classes, pos_high, pos_low, k=k, thresholds=thresholds, graph=graph, normalised=True
@@ -172,6 +175,7 @@ def _compute_pairs(
         t_hi=np.asarray(mat["t_hi"], np.float32),
         t_lo=np.asarray(mat["t_lo"], np.float32),
         classes=np.array(classes or [str(c) for c in range(n_classes)]),
+        knn_method=np.array(knn_info["method"]),
     )
     return {
         "run_dir": str(run_dir),
@@ -181,15 +185,18 @@ def _compute_pairs(
         "difficult_pairs": int(mat["difficult_counts"].sum() // 2),
         "t_hi": mat["t_hi"],
         "t_lo": mat["t_lo"],
+        "knn": knn_info,
         "seconds": round(time.time() - t0, 2),
     }
 
 
-def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool = False) -> dict[str, Any]:
+def pairs_for_run(
+    run_dir: PathLike, top: int = 1000, k: int = 20, force: bool = False, knn: str = "auto"
+) -> dict[str, Any]:
     """Hardest cross-class pairs -> ``pairs.csv`` and the class x class map -> ``class_pairs.npz`` (cached).
 
     Returns:
-        ``run_dir, n_pairs, k, top_similarity, difficult_pairs, t_hi, t_lo, seconds, cached``.
+        ``run_dir, n_pairs, k, top_similarity, difficult_pairs, t_hi, t_lo, knn, seconds, cached``.
 
     Raises:
         HardpairsError: unlabelled dataset, or ``k`` not below the number of samples.
@@ -212,6 +219,7 @@ def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool =
         "pos_low": float(cfg.get("pos_low", 0.22)),
         "k": k,
         "top": top,
+        "knn": knn,
     }
     res = cached(
         run,
@@ -222,32 +230,6 @@ def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool =
         outputs=["pairs.csv", "class_pairs.npz"],
     )
     return {key: v for key, v in res.items() if key not in CACHE_KEYS}
-
-
-def map_for_run(
-    run_dir: PathLike,
-    dim: int = 2,
-    neighbors: int = 15,
-    min_dist: float = 0.1,
-    seed: int | None = 0,
-    subset: int | None = None,
-    epochs: int | None = None,
-) -> dict[str, Any]:
-    """The run's UMAP map -> ``umap_<dim>d.csv`` + ``.json`` (cached); ``path, n, cached, seconds, params``."""
-    from core.analysis.embedmap import MapConfig, compute_or_load_map
-
-    cfg = MapConfig(
-        n_components=dim, n_neighbors=neighbors, min_dist=min_dist, seed=seed, subset=subset, n_epochs=epochs
-    )
-    print(f"umap: {cfg}", file=sys.stderr, flush=True)
-    res = compute_or_load_map(Path(run_dir), cfg)
-    return {
-        "path": str(res.path),
-        "n": int(len(res.frame)),
-        "cached": res.cached,
-        "seconds": round(res.seconds, 3),
-        "params": asdict(cfg),
-    }
 
 
 #: The analyses of :func:`analyse_run`, in order (each also its own ``python -m core`` command).
