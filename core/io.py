@@ -195,7 +195,9 @@ def _npz_member(path: Path, fh: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.nd
         start = info.header_offset + 30 + name_len + extra_len
         raw.seek(start)
         version = np.lib.format.read_magic(raw)
-        shape, fortran, dtype = np.lib.format._read_array_header(raw, version)  # noqa: SLF001 - numpy's own parser
+        fmt = np.lib.format
+        header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = header(raw)
         if dtype.hasobject:
             raise ValueError(f"{info.filename} holds Python objects")
         offset = raw.tell()
