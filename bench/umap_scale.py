@@ -95,9 +95,9 @@ def scaled(n: int, fit_size: int) -> dict:
     t = time.perf_counter()
     stamps: dict[str, float] = {}
 
-    def embed(xn: np.ndarray) -> np.ndarray:
+    def embed(rows: np.ndarray) -> np.ndarray:
         t_fit = time.perf_counter()
-        coords = umap_embedding(xn, cfg)
+        coords = umap_embedding(rows, cfg)
         stamps["fit_s"] = time.perf_counter() - t_fit
         stamps["fit_end"] = time.perf_counter()
         return coords

@@ -162,8 +162,8 @@ def compute_or_load_map(run_dir: str | Path, cfg: MapConfig, include: np.ndarray
         include: sample ids always in the UMAP fit when the map is subsampled (tagged / flagged / selected).
 
     Returns:
-        MapResult; ``frame`` has ``index`` (int64), ``x, y[, z]`` (float32) and ``fitted`` (int8: 1 =
-        laid out by UMAP, 0 = placed from its fitted neighbours), one row per embedded sample.
+        MapResult; ``frame`` has ``index`` (int64), ``x, y[, z]`` (float32) and, when the fit was
+        subsampled, ``fitted`` (int8: 1 = laid out by UMAP, 0 = placed from its fitted neighbours).
     """
     run = require_run(run_dir)
     train = map_npz(require_features(run), ("train",), f"re-extract it with `python -m core probe --run-dir {run}`")[
@@ -185,7 +185,8 @@ def compute_or_load_map(run_dir: str | Path, cfg: MapConfig, include: np.ndarray
         train, index, cfg.fit_size, lambda xn: umap_embedding(xn, cfg), inc, 0 if cfg.seed is None else cfg.seed
     )
     frame = pd.DataFrame({"index": index} | {a: coords[:, i] for i, a in enumerate(AXES[: cfg.n_components])})
-    frame["fitted"] = fitted.astype(np.int8)
+    if not fitted.all():  # only a subsampled fit has placed points (small maps keep index,x,y)
+        frame["fitted"] = fitted.astype(np.int8)
     data = frame.to_csv(index=False, float_format="%.9g").encode()
     seconds = time.perf_counter() - start
     write_verified(

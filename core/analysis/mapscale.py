@@ -11,7 +11,7 @@ samples (default 50,000):
   4 sqrt(F) cells, ``nprobe`` 16), weights ``exp((s_j - s_1) / tau)``, tau = 0.02. A sample between
   two clusters lands between them, as it should; measured cost at 1M in BENCHMARKS.md.
 
-The map CSV then carries a ``fitted`` column (1 = laid out by UMAP, 0 = placed).
+The map CSV then carries a ``fitted`` column (only when some points were placed) (1 = laid out by UMAP, 0 = placed).
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def scaled_layout(
 
     Args:
         features: (N, D) raw features (memory map welcome). index: (K,) sorted sample ids to map.
-        embed: (F, D) unit rows -> (F, c) float32 coordinates. include: sample ids always fitted.
+        embed: (F, D) raw feature rows -> (F, c) float32 coordinates (UMAP normalises them itself).
+        include: sample ids always fitted.
 
     Returns:
         (coords (K, c) float32, fitted (K,) bool).
@@ -130,10 +131,11 @@ def scaled_layout(
     pos = fit_indices(len(index), fit_size, inc, seed)
     fitted = np.zeros(len(index), bool)
     fitted[pos] = True
-    xn_fit = l2_normalise(features[index[pos]])
-    coords_fit = embed(xn_fit)
+    raw_fit = np.asarray(features[index[pos]])
+    coords_fit = embed(raw_fit)  # raw rows: normalising twice changes UMAP's (chaotic) layout
     if len(pos) == len(index):
         return coords_fit, fitted
+    xn_fit = l2_normalise(raw_fit)
     coords = np.empty((len(index), coords_fit.shape[1]), np.float32)
     coords[pos] = coords_fit
     coords[~fitted] = place_by_neighbours(xn_fit, coords_fit, features, index[~fitted])
