@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.test_app_pages import digits, runs  # noqa: F401 - the page fixtures
 from ui.embedview import (
     PAGE_DESCRIPTION,
     density,
@@ -121,3 +122,24 @@ def test_map_figure_classes_are_legend_entries_with_density():
         assert set(np.asarray(t.customdata).tolist()) == set(np.flatnonzero(codes == c).tolist())
     cont = map_figure(np.arange(n), x, y, rng.random(n), categories=None, color_title="band")
     assert len(cont.data) == 1 and cont.data[0].marker.showscale and cont.layout.dragmode == "lasso"
+
+
+def test_page_draws_a_bounded_sample_over_density(runs, monkeypatch):  # noqa: F811 - the imported fixture
+    """The page itself with the drawn-point cap lowered to 100: density layer + <= 100 drawn (+ selected)."""
+    import json
+
+    import ui.embedview
+    from tests.test_app_pages import _no_errors, _page, _plotly_array, _texts
+
+    monkeypatch.setattr(ui.embedview, "MAX_DRAWN", 100)
+    at = _page("embeddings", runs["child"], selected_ids=[5, 17])
+    _no_errors(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["data"][0]["type"] == "heatmap"
+    drawn = np.concatenate([_plotly_array(t["customdata"]) for t in spec["data"][1:]])
+    assert 100 <= len(drawn) <= 102 and {5, 17} <= set(drawn.tolist())
+    n = len(runs["y"])
+    assert f"Showing {len(drawn):,} of {n:,} points" in _texts(at)
+    keep = np.load(runs["child"] / "keep.npy")
+    assert f"trained on {len(keep):,} of {n:,}" in spec["layout"]["title"]["text"]
+    assert "lasso" in _texts(at) and PAGE_DESCRIPTION in _texts(at)

@@ -2,8 +2,9 @@
 
 - ``umap --run-dir R [--dim 2|3] [--neighbors 15] [--min-dist 0.1] [--subset N] [--seed 0|none]
   [--epochs E] [--fit-size 50000] [--fit-include IDS.txt]``: ``R/umap_2d.csv`` or ``R/umap_3d.csv``
-  (``index,x,y[,z]``, plus ``fitted`` when subsampled) plus its ``.json`` sidecar; prints ``{"path", "n", "n_fitted", "cached",
-  "seconds", "params"}``. Above ``--fit-size`` samples UMAP is fitted on a subsample and the rest placed.
+  (``index,x,y[,z]``, plus ``fitted`` when subsampled) plus its ``.json`` sidecar; prints
+  ``{"path", "n", "n_fitted", "cached", "seconds", "params"}``. Above ``--fit-size`` samples
+  UMAP is fitted on a subsample and the rest placed.
 - ``theory --run-dir R [--difficult-share 0.08] [--delta 0.1]``: fits the linear probe on the
   train features, flags the difficult samples from its probabilities, measures alpha, beta,
   gamma and the Welch t-test, evaluates the bounds at the dataset's n, n_d, r and writes
