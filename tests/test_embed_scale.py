@@ -51,6 +51,9 @@ def test_points_in_polygon_matches_brute_force(seed):
     np.testing.assert_array_equal(got, _brute_force(x, y, px, py))
     assert 0.1 < got.mean() < 0.9
     assert not points_in_polygon(x, y, px[:2], py[:2]).any()  # fewer than 3 vertices: nothing inside
+    # points exactly at vertex heights (ties) follow the same half-open rule as the reference
+    xt, yt = rng.uniform(-1.3, 1.3, 400), np.repeat(py, 400 // len(py) + 1)[:400]
+    np.testing.assert_array_equal(points_in_polygon(xt, yt, px, py), _brute_force(xt, yt, px, py))
 
 
 def test_points_in_polygon_matches_matplotlib():

@@ -172,15 +172,17 @@ def points_in_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarr
         return inside
     box = (x >= px.min()) & (x <= px.max()) & (y >= py.min()) & (y <= py.max())  # only these can be inside
     cand = np.flatnonzero(box)
+    cand = cand[np.argsort(y[cand], kind="stable")]  # sorted by y: each edge touches only its y band
     xc, yc = x[cand], y[cand]
     hit = np.zeros(len(cand), bool)
     x2, y2 = np.roll(px, 1), np.roll(py, 1)
     for xa, ya, xb, yb in zip(px, py, x2, y2, strict=True):
         if ya == yb:
             continue  # a horizontal edge never crosses the ray
-        crosses = (ya > yc) != (yb > yc)
-        x_at = xa + (yc - ya) * (xb - xa) / (yb - ya)
-        hit ^= crosses & (xc < x_at)
+        lo, hi = np.searchsorted(yc, min(ya, yb), "left"), np.searchsorted(yc, max(ya, yb), "left")
+        band = slice(lo, hi)  # points with min <= y < max: exactly those with (ya > y) != (yb > y)
+        x_at = xa + (yc[band] - ya) * (xb - xa) / (yb - ya)
+        hit[band] ^= xc[band] < x_at
     inside[cand] = hit
     return inside
 
