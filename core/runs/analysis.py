@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.analysis.neighbors import l2_normalise
+from core.analysis.sampled import choose_knn
 from core.analysis.scores import ScoreConfig, auroc, compute_scores
 from core.errors import HardpairsError
 from core.runs.cache import CACHE_KEYS, cached
@@ -101,7 +102,7 @@ def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
         knn=params.get("knn", "auto"),
     )
     graph = None  # the approximate path's IVF graph, shared with `pairs` (core.runs.knngraph)
-    if labels is not None:
+    if labels is not None and choose_knn(len(labels), scfg.knn) == "approx":
         graph = graph_for_run(run_dir, l2_normalise(feats["train"]), labels, scfg.k, scfg.knn, scfg.seed)
     df = compute_scores(feats["train"], labels, scfg, graph=graph)
     names = [c for c in df.columns if c not in ("index", "label")]
