@@ -147,6 +147,7 @@ def test_cli_knn_flag_recorded_in_every_output(tmp_path, capsys):
     assert graph_info["nprobe"] == res["knn"]["knn_nprobe"]
     code, res = run_cli(["pairs", "--run-dir", run, "--k", "5", "--top", "20", "--knn", "approx"], capsys)
     assert code == 0 and res["knn"]["method"] == "approx" and res["t_hi"] == stored["t_hi"]  # reused
+    assert res["knn"]["knn_method"] == "ivf-cells" and res["knn"]["knn_recall"] == stored["knn"]["knn_recall"]
     with np.load(run / "class_pairs.npz") as z:
         assert str(z["knn_method"]) == "approx"
     code, res = run_cli(["pairs", "--run-dir", run, "--k", "5", "--top", "20", "--knn", "exact"], capsys)

@@ -163,7 +163,8 @@ def _compute_pairs(
     graph, knn_info = approx if approx is not None else (class_split_knn(xn, labels, k), {"method": "exact"})
     if approx is not None:  # sampled thresholds (scores.json's when it has them), never the quadratic sweep
         th = approx_thresholds(run_dir, xn, pos_high, pos_low)
-        thresholds, knn_info = (th["t_hi"], th["t_lo"]), knn_info | {"method": "approx"} | th
+        graph_info = {f"knn_{key}": v for key, v in knn_info.items()}  # named as in scores.json
+        thresholds, knn_info = (th["t_hi"], th["t_lo"]), {"method": "approx", **graph_info, **th}
     top = hardest_pairs(xn, labels, top=params["top"], k=k, graph=graph, normalised=True)
     mat = class_pair_matrix(
         xn, labels, n_classes, pos_high, pos_low, k=k, thresholds=thresholds, graph=graph, normalised=True
