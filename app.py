@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.frame import follow_deep_link, in_frame, render_sidebar
+from ui.frame import follow_deep_link, in_frame, render_sidebar, selected_run
+from ui.tagging import id_search
 
 # an emoji favicon is an inline SVG; a ":material/...:" one would be fetched from fonts.gstatic.com
 st.set_page_config(page_title="Hardpairs", page_icon="🧩", layout="wide")
@@ -35,5 +36,8 @@ with st.sidebar:
     st.markdown("### :material/extension: Hardpairs")
     st.caption("Difficult examples in contrastive learning (ICLR 2026)")
 render_sidebar()
+with st.sidebar.expander("Find a sample by id"):  # on every page: label, scores, pairs, tags, image
+    if (current := selected_run()) is not None:
+        id_search(current, key="sidebar_id_search")
 with in_frame():
     page.run()

@@ -9,6 +9,12 @@ repeatable). Prints markdown rows for BENCHMARKS.md;
     python bench/umap_scale.py            # 10k, 50k
     python bench/umap_scale.py --large    # also 200k
     python bench/umap_scale.py --sizes 20000 --epochs 100
+    python bench/umap_scale.py --scaled --sizes 1000000   # fit 50k + place the rest (issue 13)
+
+``--scaled``: the path of ``python -m core umap`` above ``MapConfig.fit_size`` (50k): features
+memory-mapped from a temporary ``features.npz``, UMAP (seeded) fitted on a 50k subsample, every
+other point placed from its 5 nearest fitted points (``core.analysis.mapscale``). Times the whole
+map (fit kNN + UMAP + placement) once numba is warm, and the placement alone.
 """
 
 from __future__ import annotations
@@ -72,15 +78,69 @@ def one(n: int, epochs: int | None) -> dict:
     return out
 
 
+def scaled(n: int, fit_size: int) -> dict:
+    import tempfile
+
+    from core.analysis.embedmap import MapConfig, umap_embedding
+    from core.analysis.mapscale import scaled_layout
+    from core.io import map_npz, save_npz
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_umap_"))
+    x = clustered(n)
+    save_npz(tmp / "features.npz", train=x)
+    del x
+    feats = map_npz(tmp / "features.npz")["train"]
+    cfg = MapConfig(fit_size=fit_size)
+    umap_embedding(np.asarray(feats[:2000]), cfg)  # warm: numba compiled outside the timing
+    t = time.perf_counter()
+    stamps: dict[str, float] = {}
+
+    def embed(rows: np.ndarray) -> np.ndarray:
+        t_fit = time.perf_counter()
+        coords = umap_embedding(rows, cfg)
+        stamps["fit_s"] = time.perf_counter() - t_fit
+        stamps["fit_end"] = time.perf_counter()
+        return coords
+
+    coords, fitted = scaled_layout(feats, np.arange(n), fit_size, embed)
+    total = time.perf_counter() - t
+    return {
+        "n": n,
+        "n_fitted": int(fitted.sum()),
+        "total_s": total,
+        "fit_s": stamps["fit_s"],
+        "place_s": time.perf_counter() - stamps["fit_end"],
+        "finite": bool(np.isfinite(coords).all()),
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "load": os.getloadavg()[0],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=None)
     parser.add_argument("--large", action="store_true", help="also N = 200k")
     parser.add_argument("--epochs", type=int, default=None, help="UMAP n_epochs (default: umap-learn's)")
+    parser.add_argument("--scaled", action="store_true", help="fit a subsample, place the rest (issue 13)")
+    parser.add_argument("--fit-size", type=int, default=50_000)
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.epochs)))
+        print(json.dumps(scaled(args.one, args.fit_size) if args.scaled else one(args.one, args.epochs)))
+        return
+    if args.scaled:
+        print("| N | fitted | map total (s) | UMAP fit incl. kNN (s) | placement (s) | peak RSS (GB) | load avg |")
+        print("|---|---|---|---|---|---|---|")
+        for n in args.sizes or [1_000_000]:
+            cmd = [sys.executable, __file__, "--one", str(n), "--scaled", "--fit-size", str(args.fit_size)]
+            r = json.loads(
+                subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            )
+            print(
+                f"| {n:,} | {r['n_fitted']:,} | {r['total_s']:.1f} | {r['fit_s']:.1f} | {r['place_s']:.1f} "
+                f"| {r['peak_rss_gb']:.2f} | {r['load']:.1f} |",
+                flush=True,
+            )
         return
     sizes = args.sizes or ([10_000, 50_000] + ([200_000] if args.large else []))
     print(

@@ -1,6 +1,6 @@
 """Files: the repository root, atomic writes and the JSON/NPZ readers every layer of ``core`` uses.
 
-This is the bottom of ``core`` (it imports nothing from ``core``), so that data, training and
+This is the bottom of ``core`` (it imports only ``core.errors``), so that data, training and
 analysis code can write files atomically without importing the run-folder layer
 (``core.runs.folder`` re-exports these names for its callers).
 """
@@ -10,14 +10,18 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from core.errors import HardpairsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,3 +179,50 @@ def run_log(run_dir: str | os.PathLike[str] | None, message: str, echo: bool = T
     path.mkdir(parents=True, exist_ok=True)
     with open(path / "log.txt", "a") as fh:
         fh.write(time.strftime("%H:%M:%S ") + message + "\n")
+
+
+def _npz_member(path: Path, fh: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray[Any, Any]:
+    """One stored ``.npy`` member as a read-only memmap (or loaded, when compressed)."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        with fh.open(info) as member:
+            return np.asarray(np.lib.format.read_array(member, allow_pickle=False))
+    with open(path, "rb") as raw:
+        raw.seek(info.header_offset)
+        local = raw.read(30)
+        if local[:4] != b"PK\x03\x04":
+            raise ValueError(f"bad zip header for {info.filename}")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        raw.seek(start)
+        version = np.lib.format.read_magic(raw)
+        fmt = np.lib.format
+        header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = header(raw)
+        if dtype.hasobject:
+            raise ValueError(f"{info.filename} holds Python objects")
+        offset = raw.tell()
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+
+
+def map_npz(path: PathLike, required: tuple[str, ...] = (), hint: str = "") -> dict[str, np.ndarray[Any, Any]]:
+    """The arrays of an ``.npz`` file, each stored (uncompressed) member as a read-only ``np.memmap``.
+
+    ``save_npz`` writes uncompressed members, so an ``.npz`` of ours is paged in as it is read, never
+    loaded whole (a compressed member is read into memory). ``required`` keys must be present.
+
+    Raises:
+        HardpairsError: the file is unreadable or lacks a required key (the message ends with ``hint``).
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as fh:
+            arrays = {info.filename.removesuffix(".npy"): _npz_member(path, fh, info) for info in fh.infolist()}
+        missing = [k for k in required if k not in arrays]
+        if missing:
+            raise ValueError(f"it lacks {', '.join(missing)}")
+    except Exception as err:  # noqa: BLE001 - zip, EOF and format errors all mean "unreadable"
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise HardpairsError(f"{path} is unreadable ({reason}){'; ' + hint if hint else ''}") from None
+    return arrays

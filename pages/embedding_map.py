@@ -1,9 +1,10 @@
-"""Embeddings: the run's UMAP map (one WebGL trace), lasso/box selection -> image grid.
+"""Embeddings: the run's UMAP map (a drawn sample over a density layer), lasso/box selection -> image grid.
 
 Reads the cached map ``umap_2d.csv`` (``python -m core umap --run-dir R``), ``scores.csv``
 (``python -m core score --run-dir R``) and, for a pruned run, ``keep.npy`` and its parent's map.
-The chart's ``on_select`` callback turns the selection into sample ids in
-``st.session_state["selected_ids"]``; the grid below is drawn from that key only.
+The chart's ``on_select`` callback tests the lasso polygon / box against EVERY map point (server
+side, ``ui.embedview.ids_in_regions``), so a million-point map selects points that are not drawn;
+the ids go to ``st.session_state["selected_ids"]`` and the grid below is drawn from that key only.
 """
 
 from __future__ import annotations
@@ -16,14 +17,31 @@ import streamlit as st
 
 from core.analysis.embedmap import map_paths, merge_parent_child
 from core.runs.folder import read_json
-from ui.embedview import class_text, colour_options, colouring, grid_items, map_staleness, point_labels
+from ui.embedview import (
+    GRID_CAP,
+    MAX_DRAWN,
+    PAGE_DESCRIPTION,
+    class_text,
+    colour_options,
+    colouring,
+    density,
+    drawn_note,
+    drawn_rows,
+    grid_items,
+    ids_in_regions,
+    map_staleness,
+    map_title,
+    point_labels,
+)
 from ui.feedback import command_text, guard, show_command
-from ui.figures import parent_child_figures, size_from_score, umap_scatter
+from ui.figures import parent_child_figures, size_from_score
 from ui.frame import selected_run
 from ui.jobbutton import job_button
+from ui.mapfigure import map_figure
 from ui.readers import class_names, read_csv_cached, read_npy, run_json
 from ui.scoreview import by_index, labels_by_id, score_columns
-from ui.selection import SELECTED_IDS_KEY, store_ids_callback
+from ui.selection import SELECTED_IDS_KEY, selection_regions, store_ids_callback, store_region_ids_callback
+from ui.tagging import tag_widget
 from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
 
 CHART_KEY = "emb_map"
@@ -54,38 +72,56 @@ def _map_frame(run_dir: Path) -> tuple[pd.DataFrame | None, str]:
     return frame, map_staleness(features_mtime, read_json(meta_path, {}) or {})
 
 
+@st.cache_data(max_entries=2, show_spinner=False)
+def _density(path: str, mtime: float, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    frame = read_csv_cached(Path(path))
+    return density(frame["x"].to_numpy(), frame["y"].to_numpy())
+
+
 def _main_map(run_dir: Path, frame: pd.DataFrame, scores, labels, names, keep) -> str | None:
     """Draw the map; return the score used for grid captions (or None)."""
     ids = frame["index"].to_numpy(np.int64)
+    xs, ys = frame["x"].to_numpy(np.float32), frame["y"].to_numpy(np.float32)
     c1, c2 = st.columns(2)
     colour = c1.selectbox("Colour by", colour_options(scores, keep is not None), key="emb_colour")
     size_by = c2.selectbox("Size by", ["constant", *score_columns(scores)], key="emb_size")
-    lab = point_labels(ids, labels)
-    paint = colouring(colour, ids, lab, names, scores, keep)
-    sizes = None if size_by == "constant" else size_from_score(by_index(scores, size_by, ids))
-    fig = umap_scatter(
-        ids,
-        frame["x"],
-        frame["y"],
+    selected = np.asarray(st.session_state.get(SELECTED_IDS_KEY) or [], np.int64)
+    rows = drawn_rows(len(ids), MAX_DRAWN, np.flatnonzero(np.isin(ids, selected)) if selected.size else None)
+    d_ids = ids[rows]
+    lab = point_labels(d_ids, labels)
+    paint = colouring(colour, d_ids, lab, names, scores, keep)
+    sizes = None if size_by == "constant" else size_from_score(by_index(scores, size_by, d_ids))
+    csv_path = map_paths(run_dir, 2)[0]
+    layer = _density(str(csv_path), csv_path.stat().st_mtime, len(ids)) if len(rows) < len(ids) else None
+    fig = map_figure(
+        d_ids,
+        xs[rows],
+        ys[rows],
         paint.color,
         categories=paint.categories,
         category_colors=paint.category_colors,
         color_title=paint.title,
         hover_label=class_text(lab, names),
         sizes=sizes,
-        title=f"{run_dir.name}: {len(ids)} training samples",
+        density_layer=layer,
+        title=map_title(run_dir.name, len(ids), keep),
     )
+
+    def resolve(payload):  # the lasso / box against ALL points, drawn or not
+        return ids_in_regions(selection_regions(payload), ids, xs, ys)
+
     st.plotly_chart(
         fig,
         key=CHART_KEY,
-        on_select=store_ids_callback(CHART_KEY),
+        on_select=store_region_ids_callback(CHART_KEY, resolve),
         selection_mode=("points", "box", "lasso"),
         config={"scrollZoom": True, "displaylogo": False},
     )
+    note = drawn_note(len(ids), len(rows))
     st.caption(
         "Click a point to see its image below, or lasso (default tool) / box-select points "
-        "to see theirs; hover shows the sample id, class and colour score. Images are not put "
-        "in the hover tooltips: at 50k points that would make the page too heavy to stay fluid."
+        "to see theirs; hover shows the sample id and class. Click a class in the legend to hide "
+        "it (hiding is only visual: a lasso still selects hidden classes' points). " + note
     )
     return paint.score or (None if size_by == "constant" else size_by)
 
@@ -98,7 +134,9 @@ def _grid(run_dir: Path, scores, labels, names, score_name: str | None) -> None:
     if not selected:
         st.info("Nothing selected yet: click a point or draw a lasso around some points on the map.")
         return
-    items = grid_items(selected, len(thumbs), scores, labels, names, score_name)
+    if len(selected) > GRID_CAP:
+        st.caption(f"{len(selected):,} points selected; the grid lists the first {GRID_CAP:,} of them.")
+    items = grid_items(selected[:GRID_CAP], len(thumbs), scores, labels, names, score_name)
     if items.dropped:
         st.warning(
             f"{items.dropped} selected ids are outside this run's dataset and are "
@@ -110,6 +148,7 @@ def _grid(run_dir: Path, scores, labels, names, score_name: str | None) -> None:
         st.session_state[SELECTED_IDS_KEY] = []
         st.rerun()
     image_grid(thumbs, items.ids, items.captions, key="emb_grid", page_size=120)
+    tag_widget(run_dir, np.asarray(sorted(selected), dtype=np.int64), key="emb_tag")  # the lasso selection -> tags.csv
 
 
 def _parent_child(run_dir: Path, labels, names) -> None:
@@ -150,6 +189,7 @@ def _parent_child(run_dir: Path, labels, names) -> None:
 
 def main() -> None:
     st.title("Embeddings")
+    st.caption(PAGE_DESCRIPTION)
     run_dir = selected_run()
     if run_dir is None:
         st.info(

@@ -316,10 +316,14 @@ def test_embeddings_map_has_one_trace_with_ids_and_grid_from_selected_ids(runs):
     _no_errors(at)
     chart = at.get("plotly_chart")[0]
     spec = json.loads(chart.proto.spec)
-    assert len(spec["data"]) == 1 and spec["data"][0]["type"] == "scattergl"
+    # issue 11 section 8 / issue 13: classes are legend entries (one WebGL trace per class, hideable), not
+    # one trace with a colour bar; every map point is in exactly one trace, all of one class
+    assert all(t["type"] == "scattergl" for t in spec["data"]) and len(spec["data"]) == len(set(runs["y"]))
     umap = pd.read_csv(runs["parent"] / "umap_2d.csv")
-    np.testing.assert_array_equal(_plotly_array(spec["data"][0]["customdata"]), umap["index"])
-    np.testing.assert_array_equal(_plotly_array(spec["data"][0]["marker"]["color"]), runs["y"][umap["index"]])
+    per_trace = [_plotly_array(t["customdata"]) for t in spec["data"]]
+    np.testing.assert_array_equal(np.sort(np.concatenate(per_trace)), np.sort(umap["index"]))
+    assert sorted(int(runs["y"][ids][0]) for ids in per_trace) == sorted(set(runs["y"].tolist()))
+    assert all(len(set(runs["y"][ids].tolist())) == 1 for ids in per_trace)
     assert spec["layout"]["dragmode"] == "lasso"
     grid = at.image[0]
     y = runs["y"]
@@ -356,10 +360,10 @@ def test_embeddings_colour_by_score_and_kept_pruned_for_child(runs):
     assert options == ["class", "band", "cross_class", "margin", "random", "kept / pruned"]
     at.selectbox(key="emb_colour").set_value("kept / pruned").run()
     _no_errors(at)
-    data = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
-    ids = _plotly_array(data["customdata"])
+    data = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]  # one legend entry per category
     keep = np.load(runs["child"] / "keep.npy")
-    np.testing.assert_array_equal(_plotly_array(data["marker"]["color"]), ~np.isin(ids, keep))
+    by_name = {t["name"]: _plotly_array(t["customdata"]) for t in data}
+    assert np.isin(by_name["kept"], keep).all() and not np.isin(by_name["pruned"], keep).any()
     assert "Parent vs pruned map" in [s.value for s in at.subheader]
     charts = at.get("plotly_chart")
     assert len(charts) == 3  # own map + parent + child

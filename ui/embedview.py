@@ -138,3 +138,107 @@ def grid_items(
     ]
     captions = [caption(i, c, s) for i, c, s in zip(valid, classes, values, strict=True)]
     return GridItems(valid, captions, classes, len(ids) - len(valid), score_name, ranked)
+
+
+# ---------------------------------------------------------------------------------------------
+# A map of a million points: a bounded drawn sample over a density layer, selections over ALL points.
+
+MAX_DRAWN = 50_000  # points drawn as WebGL markers; the rest are in the density layer only
+DENSITY_BINS = 200
+GRID_CAP = 5_000  # selected images listed in the grid (highest score first when ranked)
+PAGE_DESCRIPTION = (
+    "Each point is one training image, placed by a 2-D UMAP of the run's pre-projector features: "
+    "images the encoder finds similar lie close together. Colour by class to see which classes "
+    "mix, or by a difficulty score to see where the difficult samples sit. Draw a lasso (the "
+    "default tool) or a box to see the images inside it below."
+)
+
+
+def points_in_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Even-odd (ray casting) test of every point against a closed polygon, vectorised over points.
+
+    Args:
+        x, y: (N,) point coordinates. px, py: (V,) polygon vertices (closed implicitly).
+
+    Returns:
+        (N,) bool, True inside (points on an edge may fall either way, as in matplotlib.path).
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    px = np.asarray(px, np.float64)
+    py = np.asarray(py, np.float64)
+    inside = np.zeros(len(x), bool)
+    if len(px) < 3:
+        return inside
+    box = (x >= px.min()) & (x <= px.max()) & (y >= py.min()) & (y <= py.max())  # only these can be inside
+    cand = np.flatnonzero(box)
+    cand = cand[np.argsort(y[cand], kind="stable")]  # sorted by y: each edge touches only its y band
+    xc, yc = x[cand], y[cand]
+    hit = np.zeros(len(cand), bool)
+    x2, y2 = np.roll(px, 1), np.roll(py, 1)
+    for xa, ya, xb, yb in zip(px, py, x2, y2, strict=True):
+        if ya == yb:
+            continue  # a horizontal edge never crosses the ray
+        lo, hi = np.searchsorted(yc, min(ya, yb), "left"), np.searchsorted(yc, max(ya, yb), "left")
+        band = slice(lo, hi)  # points with min <= y < max: exactly those with (ya > y) != (yb > y)
+        x_at = xa + (yc[band] - ya) * (xb - xa) / (yb - ya)
+        hit[band] ^= xc[band] < x_at
+    inside[cand] = hit
+    return inside
+
+
+def ids_in_regions(
+    regions: Sequence[tuple[str, Sequence[float], Sequence[float]]], ids: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> list[int] | None:
+    """Sample ids of ALL map points inside any lasso polygon or box (None when there is no region).
+
+    Args:
+        regions: ``ui.selection.selection_regions`` output. ids, x, y: (N,) every map point.
+    """
+    if not regions:
+        return None
+    mask = np.zeros(len(ids), bool)
+    for kind, xs, ys in regions:
+        if kind == "box":
+            mask |= (x >= min(xs)) & (x <= max(xs)) & (y >= min(ys)) & (y <= max(ys))
+        else:
+            mask |= points_in_polygon(x, y, np.asarray(xs), np.asarray(ys))
+    return [int(i) for i in np.asarray(ids)[mask]]
+
+
+def drawn_rows(n: int, max_points: int = MAX_DRAWN, keep: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """Sorted row numbers of the points drawn as markers: all when n <= max_points, else a seeded
+    sample of ``max_points`` plus the rows ``keep`` (e.g. the selected points)."""
+    if n <= max_points:
+        return np.arange(n)
+    rows = np.random.default_rng(seed).choice(n, max_points, replace=False)
+    if keep is not None and len(keep):
+        rows = np.union1d(rows, np.asarray(keep, np.int64))
+    return np.sort(rows)
+
+
+def density(x: np.ndarray, y: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2-D histogram of all points for the density layer: (log1p counts (bins, bins) float32 indexed
+    [y, x], x bin centres (bins,), y bin centres (bins,)); empty cells are NaN (drawn transparent)."""
+    h, xe, ye = np.histogram2d(np.asarray(x, np.float64), np.asarray(y, np.float64), bins=bins)
+    z = np.log1p(h.T).astype(np.float32)
+    z[z == 0] = np.nan
+    return z, ((xe[:-1] + xe[1:]) / 2).astype(np.float32), ((ye[:-1] + ye[1:]) / 2).astype(np.float32)
+
+
+def map_title(run_name: str, n_points: int, keep: np.ndarray | None) -> str:
+    """Figure title: a pruned run states how many samples it trained on (keep.npy), not the dataset size."""
+    if keep is not None:
+        return f"{run_name}: trained on {len(keep):,} of {n_points:,} samples (keep.npy); all {n_points:,} mapped"
+    return f"{run_name}: {n_points:,} training samples"
+
+
+def drawn_note(n: int, n_drawn: int) -> str:
+    """Caption stating what is drawn ("" when every point is drawn)."""
+    if n_drawn >= n:
+        return ""
+    return (
+        f"Showing {n_drawn:,} of {n:,} points as markers (a seeded random sample, selected points always "
+        "included); the grey layer underneath is the density of all points. A lasso or box selects from "
+        "all points, drawn or not."
+    )

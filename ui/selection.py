@@ -132,3 +132,45 @@ def store_ids_callback(chart_key: str, target_key: str = SELECTED_IDS_KEY) -> Ca
             st.session_state[target_key] = ids
 
     return _callback
+
+
+def selection_regions(payload: Any) -> list[tuple[str, list[float], list[float]]]:
+    """The lasso polygons and boxes of a selection payload, in data coordinates.
+
+    Streamlit sends ``selection.lasso = [{"xref", "yref", "x": [...], "y": [...]}]`` (the polygon's
+    vertices) and ``selection.box = [{"x": [x0, x1], "y": [y0, y1]}]``.
+
+    Returns:
+        ``[("lasso" | "box", xs, ys), ...]``; regions with too few vertices are skipped.
+    """
+    sel = _selection_dict(payload)
+    out: list[tuple[str, list[float], list[float]]] = []
+    for kind, need in (("lasso", 3), ("box", 2)):
+        for region in sel.get(kind) or []:
+            if not isinstance(region, Mapping):
+                continue
+            xs = [float(v) for v in region.get("x") or []]
+            ys = [float(v) for v in region.get("y") or []]
+            if len(xs) >= need and len(xs) == len(ys):
+                out.append((kind, xs, ys))
+    return out
+
+
+def store_region_ids_callback(
+    chart_key: str, resolve: Callable[[Any], list[int] | None], target_key: str = SELECTED_IDS_KEY
+) -> Callable[[], None]:
+    """An ``on_select`` callback: ``resolve(payload)`` (ids inside the lasso/box among ALL points, or
+    None when the payload holds no region) -> ``session_state[target_key]``; clicks fall back to the
+    clicked points' ids. An empty selection keeps the previous ids (as :func:`store_ids_callback`)."""
+
+    def _callback() -> None:
+        import streamlit as st
+
+        payload = st.session_state.get(chart_key)
+        ids = resolve(payload)
+        if ids is None:
+            ids = ids_from_selection(payload)
+        if ids:
+            st.session_state[target_key] = ids
+
+    return _callback

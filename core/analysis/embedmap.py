@@ -25,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.analysis.mapscale import PLACE_K, PLACE_TAU, scaled_layout, umap_knn
 from core.analysis.neighbors import knn, l2_normalise
 from core.errors import HardpairsError
-from core.runs.folder import load_features, read_json, require_run
+from core.io import map_npz
+from core.runs.folder import read_json, require_features, require_run
 from core.store import array_sha1 as features_sha1
 from core.store import read_verified, write_verified
 
@@ -35,6 +37,7 @@ AXES = ("x", "y", "z")
 LARGE_N = 20_000
 SMALL_EPOCHS = 200
 LARGE_EPOCHS = 100
+FIT_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class MapConfig:
     ``n_epochs``: None = auto: ``SMALL_EPOCHS`` (200) up to ``LARGE_N`` (20k) samples,
     ``LARGE_EPOCHS`` (100) above, so a 50k map stays near 20 s on 2 cores (umap-learn's own
     default would be 500 up to 10k samples and 200 above: 45 s at 50k, bench/umap_scale.py).
+    ``fit_size``: above this many samples UMAP is fitted on a seeded subsample of it (plus the
+    ``include`` ids of ``compute_or_load_map``) and the rest placed by ``core.analysis.mapscale``;
+    None = fit on all.
     """
 
     n_components: int = 2
@@ -54,6 +60,7 @@ class MapConfig:
     seed: int | None = 0
     subset: int | None = None
     n_epochs: int | None = None
+    fit_size: int | None = FIT_SIZE
 
 
 @dataclass(frozen=True)
@@ -97,33 +104,6 @@ def subset_indices(n: int, cfg: MapConfig) -> np.ndarray:
         raise HardpairsError(f"--subset must be a positive sample count, got {cfg.subset}.")
     rng = np.random.default_rng(0 if cfg.seed is None else cfg.seed)
     return np.sort(rng.choice(n, cfg.subset, replace=False)).astype(np.int64)
-
-
-def umap_knn(sims: np.ndarray, idx: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
-    """Turn a cosine kNN graph into umap-learn's precomputed form.
-
-    Args:
-        sims: (N, k) float cosine similarities, descending per row.
-        idx: (N, k) int neighbour indices, with or without the point itself first.
-        n_neighbors: neighbours umap uses, self included.
-
-    Returns:
-        (indices (N, n_neighbors) int64 with self first, distances (N, n_neighbors) float32 = 1 - sim).
-    """
-    idx = np.asarray(idx, dtype=np.int64)
-    sims = np.asarray(sims, dtype=np.float32)
-    n = idx.shape[0]
-    if not np.array_equal(idx[:, 0], np.arange(n)):
-        idx = np.concatenate([np.arange(n, dtype=np.int64)[:, None], idx], axis=1)
-        sims = np.concatenate([np.ones((n, 1), np.float32), sims], axis=1)
-    if idx.shape[1] < n_neighbors:
-        raise HardpairsError(
-            f"the kNN graph has {idx.shape[1]} neighbours (self included) but UMAP needs "
-            f"{n_neighbors}; compute it with k >= {n_neighbors - 1}."
-        )
-    dists = np.clip(1.0 - sims[:, :n_neighbors], 0.0, 2.0)
-    dists[:, 0] = 0.0
-    return np.ascontiguousarray(idx[:, :n_neighbors]), np.ascontiguousarray(dists, dtype=np.float32)
 
 
 def umap_embedding(
@@ -175,39 +155,54 @@ def map_paths(run_dir: str | Path, n_components: int) -> tuple[Path, Path]:
     return Path(run_dir) / f"umap_{n_components}d.csv", Path(run_dir) / f"umap_{n_components}d.json"
 
 
-def compute_or_load_map(run_dir: str | Path, cfg: MapConfig) -> MapResult:
+def compute_or_load_map(run_dir: str | Path, cfg: MapConfig, include: np.ndarray | None = None) -> MapResult:
     """The run's map for ``cfg``: loaded from the cache when parameters and features match, else computed.
 
+    Args:
+        include: sample ids always in the UMAP fit when the map is subsampled (tagged / flagged / selected).
+
     Returns:
-        MapResult; ``frame`` has ``index`` (int64) and ``x, y[, z]`` (float32), one row per embedded sample.
+        MapResult; ``frame`` has ``index`` (int64), ``x, y[, z]`` (float32) and, when the fit was
+        subsampled, ``fitted`` (int8: 1 = laid out by UMAP, 0 = placed from its fitted neighbours).
     """
     run = require_run(run_dir)
-    train = load_features(run)["train"]
+    train = map_npz(require_features(run), ("train",), f"re-extract it with `python -m core probe --run-dir {run}`")[
+        "train"
+    ]
     csv_path, meta_path = map_paths(run, cfg.n_components)
     params, sha1 = asdict(cfg), features_sha1(train)
+    inc = None if include is None else np.unique(np.asarray(include, np.int64))
+    key = {"params": params, "features_sha1": sha1} | ({} if inc is None else {"include_sha1": features_sha1(inc)})
     start = time.perf_counter()
-    cached = read_verified(csv_path, meta_path, {"params": params, "features_sha1": sha1}, sha1_key="csv_sha1")
+    cached = read_verified(csv_path, meta_path, key, sha1_key="csv_sha1")
     if cached is not None:
         dtypes = {a: np.float32 for a in AXES} | {"index": np.int64}
         return MapResult(
             pd.read_csv(StringIO(cached.decode()), dtype=dtypes), csv_path, True, time.perf_counter() - start
         )
     index = subset_indices(train.shape[0], cfg)
-    coords = umap_embedding(train[index], cfg)
+    coords, fitted = scaled_layout(
+        train, index, cfg.fit_size, lambda xn: umap_embedding(xn, cfg), inc, 0 if cfg.seed is None else cfg.seed
+    )
     frame = pd.DataFrame({"index": index} | {a: coords[:, i] for i, a in enumerate(AXES[: cfg.n_components])})
+    if not fitted.all():  # only a subsampled fit has placed points (small maps keep index,x,y)
+        frame["fitted"] = fitted.astype(np.int8)
     data = frame.to_csv(index=False, float_format="%.9g").encode()
     seconds = time.perf_counter() - start
     write_verified(
         csv_path,
         meta_path,
         data,
-        {
-            "params": params,
-            "features_sha1": sha1,
+        key
+        | {
             "n": int(index.size),
+            "n_fitted": int(fitted.sum()),
+            "placement": None
+            if fitted.all()
+            else f"k={PLACE_K} fitted neighbours, weights exp((s - s1) / {PLACE_TAU})",
             "n_total": int(train.shape[0]),
             "seconds": seconds,
-            "n_epochs": effective_epochs(int(index.size), cfg),
+            "n_epochs": effective_epochs(int(fitted.sum()), cfg),
             "created": time.time(),
         },
         sha1_key="csv_sha1",

@@ -20,13 +20,14 @@ from core.device import pick_device
 from core.errors import HardpairsError
 
 COLLAPSE_HINT = "the model collapsed; retrain longer or check the checkpoint"
+_NORM_BLOCK = 65_536
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     """Rows of ``x`` scaled to unit L2 norm.
 
     Args:
-        x: (N, D) features, any float dtype.
+        x: (N, D) features, any float dtype (a memory map is read block by block).
 
     Returns:
         (N, D) float32, C-contiguous, every row of norm 1.
@@ -34,30 +35,38 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     Raises:
         HardpairsError: a row has zero (or non-finite) norm, or all rows are the same vector.
     """
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise HardpairsError(
             f"features must be a non-empty (N, D) array, got shape {x.shape}; "
             "recompute them with `python -m core probe --run-dir R`"
         )
-    if not np.isfinite(x).all():
-        raise HardpairsError(
-            "features contain NaN or inf values; the checkpoint is broken, retrain or load an earlier checkpoint"
-        )
-    norms = np.linalg.norm(x, axis=1)
-    zero = int((norms <= 1e-12).sum())
+    out = np.empty(x.shape, np.float32)  # filled in row blocks: a memory map is read once, no temporaries
+    zero = 0
+    constant = True
+    for start in range(0, len(x), _NORM_BLOCK):
+        part = np.asarray(x[start : start + _NORM_BLOCK], dtype=np.float32)
+        if not np.isfinite(part).all():
+            raise HardpairsError(
+                "features contain NaN or inf values; the checkpoint is broken, retrain or load an earlier checkpoint"
+            )
+        norms = np.linalg.norm(part, axis=1)
+        zero += int((norms <= 1e-12).sum())
+        block = out[start : start + len(part)]
+        np.divide(part, np.maximum(norms, 1e-30)[:, None].astype(np.float32), out=block)
+        constant = constant and float(np.abs(block - out[0]).max()) < 1e-6
     if zero:
         raise HardpairsError(
             f"features are constant (zero) for {zero} of {len(x)} samples, so "
             f"cosine similarity is undefined: {COLLAPSE_HINT}"
         )
-    out = x / norms[:, None].astype(np.float32)
-    if len(out) > 1 and float(np.abs(out - out[0]).max()) < 1e-6:
+    if len(out) > 1 and constant:
         raise HardpairsError(
             f"features are constant: all {len(out)} samples map to the same "
             f"vector, so every similarity is 1: {COLLAPSE_HINT}"
         )
-    return np.ascontiguousarray(out, dtype=np.float32)
+    return out
 
 
 def _check_k(k: int, n_db: int, exclude_self: bool) -> None:

@@ -29,20 +29,35 @@ exact 2^18-bin histogram of all similarities and per-row same/other-class top-k 
 sweep counts each row's pairs strictly inside the band and collects the (few) values in the two
 histogram bins that hold t_hi and t_lo, from which the thresholds and counts are exact. Memory is
 O(N*k + block^2); no N x N matrix is built.
+
+Approximate path (``ScoreConfig.knn``: ``auto`` = above ``core.analysis.sampled.APPROX_MIN_N``
+samples, or ``approx``): t_hi / t_lo from a seeded sample of pairs, ``band`` against a seeded
+reference set (``core.analysis.sampled``) and the same/other-class top-k from the IVF graph of
+``core.analysis.ivf`` (recall measured). ``df.attrs["knn"]`` records the path and its figures.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import faiss
 import numpy as np
 import pandas as pd
 
 from core.analysis.band import band_sweep
+from core.analysis.ivf import tuned_class_split_knn
 from core.analysis.neighbors import class_split_knn, l2_normalise
 from core.analysis.probe import ProbeConfig, fit_linear_probe
+from core.analysis.sampled import (
+    DEFAULT_PAIRS,
+    DEFAULT_REFERENCE,
+    band_against_reference,
+    choose_knn,
+    reference_rows,
+    sample_thresholds,
+)
 from core.errors import HardpairsError
 
 LABEL_SCORES = ("cross_class", "margin")
@@ -59,7 +74,8 @@ class ScoreConfig:
     < pos_low <= 1. k: neighbours per side for ``cross_class``. band_reference: estimate ``band``
     against this many random reference samples (None = all pairs, exact). n_prototypes: k-means
     centroids for ``prototype``. seed: for ``random``, k-means and the reference subset.
-    block: rows/columns per similarity block.
+    block: rows/columns per similarity block. knn: ``auto`` / ``exact`` / ``approx`` (module
+    docstring); n_pairs: sampled pairs for the approximate thresholds.
     """
 
     pos_high: float = 0.15
@@ -69,6 +85,8 @@ class ScoreConfig:
     n_prototypes: int | None = None
     seed: int = 0
     block: int = 4096
+    knn: str = "auto"
+    n_pairs: int = DEFAULT_PAIRS
 
 
 def _validate(n: int, labels: np.ndarray | None, cfg: ScoreConfig) -> None:
@@ -137,8 +155,30 @@ def cross_class_from_topk(same_sims: np.ndarray, other_sims: np.ndarray) -> np.n
     return cross
 
 
+Graph = tuple[dict[str, np.ndarray], dict[str, Any]]
+
+
+def approx_band(xn: np.ndarray, labels: np.ndarray | None, cfg: ScoreConfig, graph: Graph | None) -> dict[str, Any]:
+    """The approximate path: sampled thresholds, band against a reference set, IVF top-k (+ ``knn`` info)."""
+    th = sample_thresholds(xn, cfg.pos_high, cfg.pos_low, cfg.n_pairs, cfg.seed)
+    ref = reference_rows(len(xn), cfg.band_reference or DEFAULT_REFERENCE, cfg.seed)
+    out: dict[str, Any] = {"band": band_against_reference(xn, th["t_hi"], th["t_lo"], ref), **th}
+    info: dict[str, Any] = {"method": "approx", "band_reference": len(ref)}
+    info.update({key: th[key] for key in ("n_pairs", "t_hi_ci", "t_lo_ci", "t_error")})
+    if labels is not None:
+        g, ginfo = graph if graph is not None else tuned_class_split_knn(xn, labels, cfg.k, seed=cfg.seed)
+        out.update(same_sims=g["same_sims"], other_sims=g["other_sims"])
+        info.update({f"knn_{key}": v for key, v in ginfo.items()})
+    out["knn"] = info
+    return out
+
+
 def compute_scores(
-    features: np.ndarray, labels: np.ndarray | None, cfg: ScoreConfig, probe_proba: np.ndarray | None = None
+    features: np.ndarray,
+    labels: np.ndarray | None,
+    cfg: ScoreConfig,
+    probe_proba: np.ndarray | None = None,
+    graph: Graph | None = None,
 ) -> pd.DataFrame:
     """All difficulty scores for N samples (formulas in the module docstring).
 
@@ -149,11 +189,14 @@ def compute_scores(
         cfg: ScoreConfig.
         probe_proba: (N, C) linear-probe probabilities for ``margin``; fitted here when None and
             labels are given.
+        graph: on the approximate path, a precomputed ``(graph, info)`` of
+            ``core.analysis.ivf.tuned_class_split_knn`` to reuse (computed here when None).
 
     Returns:
         DataFrame with columns ``index, label`` (label -1 when unlabelled) and one float32 column
         per score, higher = more difficult. ``df.attrs`` holds ``t_hi``, ``t_lo`` (the band's
-        similarity thresholds) and ``n_prototypes``.
+        similarity thresholds), ``n_prototypes`` and ``knn`` (a dict: ``method`` exact / approx and,
+        when approximate, the sample sizes, threshold intervals and the graph's measured recall).
     """
     xn = l2_normalise(features)
     n = len(xn)
@@ -168,7 +211,11 @@ def compute_scores(
     ref = None
     if cfg.band_reference is not None and cfg.band_reference < n:
         ref = np.sort(rng.choice(n, size=cfg.band_reference, replace=False))
-    res = band_sweep(xn, cfg.pos_high, cfg.pos_low, labels=labels, k=cfg.k, reference=ref, block=cfg.block)
+    if choose_knn(n, cfg.knn) == "approx":
+        res = approx_band(xn, labels, cfg, graph)
+    else:
+        res = band_sweep(xn, cfg.pos_high, cfg.pos_low, labels=labels, k=cfg.k, reference=ref, block=cfg.block)
+        res["knn"] = {"method": "exact", "band_reference": None if ref is None else len(ref)}
     if labels is not None and "same_sims" not in res:  # reference mode: exact kNN separately
         res.update(class_split_knn(xn, labels, cfg.k))
     df = pd.DataFrame({"index": np.arange(n, dtype=np.int64), "label": shown})
@@ -183,7 +230,7 @@ def compute_scores(
     n_proto = cfg.n_prototypes or (len(np.unique(labels)) if labels is not None else max(2, round(1.0 / cfg.pos_high)))
     df["prototype"] = prototype_score(xn, fit_prototypes(xn, n_proto, cfg.seed))
     df["random"] = random
-    df.attrs.update(t_hi=float(res["t_hi"]), t_lo=float(res["t_lo"]), n_prototypes=int(n_proto))
+    df.attrs.update(t_hi=float(res["t_hi"]), t_lo=float(res["t_lo"]), n_prototypes=int(n_proto), knn=res["knn"])
     return df
 
 

@@ -21,6 +21,7 @@ import math
 from typing import Any
 
 from core.analysis.prune import ORACLE_SCORES
+from core.analysis.sampled import APPROX_MIN_N, KNN_METHODS
 from core.analysis.scores import FREE_SCORES, LABEL_SCORES
 from core.cli.checks import int_at_least, number_in
 from core.errors import HardpairsError
@@ -34,14 +35,16 @@ def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
     int_at_least("--k", args.k, 1, " neighbours per side")
     int_at_least("--band-reference", args.band_reference, 2, " reference samples")
     int_at_least("--seed", args.seed, 0)
-    return scores_for_run(args.run_dir, k=args.k, band_reference=args.band_reference, seed=args.seed, force=args.force)
+    return scores_for_run(
+        args.run_dir, k=args.k, band_reference=args.band_reference, seed=args.seed, force=args.force, knn=args.knn
+    )
 
 
 def cmd_pairs(args: argparse.Namespace) -> dict[str, Any]:
     """``pairs``: :func:`core.runs.analysis.pairs_for_run`."""
     int_at_least("--top", args.top, 1, " pairs written to pairs.csv")
     int_at_least("--k", args.k, 1, " other-class neighbours per sample")
-    return pairs_for_run(args.run_dir, top=args.top, k=args.k, force=args.force)
+    return pairs_for_run(args.run_dir, top=args.top, k=args.k, force=args.force, knn=args.knn)
 
 
 def cmd_prune(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,12 +96,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--seed", type=int, default=None, help="default: the run's seed")
     p.add_argument("--force", action="store_true", help="recompute even when cached")
+    p.add_argument(
+        "--knn",
+        choices=KNN_METHODS,
+        default="auto",
+        help=f"exact (all pairs), approx (IVF kNN + sampled thresholds), auto = approx above {APPROX_MIN_N:,} samples",
+    )
     p.set_defaults(func=cmd_score)
     p = subparsers.add_parser("pairs", help="hardest cross-class pairs and the class-pair map")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--top", type=int, default=1000, help="pairs written to pairs.csv")
     p.add_argument("--k", type=int, default=20, help="other-class neighbours per sample")
     p.add_argument("--force", action="store_true", help="recompute even when cached")
+    p.add_argument(
+        "--knn",
+        choices=KNN_METHODS,
+        default="auto",
+        help=f"exact (all pairs), approx (IVF kNN + sampled thresholds), auto = approx above {APPROX_MIN_N:,} samples",
+    )
     p.set_defaults(func=cmd_pairs)
     p = subparsers.add_parser("prune", help="kept/pruned indices by a score (and retrain)")
     p.add_argument("--run-dir", required=True)

@@ -1,8 +1,10 @@
 """CLI: ``umap`` (cached embedding map) and ``theory`` (alpha/beta/gamma and the paper's bounds).
 
 - ``umap --run-dir R [--dim 2|3] [--neighbors 15] [--min-dist 0.1] [--subset N] [--seed 0|none]
-  [--epochs E]``: ``R/umap_2d.csv`` or ``R/umap_3d.csv`` (``index,x,y[,z]``) plus its ``.json``
-  sidecar; prints ``{"path", "n", "cached", "seconds", "params"}``.
+  [--epochs E] [--fit-size 50000] [--fit-include IDS.txt]``: ``R/umap_2d.csv`` or ``R/umap_3d.csv``
+  (``index,x,y[,z]``, plus ``fitted`` when subsampled) plus its ``.json`` sidecar; prints
+  ``{"path", "n", "n_fitted", "cached", "seconds", "params"}``. Above ``--fit-size`` samples
+  UMAP is fitted on a subsample and the rest placed.
 - ``theory --run-dir R [--difficult-share 0.08] [--delta 0.1]``: fits the linear probe on the
   train features, flags the difficult samples from its probabilities, measures alpha, beta,
   gamma and the Welch t-test, evaluates the bounds at the dataset's n, n_d, r and writes
@@ -12,10 +14,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from core.analysis.embedmap import FIT_SIZE
 from core.cli.checks import int_at_least, number_in
-from core.runs.analysis import map_for_run
+from core.errors import HardpairsError
+from core.runs.maps import map_for_run
 from core.runs.theory import DELTA_NOTE, theory_for_run
 
 __all__ = ["DELTA_NOTE", "cmd_theory", "cmd_umap", "register", "theory_for_run"]
@@ -37,7 +44,23 @@ def cmd_umap(args: argparse.Namespace) -> dict[str, Any]:
     int_at_least("--subset", args.subset, 2, " samples")
     int_at_least("--epochs", args.epochs, 1)
     int_at_least("--seed", args.seed, 0)
-    return map_for_run(args.run_dir, args.dim, args.neighbors, args.min_dist, args.seed, args.subset, args.epochs)
+    fit_size = None if args.fit_size == 0 else args.fit_size
+    int_at_least("--fit-size", fit_size, 2, " samples (0 = fit on all)")
+    include = read_ids(args.fit_include) if args.fit_include else None
+    return map_for_run(
+        args.run_dir, args.dim, args.neighbors, args.min_dist, args.seed, args.subset, args.epochs, fit_size, include
+    )
+
+
+def read_ids(path: str) -> np.ndarray:
+    """Sample ids from a text file (one integer per line, or whitespace/comma separated). (K,) int64."""
+    try:
+        text = Path(path).read_text().replace(",", " ")
+        return np.array([int(tok) for tok in text.split()], dtype=np.int64)
+    except (OSError, ValueError) as err:
+        raise HardpairsError(
+            f"--fit-include {path}: cannot read sample ids ({err}); give a text file of integers"
+        ) from None
 
 
 def cmd_theory(args: argparse.Namespace) -> dict[str, Any]:
@@ -60,6 +83,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--seed", type=_seed, default=0, help="layout seed; 'none' = faster parallel layout that is not repeatable"
     )
     p.add_argument("--epochs", type=int, default=None, help="UMAP epochs (default: 200, or 100 above 20k samples)")
+    p.add_argument(
+        "--fit-size",
+        type=int,
+        default=FIT_SIZE,
+        help=f"fit UMAP on this many samples and place the rest by their neighbours (default {FIT_SIZE:,}; 0 = all)",
+    )
+    p.add_argument("--fit-include", default=None, help="text file of sample ids always fitted (tagged/flagged)")
     p.set_defaults(func=cmd_umap)
     p = subparsers.add_parser("theory", help="alpha/beta/gamma, Welch t-test and the bounds -> theory.json")
     p.add_argument("--run-dir", required=True)

@@ -17,21 +17,23 @@ the one rule of ``core.runs.cache`` (features fingerprint + parameters); the map
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.analysis.neighbors import l2_normalise
+from core.analysis.sampled import choose_knn
 from core.analysis.scores import ScoreConfig, auroc, compute_scores
 from core.errors import HardpairsError
 from core.runs.cache import CACHE_KEYS, cached
-from core.runs.folder import load_features, read_json, require_features, require_run, update_status, write_csv
+from core.runs.featurefile import open_features as load_features
+from core.runs.folder import read_json, require_features, require_run, update_status, write_csv
 from core.runs.lock import stop_on_sigterm
 from core.runs.log import run_log
+from core.runs.maps import map_for_run
 from core.runs.pairs import PAIR_OUTPUTS, compute_pairs
 from core.runs.theory import theory_for_run
 
@@ -69,7 +71,7 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def score_params(
-    run_dir: PathLike, k: int = 20, band_reference: int | None = None, seed: int | None = None
+    run_dir: PathLike, k: int = 20, band_reference: int | None = None, seed: int | None = None, knn: str = "auto"
 ) -> dict[str, Any]:
     """The parameters ``scores.json`` is cached on: the band (from the run's config), k, seed, dataset and mix."""
     cfg = _run_config(Path(run_dir))
@@ -82,6 +84,7 @@ def score_params(
         "mix": cfg.get("mix", 0.0),
         "mix_lambda": cfg.get("mix_lambda", 0.5),
         "dataset": cfg.get("dataset"),
+        "knn": knn,
     }
 
 
@@ -95,8 +98,12 @@ def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
         k=params["k"],
         band_reference=params["band_reference"],
         seed=params["seed"],
+        knn=params.get("knn", "auto"),
     )
-    df = compute_scores(feats["train"], labels, scfg)
+    graph = None  # the approximate path's IVF graph, shared with `pairs` (core.runs.knngraph)
+    if labels is not None and choose_knn(len(labels), scfg.knn) == "approx":
+        graph = graph_for_run(run_dir, l2_normalise(feats["train"]), labels, scfg.k, scfg.knn, scfg.seed)
+    df = compute_scores(feats["train"], labels, scfg, graph=graph)
     names = [c for c in df.columns if c not in ("index", "label")]
     result: dict[str, Any] = {
         "run_dir": str(run_dir),
@@ -104,6 +111,7 @@ def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
         "scores": names,
         "t_hi": df.attrs["t_hi"],
         "t_lo": df.attrs["t_lo"],
+        "knn": df.attrs["knn"],
     }
     if labels is None:
         result["note"] = f"the dataset is unlabelled: only the label-free scores ({', '.join(names)}) are available"
@@ -119,26 +127,34 @@ def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def scores_for_run(
-    run_dir: PathLike, k: int = 20, band_reference: int | None = None, seed: int | None = None, force: bool = False
+    run_dir: PathLike,
+    k: int = 20,
+    band_reference: int | None = None,
+    seed: int | None = None,
+    force: bool = False,
+    knn: str = "auto",
 ) -> dict[str, Any]:
     """Per-sample difficulty scores of a run -> ``scores.csv`` + ``scores.json`` (cached).
 
     Returns:
-        ``run_dir, n, scores, t_hi, t_lo, seconds, cached`` and, when they apply, ``auroc`` and ``note``.
+        ``run_dir, n, scores, t_hi, t_lo, knn, seconds, cached`` and, when they apply, ``auroc`` and ``note``.
     """
     run = require_run(run_dir)
     require_features(run)
-    params = score_params(run, k, band_reference, seed)
+    params = score_params(run, k, band_reference, seed, knn)
     res = cached(run, "scores.json", params, lambda: _compute_scores(run, params), force=force, outputs=["scores.csv"])
     return {key: v for key, v in res.items() if key not in CACHE_KEYS}
 
 
-def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool = False) -> dict[str, Any]:
+def pairs_for_run(
+    run_dir: PathLike, top: int = 1000, k: int = 20, force: bool = False, knn: str = "auto"
+) -> dict[str, Any]:
     """Difficult pairs under both definitions -> ``pairs.csv`` (top-K), ``pairs_band.csv`` (band) and the
-    class x class map -> ``class_pairs.npz`` (cached; see ``core.runs.pairs``).
+    class x class map -> ``class_pairs.npz`` (cached; see ``core.runs.pairs``). ``knn``: exact, approx
+    or auto (approximate above ``core.analysis.sampled.APPROX_MIN_N`` samples).
 
     Returns:
-        ``run_dir, n_pairs, k, top_similarity, difficult_pairs, t_hi, t_lo, definitions, seconds, cached``.
+        ``run_dir, n_pairs, k, top_similarity, difficult_pairs, t_hi, t_lo, definitions, knn, seconds, cached``.
 
     Raises:
         HardpairsError: unlabelled dataset, or ``k`` not below the number of samples.
@@ -161,6 +177,7 @@ def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool =
         "pos_low": float(cfg.get("pos_low", 0.22)),
         "k": k,
         "top": top,
+        "knn": knn,
     }
     res = cached(
         run,
@@ -171,32 +188,6 @@ def pairs_for_run(run_dir: PathLike, top: int = 1000, k: int = 20, force: bool =
         outputs=PAIR_OUTPUTS,
     )
     return {key: v for key, v in res.items() if key not in CACHE_KEYS}
-
-
-def map_for_run(
-    run_dir: PathLike,
-    dim: int = 2,
-    neighbors: int = 15,
-    min_dist: float = 0.1,
-    seed: int | None = 0,
-    subset: int | None = None,
-    epochs: int | None = None,
-) -> dict[str, Any]:
-    """The run's UMAP map -> ``umap_<dim>d.csv`` + ``.json`` (cached); ``path, n, cached, seconds, params``."""
-    from core.analysis.embedmap import MapConfig, compute_or_load_map
-
-    cfg = MapConfig(
-        n_components=dim, n_neighbors=neighbors, min_dist=min_dist, seed=seed, subset=subset, n_epochs=epochs
-    )
-    print(f"umap: {cfg}", file=sys.stderr, flush=True)
-    res = compute_or_load_map(Path(run_dir), cfg)
-    return {
-        "path": str(res.path),
-        "n": int(len(res.frame)),
-        "cached": res.cached,
-        "seconds": round(res.seconds, 3),
-        "params": asdict(cfg),
-    }
 
 
 #: The analyses of :func:`analyse_run`, in order (each also its own ``python -m core`` command).

@@ -22,25 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from core.runs.cache import features_fingerprint
 from core.runs.folder import read_json, save_npz, write_csv
+from core.runs.knngraph import approx_thresholds, exact_thresholds, graph_for_run
 
 #: Files written by :func:`compute_pairs` (the cache checks they all exist).
 PAIR_OUTPUTS = ["pairs.csv", "pairs_band.csv", "class_pairs.npz"]
-
-
-def band_thresholds(run_dir: Path, pos_high: float, pos_low: float) -> tuple[float, float] | None:
-    """(t_hi, t_lo) from ``scores.json`` when it was computed exactly (no reference sample) on these features."""
-    stored = read_json(run_dir / "scores.json") or {}
-    p = stored.get("params") or {}
-    if (
-        p.get("pos_high") == pos_high
-        and p.get("pos_low") == pos_low
-        and p.get("band_reference") is None
-        and stored.get("features_sha1") == features_fingerprint(run_dir)
-    ):
-        return float(stored["t_hi"]), float(stored["t_lo"])
-    return None
 
 
 def definitions(params: dict[str, Any], t_hi: float, t_lo: float, n_top: int, n_band: int) -> dict[str, Any]:
@@ -88,18 +74,16 @@ def compute_pairs(
     n_classes = max(len(classes), int(labels.max()) + 1)
     pos_high, pos_low, k = params["pos_high"], params["pos_low"], params["k"]
     xn = l2_normalise(feats["train"])  # the one normalisation; the graph, pairs and map reuse it
-    graph = class_split_knn(xn, labels, k)
+    thresholds = exact_thresholds(run_dir, pos_high, pos_low)
+    approx = graph_for_run(run_dir, xn, labels, k, params.get("knn", "auto"))
+    graph, knn_info = approx if approx is not None else (class_split_knn(xn, labels, k), {"method": "exact"})
+    if approx is not None:  # sampled thresholds (scores.json's when it has them), never the quadratic sweep
+        th = approx_thresholds(run_dir, xn, pos_high, pos_low)
+        graph_info = {f"knn_{key}": v for key, v in knn_info.items()}  # named as in scores.json
+        thresholds, knn_info = (th["t_hi"], th["t_lo"]), {"method": "approx", **graph_info, **th}
     top = hardest_pairs(xn, labels, top=params["top"], k=k, graph=graph, normalised=True)
     mat = class_pair_matrix(
-        xn,
-        labels,
-        n_classes,
-        pos_high,
-        pos_low,
-        k=k,
-        thresholds=band_thresholds(run_dir, pos_high, pos_low),
-        graph=graph,
-        normalised=True,
+        xn, labels, n_classes, pos_high, pos_low, k=k, thresholds=thresholds, graph=graph, normalised=True
     )
     band = band_pairs(xn, labels, mat["t_hi"], mat["t_lo"], k=k, graph=graph, normalised=True)
     hist = similarity_histograms(xn, labels)
@@ -118,6 +102,7 @@ def compute_pairs(
         hist_cross=hist["cross"],
         hist_samples=np.asarray(hist["n_samples"], np.int64),
         hist_sampled=np.asarray(hist["sampled"], bool),
+        knn_method=np.array(knn_info["method"]),
     )
     return {
         "run_dir": str(run_dir),
@@ -128,5 +113,6 @@ def compute_pairs(
         "t_hi": mat["t_hi"],
         "t_lo": mat["t_lo"],
         "definitions": definitions(params, mat["t_hi"], mat["t_lo"], len(top), len(band)),
+        "knn": knn_info,
         "seconds": round(time.time() - t0, 2),
     }
