@@ -31,6 +31,7 @@ from core.errors import HardpairsError
 from core.runs.cache import CACHE_KEYS, cached
 from core.runs.featurefile import open_features as load_features
 from core.runs.folder import read_json, require_features, require_run, update_status, write_csv
+from core.runs.knngraph import graph_for_run
 from core.runs.lock import stop_on_sigterm
 from core.runs.log import run_log
 from core.runs.maps import map_for_run
