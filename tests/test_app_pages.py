@@ -158,7 +158,12 @@ def runs(tmp_path, monkeypatch, digits):
 
 
 def _page(name: str, run_dir: Path, **state) -> AppTest:
-    files = {"theory": "theory_bounds", "embeddings": "embedding_map", "prune": "prune_retrain", "compare": "compare_runs"}
+    files = {
+        "theory": "theory_bounds",
+        "embeddings": "embedding_map",
+        "prune": "prune_retrain",
+        "compare": "compare_runs",
+    }
     at = AppTest.from_file(str(REPO / "pages" / f"{files.get(name, name)}.py"), default_timeout=TIMEOUT)
     at.session_state[RUN_KEY] = str(run_dir)
     for key, value in state.items():
