@@ -20,7 +20,7 @@ from core.jobs import queue as jobs
 from core.runs import tags
 from ui.feedback import command_text, guard, show_command
 from ui.figures import per_class_bar, score_histogram
-from ui.frame import reset_on_run_change, selected_run
+from ui.frame import new_url_value, reset_on_run_change, selected_run, to_url
 from ui.jobbutton import job_button
 from ui.jobs_panel import render_jobs_panel
 from ui.lossform import RETRAIN_KNOBS, check_band, knob_default, knob_inputs, mode_knobs, mode_select
@@ -138,15 +138,13 @@ def main() -> None:
         score, ratio = f"tag:{tag}", n_tagged / len(scores)
     else:
         c1, c2 = st.columns([1, 2])
-        default = cols.index("band") if "band" in cols else 0
+        _score_ratio_from_url(cols)
         score = c1.selectbox(
-            "Score",
-            cols,
-            index=default,
-            key="pr_score",
-            help="Higher = more difficult; the highest-scoring samples are pruned.",
+            "Score", cols, key="pr_score", help="Higher = more difficult; the highest-scoring samples are pruned."
         )
-        pct = c2.slider("Pruning ratio (%)", 0, 60, 10, 1, key="pr_ratio")
+        pct = c2.slider("Pruning ratio (%)", 0, 60, step=1, key="pr_ratio")
+        to_url("score", score)
+        to_url("ratio", str(pct))
         ratio = pct / 100.0
         show_command(prune_argv(run_dir, score, ratio, seed))
         with guard("The pruning preview"):
@@ -179,6 +177,18 @@ def main() -> None:
     with st.expander("Tags, export and sample search"):
         export_widget(run_dir, key="pr_export")
         id_search(run_dir, key="pr_search")
+
+
+def _score_ratio_from_url(cols: list[str]) -> None:
+    """``?score=band&ratio=20`` (a pasted link, a reload) sets the pickers; else the session values, or band, 10 %."""
+    score, pct = new_url_value("score"), new_url_value("ratio")
+    if score in cols:
+        st.session_state["pr_score"] = score
+    if pct is not None and pct.isdigit() and 0 <= int(pct) <= 60:
+        st.session_state["pr_ratio"] = int(pct)
+    if st.session_state.get("pr_score") not in cols:
+        st.session_state["pr_score"] = "band" if "band" in cols else cols[0]
+    st.session_state.setdefault("pr_ratio", 10)
 
 
 def _launch(run_dir: Path, plan: list[list[str]], blocked: str) -> None:

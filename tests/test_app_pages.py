@@ -386,6 +386,21 @@ def test_embeddings_empty_state(runs):
 # ---- Prune & retrain --------------------------------------------------------------------------
 
 
+def test_prune_score_and_ratio_live_in_the_url(runs):
+    """Issue 11: a pasted link (?score=&ratio=) shows the same preview, and moving the slider updates the URL."""
+    at = AppTest.from_file(str(REPO / "pages" / "prune_retrain.py"), default_timeout=TIMEOUT)
+    at.session_state[RUN_KEY] = str(runs["parent"])
+    at.query_params["score"] = "random"
+    at.query_params["ratio"] = "25"
+    at.run()
+    _no_errors(at)
+    assert at.selectbox(key="pr_score").value == "random"
+    assert at.slider(key="pr_ratio").value == 25
+    at.slider(key="pr_ratio").set_value(30).run()
+    url = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert (url["score"], url["ratio"]) == ("random", "30")
+
+
 def test_prune_counts_match_ratio_and_per_class(runs):
     at = _page("prune", runs["parent"])
     _no_errors(at)
