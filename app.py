@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.feedback import guard
 from ui.frame import follow_deep_link, in_frame, render_sidebar, selected_run
 from ui.tagging import id_search
 
@@ -38,6 +39,7 @@ with st.sidebar:
 render_sidebar()
 with st.sidebar.expander("Find a sample by id"):  # on every page: label, scores, pairs, tags, image
     if (current := selected_run()) is not None:
-        id_search(current, key="sidebar_id_search")
+        with guard("Sample search"):
+            id_search(current, key="sidebar_id_search")
 with in_frame():
     page.run()
