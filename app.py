@@ -40,6 +40,6 @@ render_sidebar()
 with st.sidebar.expander("Find a sample by id"):  # on every page: label, scores, pairs, tags, image
     if (current := selected_run()) is not None:
         with guard("Sample search"):
-            id_search(current, key="sidebar_id_search")
+            id_search(current, key="sidebar_id_search", lazy=True)
 with in_frame():
     page.run()

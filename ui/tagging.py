@@ -133,17 +133,22 @@ def sample_facts(run_dir: Path, sid: int) -> dict[str, Any]:
     return facts
 
 
-def id_search(run_dir: Path, key: str) -> int | None:
+def id_search(run_dir: Path, key: str, lazy: bool = False) -> int | None:
     """Search one sample by id: label, scores, pairs it is in (of pairs.csv), tags and its thumbnail.
 
-    Returns the id shown (None when the run cannot say how many samples it has).
+    ``lazy``: the box starts empty and nothing is read until an id is typed (the sidebar's search on every page).
+    Returns the id shown (None when nothing is shown).
     """
     try:
         n = tags.n_samples(run_dir)
     except HardpairsError as err:
         st.caption(str(err))
         return None
-    sid = st.number_input(f"Sample id (0–{n - 1})", 0, n - 1, 0, 1, key=f"{key}_id")
+    sid = st.number_input(
+        f"Sample id (0–{n - 1})", 0, n - 1, None if lazy else 0, 1, key=f"{key}_id", placeholder="type an id"
+    )
+    if sid is None:
+        return None
     try:
         facts = sample_facts(run_dir, int(sid))
     except HardpairsError as err:
