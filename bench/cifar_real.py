@@ -26,9 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as `python bench/cifar_real.py`: the summary imports core
 ROOT = REPO / "data" / "cifar-bench"
 RUNS = ROOT / "runs"
 SUBSET = ROOT / "cifar10-subset"
@@ -92,20 +91,6 @@ def _mix_args(seed: int) -> list[str]:
     return ["--mix", "0.2", *fixed, "--seed", str(seed)]
 
 
-def _oracle_keep(parent: Path) -> Path:
-    """Keep file without the ground-truth mixed samples (the oracle)."""
-    from core.runs.analysis import mixed_flags
-
-    cfg = json.loads((parent / "config.json").read_text())
-    n = len(np.load(parent / "features.npz")["y_train"])
-    mixed, why = mixed_flags(cfg, n)
-    if mixed is None:
-        raise SystemExit(f"no mixed flags for {parent}: {why}")
-    out = parent / "oracle_keep.npy"
-    np.save(out, np.flatnonzero(~mixed).astype(np.int64))
-    return out
-
-
 def mixed(epochs: int) -> None:
     for seed in SEEDS:
         name = f"mix20_baseline_s{seed}"
@@ -113,8 +98,8 @@ def mixed(epochs: int) -> None:
         parent = RUNS / name
         if not (parent / "scores.csv").exists():
             cli("score", "--run-dir", str(parent))
-        for score in ("band", "random"):
-            child = f"mix20_prune_{score}_s{seed}"
+        for score in ("band", "random", "mixed"):  # mixed = the oracle: the ground-truth contaminated images
+            child = f"mix20_prune_{'oracle' if score == 'mixed' else score}_s{seed}"
             if not done(child):
                 res = cli(
                     "prune", "--run-dir", str(parent), "--score", score, "--ratio", str(RATIO), "--seed", str(seed)
@@ -122,12 +107,6 @@ def mixed(epochs: int) -> None:
                 keep = Path(res["out"]) / "keep.npy"
                 train(child, epochs, *_mix_args(seed), "--keep", str(keep), "--parent", str(parent),
                       "--prune-score", score, "--prune-ratio", str(RATIO))  # fmt: skip
-        child = f"mix20_prune_oracle_s{seed}"
-        if not done(child):
-            keep = _oracle_keep(parent)
-            ratio = 1 - len(np.load(keep)) / len(np.load(parent / "features.npz")["y_train"])
-            train(child, epochs, *_mix_args(seed), "--keep", str(keep), "--parent", str(parent),
-                  "--prune-score", "mixed", "--prune-ratio", f"{ratio:.4f}")  # fmt: skip
 
 
 def probe_paper() -> None:
