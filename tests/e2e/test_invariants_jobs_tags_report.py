@@ -1,4 +1,4 @@
-"""Invariants of issue 11 in a real browser: a tag made in the UI is exported and pruned by; the
+"""Invariants of issue 11 in a real browser: a tag made on Embeddings (lasso) is exported and pruned by; the
 retrain's child opens analysed (no "Compute ... now" button); the report has every section and no
 horizontal overflow at 1,200 px.
 
@@ -35,7 +35,13 @@ SLUGS = {
     "compare": "/compare",
     "theory": "/theory",
 }
-TITLES = {"runs": "Runs", "hard_pairs": "Hard pairs", "prune": "Prune & retrain", "theory": "Theory"}
+TITLES = {
+    "runs": "Runs",
+    "embeddings": "Embeddings",
+    "hard_pairs": "Hard pairs",
+    "prune": "Prune & retrain",
+    "theory": "Theory",
+}
 EPOCHS = os.environ.get("HARDPAIRS_E2E_EPOCHS", "2")
 SECTIONS = ("provenance", "definitions", "map", "heatmap", "pairs", "pruning", "theory", "auroc")
 
@@ -68,17 +74,33 @@ def test_tag_export_prune_by_tag_and_the_child_opens_analysed(browser, app_url, 
     page.set_default_timeout(60_000)
     page.goto(app_url + SLUGS["runs"])
     wait_for_app(page)
-    goto(page, "prune")
-    # tag the pruned samples of the preview (10 % by band)
-    page.get_by_text(re.compile(r"^Tag these \d+ samples$")).first.click()
+    # tag what a lasso selects on Embeddings (issue 11: "a tag made on Embeddings is exported and pruned by")
+    goto(page, "embeddings")
+    drag = page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first
+    drag.scroll_into_view_if_needed()
+    box = drag.bounding_box()
+    assert box, "the map's drag layer is not visible"
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    polygon = [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75), (0.25, 0.27)]
+    page.mouse.move(x0 + w * polygon[0][0], y0 + h * polygon[0][1])
+    page.mouse.down()
+    for fx, fy in polygon[1:]:
+        page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
+    page.mouse.up()
+    wait_for_app(page)
+    caption = page.get_by_text(re.compile(r"^[\d,]+ (points )?selected")).first.inner_text()
+    selected = int(re.match(r"([\d,]+)", caption)[1].replace(",", ""))
+    assert selected > 0
     page.get_by_label("Tag name", exact=True).first.fill("e2e")
     page.get_by_label("Tag name", exact=True).first.press("Enter")
     wait_for_app(page)
-    page.get_by_role("button", name=re.compile(r"^Tag \d+ samples$")).first.click()
+    page.get_by_role("button", name=f"Tag {selected} samples").first.click()
     wait_for_app(page)
-    assert_clean(page, "Prune after tagging")
+    assert_clean(page, "Embeddings after tagging")
     tagged = tags.tag_ids(parent, "e2e")
-    assert len(tagged) == round(0.1 * tags.n_samples(parent))
+    assert len(tagged) == selected
+    shot(page, "50-embeddings-tagged")
+    goto(page, "prune")
     # export it from the UI: the downloaded CSV holds exactly the tagged ids
     page.get_by_text("Tags, export and sample search").first.click()
     wait_for_app(page)
