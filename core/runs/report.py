@@ -84,6 +84,7 @@ def ratio_figure(grouped: pd.DataFrame, dataset: str, loss_mode: str, metric: st
         title=f"{dataset} · {loss_mode}: {label} accuracy vs pruning ratio",
         xaxis_title="pruned share of the training set (%)",
         yaxis_title=f"{label} accuracy (%)",
+        yaxis_range=[0, 100],  # from 0, as on the Compare page: read small gaps in the paired tests
         template="plotly_white",
         height=380,
         margin=dict(l=50, r=20, t=50, b=45),
@@ -114,6 +115,7 @@ def accuracy_figure(grouped: pd.DataFrame, metric: str = "linear") -> go.Figure:
     fig.update_layout(
         title=f"Unpruned runs: {label} accuracy by loss mode",
         yaxis_title=f"{label} accuracy (%)",
+        yaxis_range=[0, 100],
         xaxis_title="loss mode",
         template="plotly_white",
         height=340,
@@ -127,7 +129,7 @@ _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;ma
 color:#222;padding:0 1rem;box-sizing:border-box;overflow-wrap:anywhere}h1{font-size:1.6rem}
 h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}h3{font-size:1rem;margin:1.2rem 0 .3rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{border:1px solid #ddd;padding:.25rem .5rem;
-text-align:right;overflow-wrap:anywhere}th{background:#f4f4f6}td:first-child,th:first-child{text-align:left}
+text-align:right;overflow-wrap:anywhere}th{background:#f4f4f6;overflow-wrap:normal}td:first-child,th:first-child{text-align:left}
 .note{color:#666;font-size:.85rem}.box{max-width:100%;overflow-x:auto}.kv td{text-align:left;word-break:break-all}
 .kv th{white-space:nowrap;vertical-align:top}svg.fig{width:100%;height:auto;display:block;max-width:760px}
 .pairs{display:flex;flex-wrap:wrap;gap:.6rem}.pair{border:1px solid #ddd;padding:.3rem;display:flex;flex-wrap:wrap;
@@ -163,7 +165,8 @@ def html_report(
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>Generated {when} from {len(table)} runs. Accuracies in percent, mean ± sample std "
-        "over seeds (n = number of seeds). Pruned runs are compared with their unpruned parent.</p>",
+        "over seeds (n = number of seeds). Pruned runs are compared with their unpruned parent. Accuracy axes start "
+        "at 0 %, so gaps of a few points look small: read them in the paired tests (Pruning comparisons).</p>",
         "<h2>Accuracy over seeds</h2>",
         f"<div class='box'>{summary_display(grouped).to_html(index=False, na_rep='–')}</div>"
         if not grouped.empty
