@@ -61,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_result(result: dict[str, Any]) -> None:
+    """The result line, written with one ``write`` so that processes sharing a pipe (torchrun ranks) cannot
+    interleave it, even with unbuffered stdout (``PYTHONUNBUFFERED=1``, where ``print`` writes the newline apart)."""
     sys.stderr.flush()
-    print(json.dumps(result, sort_keys=True, default=str), flush=True)
+    sys.stdout.write(json.dumps(result, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
