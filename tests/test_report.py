@@ -226,3 +226,18 @@ def test_an_unreadable_run_is_reported_as_such_and_left_out_of_the_groups(tmp_pa
     per_run = next(t for t in tables if "note" in t.columns).set_index("run_id")
     assert per_run.at["base-s1", "state"] == "unreadable"
     assert per_run.at["base-s1", "note"].startswith("unreadable: manifest.json: ")
+
+
+def test_report_puts_recipe_runs_beside_the_papers_numbers(tmp_path):
+    """Issue 12: the report sets runs named like a recipe row beside the paper's number, with the delta."""
+    for seed, acc in enumerate((0.87, 0.89)):
+        fake_run(tmp_path, f"table1-cifar10-baseline-s{seed}", dataset="cifar10", seed=seed, linear=acc, knn=acc)
+    text = report.html_report(report.collect(tmp_path))
+    assert "<h2>Beside the paper</h2>" in text
+    table = html_tables(text[text.index("Beside the paper") :])[0]
+    row = table[table["row"] == "cifar10/baseline"].iloc[0]
+    assert float(row["paper"]) == pytest.approx(88.26)
+    assert float(row["mean"]) == pytest.approx(88.0)
+    assert float(row["delta"]) == pytest.approx(88.0 - 88.26, abs=0.01)
+    fake_run(tmp_path / "other", "plain-run", linear=0.9, knn=0.9)
+    assert "Beside the paper" not in report.html_report(report.collect(tmp_path / "other"))

@@ -139,6 +139,25 @@ section.audit{border-top:3px solid #3b5bdb;margin-top:2.5rem}
 @media print{body{max-width:none;margin:0}section.audit{break-before:page}}"""
 
 
+def _beside_paper(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Runs named like a recipe row (``<table>-<row>-s<seed>``) beside the paper's numbers; nothing if none are."""
+    from pathlib import Path
+
+    from core.io import read_json
+    from core.runs.paper import beside_paper
+
+    runs = {Path(r["run_dir"]).name: read_json(Path(r["run_dir"]) / "metrics.json", {}) or {} for r in records}
+    frame = beside_paper(runs)
+    if frame.empty:
+        return []
+    return [
+        "<h2>Beside the paper</h2><p class='note'>paper: the published mean of 3 runs; ours: mean, std and the 95 % "
+        "Student-t interval over seeds; delta = ours - paper, in points. Probe protocols may differ "
+        "(docs/paper-fidelity.md).</p>",
+        f"<div class='box'>{frame.round(2).to_html(index=False, na_rep='–')}</div>",
+    ]
+
+
 def html_report(
     records: Sequence[dict[str, Any]], title: str = "Hardpairs report", generated: float | None = None
 ) -> str:
@@ -190,6 +209,7 @@ def html_report(
     if not bad.empty:
         items = "".join(f"<li>{html.escape(f'{r.run_id}: {r.note}')}</li>" for r in bad.itertuples(index=False))
         parts += [f"<h2>Unreadable runs ({len(bad)})</h2><p class='note'>Left out of every group:</p><ul>{items}</ul>"]
+    parts += _beside_paper(records)
     parts += [
         "<h2>Runs</h2>",
         f"<div class='box'>{per_run.to_html(index=False, na_rep='–')}</div>",
