@@ -13,6 +13,7 @@ Without torchrun it is one process writing one shard. Layout and arithmetic: ``d
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -95,10 +96,10 @@ def _finish(run: Path, out: Path, world: int, dim: int, data: Any, npz: bool | N
     save_npy(out / "y_test.npy", data.y_test.astype(np.int64))
     index = shard_index(world, dim, {"train": len(data.x_train), "test": len(data.x_test)})
     wanted = {sh["file"] for s in index["splits"].values() for sh in s["shards"]}
-    for old in out.glob("*_rank*.npy"):
-        if old.name not in wanted:
+    (out / INDEX).unlink(missing_ok=True)  # first: no reader may follow an index to a shard removed below
+    for old in out.glob("*_rank*.npy"):  # only shards an earlier extraction with more ranks wrote
+        if re.fullmatch(r"(train|test)_rank\d+\.npy", old.name) and old.name not in wanted:
             old.unlink()
-    (out / INDEX).unlink(missing_ok=True)
     write_json(out / INDEX, index)
     size = 4 * dim * (len(data.x_train) + len(data.x_test))
     if npz is False or (npz is None and size > NPZ_LIMIT_BYTES):
