@@ -49,6 +49,20 @@ def size_from_score(score: np.ndarray, lo: float = 3.0, hi: float = 12.0) -> np.
     return np.where(finite, lo + (hi - lo) * t, lo)
 
 
+def map_layout(fig: go.Figure, title: str, height: int) -> None:
+    """The layout every 2-D map shares: lasso by default, no axes (UMAP coordinates mean nothing), kept zoom."""
+    fig.update_layout(
+        title=title,
+        dragmode="lasso",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        plot_bgcolor="white",
+        uirevision="map",
+    )
+
+
 def umap_scatter(
     ids: np.ndarray,
     x: np.ndarray,
@@ -111,16 +125,7 @@ def umap_scatter(
         showlegend=False,
     )
     fig = go.Figure(trace)
-    fig.update_layout(
-        title=title,
-        dragmode="lasso",
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
-        yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
-        plot_bgcolor="white",
-        uirevision="map",
-    )
+    map_layout(fig, title, height)
     return fig
 
 

@@ -11,23 +11,16 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from ui.figures import map_layout
+
 QUALITATIVE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> None:
-    fig.update_layout(
-        title=title,
-        dragmode="lasso",
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
-        yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
-        plot_bgcolor="white",
-        uirevision="map",
-        legend={"itemsizing": "constant", "title": {"text": "class (click to hide)"}},
-    )
+    map_layout(fig, title, height)
+    fig.update_layout(legend={"itemsizing": "constant", "title": {"text": "class (click to hide)"}})
 
 
 def map_figure(
