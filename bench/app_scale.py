@@ -14,6 +14,7 @@ Prints markdown rows for BENCHMARKS.md ("load avg" = 1-minute load at the end of
 
     python bench/app_scale.py                  # 50k points, 3 lassos
     python bench/app_scale.py --n 5000 --repeats 5
+    python bench/app_scale.py --n 1000000 --image-size 16   # issue 13: the page at a million points
 """
 
 from __future__ import annotations
@@ -44,12 +45,15 @@ def _helpers():
     return mod
 
 
-def make_fake_run(root: Path, n: int, classes: int = 10, seed: int = 0) -> Path:
+def make_fake_run(root: Path, n: int, classes: int = 10, seed: int = 0, size: int = 32) -> Path:
     """A run folder with an N-point map, scores and labels over an npz dataset of N images."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, n).astype(np.int64)
     colours = rng.integers(0, 256, (classes, 3, 1, 1))
-    x = np.clip(colours[y] + rng.normal(0, 40, (n, 3, 32, 32)), 0, 255).astype(np.uint8)
+    x = np.empty((n, 3, size, size), np.uint8)
+    for a in range(0, n, 65_536):  # in blocks: 1M float64 images at once would need 24 GB
+        b = min(a + 65_536, n)
+        x[a:b] = np.clip(colours[y[a:b]] + rng.normal(0, 40, (b - a, 3, size, size)), 0, 255)
     data = root.parent / f"bench_{n}.npz"
     np.savez(
         data,
@@ -139,6 +143,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--image-size", type=int, default=32, help="side of the synthetic RGB images (16 keeps 1M at 768 MB)"
+    )
     args = parser.parse_args()
     h = _helpers()
     chromium = h.chromium_path()
@@ -149,7 +156,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"
         t = time.perf_counter()
-        make_fake_run(root, args.n)
+        make_fake_run(root, args.n, size=args.image_size)
         print(f"synthetic run with {args.n} points written in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         proc, url = h.start_server(root, Path(tmp) / "server.log")
         rows = []
@@ -162,7 +169,7 @@ def main() -> None:
                 h.wait_for_app(page)
                 for attempt in ("cold", "warm"):
                     t = time.perf_counter()
-                    page.goto(f"{url}/map")
+                    page.goto(f"{url}/embeddings")
                     page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first.wait_for()
                     h.wait_for_app(page)
                     rows.append(("first paint (" + attempt + ")", time.perf_counter() - t, ""))
@@ -170,7 +177,7 @@ def main() -> None:
                 boxes = [(0.3, 0.3, 0.7, 0.7), (0.45, 0.45, 0.55, 0.55), (0.1, 0.1, 0.5, 0.5), (0.45, 0.2, 0.9, 0.8)]
                 for i in range(args.repeats):
                     if i:  # a fresh page each time: no earlier selection on the chart
-                        page.goto(f"{url}/map")
+                        page.goto(f"{url}/embeddings")
                         page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first.wait_for()
                         h.wait_for_app(page)
                         caption = None

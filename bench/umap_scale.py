@@ -37,8 +37,12 @@ def clustered(n: int, d: int = 512, clusters: int = 100, seed: int = 0) -> np.nd
     """(n, d) float32: Gaussian clusters with unit-variance noise around N(0, 1) centres (ReLU'd like CNN features)."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(clusters, d)).astype(np.float32)
-    x = centres[rng.integers(0, clusters, n)] + rng.normal(size=(n, d)).astype(np.float32)
-    return np.maximum(x, 0.0)
+    labels = rng.integers(0, clusters, n)
+    x = np.empty((n, d), np.float32)
+    for a in range(0, n, 65_536):  # in blocks: a float64 (1M, 512) temporary alone would be 4 GB
+        b = min(a + 65_536, n)
+        x[a:b] = np.maximum(centres[labels[a:b]] + rng.normal(size=(b - a, d)).astype(np.float32), 0.0)
+    return x
 
 
 def exact_knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -95,8 +95,13 @@ def read_json(path: PathLike, default: Any = None) -> Any:
         return json.load(fh)
 
 
-def save_npz(path: PathLike, **arrays: np.ndarray[Any, Any]) -> None:
-    """Atomically write arrays to an uncompressed ``.npz`` (mode from the user's umask, like every write here)."""
+def save_npz(path: PathLike, **arrays: Any) -> None:
+    """Atomically write arrays to an uncompressed ``.npz`` (mode from the user's umask, like every write here).
+
+    A value that is not an ndarray but has ``shape``, ``dtype`` and ``chunks()`` (a
+    ``core.data.shards.ShardedArray``) is streamed into its member block by block, so assembling
+    sharded features never holds them whole in memory.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
@@ -104,12 +109,34 @@ def save_npz(path: PathLike, **arrays: np.ndarray[Any, Any]) -> None:
     os.close(fd)
     try:
         named: dict[str, Any] = dict(arrays)  # keyword names are array names, not savez options
-        np.savez(tmp, **named)
+        if all(isinstance(v, np.ndarray) or not hasattr(v, "chunks") for v in named.values()):
+            np.savez(tmp, **named)
+        else:
+            _savez_streamed(tmp, named)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _savez_streamed(tmp: str, arrays: dict[str, Any]) -> None:
+    """``np.savez`` for members that are ndarrays or chunked arrays (written block by block)."""
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+                if not hasattr(arr, "chunks") or isinstance(arr, np.ndarray):
+                    np.lib.format.write_array(out, np.asanyarray(arr), allow_pickle=False)
+                    continue
+                dtype = np.dtype(arr.dtype)
+                header = {
+                    "descr": np.lib.format.dtype_to_descr(dtype),
+                    "fortran_order": False,
+                    "shape": tuple(arr.shape),
+                }
+                np.lib.format.write_array_header_1_0(out, header)
+                for _, block in arr.chunks():
+                    out.write(np.ascontiguousarray(block, dtype=dtype).tobytes())
 
 
 def append_jsonl(path: PathLike, obj: Any) -> None:

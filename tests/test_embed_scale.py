@@ -86,8 +86,14 @@ def test_selection_regions_and_ids_over_all_points():
 def test_drawn_rows_bounded_and_keeps_selected():
     assert len(drawn_rows(100, 200)) == 100
     rows = drawn_rows(1_000_000, 50_000, keep=np.array([7, 999_999]))
-    assert 50_000 <= len(rows) <= 50_002 and {7, 999_999} <= set(rows.tolist())
+    assert len(rows) == 50_000 and {7, 999_999} <= set(rows.tolist())
     assert (np.diff(rows) > 0).all()
+    base = drawn_rows(1_000_000, 50_000)
+    assert len(np.setdiff1d(rows, base)) <= 2  # a selection only swaps points into the same draw
+    big = np.arange(0, 1_000_000, 3)  # a lasso over a third of the map: 333,334 points
+    rows = drawn_rows(1_000_000, 50_000, keep=big)
+    assert 49_000 <= len(rows) <= 50_000  # bounded whatever the selection (the browser redraws every point)
+    assert np.isin(rows, big).sum() >= 10_000  # at least a fifth of the drawn points are selected ones
     np.testing.assert_array_equal(drawn_rows(1_000_000, 50_000), drawn_rows(1_000_000, 50_000))  # seeded
     assert "50,000 of 1,000,000" in drawn_note(1_000_000, 50_000) and drawn_note(10, 10) == ""
 

@@ -53,3 +53,27 @@ def test_rewrite_is_still_atomic_and_takes_the_new_mode(tmp_path, umask, monkeyp
     monkeypatch.undo()
     atomic_write_bytes(tmp_path / "f", b"new")
     assert (tmp_path / "f").read_bytes() == b"new" and _mode(tmp_path / "f") == 0o644
+
+
+def test_save_npz_streams_a_sharded_array_into_a_mappable_member(tmp_path):
+    """Sharded features (``ShardedArray``) are written block by block into ``features.npz``; the file
+    is a normal uncompressed npz that ``np.load`` reads and ``map_npz`` memory-maps, equal to the
+    concatenation of the shards."""
+    from core.data.shards import ShardedArray
+    from core.io import map_npz
+
+    rng = np.random.default_rng(0)
+    parts = [rng.standard_normal((n, 6)).astype(np.float32) for n in (5, 0, 70_000, 3)]  # one part spans blocks
+    for i, part in enumerate(parts):
+        save_npy(tmp_path / f"s{i}.npy", part)
+    sharded = ShardedArray([np.load(tmp_path / f"s{i}.npy", mmap_mode="r") for i in range(len(parts))])
+    y = np.arange(len(sharded), dtype=np.int64)
+    save_npz(tmp_path / "f.npz", train=sharded, y_train=y)
+    whole = np.concatenate(parts)
+    with np.load(tmp_path / "f.npz") as data:
+        np.testing.assert_array_equal(data["train"], whole)
+        np.testing.assert_array_equal(data["y_train"], y)
+    mapped = map_npz(tmp_path / "f.npz")
+    assert isinstance(mapped["train"], np.memmap) and mapped["train"].shape == (70_008, 6)
+    np.testing.assert_array_equal(mapped["train"], whole)
+    assert not list(tmp_path.glob(".f.npz.*"))  # no temporary left behind

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from core.analysis.band import band_sweep
-from core.analysis.ivf import exact_rows, graph_recall, tuned_class_split_knn
+from core.analysis.graphtune import exact_rows, graph_recall, tuned_class_split_knn
 from core.analysis.mapscale import fit_indices, place_by_neighbours
 from core.analysis.neighbors import class_split_knn, l2_normalise
 from core.analysis.sampled import band_against_reference, choose_knn, reference_rows, sample_thresholds
@@ -41,7 +41,9 @@ def test_ivf_graph_recall_against_exact():
     exact = class_split_knn(x, y, 10)
     recall = graph_recall(graph, exact)
     assert recall >= 0.95
-    assert info["method"] == "ivf-cells" and info["recall"] >= 0.95 and info["nprobe"] >= 1
+    assert info["method"] == "screen-ivf" and info["recall"] >= 0.95 and info["dims"] == 32
+    assert min(info["recall_same"], info["recall_other"]) >= 0.95 and info["screen_recall"] >= 0.975
+    assert 1 <= info["probe_same"] <= info["groups"] and 1 <= info["probe_other"] <= info["groups"]
     assert abs(info["recall"] - recall) < 0.05  # the sampled recall estimates the full one
     for side in ("same", "other"):  # the format of class_split_knn: descending, own/other class, no self
         sims, idx = graph[f"{side}_sims"], graph[f"{side}_idx"]
@@ -53,6 +55,21 @@ def test_ivf_graph_recall_against_exact():
         np.testing.assert_allclose(sims, np.einsum("nd,nkd->nk", x, x[idx]), atol=1e-5)
 
 
+def test_tuner_raises_screening_dims_when_the_data_needs_them():
+    """Isotropic 64-d data has no low-dimensional structure: 32 screening dimensions lose neighbours,
+    so the tuner doubles them to all 64 (exact screening) and still reaches the recall."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3000, 64)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = rng.integers(0, 3, 3000)
+    graph, info = tuned_class_split_knn(x, y, 5, seed=1)
+    assert info["dims"] == 64 and info["recall"] >= 0.95
+    assert graph_recall(graph, class_split_knn(x, y, 5)) >= 0.95
+    fixed, fixed_info = tuned_class_split_knn(x, y, 5, seed=1, dims=16, probe=4)
+    assert fixed_info["dims"] == 16 and fixed_info["probe_same"] == fixed_info["probe_other"] == 4
+    assert fixed_info["recall"] < 0.95  # a fixed setting is used as is, and its (low) recall reported
+
+
 def test_exact_rows_is_brute_force():
     x, y = structured(500)
     rows = np.array([0, 7, 123, 499])
@@ -60,6 +77,8 @@ def test_exact_rows_is_brute_force():
     full = class_split_knn(x, y, 5)
     for key in ("same_idx", "other_idx"):
         np.testing.assert_array_equal(got[key], full[key][rows])
+        sims = key.replace("idx", "sims")
+        np.testing.assert_allclose(got[sims], full[sims][rows], atol=1e-5)
     assert graph_recall(full, got, rows) == 1.0
 
 
@@ -144,10 +163,10 @@ def test_cli_knn_flag_recorded_in_every_output(tmp_path, capsys):
     stored = json.loads((run / "scores.json").read_text())
     assert stored["knn"]["method"] == "approx" and stored["params"]["knn"] == "approx"
     graph_info = json.loads((run / "knn_graph.json").read_text())
-    assert graph_info["nprobe"] == res["knn"]["knn_nprobe"]
+    assert graph_info["probe_other"] == res["knn"]["knn_probe_other"]
     code, res = run_cli(["pairs", "--run-dir", run, "--k", "5", "--top", "20", "--knn", "approx"], capsys)
     assert code == 0 and res["knn"]["method"] == "approx" and res["t_hi"] == stored["t_hi"]  # reused
-    assert res["knn"]["knn_method"] == "ivf-cells" and res["knn"]["knn_recall"] == stored["knn"]["knn_recall"]
+    assert res["knn"]["knn_method"] == "screen-ivf" and res["knn"]["knn_recall"] == stored["knn"]["knn_recall"]
     with np.load(run / "class_pairs.npz") as z:
         assert str(z["knn_method"]) == "approx"
     code, res = run_cli(["pairs", "--run-dir", run, "--k", "5", "--top", "20", "--knn", "exact"], capsys)

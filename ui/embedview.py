@@ -207,14 +207,22 @@ def ids_in_regions(
 
 
 def drawn_rows(n: int, max_points: int = MAX_DRAWN, keep: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
-    """Sorted row numbers of the points drawn as markers: all when n <= max_points, else a seeded
-    sample of ``max_points`` plus the rows ``keep`` (e.g. the selected points)."""
+    """Sorted row numbers of the points drawn as markers: all when n <= max_points, else at most
+    ``max_points`` rows: the rows ``keep`` (e.g. the selected points; a seeded sample of
+    ``max_points // 5`` of them when there are more) and a seeded sample of the rest.
+
+    Never more than ``max_points``: a lasso over a 1M-point map selects hundreds of thousands of
+    points, and drawing them all made the browser's redraw take 5-12 s (measured, software WebGL).
+    The base sample is a prefix of one seeded draw, so a selection only removes points from it.
+    """
     if n <= max_points:
         return np.arange(n)
-    rows = np.random.default_rng(seed).choice(n, max_points, replace=False)
-    if keep is not None and len(keep):
-        rows = np.union1d(rows, np.asarray(keep, np.int64))
-    return np.sort(rows)
+    keep = np.unique(np.asarray(keep if keep is not None else [], np.int64))
+    if len(keep) > max_points // 5:
+        keep = np.random.default_rng(seed + 1).choice(keep, max_points // 5, replace=False)
+    base = np.random.default_rng(seed).choice(n, max_points, replace=False)
+    extra = np.setdiff1d(keep, base[: max_points - len(keep)])
+    return np.sort(np.union1d(base[: max_points - len(extra)], extra))
 
 
 def density(x: np.ndarray, y: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.band import band_sweep
-from core.analysis.neighbors import class_split_knn, l2_normalise
+from core.analysis.neighbors import class_split_knn, group_sums, l2_normalise
 from core.errors import HardpairsError
 
 
@@ -57,18 +57,21 @@ def _prepare(
 
 def _edges(graph: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unique unordered edges (i < j) of the other-class graph with their similarity, sorted by
-    similarity descending, then i, then j."""
+    similarity descending, then i, then j. A pair listed from both ends keeps its larger similarity."""
     n, k = graph["other_idx"].shape
-    i = np.repeat(np.arange(n, dtype=np.int64), k)
     j = graph["other_idx"].ravel()
-    s = graph["other_sims"].ravel()
     ok = j >= 0
-    a, b, s = np.minimum(i, j)[ok], np.maximum(i, j)[ok], s[ok]
-    order = np.lexsort((b, a, -s))
-    a, b, s = a[order], b[order], s[order]
-    _, first = np.unique(a * n + b, return_index=True)  # keep the first (largest-sim) copy
-    first = np.sort(first)
-    return a[first], b[first], s[first]
+    i = np.repeat(np.arange(n, dtype=np.int64), k)[ok]
+    j, s = j[ok], graph["other_sims"].ravel()[ok]
+    key = np.minimum(i, j) * n + np.maximum(i, j)  # orders pairs by (i, j)
+    order = np.argsort(key, kind="stable")
+    key, s = key[order], s[order]
+    heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+    s = np.maximum.reduceat(s, heads) if len(key) else s
+    key = key[heads]
+    order = np.argsort(-s, kind="stable")  # stable: equal similarities stay in (i, j) order
+    key, s = key[order], s[order]
+    return key // n, key % n, s
 
 
 def hardest_pairs(
@@ -101,17 +104,17 @@ def hardest_pairs(
 
 def class_mean_similarity(xn: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Exact (C, C) mean cosine between classes (diagonal: same-class pairs i != j). float32."""
-    sums = np.zeros((n_classes, xn.shape[1]), np.float64)
-    np.add.at(sums, labels, xn.astype(np.float64))
+    sums = group_sums(xn, labels, n_classes)
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    sq = np.bincount(labels, weights=(xn.astype(np.float64) ** 2).sum(axis=1), minlength=n_classes)
+    sq = np.bincount(labels, weights=np.einsum("nd,nd->n", xn, xn, dtype=np.float64), minlength=n_classes)
     dots = sums @ sums.T
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = dots / np.outer(counts, counts)
         diag = (np.diag(dots) - sq) / (counts * (counts - 1))
     mean[np.diag_indices(n_classes)] = diag
     mean[~np.isfinite(mean)] = np.nan
-    return mean.astype(np.float32)
+    out: np.ndarray = mean.astype(np.float32)
+    return out
 
 
 def class_pair_matrix(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import faiss
 import numpy as np
 
 from core.errors import HardpairsError
@@ -50,12 +51,24 @@ def sample_pairs(n: int, m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     return i.astype(np.int64), j.astype(np.int64)
 
 
-def pair_sims(xn: np.ndarray, i: np.ndarray, j: np.ndarray, block: int = 65_536) -> np.ndarray:
-    """Cosine of each pair (i[t], j[t]) of unit rows ``xn`` (N, D). (m,) float32."""
-    out = np.empty(len(i), np.float32)
-    for start in range(0, len(i), block):
-        a, b = i[start : start + block], j[start : start + block]
-        out[start : start + len(a)] = np.einsum("ij,ij->i", xn[a], xn[b], dtype=np.float32)
+def pair_sims(xn: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Cosine of each pair (i[t], j[t]) of unit rows ``xn`` (N, D). (m,) float32.
+
+    faiss's ``pairwise_indexed_inner_product`` reads the rows in place (measured 0.5 s for 2M pairs
+    of 200k x 512, against 3.3 s gathering them for ``einsum``).
+    """
+    x = xn if xn.dtype == np.float32 and xn.flags["C_CONTIGUOUS"] else np.ascontiguousarray(xn, dtype=np.float32)
+    a, b = np.ascontiguousarray(i, dtype=np.int64), np.ascontiguousarray(j, dtype=np.int64)
+    out = np.empty(len(a), np.float32)
+    faiss.pairwise_indexed_inner_product(  # type: ignore[attr-defined]  # not in faiss's stubs
+        x.shape[1],
+        len(a),
+        faiss.swig_ptr(x),
+        faiss.swig_ptr(a),
+        faiss.swig_ptr(x),
+        faiss.swig_ptr(b),
+        faiss.swig_ptr(out),
+    )
     return out
 
 

@@ -33,7 +33,9 @@ O(N*k + block^2); no N x N matrix is built.
 Approximate path (``ScoreConfig.knn``: ``auto`` = above ``core.analysis.sampled.APPROX_MIN_N``
 samples, or ``approx``): t_hi / t_lo from a seeded sample of pairs, ``band`` against a seeded
 reference set (``core.analysis.sampled``) and the same/other-class top-k from the IVF graph of
-``core.analysis.ivf`` (recall measured). ``df.attrs["knn"]`` records the path and its figures.
+``core.analysis.graphtune`` (recall measured); the ``margin`` probe (when not given) is fitted on a
+seeded subsample (``PROBE_FIT_CAP``, or 50 per class when more) and evaluated on all (``knn.margin_probe_rows``).
+``df.attrs["knn"]`` records the path and its figures.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.band import band_sweep
-from core.analysis.ivf import tuned_class_split_knn
+from core.analysis.graphtune import tuned_class_split_knn
 from core.analysis.neighbors import class_split_knn, l2_normalise
 from core.analysis.probe import ProbeConfig, fit_linear_probe
 from core.analysis.sampled import (
@@ -61,6 +63,10 @@ from core.analysis.sampled import (
 from core.errors import HardpairsError
 
 LABEL_SCORES = ("cross_class", "margin")
+#: on the approximate path, the ``margin`` probe is fitted on a seeded subsample of
+#: max(PROBE_FIT_CAP, PROBE_FIT_PER_CLASS * classes) samples (20,000 for 10 classes, 50,000 for 1,000)
+PROBE_FIT_CAP = 20_000
+PROBE_FIT_PER_CLASS = 50
 FREE_SCORES = ("band", "prototype", "random")
 #: the columns of ``scores.csv`` that are not scores (the one place they are listed)
 META_COLUMNS = ("index", "label", "mixed")
@@ -211,7 +217,8 @@ def compute_scores(
     ref = None
     if cfg.band_reference is not None and cfg.band_reference < n:
         ref = np.sort(rng.choice(n, size=cfg.band_reference, replace=False))
-    if choose_knn(n, cfg.knn) == "approx":
+    approx = choose_knn(n, cfg.knn) == "approx"
+    if approx:
         res = approx_band(xn, labels, cfg, graph)
     else:
         res = band_sweep(xn, cfg.pos_high, cfg.pos_low, labels=labels, k=cfg.k, reference=ref, block=cfg.block)
@@ -224,7 +231,13 @@ def compute_scores(
         df["cross_class"] = cross_class_from_topk(res["same_sims"], res["other_sims"])
         if probe_proba is None:
             raw = np.asarray(features, dtype=np.float32)
-            probe = fit_linear_probe(raw, labels, int(labels.max()) + 1, ProbeConfig(seed=cfg.seed))
+            x_fit, y_fit = raw, labels
+            cap = max(PROBE_FIT_CAP, PROBE_FIT_PER_CLASS * (int(labels.max()) + 1))
+            if approx and n > cap:  # the approximate path fits the probe on a seeded subsample
+                fit = np.sort(np.random.default_rng(cfg.seed + 3).choice(n, cap, replace=False))
+                x_fit, y_fit = raw[fit], labels[fit]
+                res["knn"]["margin_probe_rows"] = cap
+            probe = fit_linear_probe(x_fit, y_fit, int(labels.max()) + 1, ProbeConfig(seed=cfg.seed))
             probe_proba = probe.predict_proba(raw)
         df["margin"] = margin_score(probe_proba)
     n_proto = cfg.n_prototypes or (len(np.unique(labels)) if labels is not None else max(2, round(1.0 / cfg.pos_high)))

@@ -12,8 +12,7 @@ def cmd_extract(args: argparse.Namespace) -> dict[str, Any]:
     from core.training.allocator import keep_freed_memory
 
     keep_freed_memory()  # the same fix as training: batch buffers are reused, not unmapped and re-faulted
-    npz = {"auto": None, "yes": True, "no": False}[args.npz]
-    return extract_run_sharded(args.run_dir, device=args.device, npz=npz)
+    return extract_run_sharded(args.run_dir, device=args.device, npz=args.npz == "yes")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,8 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (torchrun ranks: cuda:LOCAL_RANK, else gloo)")
     p.add_argument(
         "--npz",
-        choices=("auto", "yes", "no"),
-        default="auto",
-        help="also write features.npz (auto: when train+test features are under 2 GiB)",
+        choices=("yes", "no"),
+        default="yes",
+        help="also assemble features.npz from the shards, streamed in blocks (what the analysis reads); no: shards",
     )
     p.set_defaults(func=cmd_extract)

@@ -4,9 +4,10 @@ Every rank loads the run's backbone (eval mode, so a row's feature does not depe
 extracts the contiguous rows :func:`core.data.shards.shard_rows` gives it, for the train and the test
 split, into ``R/features/{split}_rank{r}.npy``. After a barrier rank 0 writes the labels and
 ``R/features/index.json`` (last: a folder with an index is complete), removes shards of an older,
-wider extraction, and -- when the features are small enough (:data:`NPZ_LIMIT_BYTES`) -- also the
-usual ``features.npz``, so every analysis command works unchanged. Larger runs are read with
-:func:`core.data.shards.open_sharded` (one memory-mapped (N, D) array over the shards).
+wider extraction, and assembles the usual ``features.npz`` by streaming the shards into it block by
+block (bounded memory at any N; ``npz=False`` skips it), so every analysis command, which
+memory-maps ``features.npz``, works unchanged. :func:`core.data.shards.open_sharded` reads the
+shards themselves as one (N, D) array.
 Without torchrun it is one process writing one shard. Layout and arithmetic: ``docs/scale.md``.
 """
 
@@ -24,19 +25,14 @@ from core.data.shards import INDEX, shard_index, shard_rows
 from core.errors import HardpairsError
 from core.io import run_log, save_npy, save_npz, write_json
 
-#: Above this many bytes of train + test features, rank 0 does not assemble ``features.npz``.
-NPZ_LIMIT_BYTES = 2 * 2**30
 
-
-def extract_run_sharded(
-    run_dir: str | os.PathLike[str], device: str = "auto", npz: bool | None = None
-) -> dict[str, Any]:
+def extract_run_sharded(run_dir: str | os.PathLike[str], device: str = "auto", npz: bool = True) -> dict[str, Any]:
     """Extract this rank's shard of a run's features (see the module docstring).
 
     Args:
         run_dir: a run folder with ``checkpoints/last.pt``.
         device: ``auto``/``cpu``/``cuda``; under torchrun CUDA ranks use ``cuda:LOCAL_RANK``, else gloo on CPU.
-        npz: also write ``features.npz`` (None: when under :data:`NPZ_LIMIT_BYTES`).
+        npz: also assemble ``features.npz`` (default; False: the shards only).
 
     Returns:
         ``run_dir, rank, world_size, rows`` (this rank's train rows), ``dim``, ``shards_dir``, ``features_npz``.
@@ -88,8 +84,8 @@ def extract_run_sharded(
         cleanup_distributed()
 
 
-def _finish(run: Path, out: Path, world: int, dim: int, data: Any, npz: bool | None) -> bool:
-    """Rank 0: labels, stale shards removed, ``features.npz`` when small, then the index (last)."""
+def _finish(run: Path, out: Path, world: int, dim: int, data: Any, npz: bool) -> bool:
+    """Rank 0: labels, stale shards removed, the index, then ``features.npz`` streamed from the shards."""
     from core.data.shards import open_sharded
 
     save_npy(out / "y_train.npy", data.y_train.astype(np.int64))
@@ -101,13 +97,12 @@ def _finish(run: Path, out: Path, world: int, dim: int, data: Any, npz: bool | N
         if re.fullmatch(r"(train|test)_rank\d+\.npy", old.name) and old.name not in wanted:
             old.unlink()
     write_json(out / INDEX, index)
-    size = 4 * dim * (len(data.x_train) + len(data.x_test))
-    if npz is False or (npz is None and size > NPZ_LIMIT_BYTES):
+    if not npz:
         return False
-    save_npz(
+    save_npz(  # streamed shard by shard (core.io.save_npz): 1M x 512 never sits in memory whole
         run / "features.npz",
-        train=np.asarray(open_sharded(out, "train"), dtype=np.float32),
-        test=np.asarray(open_sharded(out, "test"), dtype=np.float32),
+        train=open_sharded(out, "train"),
+        test=open_sharded(out, "test"),
         y_train=data.y_train.astype(np.int64),
         y_test=data.y_test.astype(np.int64),
     )

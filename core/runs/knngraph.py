@@ -1,9 +1,9 @@
 """The approximate kNN graph of a run, computed once and shared by ``score`` and ``pairs``.
 
 On the approximate path (``--knn approx``, or ``auto`` above ``core.analysis.sampled.APPROX_MIN_N``
-samples) the same/other-class IVF graph (``core.analysis.ivf``) feeds ``cross_class`` and the
+samples) the same/other-class graph (``core.analysis.graphtune``) feeds ``cross_class`` and the
 hardest pairs / class map. It is stored as ``knn_graph.npz`` (``same_sims``, ``other_sims`` (N, k)
-float32, ``same_idx``, ``other_idx`` (N, k) int64) with ``knn_graph.json`` (nlist, nprobe, measured
+float32, ``same_idx``, ``other_idx`` (N, k) int64) with ``knn_graph.json`` (screening dims, nlist, probes, measured
 recall, the parameters and the features sha1: the one cache rule of ``core.runs.cache``). The exact
 path does not use it (the exact sweep and ``class_split_knn`` are the reference).
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from core.analysis.ivf import tuned_class_split_knn
+from core.analysis.graphtune import tuned_class_split_knn
 from core.analysis.sampled import choose_knn, sample_thresholds
 from core.runs.cache import CACHE_KEYS, cached, features_fingerprint
 from core.runs.folder import read_json, save_npz
@@ -33,7 +33,7 @@ def graph_for_run(
     """
     if choose_knn(len(xn), knn) == "exact":
         return None
-    params = {"k": k, "seed": seed, "target_recall": 0.95}
+    params = {"k": k, "seed": seed, "target_recall": 0.95, "method": "screen-ivf"}  # method: older graphs are redone
 
     def compute() -> dict[str, Any]:
         graph, info = tuned_class_split_knn(xn, labels, k, seed=seed)
