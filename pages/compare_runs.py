@@ -137,32 +137,26 @@ with guard("Comparing runs"):
 
     st.subheader("Export for reviewers")
     stamp = time.strftime("%Y%m%d-%H%M")
-    e1, e2, e3 = st.columns(3)
-    e1.download_button(
-        "HTML report (offline, interactive)",
-        lambda: report.html_report(records),
-        file_name=f"hardpairs-report-{stamp}.html",
-        mime="text/html",
-        on_click="ignore",
-        icon=":material/description:",
-        key="compare_html",
+    downloads = (  # label, data (the HTML is built on click), file name, mime, icon, key
+        (
+            "HTML report (offline, interactive)",
+            lambda: report.html_report(records),
+            "report",
+            "html",
+            "description",
+            "compare_html",
+        ),
+        ("Summary CSV (over seeds)", report.summary_csv(records), "summary", "csv", "table_chart", "compare_csv"),
+        ("Per-run CSV", report.runs_csv(records), "runs", "csv", "table_rows", "compare_runs_csv"),
     )
-    e2.download_button(
-        "Summary CSV (over seeds)",
-        report.summary_csv(records),
-        on_click="ignore",
-        file_name=f"hardpairs-summary-{stamp}.csv",
-        mime="text/csv",
-        icon=":material/table_chart:",
-        key="compare_csv",
-    )
-    e3.download_button(
-        "Per-run CSV",
-        report.runs_csv(records),
-        on_click="ignore",
-        file_name=f"hardpairs-runs-{stamp}.csv",
-        mime="text/csv",
-        icon=":material/table_rows:",
-        key="compare_runs_csv",
-    )
+    for col, (label, data, name, ext, icon, key) in zip(st.columns(len(downloads)), downloads, strict=True):
+        col.download_button(
+            label,
+            data,
+            file_name=f"hardpairs-{name}-{stamp}.{ext}",
+            mime=f"text/{ext}",
+            on_click="ignore",
+            icon=f":material/{icon}:",
+            key=key,
+        )
     show_command(["report", "--out", "report.html", "--csv", "summary.csv", "--runs-csv", "runs.csv"])

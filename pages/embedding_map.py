@@ -35,7 +35,7 @@ from ui.embedview import (
 )
 from ui.feedback import command_text, guard, show_command
 from ui.figures import parent_child_figures, size_from_score
-from ui.frame import selected_run
+from ui.frame import selected_run_or_hint
 from ui.jobbutton import job_button
 from ui.mapfigure import map_figure
 from ui.readers import class_names, read_csv_cached, read_npy, run_json
@@ -190,12 +190,8 @@ def _parent_child(run_dir: Path, labels, names) -> None:
 def main() -> None:
     st.title("Embeddings")
     st.caption(PAGE_DESCRIPTION)
-    run_dir = selected_run()
+    run_dir = selected_run_or_hint()
     if run_dir is None:
-        st.info(
-            "No run selected. Train one on the **Runs** page (the quick digits model takes "
-            "under a minute on a CPU), then pick it in the sidebar."
-        )
         return
     shown_run = st.session_state.get("emb_selection_run")
     if shown_run is not None and shown_run != str(run_dir):  # a selection belongs to its run

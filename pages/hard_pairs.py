@@ -18,7 +18,7 @@ import streamlit as st
 from core.data.thumbs import page_bounds
 from ui.feedback import guard, show_command
 from ui.figures import band_histogram, pair_heatmap
-from ui.frame import selected_run, to_url, url_to_widget
+from ui.frame import selected_run_or_hint, to_url, url_to_widget
 from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button
 from ui.pairview import (
@@ -182,9 +182,8 @@ def main() -> None:
         "Difficult pairs are cross-class pairs the encoder maps close together. Pick a definition: the heatmap "
         "counts the pairs under it per class pair, and the gallery lists exactly those pairs."
     )
-    run_dir = selected_run()
+    run_dir = selected_run_or_hint()
     if run_dir is None:
-        st.info("No run selected. Train one on the **Runs** page, then pick it in the sidebar.")
         return
     argv = ["pairs", "--run-dir", str(run_dir)]
     cp = load_npz_cached(run_dir / "class_pairs.npz")

@@ -20,7 +20,7 @@ from core.jobs import queue as jobs
 from core.runs import tags
 from ui.feedback import command_text, guard, show_command
 from ui.figures import per_class_bar, score_histogram
-from ui.frame import new_url_value, reset_on_run_change, selected_run, to_url
+from ui.frame import new_url_value, reset_on_run_change, selected_run_or_hint, to_url
 from ui.jobbutton import job_button
 from ui.jobs_panel import render_jobs_panel
 from ui.lossform import RETRAIN_KNOBS, check_band, knob_default, knob_inputs, mode_knobs, mode_select
@@ -98,9 +98,8 @@ def _loss_inputs(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     st.title("Prune & retrain")
-    run_dir = selected_run()
+    run_dir = selected_run_or_hint()
     if run_dir is None:
-        st.info("No run selected. Train one on the **Runs** page, then pick it in the sidebar.")
         return
     reset_on_run_change(run_dir, "pr_")
     score_argv = ["score", "--run-dir", str(run_dir)]

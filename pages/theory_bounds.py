@@ -13,7 +13,7 @@ import streamlit as st
 from core.analysis import bounds
 from ui.feedback import guard, show_command
 from ui.figures import bounds_vs_gap, monitor_curves, monitor_frame
-from ui.frame import reset_on_run_change, selected_run
+from ui.frame import reset_on_run_change, selected_run_or_hint
 from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button
 from ui.readers import run_json, run_progress
@@ -140,12 +140,8 @@ def main() -> None:
         "difficult cross-class pairs γ. Difficult pairs (γ > β) loosen the error bound; "
         "removing them helps once γ − β passes a threshold."
     )
-    run_dir = selected_run()
+    run_dir = selected_run_or_hint()
     if run_dir is None:
-        st.info(
-            "No run selected. Train one on the **Runs** page (the quick digits model takes "
-            "under a minute on a CPU), then pick it in the sidebar."
-        )
         return
     reset_on_run_change(run_dir, "th_")
     argv = ["theory", "--run-dir", str(run_dir)]

@@ -159,6 +159,17 @@ def selected_run() -> Path | None:
     return Path(rows[0]["run_dir"]) if rows else None
 
 
+def selected_run_or_hint() -> Path | None:
+    """``selected_run()``; when there is no run, None after telling the user how to get one."""
+    run = selected_run()
+    if run is None:
+        st.info(
+            "No run selected. Train one on the **Runs** page (the quick digits model takes "
+            "under a minute on a CPU), then pick it in the sidebar."
+        )
+    return run
+
+
 def render_sidebar() -> None:
     """Sidebar frame: the run selector, the runs folder, and a count of running/queued jobs."""
     root = runs_folder()

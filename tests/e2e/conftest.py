@@ -169,6 +169,21 @@ def wait_for_app(page, timeout_ms: int = 120_000) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
 
 
+def draw_lasso(page, polygon: list[tuple[float, float]]) -> None:
+    """Draw a lasso on the first chart's drag layer through ``polygon`` (fractions of its box), release, wait."""
+    drag = page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first
+    drag.scroll_into_view_if_needed()
+    box = drag.bounding_box()
+    assert box, "the map's drag layer is not visible"
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + w * polygon[0][0], y0 + h * polygon[0][1])
+    page.mouse.down()
+    for fx, fy in polygon[1:]:
+        page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
+    page.mouse.up()
+    wait_for_app(page)
+
+
 def page_problems(page) -> list[str]:
     """Texts of exception and error boxes on the page (empty when the page is clean)."""
     found = []

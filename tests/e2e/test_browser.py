@@ -131,19 +131,7 @@ def test_every_page_renders_without_errors(trained):
 def test_lasso_on_the_map_shows_the_image_grid(trained):
     page, _ = trained
     goto_page(page, "Embeddings")
-    chart = page.get_by_test_id("stPlotlyChart").first
-    chart.scroll_into_view_if_needed()
-    drag = chart.locator(".nsewdrag").first
-    box = drag.bounding_box()
-    assert box, "the map's drag layer is not visible"
-    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    polygon = [(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.2, 0.22)]
-    page.mouse.move(x0 + w * polygon[0][0], y0 + h * polygon[0][1])
-    page.mouse.down()
-    for fx, fy in polygon[1:]:
-        page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
-    page.mouse.up()
-    wait_for_app(page)
+    _helpers.draw_lasso(page, [(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.2, 0.22)])
     page.get_by_test_id("stImage").first.wait_for(timeout=60_000)
     wait_for_app(page)
     assert page.get_by_test_id("stImage").count() > 0, "no image grid after the lasso"

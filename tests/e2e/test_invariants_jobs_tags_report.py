@@ -23,6 +23,7 @@ _spec = importlib.util.spec_from_file_location("hardpairs_e2e_helpers", Path(__f
 _helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_helpers)
 page_problems, shot, wait_for_app, REPO = _helpers.page_problems, _helpers.shot, _helpers.wait_for_app, _helpers.REPO
+draw_lasso = _helpers.draw_lasso
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -76,18 +77,7 @@ def test_tag_export_prune_by_tag_and_the_child_opens_analysed(browser, app_url, 
     wait_for_app(page)
     # tag what a lasso selects on Embeddings (issue 11: "a tag made on Embeddings is exported and pruned by")
     goto(page, "embeddings")
-    drag = page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first
-    drag.scroll_into_view_if_needed()
-    box = drag.bounding_box()
-    assert box, "the map's drag layer is not visible"
-    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    polygon = [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75), (0.25, 0.27)]
-    page.mouse.move(x0 + w * polygon[0][0], y0 + h * polygon[0][1])
-    page.mouse.down()
-    for fx, fy in polygon[1:]:
-        page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
-    page.mouse.up()
-    wait_for_app(page)
+    draw_lasso(page, [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75), (0.25, 0.27)])
     caption = page.get_by_text(re.compile(r"^[\d,]+ (points )?selected")).first.inner_text()
     selected = int(re.match(r"([\d,]+)", caption)[1].replace(",", ""))
     assert selected > 0
