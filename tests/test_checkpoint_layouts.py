@@ -2,7 +2,9 @@
 (torchvision; timm where installed; lightly's layout is torchvision children in a Sequential), imported
 into a run on digits-sized data, and its features are compared with the original module's forward pass."""
 
+import argparse
 import json
+from pathlib import PurePosixPath
 
 import numpy as np
 import pytest
@@ -92,6 +94,32 @@ def _layout(name):
         net = _randomise_bn(_cifar_stem(resnet50(weights=None)))
         net.fc = nn.Identity()
         return _lightning(net.state_dict()), net, "resnet50"
+    if name == "solo_learn_with_namespace_hparams":  # hyper-parameters as a pickled object, as Lightning keeps them
+        net = _randomise_bn(_cifar_stem(resnet18(weights=None)))
+        net.fc = nn.Identity()
+        ckpt = _lightning(net.state_dict())
+        ckpt["hyper_parameters"] = argparse.Namespace(method="simclr", data_dir=PurePosixPath("/data/cifar"), lr=0.3)
+        return ckpt, net, "resnet18"
+    if name == "dino_training_checkpoint_resnet18":  # DINO's checkpoint.pth: student, teacher, args Namespace
+        net = _randomise_bn(resnet18(weights=None))
+        state = {k: v for k, v in net.state_dict().items() if not k.startswith("fc.")}
+        net.fc = nn.Identity()
+        return (
+            {
+                "student": {"module.backbone." + k: torch.zeros_like(v) for k, v in state.items()},
+                "teacher": {"backbone." + k: v for k, v in state.items()} | {"head.mlp.0.weight": torch.zeros(2, 2)},
+                "epoch": 100,
+                "args": argparse.Namespace(arch="resnet18", out_dim=65536, output_dir=PurePosixPath("/ckpt")),
+            },
+            net,
+            "resnet18_imagenet",
+        )
+    if name == "torch_save_whole_model":  # torch.save(model), not its state dict: the classes are pickled too
+        net = _randomise_bn(resnet18(weights=None))
+        ref = _randomise_bn(resnet18(weights=None))
+        ref.load_state_dict(net.state_dict())
+        ref.fc = nn.Identity()
+        return net, ref, "resnet18_imagenet"
     if name in ("torchvision_resnet18", "torchvision_resnet50"):
         net = _randomise_bn((resnet18 if name.endswith("18") else resnet50)(weights=None))
         state = net.state_dict()
@@ -120,8 +148,16 @@ LAYOUTS = [
     "torchvision_resnet50",
     "timm_resnet18",
     "timm_resnet50",
+    "solo_learn_with_namespace_hparams",
+    "dino_training_checkpoint_resnet18",
+    "torch_save_whole_model",
     pytest.param("timm_vit_tiny", marks=_SLOW),
 ]
+#: Python objects each layout pickles besides tensors: read as inert stand-ins, named in the manifest
+PICKLED = {
+    "solo_learn_with_namespace_hparams": ["argparse.Namespace", "pathlib.PurePosixPath"],
+    "dino_training_checkpoint_resnet18": ["argparse.Namespace", "pathlib.PurePosixPath"],
+}
 
 
 @pytest.mark.parametrize("name", LAYOUTS)
@@ -138,6 +174,12 @@ def test_layout_imports_and_features_equal_the_original_forward(tmp_path, tiny_n
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["channel_repeat"] == {"from": 1, "to": 3}
     assert "channel is repeated 3 times" in (run / "log.txt").read_text()
+    objects = manifest["checkpoint_objects_not_loaded"]
+    if name == "torch_save_whole_model":
+        assert {"torchvision.models.resnet.ResNet", "torch.nn.modules.conv.Conv2d"} <= set(objects)
+    else:
+        assert objects == PICKLED.get(name, [])
+    assert ("never run" in (run / "log.txt").read_text()) == bool(objects)
     feats = np.load(run / "features.npz")
     assert feats["train"].shape == (48, FEATURE_DIMS[arch])
     data = load_dataset(f"npz:{tiny_npz}")

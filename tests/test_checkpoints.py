@@ -95,6 +95,28 @@ def test_malicious_pickle_is_refused_without_running(tmp_path):
     assert not os.path.exists(marker)
 
 
+def test_import_reads_a_hostile_pickle_without_running_it(tmp_path):
+    """Importing reads a checkpoint's pickled objects as inert stand-ins: the tensors load, the object's
+    reduce (open a file) never runs; with no tensors at all the import says so."""
+    import os
+
+    marker = "/tmp/hardpairs_pwned_marker"
+    if os.path.exists(marker):
+        os.remove(marker)
+    net = build_backbone("small_cnn", 1)
+    torch.save({"state_dict": net.state_dict(), "extra": _Evil()}, tmp_path / "mixed.pt")
+    torch.save({"model": _Evil()}, tmp_path / "evil.pt")
+    if os.path.exists(marker):
+        os.remove(marker)
+    arch, in_ch, state, _ = load_backbone_state(tmp_path / "mixed.pt")
+    assert (arch, in_ch) == ("small_cnn", 1) and not os.path.exists(marker)
+    for k, v in net.state_dict().items():
+        assert torch.equal(state[k], v)
+    with pytest.raises(HardpairsError, match=r"holds no state dict.*pickles Python objects instead \(io.open\)"):
+        load_backbone_state(tmp_path / "evil.pt")
+    assert not os.path.exists(marker)
+
+
 def test_missing_corrupt_and_foreign_files(tmp_path):
     with pytest.raises(HardpairsError, match="does not exist"):
         load_checkpoint_file(tmp_path / "nope.pt")

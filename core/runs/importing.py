@@ -1,6 +1,8 @@
 """Import a checkpoint (Hardpairs, torchvision/timm ResNet-18/50, lightly, solo-learn/Lightning, timm ViT)
 as a new run folder. Grayscale data into a 3-channel backbone has its channel repeated; the run's log and
-``manifest.json`` (``channel_repeat``) say so."""
+``manifest.json`` (``channel_repeat``) say so. Python objects the checkpoint pickles besides its tensors
+(hyper-parameters, module classes) are never run; ``manifest.json`` (``checkpoint_objects_not_loaded``)
+and the log name them."""
 
 from __future__ import annotations
 
@@ -86,11 +88,20 @@ def _write_import(
     from core.runs.manifest import make_manifest
     from core.runs.pipeline import probe_run
     from core.training.checkpoints import FORMAT, save_checkpoint
+    from core.training.standins import pickled_objects
 
     write_json(folder / "config.json", cfg.to_dict())
     manifest = make_manifest(folder.name, cfg.to_dict(), data, None, pick_device(cfg.device))
     manifest["imported_from"] = str(Path(checkpoint).resolve())
     manifest["channel_repeat"] = repeat
+    manifest["checkpoint_objects_not_loaded"] = not_loaded = pickled_objects(checkpoint)
+    if not_loaded:
+        run_log(
+            folder,
+            f"the checkpoint also pickles {len(not_loaded)} Python classes/functions ({', '.join(not_loaded[:6])}"
+            f"{', ...' if len(not_loaded) > 6 else ''}); they were read as inert stand-ins, never run: only its "
+            "tensors were used",
+        )
     if repeat:
         run_log(
             folder,
@@ -111,7 +122,12 @@ def _write_import(
         },
     )
     update_status(folder, state="running", message="extracting features and probing")
-    out: dict[str, Any] = {"run_dir": str(folder), "arch": detected, "channel_repeat": repeat}
+    out: dict[str, Any] = {
+        "run_dir": str(folder),
+        "arch": detected,
+        "channel_repeat": repeat,
+        "checkpoint_objects_not_loaded": not_loaded,
+    }
     if (data.y_train >= 0).all():
         metrics = probe_run(folder, data)
         out.update(linear_acc=metrics["linear_acc"], knn_acc=metrics["knn_acc"])

@@ -12,7 +12,9 @@ ResNet-50 state dict (``conv1.weight``, ``layer1...``), lightly's Sequential Res
 ``model`` / ``network`` (Lightning's wrapper) with prefixes such as ``module.``, ``backbone.``,
 ``encoder.``, ``model.`` (DDP, solo-learn, lightly, Lightning, common SimCLR repos); heads, projectors
 and momentum copies are dropped. The architecture is detected from the keys and the stem kernel
-(:mod:`core.training.layouts`).
+(:mod:`core.training.layouts`). A checkpoint that also pickles Python objects (OmegaConf / argparse
+hyper-parameters, a whole ``torch.save(model)``) is read with inert stand-ins for them
+(:mod:`core.training.standins`); nothing in it runs.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from torch import Tensor
 from core.errors import HardpairsError
 from core.io import atomic_write_bytes
 from core.training.layouts import detect_layout_arch, remap_sequential_resnet
+from core.training.standins import load_with_stand_ins, stand_in_names
 
 FORMAT = "hardpairs"
 _PREFIXES = ("module.", "backbone.", "encoder.", "model.", "net.", "online_network.", "f.", "_orig_mod.")
@@ -57,8 +60,12 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> No
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint_file(path: str | os.PathLike[str]) -> Any:
-    """``torch.load(path, weights_only=True)`` with clear errors for missing, corrupt or unsafe files."""
+def load_checkpoint_file(path: str | os.PathLike[str], stand_ins: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` with clear errors for missing, corrupt or unsafe files.
+
+    ``stand_ins``: a checkpoint that pickles Python objects (Lightning / solo-learn hyper-parameters,
+    a whole ``torch.save(model)``) is read with inert stand-ins for them instead of being refused
+    (:mod:`core.training.standins`: still the weights-only unpickler, nothing from the file runs)."""
     path = Path(path)
     if path.is_dir():
         raise HardpairsError(
@@ -67,7 +74,12 @@ def load_checkpoint_file(path: str | os.PathLike[str]) -> Any:
     if not path.is_file():
         raise HardpairsError(f"checkpoint {path} does not exist; check the path")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            if not stand_ins:
+                raise
+            return load_with_stand_ins(path)
     except pickle.UnpicklingError as err:
         raise HardpairsError(
             f"{path} is not a safe weights-only checkpoint: it contains pickled Python objects that "
@@ -93,9 +105,17 @@ def _find_state_dict(obj: Any) -> dict[str, Tensor]:
                 obj = nested
                 continue
         break
+    objects = stand_in_names(obj)
     raise HardpairsError(
         "the checkpoint holds no state dict of tensors (looked at the top level and under "
-        f"{', '.join(_NESTED)}); save one with torch.save(model.state_dict(), path)"
+        f"{', '.join(_NESTED)})"
+        + (
+            f"; it pickles Python objects instead ({', '.join(objects[:5])}), which were read as inert "
+            "stand-ins and not run (weights_only reading)"
+            if objects
+            else ""
+        )
+        + "; save one with torch.save(model.state_dict(), path)"
     )
 
 
@@ -127,7 +147,7 @@ def load_backbone_state(path: str | os.PathLike[str]) -> tuple[str, int, dict[st
     Returns:
         (arch, in_channels, backbone state dict without prefixes, Hardpairs config dict or None).
     """
-    obj = load_checkpoint_file(path)
+    obj = load_checkpoint_file(path, stand_ins=True)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         arch, in_ch, state, cfg = _own_checkpoint(path, obj)
     else:
