@@ -127,16 +127,34 @@ def grid_ready(page, previous: str | None) -> str:
     page.wait_for_function(
         """prev => {
             const el = [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
-                .find(e => /^\\d+ selected/.test(e.innerText));
+                .find(e => /^(\\d[\\d,]* selected|The grid lists)/.test(e.innerText));
             if (!el || el.innerText === prev) return false;
-            const imgs = [...document.querySelectorAll("[data-testid='stImage'] img")];
+            const imgs = [...document.querySelectorAll(".hp-grid img")];
             return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
         }""",
         arg=previous,
         timeout=120_000,
     )
     return page.evaluate("""() => [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
-        .find(e => /^\\d+ selected/.test(e.innerText)).innerText""")
+        .find(e => /^(\\d[\\d,]* selected|The grid lists)/.test(e.innerText)).innerText""")
+
+
+def ws_phases(frames: list[tuple[float, str, int]], release: float, done: float) -> str:
+    """Where the seconds after a release went, from the websocket frames between ``release`` and ``done``:
+    browser until the selection is sent, server until its last reply frame, browser after that."""
+    sent = [(t, n) for t, kind, n in frames if kind == "sent" and release <= t <= done and n > 100]
+    got = [t for t, kind, _ in frames if kind == "received" and release <= t <= done]
+    if not sent or not got:
+        return "no websocket frames seen"
+    first_sent, size = sent[0]
+    images = [t for t, kind, _ in frames if kind == "image" and release <= t <= done]
+    loaded = (
+        f", {len(images)} images loaded {images[0] - got[-1]:+.2f}..{images[-1] - got[-1]:+.2f} s" if images else ""
+    )
+    return (
+        f"browser -> selection sent {first_sent - release:.2f} s ({size / 1e6:.2f} MB), "
+        f"server until its last frame {got[-1] - first_sent:.2f} s, browser after it {done - got[-1]:.2f} s{loaded}"
+    )
 
 
 def main() -> None:
@@ -164,6 +182,17 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=h.CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1440, "height": 1000})
+                frames: list[tuple[float, str, int]] = []  # (time, "sent"/"received", bytes) of websocket frames
+
+                def on_ws(ws):
+                    ws.on("framesent", lambda f: frames.append((time.perf_counter(), "sent", len(f))))
+                    ws.on("framereceived", lambda f: frames.append((time.perf_counter(), "received", len(f))))
+
+                page.on("websocket", on_ws)
+                page.on(
+                    "requestfinished",
+                    lambda r: frames.append((time.perf_counter(), "image", 0)) if "/media/" in r.url else None,
+                )
                 page.set_default_timeout(180_000)
                 page.goto(url)  # the first request after a server start lands on the default page
                 h.wait_for_app(page)
@@ -189,16 +218,23 @@ def main() -> None:
                     except Exception:
                         shot = Path(tmp).parent / "app_scale_failure.png"
                         page.screenshot(path=str(shot), full_page=True)
+                        seen = page.evaluate("""() => ({
+                            captions: [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+                                .map(e => e.innerText.slice(0, 80)),
+                            images: document.querySelectorAll(".hp-grid img").length})""")
                         print(
-                            f"no grid after the lasso; screenshot {shot}; page problems: {h.page_problems(page)}",
+                            f"no grid after the lasso; screenshot {shot}; page problems: {h.page_problems(page)}; "
+                            f"on the page: {seen}",
                             file=sys.stderr,
                         )
                         raise
+                    done = time.perf_counter()
                     rows.append(
                         (
                             f"lasso release -> grid #{i + 1}" + (" (first selection)" if i == 0 else ""),
-                            time.perf_counter() - t,
-                            f"{caption.split(' (')[0]}; drawing the lasso took {drawn:.1f} s",
+                            done - t,
+                            f"{caption.split(' (')[0].replace('The grid lists the ', 'grid lists ')}; "
+                            f"drawing the lasso took {drawn:.1f} s; " + ws_phases(frames, t, done),
                         )
                     )
                     print(rows[-1], file=sys.stderr)

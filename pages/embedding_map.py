@@ -18,7 +18,6 @@ import streamlit as st
 from core.analysis.embedmap import map_paths, merge_parent_child
 from core.runs.folder import read_json
 from ui.embedview import (
-    GRID_CAP,
     MAX_DRAWN,
     PAGE_DESCRIPTION,
     class_text,
@@ -85,8 +84,7 @@ def _main_map(run_dir: Path, frame: pd.DataFrame, scores, labels, names, keep) -
     c1, c2 = st.columns(2)
     colour = c1.selectbox("Colour by", colour_options(scores, keep is not None), key="emb_colour")
     size_by = c2.selectbox("Size by", ["constant", *score_columns(scores)], key="emb_size")
-    selected = np.asarray(st.session_state.get(SELECTED_IDS_KEY) or [], np.int64)
-    rows = drawn_rows(len(ids), MAX_DRAWN, np.flatnonzero(np.isin(ids, selected)) if selected.size else None)
+    rows = drawn_rows(len(ids), MAX_DRAWN)  # never depends on the selection: the chart is not redrawn after a lasso
     d_ids = ids[rows]
     lab = point_labels(d_ids, labels)
     paint = colouring(colour, d_ids, lab, names, scores, keep)
@@ -134,9 +132,7 @@ def _grid(run_dir: Path, scores, labels, names, score_name: str | None) -> None:
     if not selected:
         st.info("Nothing selected yet: click a point or draw a lasso around some points on the map.")
         return
-    if len(selected) > GRID_CAP:
-        st.caption(f"{len(selected):,} points selected; the grid lists the first {GRID_CAP:,} of them.")
-    items = grid_items(selected[:GRID_CAP], len(thumbs), scores, labels, names, score_name)
+    items = grid_items(selected, len(thumbs), scores, labels, names, score_name)
     if items.dropped:
         st.warning(
             f"{items.dropped} selected ids are outside this run's dataset and are "
@@ -148,7 +144,7 @@ def _grid(run_dir: Path, scores, labels, names, score_name: str | None) -> None:
         st.session_state[SELECTED_IDS_KEY] = []
         st.rerun()
     image_grid(thumbs, items.ids, items.captions, key="emb_grid", page_size=120)
-    tag_widget(run_dir, np.asarray(sorted(selected), dtype=np.int64), key="emb_tag")  # the lasso selection -> tags.csv
+    tag_widget(run_dir, np.asarray(selected, dtype=np.int64), key="emb_tag")  # the lasso selection -> tags.csv
 
 
 def _parent_child(run_dir: Path, labels, names) -> None:

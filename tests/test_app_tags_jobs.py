@@ -10,7 +10,7 @@ import pytest
 
 from core.jobs import queue as jobs
 from core.runs import tags
-from tests.test_app_pages import _no_errors, _page
+from tests.test_app_pages import _grid_captions, _no_errors, _page
 from tests.test_app_pages import digits as digits  # noqa: F401 - fixture
 from tests.test_app_pages import runs as runs_fixture
 
@@ -40,7 +40,7 @@ def test_prune_grid_reaches_every_pruned_sample(runs):
     head = f"The {n_pruned} highest-band samples of the {n_pruned} pruned (all of them, 60 per page)"
     assert any(c.value.startswith(head) for c in at.caption)
     pages.set_value(pages.max).run()
-    assert len(at.image[0].proto.imgs) == n_pruned - 60 * (pages.max - 1)
+    assert len(_grid_captions(at)) == n_pruned - 60 * (pages.max - 1)
 
 
 def test_launch_is_disabled_while_its_jobs_run(runs, no_launch):

@@ -322,6 +322,24 @@ def test_grid_items_drop_rank_and_summary():
     assert bare.captions == ["#2 · ?"] and bare.summary() == "1 selected (?: 1). Captions: id · class."
 
 
+def test_grid_items_rank_the_whole_selection_before_the_cap():
+    """A 1M-point lasso selects more than the grid lists: the ranked grid holds the highest-scored of ALL
+    selected ids (not of the first ones), and the summary says how many of how many it lists."""
+    rng = np.random.default_rng(0)
+    n = 1_000
+    scores = pd.DataFrame({"index": np.arange(n), "label": rng.integers(0, 3, n), "band": rng.random(n)})
+    labels_ = scoreview.labels_by_id(scores)
+    selected = rng.permutation(n)[:600]
+    items = embedview.grid_items(selected, n, scores, labels_, ["a", "b", "c"], "band", cap=50)
+    want = selected[np.argsort(-scores["band"].to_numpy()[selected], kind="stable")][:50]
+    assert items.ids == want.tolist() and items.n_selected == 600
+    assert items.summary().startswith("The grid lists the 50 highest-band of 600 selected (")
+    plain = embedview.grid_items(selected, n, scores, labels_, ["a", "b", "c"], None, cap=50)
+    assert plain.ids == selected[:50].tolist()  # unranked: selection order
+    assert plain.summary().startswith("The grid lists the 50 first (in selection order) of 600 selected (")
+    assert [c.split(" · ")[1] for c in plain.captions] == [["a", "b", "c"][labels_[i]] for i in selected[:50]]
+
+
 # ---- ui/pairview.py ---------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from ui.figures import KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR
 from ui.scoreview import by_index, score_columns
 
 KEPT_PRUNED = "kept / pruned"
+GRID_CAP = 5_000  # selected images the grid lists (the highest-scored ones when ranked)
 STALE_MAP = (
     "The map is older than the run's features (the run was trained further or re-extracted); "
     "recompute it with the command above."
@@ -88,64 +89,73 @@ def colouring(
 
 @dataclass(frozen=True)
 class GridItems:
-    """The selected images in display order: ids, captions, class names; how many ids were dropped;
-    the score in the captions (or None) and whether the order follows it."""
+    """The images the grid lists, in display order: ids, captions, class names; how many selected ids
+    were dropped (outside the dataset); how many valid ids were selected in all (the grid lists at most
+    ``GRID_CAP``); the score in the captions (or None) and whether the order follows it."""
 
     ids: list[int]
     captions: list[str]
     classes: list[str]
     dropped: int
+    n_selected: int
     score: str | None
     ranked: bool
 
     def summary(self) -> str:
-        """``3 selected (4: 2, 7: 1). Captions: id · class · band (highest band first).``"""
+        """``3 selected (4: 2, 7: 1). Captions: id · class · band (highest band first).`` When the grid
+        lists fewer than were selected it says which: ``the 5,000 highest-band of 555,083 selected ...``."""
         counts = pd.Series(self.classes, dtype=object).value_counts()
         legend = f"id · class · {self.score}" if self.score else "id · class"
         if self.ranked:
             legend += f" (highest {self.score} first)"
         by_class = ", ".join(f"{k}: {v}" for k, v in counts.items())
-        return f"{len(self.ids)} selected ({by_class}). Captions: {legend}."
+        if len(self.ids) < self.n_selected:
+            which = f"highest-{self.score}" if self.ranked else "first (in selection order)"
+            head = f"The grid lists the {len(self.ids):,} {which} of {self.n_selected:,} selected ({by_class} of them)"
+        else:
+            head = f"{len(self.ids):,} selected ({by_class})"
+        return f"{head}. Captions: {legend}."
 
 
 def grid_items(
-    selected: Sequence[int],
+    selected: Sequence[int] | np.ndarray,
     n_images: int,
     scores: pd.DataFrame | None,
     labels: np.ndarray | None,
     names: Sequence[str],
     score_name: str | None,
+    cap: int = GRID_CAP,
 ) -> GridItems:
     """Selected ids -> the grid: ids outside the dataset dropped; ranked by ``score_name`` (highest
-    first) when the user coloured/sized by it, else in selection order with ``band`` captions."""
-    ids = [int(i) for i in selected]
-    valid = [i for i in ids if 0 <= i < n_images]
+    first, over the WHOLE selection) when the user coloured/sized by it, else in selection order with
+    ``band`` captions; then at most ``cap`` of them."""
+    ids = np.asarray(selected, np.int64).ravel()
+    valid = ids[(ids >= 0) & (ids < n_images)]
     ranked = score_name is not None
     if score_name is None and scores is not None and "band" in scores.columns:
         score_name = "band"
-    values: list[Any] = (
-        list(by_index(scores, score_name, np.asarray(valid, np.int64)))
-        if score_name and scores is not None and valid
-        else [None] * len(valid)
-    )
-    if ranked and valid:
-        order = np.argsort(-np.nan_to_num(np.asarray(values, np.float64), nan=-np.inf), kind="stable")
-        valid = [valid[k] for k in order]
-        values = [values[k] for k in order]
-    classes = [
-        names[int(labels[i])] if labels is not None and i < labels.shape[0] and 0 <= labels[i] < len(names) else "?"
-        for i in valid
-    ]
-    captions = [caption(i, c, s) for i, c, s in zip(valid, classes, values, strict=True)]
-    return GridItems(valid, captions, classes, len(ids) - len(valid), score_name, ranked)
+    values = by_index(scores, score_name, valid) if score_name and scores is not None else None
+    if ranked and values is not None:
+        order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[:cap]
+    else:
+        order = np.arange(min(cap, len(valid)))
+    shown = valid[order]
+    shown_values: list[Any] = values[order].tolist() if values is not None else [None] * len(shown)
+    lab = np.full(len(shown), -1, np.int64)
+    if labels is not None:
+        inside = shown < len(labels)
+        lab[inside] = labels[shown[inside]]
+    classes = [names[c] if 0 <= c < len(names) else "?" for c in lab.tolist()]
+    captions = [caption(i, c, v) for i, c, v in zip(shown.tolist(), classes, shown_values, strict=True)]
+    return GridItems(shown.tolist(), captions, classes, len(ids) - len(valid), len(valid), score_name, ranked)
 
 
 # ---------------------------------------------------------------------------------------------
 # A map of a million points: a bounded drawn sample over a density layer, selections over ALL points.
 
-MAX_DRAWN = 50_000  # points drawn as WebGL markers; the rest are in the density layer only
+MAX_DRAWN = 30_000  # points drawn as WebGL markers; the rest are in the density layer only (BENCHMARKS.md: 50k
+# drawn made lasso release -> grid 1.2-2.0 s at 1M and the lasso gesture itself 10-13 s in software WebGL)
 DENSITY_BINS = 200
-GRID_CAP = 5_000  # selected images listed in the grid (highest score first when ranked)
 PAGE_DESCRIPTION = (
     "Each point is one training image, placed by a 2-D UMAP of the run's pre-projector features: "
     "images the encoder finds similar lie close together. Colour by class to see which classes "
@@ -203,26 +213,21 @@ def ids_in_regions(
             mask |= (x >= min(xs)) & (x <= max(xs)) & (y >= min(ys)) & (y <= max(ys))
         else:
             mask |= points_in_polygon(x, y, np.asarray(xs), np.asarray(ys))
-    return [int(i) for i in np.asarray(ids)[mask]]
+    return np.asarray(ids, np.int64)[mask].tolist()
 
 
-def drawn_rows(n: int, max_points: int = MAX_DRAWN, keep: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
-    """Sorted row numbers of the points drawn as markers: all when n <= max_points, else at most
-    ``max_points`` rows: the rows ``keep`` (e.g. the selected points; a seeded sample of
-    ``max_points // 5`` of them when there are more) and a seeded sample of the rest.
+def drawn_rows(n: int, max_points: int = MAX_DRAWN, seed: int = 0) -> np.ndarray:
+    """Sorted row numbers of the points drawn as markers: all when n <= max_points, else a seeded
+    sample of ``max_points`` rows.
 
-    Never more than ``max_points``: a lasso over a 1M-point map selects hundreds of thousands of
-    points, and drawing them all made the browser's redraw take 5-12 s (measured, software WebGL).
-    The base sample is a prefix of one seeded draw, so a selection only removes points from it.
+    The sample does not depend on the selection, so the figure is the same bytes before and after
+    a lasso and the browser keeps the chart instead of redrawing it: at 1M points, drawing a sample
+    that included the selected points made lasso release -> grid take 3.1-4.5 s (software WebGL);
+    see BENCHMARKS.md. Drawing every selected point (hundreds of thousands) took 5-12 s.
     """
     if n <= max_points:
         return np.arange(n)
-    keep = np.unique(np.asarray(keep if keep is not None else [], np.int64))
-    if len(keep) > max_points // 5:
-        keep = np.random.default_rng(seed + 1).choice(keep, max_points // 5, replace=False)
-    base = np.random.default_rng(seed).choice(n, max_points, replace=False)
-    extra = np.setdiff1d(keep, base[: max_points - len(keep)])
-    return np.sort(np.union1d(base[: max_points - len(extra)], extra))
+    return np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
 
 
 def density(x: np.ndarray, y: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -246,7 +251,7 @@ def drawn_note(n: int, n_drawn: int) -> str:
     if n_drawn >= n:
         return ""
     return (
-        f"Showing {n_drawn:,} of {n:,} points as markers (a seeded random sample, selected points always "
-        "included); the grey layer underneath is the density of all points. A lasso or box selects from "
-        "all points, drawn or not."
+        f"Showing {n_drawn:,} of {n:,} points as markers (a seeded random sample, the same on every "
+        "visit); the grey layer underneath is the density of all points. A lasso or box selects from "
+        "all points, drawn or not: the count above the grid is the true one."
     )

@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import HardpairsError
+from core.idsets import unique_ids
 from core.runs import tags
 from ui.feedback import show_command
 from ui.readers import class_names, read_csv_cached, run_json
@@ -42,7 +43,7 @@ def export_argv(run_dir: Path, what: str) -> list[str]:
 
 def tag_widget(run_dir: Path, ids: np.ndarray, key: str) -> None:
     """Tag the samples ``ids`` ((K,) int, sample ids of the run) with a typed name; shows the CLI twin."""
-    chosen = np.unique(np.asarray(ids, dtype=np.int64).ravel())
+    chosen = unique_ids(ids)
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     name = c1.text_input(
         "Tag name",

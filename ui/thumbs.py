@@ -2,19 +2,21 @@
 
 The dataset is loaded once per (spec, mix, mix_lambda, seed, image_size) with
 ``st.cache_resource`` -- keyed by those settings, never by hashing arrays -- and wrapped in a
-:class:`core.data.thumbs.ThumbnailCache` that encodes each PNG once. A grid is ONE
-``st.image(list, caption=list)`` call per page (measured faster than one call per image and it
-does not grow the media store in a loop); big selections are paginated.
+:class:`core.data.thumbs.ThumbnailCache` that encodes each PNG once. A grid is ONE ``st.html``
+block per page with the thumbnails inlined as data URLs: one websocket message instead of one
+HTTP request per image (``st.image`` made the browser fetch 120 images one by one, ~0.8 s of a
+1M-point lasso -> grid; BENCHMARKS.md); big selections are paginated.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
 from core.data.sources import ImageDataset, load_dataset
-from core.data.thumbs import ThumbnailCache, page_bounds
+from core.data.thumbs import ThumbnailCache, data_url, page_bounds
 
 THUMB_PX = 96
 GRID_BORDER = 3
@@ -66,7 +68,7 @@ def image_grid(
     page_size: int = 120,
     width: int | None = None,
 ) -> list[int]:
-    """Paginated grid: a page picker (when needed) and one ``st.image`` call for the page.
+    """Paginated grid: a page picker (when needed) and one ``st.html`` block for the page.
 
     Args:
         thumbs: thumbnail cache of the run's images.
@@ -95,6 +97,30 @@ def image_grid(
         page = 1
     start, stop, _ = page_bounds(len(ids), int(page), page_size)
     shown = ids[start:stop]
-    pngs = thumbs.pngs(shown)
-    st.image(pngs, caption=list(captions[start:stop]), width=width or "content")
+    st.html(grid_html(thumbs.pngs(shown), captions[start:stop], width))
     return shown
+
+
+GRID_CLASS = "hp-grid"  # the browser tests find the grid's images by it
+_FIGURE_STYLE = "margin:0;display:flex;flex-direction:column;align-items:center"
+_CAPTION_STYLE = "font-size:0.8rem;color:rgba(49,51,63,0.6);text-align:center;overflow-wrap:anywhere"
+
+
+def grid_html(pngs: Sequence[bytes], captions: Sequence[str], width: int | None = None) -> str:
+    """HTML of an image grid: each PNG inlined as a data URL above its (escaped) caption, wrapping rows.
+
+    Args:
+        pngs: (K,) PNG bytes. captions: (K,) plain-text captions. width: display width in px of each
+            image (None: the PNG's own size).
+    """
+
+    def figure(png: bytes, cap: str) -> str:
+        w = int(width) if width else int.from_bytes(png[16:20], "big")  # the PNG's IHDR width
+        return (
+            f'<figure style="{_FIGURE_STYLE};width:{w}px"><img src="{data_url(png)}" width="{w}" '
+            f'alt="{html.escape(cap)}" style="image-rendering:pixelated"/>'
+            f'<figcaption style="{_CAPTION_STYLE}">{html.escape(cap)}</figcaption></figure>'
+        )
+
+    figures = "".join(figure(png, cap) for png, cap in zip(pngs, captions, strict=True))
+    return f'<div class="{GRID_CLASS}" style="display:flex;flex-wrap:wrap;gap:0.75rem">{figures}</div>'

@@ -28,6 +28,7 @@ import pandas as pd
 from core.analysis.mapscale import PLACE_K, PLACE_TAU, scaled_layout, umap_knn
 from core.analysis.neighbors import knn, l2_normalise
 from core.errors import HardpairsError
+from core.idsets import unique_ids
 from core.io import map_npz
 from core.runs.folder import read_json, require_features, require_run
 from core.store import array_sha1 as features_sha1
@@ -171,7 +172,7 @@ def compute_or_load_map(run_dir: str | Path, cfg: MapConfig, include: np.ndarray
     ]
     csv_path, meta_path = map_paths(run, cfg.n_components)
     params, sha1 = asdict(cfg), features_sha1(train)
-    inc = None if include is None else np.unique(np.asarray(include, np.int64))
+    inc = None if include is None else unique_ids(include)
     key = {"params": params, "features_sha1": sha1} | ({} if inc is None else {"include_sha1": features_sha1(inc)})
     start = time.perf_counter()
     cached = read_verified(csv_path, meta_path, key, sha1_key="csv_sha1")

@@ -24,6 +24,7 @@ import numpy as np
 from core.analysis.ivf import train_quantizer
 from core.analysis.neighbors import l2_normalise
 from core.errors import HardpairsError
+from core.idsets import union_ids, unique_ids
 
 PLACE_K = 5
 PLACE_TAU = 0.02
@@ -65,12 +66,12 @@ def fit_indices(n: int, fit_size: int | None, include: np.ndarray | None = None,
         return np.arange(n, dtype=np.int64)
     if fit_size < 2:
         raise HardpairsError(f"--fit-size must be at least 2 samples, got {fit_size}")
-    extra = np.unique(np.asarray(include if include is not None else [], np.int64))
+    extra = unique_ids(include if include is not None else [])
     if len(extra) and (extra.min() < 0 or extra.max() >= n):
         raise HardpairsError(f"--fit-include ids must lie in 0..{n - 1}; the file names id {int(extra.max())}")
     rng = np.random.default_rng(seed)
     base = rng.choice(n, fit_size, replace=False)
-    return np.union1d(base, extra).astype(np.int64)
+    return union_ids(base, extra)
 
 
 def place_by_neighbours(

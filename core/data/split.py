@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.idsets import complement_ids
+
 
 def stratified_split(y: np.ndarray, test_frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Per-class shuffled split: (train_idx, test_idx), both sorted int64.
@@ -18,5 +20,5 @@ def stratified_split(y: np.ndarray, test_frac: float = 0.2, seed: int = 0) -> tu
         n_test = min(max(int(round(test_frac * len(idx))), 1), len(idx) - 1) if len(idx) >= 2 else 0
         test.append(rng.permutation(idx)[:n_test])
     test_idx = np.sort(np.concatenate(test)).astype(np.int64)
-    train_idx = np.setdiff1d(np.arange(len(y)), test_idx).astype(np.int64)
+    train_idx = complement_ids(len(y), test_idx)
     return train_idx, test_idx

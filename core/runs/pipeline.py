@@ -17,6 +17,7 @@ import torch
 from core.data.sources import ImageDataset, load_dataset
 from core.device import pick_device
 from core.errors import HardpairsError
+from core.idsets import unique_ids
 from core.runs.folder import load_features, read_json, require_run, runs_root, save_npz, write_json
 from core.runs.names import child_path, is_inside
 from core.training.checkpoints import load_backbone_state, load_into_backbone
@@ -168,7 +169,7 @@ def load_keep(path: str | Path, n_train: int) -> np.ndarray:
         raise HardpairsError(
             f"--keep file {path} must hold a 1-D integer array of training indices, got {keep.dtype} {keep.shape}"
         )
-    keep = np.unique(keep.astype(np.int64))
+    keep = unique_ids(keep)
     if len(keep) and (keep[0] < 0 or keep[-1] >= n_train):
         raise HardpairsError(f"--keep file {path} has indices outside [0, {n_train}); it was made for another dataset")
     if len(keep) < 2:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.analysis.prune import per_class_counts
+from core.idsets import complement_ids
 from core.runs.folder import load_features, read_json, require_run, save_npy, write_csv, write_json
 from core.runs.pruning import retrain_pruned
 from core.runs.tags import check_tag, n_samples, tag_ids
@@ -52,7 +53,7 @@ def prune_by_tag(
     name = check_tag(tag)
     n = n_samples(run)
     pruned = tag_ids(run, name)
-    kept = np.setdiff1d(np.arange(n, dtype=np.int64), pruned)
+    kept = complement_ids(n, pruned)
     if seed is None:
         seed = int((read_json(run / "config.json") or {}).get("seed", 0))
     folder = run / "prune" / f"tag_{name}_seed{seed}"

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import HardpairsError
+from core.idsets import complement_ids, unique_ids
 from core.io import read_json, write_csv
 from core.runs.folder import require_run
 
@@ -68,7 +69,7 @@ def check_ids(ids: Iterable[int], n: int) -> np.ndarray:
     bad = arr[(arr != np.round(arr)) | (arr < 0) | (arr >= n)]
     if bad.size:
         raise HardpairsError(f"sample id {bad[0]:g} is not a training sample id of this run; ids run from 0 to {n - 1}")
-    return np.unique(arr.astype(np.int64))
+    return unique_ids(arr.astype(np.int64))
 
 
 def parse_ids(text: str) -> list[int]:
@@ -142,7 +143,7 @@ def tag_ids(run_dir: PathLike, name: str) -> np.ndarray:
     """(K,) int64 sorted ids carrying tag ``name``; a HardpairsError lists the tags when it is unknown."""
     tag = check_tag(name)
     df = read_tags(run_dir)
-    ids = np.unique(df.loc[df["tag"] == tag, "id"].to_numpy(np.int64))
+    ids = unique_ids(df.loc[df["tag"] == tag, "id"].to_numpy(np.int64))
     if ids.size == 0:
         have = sorted(list_tags(run_dir))
         raise HardpairsError(
@@ -168,7 +169,7 @@ def _kept_pruned(run: Path, prune_dir: PathLike | None, n: int) -> tuple[np.ndar
             f"child run, or pass --prune-dir {run / 'prune'}/<score>_<ratio>_seed<seed>"
         )
     kept = check_ids(np.load(keep_path, allow_pickle=False), n)
-    return kept, np.setdiff1d(np.arange(n, dtype=np.int64), kept)
+    return kept, complement_ids(n, kept)
 
 
 def select_ids(

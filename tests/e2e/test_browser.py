@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ui.thumbs import GRID_CLASS
+
 # the helpers live in this folder's conftest.py; load it by path ("conftest" is ambiguous)
 _spec = importlib.util.spec_from_file_location("hardpairs_e2e_helpers", Path(__file__).with_name("conftest.py"))
 _helpers = importlib.util.module_from_spec(_spec)
@@ -132,9 +134,9 @@ def test_lasso_on_the_map_shows_the_image_grid(trained):
     page, _ = trained
     goto_page(page, "Embeddings")
     _helpers.draw_lasso(page, [(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.2, 0.22)])
-    page.get_by_test_id("stImage").first.wait_for(timeout=60_000)
+    page.locator(f".{GRID_CLASS} img").first.wait_for(timeout=60_000)
     wait_for_app(page)
-    assert page.get_by_test_id("stImage").count() > 0, "no image grid after the lasso"
+    assert page.locator(f".{GRID_CLASS} img").count() > 0, "no image grid after the lasso"
     assert page.get_by_text(re.compile(r"\d+ selected")).count() >= 1
     assert_clean(page, "Embeddings after lasso")
     shot(page, "20-embeddings-lasso-grid")
