@@ -179,16 +179,13 @@ def main() -> None:
 
 
 def _score_ratio_from_url(cols: list[str]) -> None:
-    """``?score=band&ratio=20`` sets the pickers on a session's first view of the page (a pasted link, a reload, a
-    new tab); after that the pickers own the values, so a stale URL in a burst of slider reruns cannot undo a move.
-    Defaults: band, 10 %."""
-    if not st.session_state.get("hp_prune_url_read"):
-        st.session_state["hp_prune_url_read"] = True
-        score, pct = new_url_value("score"), new_url_value("ratio")
-        if score in cols:
-            st.session_state["pr_score"] = score
-        if pct is not None and pct.isdigit() and 0 <= int(pct) <= 60:
-            st.session_state["pr_ratio"] = int(pct)
+    """``?score=band&ratio=20`` from a pasted link, a reload or a new tab sets the pickers; a stale URL in a burst
+    of slider reruns is not news (:func:`ui.frame.new_url_value`) and cannot undo a move. Defaults: band, 10 %."""
+    score, pct = new_url_value("score"), new_url_value("ratio")
+    if score in cols:
+        st.session_state["pr_score"] = score
+    if pct is not None and pct.isdigit() and 0 <= int(pct) <= 60:
+        st.session_state["pr_ratio"] = int(pct)
     if st.session_state.get("pr_score") not in cols:
         st.session_state["pr_score"] = "band" if "band" in cols else cols[0]
     st.session_state.setdefault("pr_ratio", 10)

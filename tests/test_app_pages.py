@@ -412,6 +412,10 @@ def test_prune_score_and_ratio_live_in_the_url(runs):
     at.slider(key="pr_ratio").set_value(30).run()
     url = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
     assert (url["score"], url["ratio"]) == ("random", "30")
+    at.slider(key="pr_ratio").set_value(35).run()
+    at.query_params["ratio"] = "30"  # a burst of slider reruns: one arrives with the URL of the move before
+    at.run()
+    assert at.slider(key="pr_ratio").value == 35  # the stale URL does not undo the move
 
 
 def test_prune_counts_match_ratio_and_per_class(runs):

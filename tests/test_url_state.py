@@ -132,3 +132,31 @@ def test_hard_pairs_without_a_band_file_says_how_to_get_it(pair_run, tmp_path):
     at = _hard_pairs(run, **{"def": "band"})
     assert any("has no pairs_band.csv" in i.value for i in at.info)
     assert at.button(key="hp_band_job")
+
+
+def test_a_stale_url_from_a_quick_second_pick_does_not_undo_it(pair_run):
+    """Two quick picks: the second pick's rerun can reach the server with the URL of before the first one
+    was applied. A value this session itself wrote is not a new link, so the pickers keep the user's pick;
+    a value it never wrote (a pasted link, a bookmark) still takes effect."""
+    at = _hard_pairs(pair_run, **{"def": "top"})
+    assert at.radio(key="hp_def").value == "top" and _url(at, "def") == "top"
+    at.radio(key="hp_def").set_value("band").run()  # the user's pick; the page writes def=band
+    assert _url(at, "def") == "band"
+    at.query_params["def"] = "top"  # the browser had not applied that write yet: the old value comes back
+    at.run()
+    assert at.radio(key="hp_def").value == "band" and _url(at, "def") == "band"  # the pick stands
+    at.query_params["a"] = "3"  # a class this session never wrote: a real new link
+    at.run()
+    assert at.selectbox(key="hp_a").value == "3"
+
+
+def test_the_run_selector_ignores_a_stale_echo_of_its_own_url(runs_root):
+    a = fake_run(runs_root, "a-run", created=1)
+    b = fake_run(runs_root, "b-run", created=2)
+    at = _app()
+    assert at.sidebar.selectbox[0].value == str(b)
+    at.sidebar.selectbox[0].set_value(str(a)).run()
+    at.sidebar.selectbox[0].set_value(str(b)).run()  # a then b, quickly
+    at.query_params["run"] = "a-run"  # b's rerun arrives with the URL the first pick wrote
+    at.run()
+    assert at.sidebar.selectbox[0].value == str(b) and _url(at, "run") == "b-run"
