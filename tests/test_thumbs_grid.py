@@ -26,3 +26,24 @@ def test_grid_html_inlines_each_png_above_its_escaped_caption():
     assert body.count('width="24"') == 3  # the PNG's own width (IHDR)
     assert grid_html(pngs[:1], ["x"], width=50).count('width="50"') == 1
     assert grid_html([], []) == f'<div class="{GRID_CLASS}" style="display:flex;flex-wrap:wrap;gap:0.75rem"></div>'
+
+
+def test_npz_thumbnails_are_the_datasets_own_images_memory_mapped(tmp_path):
+    """An (N, C, H, W) uint8 npz is memory-mapped for thumbnails and equals load_dataset's x_train; other
+    layouts, a Mixed-omega blend or a resize fall back to load_dataset (None here)."""
+    from core.data.sources import load_dataset
+    from ui.thumbs import mapped_npz_images
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 3, 8, 8), dtype=np.uint8)
+    y = np.arange(40) % 4
+    np.savez(tmp_path / "nchw.npz", x_train=x, y_train=y, x_test=x[:8], y_test=y[:8])
+    np.savez(tmp_path / "nhwc.npz", x_train=x.transpose(0, 2, 3, 1), y_train=y, x_test=x[:8], y_test=y[:8])
+    mapped = mapped_npz_images(f"npz:{tmp_path / 'nchw.npz'}", 0.0, None)
+    assert isinstance(mapped, np.memmap)
+    np.testing.assert_array_equal(mapped, load_dataset(f"npz:{tmp_path / 'nchw.npz'}").x_train)
+    assert mapped_npz_images(f"npz:{tmp_path / 'nhwc.npz'}", 0.0, None) is None  # load_dataset transposes it
+    assert mapped_npz_images(f"npz:{tmp_path / 'nchw.npz'}", 0.2, None) is None  # blends are computed
+    assert mapped_npz_images(f"npz:{tmp_path / 'nchw.npz'}", 0.0, 16) is None  # resized
+    assert mapped_npz_images(f"npz:{tmp_path / 'missing.npz'}", 0.0, None) is None
+    assert mapped_npz_images("digits", 0.0, None) is None

@@ -51,7 +51,6 @@ import pandas as pd
 from core.analysis.band import band_sweep
 from core.analysis.graphtune import tuned_class_split_knn
 from core.analysis.neighbors import class_split_knn, l2_normalise
-from core.analysis.probe import ProbeConfig, fit_linear_probe
 from core.analysis.sampled import (
     DEFAULT_PAIRS,
     DEFAULT_REFERENCE,
@@ -237,6 +236,8 @@ def compute_scores(
                 fit = np.sort(np.random.default_rng(cfg.seed + 3).choice(n, cap, replace=False))
                 x_fit, y_fit = raw[fit], labels[fit]
                 res["knn"]["margin_probe_rows"] = cap
+            from core.analysis.probe import ProbeConfig, fit_linear_probe  # scipy.optimize: 0.3 s to import, only here
+
             probe = fit_linear_probe(x_fit, y_fit, int(labels.max()) + 1, ProbeConfig(seed=cfg.seed))
             probe_proba = probe.predict_proba(raw)
         df["margin"] = margin_score(probe_proba)
