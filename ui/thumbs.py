@@ -1,7 +1,8 @@
 """Image grids for the app: the run's dataset images as crisp thumbnails, one st.image per page.
 
 The dataset is loaded once per (spec, mix, mix_lambda, seed, image_size) with
-``st.cache_resource`` -- keyed by those settings, never by hashing arrays -- and wrapped in a
+``st.cache_resource`` -- keyed by those settings, never by hashing arrays; an ``npz:`` file stored as
+(N, C, H, W) uint8 is memory-mapped instead (:func:`mapped_npz_images`) -- and wrapped in a
 :class:`core.data.thumbs.ThumbnailCache` that encodes each PNG once. A grid is ONE ``st.html``
 block per page with the thumbnails inlined as data URLs: one websocket message instead of one
 HTTP request per image (``st.image`` made the browser fetch 120 images one by one, ~0.8 s of a
