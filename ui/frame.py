@@ -29,7 +29,6 @@ from ui.labels import run_label
 RUN_KEY = "hp_run"  # the selected run folder (str), shared by all pages
 _RUN_WIDGET = "hp_run_widget"  # the sidebar selectbox's own key
 RUN_PARAM = "run"  # the URL query parameter of the selected run (its folder name)
-_URL_SYNCED = "hp_url_synced"  # {param: the value last written to / read from the URL}
 _URL_SEEN = "hp_url_seen"  # {param: every value this session has read from or written to the URL, oldest first}
 _URL_MISSING = "hp_url_missing_run"  # a run name from the URL that is not in the runs folder
 _DEEP_LINK = "hp_deep_link"  # the URL slug of a first request, followed after the legacy-mode rerun
@@ -104,19 +103,15 @@ def _remember_widget_choice() -> None:
 
 def new_url_value(param: str) -> str | None:
     """The URL's value of ``param`` when it is news to this session (a pasted link, a reload, a new tab), else
-    None. A value is news once: it is remembered as synced.
+    None. A value is news once: it is remembered as seen.
 
     A value the URL already held earlier in this session is never news again: a rerun that the browser
     sends before it has applied the latest :func:`to_url` (two quick picks in a row) carries the
     previous value, and applying it would undo the user's last pick. (So the browser's Back button to
     an earlier value leaves the pickers as they are; the URL then follows them again.)"""
     value = st.query_params.get(param)
-    synced = st.session_state.setdefault(_URL_SYNCED, {})
-    if value is None or value == synced.get(param):
-        return None
-    if value in st.session_state.get(_URL_SEEN, {}).get(param, ()):
-        return None  # a stale echo of an earlier URL, not the user's link
-    synced[param] = value
+    if value is None or value in st.session_state.get(_URL_SEEN, {}).get(param, ()):
+        return None  # no value, the current one, or a stale echo of an earlier URL: not the user's link
     _seen(param, value)
     return value
 
@@ -135,7 +130,6 @@ def url_to_widget(param: str, key: str, options: Sequence[str]) -> None:
 
 def to_url(param: str, value: str | None) -> None:
     """Write the shown ``value`` of ``param`` to the URL (remove the parameter for None)."""
-    synced = st.session_state.setdefault(_URL_SYNCED, {})
     if value is None:
         if param in st.query_params:
             del st.query_params[param]
@@ -143,7 +137,6 @@ def to_url(param: str, value: str | None) -> None:
         if st.query_params.get(param) != value:
             st.query_params[param] = value
         _seen(param, value)
-    synced[param] = value
 
 
 def _run_from_url(options: Sequence[str]) -> None:
