@@ -43,6 +43,11 @@ def test_npz_thumbnails_are_the_datasets_own_images_memory_mapped(tmp_path):
     assert isinstance(mapped, np.memmap)
     np.testing.assert_array_equal(mapped, load_dataset(f"npz:{tmp_path / 'nchw.npz'}").x_train)
     assert mapped_npz_images(f"npz:{tmp_path / 'nhwc.npz'}", 0.0, None) is None  # load_dataset transposes it
+    gray = x[:, 0]  # (N, H, W): load_dataset adds the channel axis, a view of the same bytes
+    np.savez(tmp_path / "gray.npz", x_train=gray, y_train=y, x_test=gray[:8], y_test=y[:8])
+    mapped_gray = mapped_npz_images(f"npz:{tmp_path / 'gray.npz'}", 0.0, None)
+    assert mapped_gray is not None and mapped_gray.shape == (40, 1, 8, 8)
+    np.testing.assert_array_equal(mapped_gray, load_dataset(f"npz:{tmp_path / 'gray.npz'}").x_train)
     assert mapped_npz_images(f"npz:{tmp_path / 'nchw.npz'}", 0.2, None) is None  # blends are computed
     assert mapped_npz_images(f"npz:{tmp_path / 'nchw.npz'}", 0.0, 16) is None  # resized
     assert mapped_npz_images(f"npz:{tmp_path / 'missing.npz'}", 0.0, None) is None

@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.data.npz import mapped_train_images
 from core.data.sources import ImageDataset, load_dataset
 from core.data.thumbs import ThumbnailCache, data_url, page_bounds
-from core.errors import HardpairsError
-from core.io import map_npz
 
 THUMB_PX = 96
 GRID_BORDER = 3
@@ -44,17 +43,12 @@ def _load(spec: str, mix: float, mix_lambda: float, seed: int, image_size: int |
 
 
 def mapped_npz_images(spec: str, mix: float, image_size: int | None) -> np.ndarray | None:
-    """An ``npz:`` dataset's ``x_train`` memory-mapped, when it is stored as (N, C, H, W) uint8 (C = 1 or 3)
-    and nothing changes it (no Mixed-omega blend, no resize): exactly the images ``load_dataset`` returns,
-    paged in per thumbnail instead of read whole (a 1M-image npz took 3.2 s to read). Else None."""
+    """An ``npz:`` dataset's training images memory-mapped (:func:`core.data.npz.mapped_train_images`) when
+    nothing changes them (no Mixed-omega blend, no resize): exactly the images ``load_dataset`` returns,
+    paged in per thumbnail instead of read whole. Else None."""
     if not spec.startswith("npz:") or mix or image_size is not None:
         return None
-    try:
-        x = map_npz(Path(spec[len("npz:") :]).expanduser()).get("x_train")
-    except HardpairsError:
-        return None  # load_dataset will say what is wrong with the file
-    ok = x is not None and x.ndim == 4 and x.shape[1] in (1, 3) and x.dtype == np.uint8 and x.flags.c_contiguous
-    return x if ok else None
+    return mapped_train_images(Path(spec[len("npz:") :]).expanduser())
 
 
 @st.cache_resource(max_entries=4)
