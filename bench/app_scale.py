@@ -34,7 +34,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.runs.folder import save_npz, write_json  # noqa: E402
+from core.io import save_npz, write_json  # noqa: E402
 from core.training.config import make_config  # noqa: E402
 
 

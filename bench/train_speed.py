@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.runs.folder import write_json  # noqa: E402
+from core.io import write_json
 from core.training.config import make_config  # noqa: E402
 from core.training.loss import contrastive_loss, pair_stats, select_difficult_pairs  # noqa: E402
 from core.training.models import FEATURE_DIMS, SimCLRModel  # noqa: E402

@@ -2,7 +2,7 @@
 
 This is the bottom of ``core`` (it imports only ``core.errors``), so that data, training and
 analysis code can write files atomically without importing the run-folder layer
-(``core.runs.folder`` re-exports these names for its callers).
+(``core.rundir.folder`` re-exports these names for its callers).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 accuracy vs pruning ratio per score (random baseline dashed), paired tests of each pruned run against
 its parent and random pruning, "Repeat over seeds 0–2", and the reviewer export (HTML + CSV).
 
-The numbers come from core.runs.compare and core.runs.report (pure, tested); `python -m core compare`
+The numbers come from core.reports.compare and core.reports.report (pure, tested); `python -m core compare`
 and `python -m core report` print/write the same.
 """
 
@@ -13,14 +13,14 @@ import time
 import streamlit as st
 
 from core.jobs import queue as jobs
-from core.runs import compare, report
-from core.runs.compare_tables import PAIR_CAPTION, pair_display
-from core.runs.repeat import repeat_plan
-from ui import compareview as cv
-from ui.compareview import delta_view, has_random_baseline, panel_choices
+from core.reports import compare, report
+from core.reports.compare_tables import PAIR_CAPTION, pair_display
+from core.reports.repeat import repeat_plan
 from ui.feedback import command_text, empty_state, guard, show_command
 from ui.frame import leave_legacy_pages_mode, runs_folder
-from ui.paperview import paper_expander
+from ui.views import compareview as cv
+from ui.views.compareview import delta_view, has_random_baseline, panel_choices
+from ui.views.paperview import paper_expander
 
 # format_func must be picklable (AppTest keeps it in session state): plain dict lookups
 METRICS = {"linear": "linear probe", "knn": "kNN"}

@@ -3,7 +3,7 @@
 Reads the cached map ``umap_2d.csv`` (``python -m core umap --run-dir R``), ``scores.csv``
 (``python -m core score --run-dir R``) and, for a pruned run, ``keep.npy`` and its parent's map.
 The chart's ``on_select`` callback tests the lasso polygon / box against EVERY map point (server
-side, ``ui.embedview.ids_in_regions``), so a million-point map selects points that are not drawn;
+side, ``ui.views.embedview.ids_in_regions``), so a million-point map selects points that are not drawn;
 the ids go to ``st.session_state["selected_ids"]`` and the grid below is drawn from that key only.
 """
 
@@ -16,8 +16,16 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.embedmap import map_paths, merge_parent_child
-from core.runs.folder import read_json
-from ui.embedview import (
+from core.io import read_json
+from ui.feedback import command_text, guard, show_command
+from ui.figures import parent_child_figures, size_from_score
+from ui.frame import selected_run_or_hint
+from ui.jobbutton import job_button
+from ui.mapfigure import map_figure
+from ui.readers import class_names, read_csv_cached, read_npy, run_json
+from ui.tagging import tag_widget
+from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
+from ui.views.embedview import (
     MAX_DRAWN,
     PAGE_DESCRIPTION,
     class_text,
@@ -32,16 +40,8 @@ from ui.embedview import (
     map_title,
     point_labels,
 )
-from ui.feedback import command_text, guard, show_command
-from ui.figures import parent_child_figures, size_from_score
-from ui.frame import selected_run_or_hint
-from ui.jobbutton import job_button
-from ui.mapfigure import map_figure
-from ui.readers import class_names, read_csv_cached, read_npy, run_json
-from ui.scoreview import by_index, labels_by_id, score_columns
-from ui.selection import SELECTED_IDS_KEY, selection_regions, store_ids_callback, store_region_ids_callback
-from ui.tagging import tag_widget
-from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
+from ui.views.scoreview import by_index, labels_by_id, score_columns
+from ui.views.selection import SELECTED_IDS_KEY, selection_regions, store_ids_callback, store_region_ids_callback
 
 CHART_KEY = "emb_map"
 

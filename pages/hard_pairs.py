@@ -2,7 +2,7 @@
 
 One definition per view: the user picks what a difficult pair is -- the K most similar cross-class
 pairs (``pairs.csv``) or the paper's band (``pairs_band.csv``, Eq. 12 thresholds) -- and the heatmap
-counts exactly the pairs of that file that the gallery lists (``ui.pairview.cell_counts``). Both files,
+counts exactly the pairs of that file that the gallery lists (``ui.views.pairview.cell_counts``). Both files,
 ``class_pairs.npz`` (mean similarities, histograms) and ``pairs.json`` (the definitions) come from
 ``python -m core pairs --run-dir R``. A click on a heatmap cell fills the two class pickers (through
 an invisible scatter overlay: heatmap traces emit no selection events). The definition and the class
@@ -21,7 +21,9 @@ from ui.figures import band_histogram, pair_heatmap
 from ui.frame import selected_run_or_hint, to_url, url_to_widget
 from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button
-from ui.pairview import (
+from ui.readers import class_names, load_npz_cached, read_csv_cached, run_json
+from ui.thumbs import thumbs_for
+from ui.views.pairview import (
     ANY,
     DEFINITION_FILES,
     DEFINITIONS,
@@ -35,9 +37,7 @@ from ui.pairview import (
     pair_table,
     picked_cell,
 )
-from ui.readers import class_names, load_npz_cached, read_csv_cached, run_json
-from ui.selection import cells_from_selection
-from ui.thumbs import thumbs_for
+from ui.views.selection import cells_from_selection
 
 PAGE_SIZE = 20
 PAIR_PX = 64

@@ -23,9 +23,11 @@ from ui.figures import per_class_bar, score_histogram
 from ui.frame import new_url_value, reset_on_run_change, selected_run_or_hint, to_url
 from ui.jobbutton import job_button
 from ui.jobs_panel import render_jobs_panel
-from ui.lossform import RETRAIN_KNOBS, check_band, knob_default, knob_inputs, mode_knobs, mode_select
 from ui.readers import class_names, read_csv_cached, run_json
-from ui.retrain import (
+from ui.tagging import export_widget, id_search, tag_widget
+from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
+from ui.views.lossform import RETRAIN_KNOBS, check_band, knob_default, knob_inputs, mode_knobs, mode_select
+from ui.views.retrain import (
     active_launches,
     launch_blocker,
     launch_label,
@@ -35,9 +37,7 @@ from ui.retrain import (
     prune_preview,
     tag_plan,
 )
-from ui.scoreview import score_columns
-from ui.tagging import export_widget, id_search, tag_widget
-from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
+from ui.views.scoreview import score_columns
 
 
 def _preview(run_dir: Path, scores, score: str, ratio: float, seed: int, names: list[str]) -> None:

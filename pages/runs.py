@@ -12,17 +12,25 @@ import streamlit as st
 
 from core.errors import HardpairsError
 from core.jobs import queue as jobs
-from core.runs.folder import list_runs
+from core.rundir.folder import list_runs
 from core.training.presets import PRESETS, default_preset, preset_values
 from ui.feedback import empty_state, error_box, show_command
 from ui.frame import leave_legacy_pages_mode, runs_folder, select_run, selected_run
 from ui.jobs_panel import render_jobs_panel
-from ui.labels import fmt_acc
-from ui.lossform import knob_inputs, mode_knobs, mode_select
 from ui.readers import run_json
-from ui.runforms import DATASETS, DOWNLOADABLE, dataset_spec, import_argv, import_run_name, planned_run_id, train_argv
-from ui.runtable import runs_frame
 from ui.tagging import export_widget, id_search, tag_widget
+from ui.views.labels import fmt_acc
+from ui.views.lossform import knob_inputs, mode_knobs, mode_select
+from ui.views.runforms import (
+    DATASETS,
+    DOWNLOADABLE,
+    dataset_spec,
+    import_argv,
+    import_run_name,
+    planned_run_id,
+    train_argv,
+)
+from ui.views.runtable import runs_frame
 
 FLASH_KEY = "runs_flash"  # one-shot message shown after a job was submitted
 EMPTY_MESSAGE = "No runs yet — click Train to train the quick digits model (about a minute on a laptop CPU)"

@@ -17,7 +17,7 @@ from ui.frame import reset_on_run_change, selected_run_or_hint
 from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button
 from ui.readers import run_json, run_progress
-from ui.theoryview import (
+from ui.views.theoryview import (
     BOUND_METRICS,
     EQUAL_REL,
     VACUOUS_NOTE,

@@ -33,7 +33,7 @@ def fake_run(
 ) -> Path:
     """A run folder with the files the app reads (config, manifest, status; metrics when ``linear`` is
     given) and no model, for page tests that must not train."""
-    from core.runs.folder import write_json
+    from core.io import write_json
 
     d = root / run_id
     write_json(

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.runs.folder import write_json
+from core.io import write_json
 from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -90,7 +90,7 @@ def test_knn_metric_and_dataset_filter(runs_root):
 
 
 def test_csv_download_content_equals_report_module(runs_root):
-    from core.runs import report
+    from core.reports import report
 
     fake_run(runs_root, "x", seed=0, linear=0.91, knn=0.81, created=1)
     at = compare_page()
@@ -104,7 +104,7 @@ def test_csv_download_content_equals_report_module(runs_root):
 
 
 def _with_preds(d, wrong: int, m: int = 100, protocol: str | None = None):
-    from core.runs.folder import save_npz
+    from core.io import save_npz
 
     y = np.arange(m) % 10
     p = y.copy()

@@ -1,6 +1,6 @@
 """AppTest for the Embeddings, Hard pairs, Prune and Theory pages on fake run folders.
 
-The run folders are written with core.runs.folder helpers in tmp_path (real digits images, generated
+The run folders are written with core.rundir.folder helpers in tmp_path (real digits images, generated
 artefacts), so the numbers the pages render can be compared with the files exactly.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.sources import load_dataset
-from core.runs.folder import append_jsonl, save_npz, write_json
+from core.io import append_jsonl, save_npz, write_json
 from ui.frame import RUN_KEY
 from ui.thumbs import GRID_CLASS
 

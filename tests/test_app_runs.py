@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.io import read_json, write_json
 from core.jobs import queue as jobs
-from core.runs.folder import read_json, write_json
 from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

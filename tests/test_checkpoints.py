@@ -205,7 +205,7 @@ def test_probe_rewrites_an_unreadable_features_file(tiny_run, tmp_path, capsys):
     import numpy as np
 
     from core.cli import main
-    from core.runs.folder import load_features
+    from core.rundir.folder import load_features
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import torch
 
-from core.runs.folder import read_json
+from core.io import read_json
 from core.training.checkpoints import load_checkpoint_file
 from core.training.models import build_backbone
 from tests.helpers import run_cli

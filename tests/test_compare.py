@@ -1,4 +1,4 @@
-"""core.runs.compare / core.runs.repeat / ``python -m core compare`` on fake run folders with predictions."""
+"""core.reports.compare / core.reports.repeat / ``python -m core compare`` on fake run folders with predictions."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from scipy.stats import binomtest
 
 from core.analysis.stats import seed_summary
-from core.runs import compare, repeat
-from core.runs.folder import save_npz, write_json
+from core.io import save_npz, write_json
+from core.reports import compare, repeat
 from tests.helpers import fake_run, run_cli
 
 M = 200
@@ -147,7 +147,7 @@ def test_repeat_plan_queues_the_missing_seeds(family):
 
 
 def test_report_fragment_and_summary_intervals(family):
-    from core.runs import report_tables
+    from core.reports import report_tables
     from tests.test_report import html_tables
 
     records = report_tables.collect(family)

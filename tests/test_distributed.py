@@ -16,7 +16,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from core.errors import HardpairsError
-from core.runs.folder import read_jsonl
+from core.io import read_jsonl
 from core.training.checkpoints import load_checkpoint_file
 from core.training.distributed import (
     DistEnv,

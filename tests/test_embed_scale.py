@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from tests.test_app_pages import digits, runs  # noqa: F401 - the page fixtures
-from ui.embedview import (
+from ui.mapfigure import map_figure
+from ui.views.embedview import (
     PAGE_DESCRIPTION,
     density,
     drawn_note,
@@ -16,8 +17,7 @@ from ui.embedview import (
     map_title,
     points_in_polygon,
 )
-from ui.mapfigure import map_figure
-from ui.selection import selection_regions
+from ui.views.selection import selection_regions
 
 
 def _star(n=9, seed=0):
@@ -132,10 +132,10 @@ def test_page_draws_a_bounded_sample_over_density(runs, monkeypatch):  # noqa: F
     very same figure with or without a selection (so the browser keeps the chart after a lasso)."""
     import json
 
-    import ui.embedview
+    import ui.views.embedview
     from tests.test_app_pages import _no_errors, _page, _plotly_array, _texts
 
-    monkeypatch.setattr(ui.embedview, "MAX_DRAWN", 100)
+    monkeypatch.setattr(ui.views.embedview, "MAX_DRAWN", 100)
     at = _page("embeddings", runs["child"], selected_ids=[5, 17])
     _no_errors(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)

@@ -12,7 +12,7 @@ import pytest
 from core.analysis import embedmap as em
 from core.analysis.neighbors import knn, l2_normalise
 from core.errors import HardpairsError
-from core.runs.folder import save_npz, write_json
+from core.io import save_npz, write_json
 from tests.helpers import run_cli
 
 FAST = dict(n_epochs=60)

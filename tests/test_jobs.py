@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import HardpairsError
+from core.io import REPO_ROOT, read_json
 from core.jobs import queue as jobs
-from core.runs.folder import REPO_ROOT, read_json
 
 pytestmark = pytest.mark.timeout(120)
 

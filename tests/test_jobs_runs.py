@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import HardpairsError
+from core.io import write_json
 from core.jobs import describe
 from core.jobs import queue as jobs
-from core.runs.folder import write_json
 from tests.helpers import fake_run
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from core.analysis.neighbors import l2_normalise
 from core.analysis.pairs import band_pairs, class_pair_matrix, hardest_pairs, pair_counts, similarity_histograms
+from core.io import read_json, save_npz, write_json
 from core.runs.analysis import pairs_for_run
-from core.runs.folder import read_json, save_npz, write_json
-from ui.pairview import filter_pairs
+from ui.views.pairview import filter_pairs
 
 
 def clustered(n=180, d=12, c=5, seed=1):

@@ -11,7 +11,7 @@ import pytest
 from core.analysis.neighbors import l2_normalise
 from core.analysis.pairs import class_pair_matrix, hardest_pairs
 from core.errors import HardpairsError
-from core.runs.folder import save_npz, write_json
+from core.io import save_npz, write_json
 from tests.helpers import run_cli
 
 

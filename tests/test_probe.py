@@ -145,7 +145,7 @@ def test_knn_predict_with_jiang_k_and_t_equals_brute_force_vote():
 def test_probe_cli_paper_protocol_writes_predictions_and_records_settings(tiny_run, tmp_path, capsys):
     import shutil
 
-    from core.runs.folder import read_json
+    from core.io import read_json
     from tests.helpers import run_cli
 
     run = tmp_path / "copy"

@@ -11,7 +11,7 @@ import pytest
 
 from core.analysis.prune import per_class_counts, select_keep
 from core.errors import HardpairsError
-from core.runs.folder import save_npz, write_json
+from core.io import save_npz, write_json
 from tests.helpers import run_cli
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.runs.recipes import RECIPES_DIR, list_recipes, load_recipe, row_config, tiny_config, tiny_prune, tiny_step
+from core.paper.recipes import RECIPES_DIR, list_recipes, load_recipe, row_config, tiny_config, tiny_prune, tiny_step
 
 EXPECTED = {
     "table1",
@@ -51,7 +51,7 @@ def test_gpu_time_estimate_by_hand():
     row = next(r for r in load_recipe("table1") if r.row == "cifar10/baseline")
     cfg = row_config(row)
     assert (cfg.epochs, cfg.arch, cfg.out_size) == (200, "resnet18", 32)
-    from core.runs.recipes import gpu_hours
+    from core.paper.recipes import gpu_hours
 
     assert gpu_hours(cfg) == pytest.approx(200 * 50000 / 4000 / 3600)
 
@@ -100,7 +100,7 @@ def test_tiny_cli_runs_fig2_end_to_end(tmp_path, capsys):
 def test_beside_paper_mean_interval_and_delta(tmp_path):
     from scipy import stats
 
-    from core.runs.paper import beside_paper, mean_interval, paper_numbers
+    from core.paper.numbers import beside_paper, mean_interval, paper_numbers
 
     assert {"table", "row", "dataset", "method", "metric", "value"} <= set(paper_numbers()[0])
     runs = {f"table1-cifar10-baseline-s{i}": {"linear_acc": v} for i, v in enumerate((0.88, 0.89, 0.87))}
@@ -119,7 +119,7 @@ def test_beside_paper_mean_interval_and_delta(tmp_path):
 
 def test_paper_view_table(tmp_path):
     from core.io import write_json
-    from ui.paperview import paper_table
+    from ui.views.paperview import paper_table
 
     write_json(
         tmp_path / "table7-cifar10-after_projector-s0" / "metrics.json",

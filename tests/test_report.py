@@ -1,4 +1,4 @@
-"""core.runs.report: seed grouping, parent deltas, curves, the offline HTML report and the CSVs."""
+"""core.reports.report: seed grouping, parent deltas, curves, the offline HTML report and the CSVs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.runs import report
-from core.runs.folder import write_json
+from core.io import write_json
+from core.reports import report
 
 
 class _Tables(HTMLParser):

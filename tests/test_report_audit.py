@@ -1,4 +1,4 @@
-"""The reviewer report's per-run audit (core.runs.report_audit, report_svg) and --pdf."""
+"""The reviewer report's per-run audit (core.reports.report_audit, report_svg) and --pdf."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from core.errors import HardpairsError
-from core.runs import report
-from core.runs.report_svg import heatmap_svg, scatter_svg
+from core.reports import report
+from core.reports.report_svg import heatmap_svg, scatter_svg
 from tests.helpers import run_cli
 
 SECTIONS = ("provenance", "definitions", "map", "heatmap", "pairs", "pruning", "theory", "auroc")
@@ -85,7 +85,7 @@ def test_missing_artefacts_name_the_command(tmp_path):
 
 
 def test_pdf_without_chromium_is_a_clear_error(tmp_path, monkeypatch):
-    from core.runs import report_pdf
+    from core.reports import report_pdf
 
     monkeypatch.setattr(report_pdf, "find_chromium", lambda: None)
     page = tmp_path / "r.html"
@@ -97,7 +97,7 @@ def test_pdf_without_chromium_is_a_clear_error(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_report_cli_prints_a_pdf_with_chromium(tmp_path, capsys):
-    from core.runs.report_pdf import find_chromium
+    from core.reports.report_pdf import find_chromium
 
     if find_chromium() is None:
         pytest.skip("no Chromium on this machine")

@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.io import read_json, run_log, save_npz, write_json
+from core.rundir.cache import cached, features_fingerprint
 from core.runs.analysis import analyse_run, pairs_for_run, scores_for_run
-from core.runs.cache import cached, features_fingerprint
-from core.runs.folder import read_json, save_npz, write_json
-from core.runs.log import run_log
 
 
 def _features(seed: int = 0, n: int = 150, d: int = 8, c: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +171,7 @@ def test_import_run_failing_after_its_folder_was_made_removes_only_that_folder(t
 
 def test_update_status_never_recreates_a_moved_run_folder(tmp_path):
     """A process stopping after its run folder was moved away must not leave a stray status.json."""
-    from core.runs.folder import update_status
+    from core.rundir.folder import update_status
 
     run = tmp_path / "runs" / "r1"
     run.mkdir(parents=True)

@@ -18,8 +18,8 @@ from core.analysis.sampled import band_against_reference, choose_knn, reference_
 from core.analysis.scores import ScoreConfig, compute_scores
 from core.errors import HardpairsError
 from core.io import save_npz, write_json
-from core.runs.featurefile import open_features
-from core.runs.folder import load_features
+from core.rundir.featurefile import open_features
+from core.rundir.folder import load_features
 from tests.helpers import run_cli
 
 

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from core.analysis.neighbors import l2_normalise
 from core.analysis.scores import ScoreConfig, auroc, compute_scores, fit_prototypes, margin_score, prototype_score
 from core.errors import HardpairsError
-from core.runs.folder import save_npz, write_json
+from core.io import save_npz, write_json
 from tests.helpers import run_cli
 
 

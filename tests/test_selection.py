@@ -1,4 +1,4 @@
-"""ui/selection.py against recorded plotly selection payloads, and ui/figures.py figure contents.
+"""ui/views/selection.py against recorded plotly selection payloads, and ui/figures.py figure contents.
 
 The payload shapes were recorded with streamlit 1.67 / plotly 7.1 (docs/streamlit-notes.md
 section 6 and 12): scalar customdata (1-D customdata, one trace), dict with string keys (px
@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import pytest
 
 from ui import figures
-from ui.selection import cells_from_selection, customdata_rows, ids_from_selection
+from ui.views.selection import cells_from_selection, customdata_rows, ids_from_selection
 
 # Recorded: px.scatter(color=label, custom_data=["sample_id"]), lasso over 3 classes.
 PX_DICT_PAYLOAD = {

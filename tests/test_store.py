@@ -14,7 +14,7 @@ from PIL import Image
 
 from core.data import folder as data_folder
 from core.data.sources import load_dataset
-from core.runs.folder import REPO_ROOT
+from core.io import REPO_ROOT
 from core.store import DATASETS_DIR, ArrayStore, array_sha1, read_verified, write_verified
 
 

@@ -217,7 +217,8 @@ def test_estimate_abg_bad_input():
 @pytest.mark.slow
 def test_theory_cli_on_a_real_run(tiny_run, capsys):
     from core.analysis.probe import ProbeConfig, linear_probe_accuracy
-    from core.runs.folder import load_features, read_json
+    from core.io import read_json
+    from core.rundir.folder import load_features
     from tests.helpers import run_cli
 
     code, out = run_cli(["theory", "--run-dir", tiny_run, "--delta", "0.2"], capsys)

@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.analysis import bounds
-from core.runs.folder import write_json
-from ui import theoryview as tv
+from core.io import write_json
 from ui.frame import RUN_KEY
+from ui.views import theoryview as tv
 
 REPO = Path(__file__).resolve().parents[1]
 

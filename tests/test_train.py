@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.runs.folder import read_json, read_jsonl
+from core.io import read_json, read_jsonl
 from core.training.checkpoints import load_checkpoint_file
 from tests.helpers import run_cli
 
@@ -164,7 +164,7 @@ def test_resume_records_changed_settings_cuts_progress_and_completes_the_manifes
     with --epochs 3 --device cpu: config.json says 3/cpu, progress lists each epoch once, the manifest has
     every key a new run's has."""
     from core.data.sources import load_dataset
-    from core.runs.folder import append_jsonl
+    from core.io import append_jsonl
     from core.training.config import make_config
     from core.training.loop import TrainingStopped, train
 
@@ -195,7 +195,7 @@ def test_resume_records_changed_settings_cuts_progress_and_completes_the_manifes
 
 
 def test_cut_progress_keeps_the_checkpoints_epochs(tmp_path):
-    from core.runs.folder import append_jsonl
+    from core.io import append_jsonl
     from core.training.loop import cut_progress
 
     path = tmp_path / "progress.jsonl"

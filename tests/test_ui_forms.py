@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.runs.folder import write_json
+from core.io import write_json
 from core.training.lossmodes import LOSS_MODES
 from ui.frame import RUN_KEY
-from ui.lossform import MODE_LABELS
+from ui.views.lossform import MODE_LABELS
 
 REPO = Path(__file__).resolve().parent.parent
 #: train flags each mode adds at the quick digits preset's defaults (values equal to the preset are left out)

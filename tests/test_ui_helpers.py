@@ -10,14 +10,25 @@ import pytest
 
 from core.analysis import bounds
 from core.errors import HardpairsError
-from core.runs.folder import write_json
+from core.io import write_json
 from core.runs.pipeline import default_run_id
 from core.training import lossmodes
 from core.training.config import make_config
 from core.training.loss import REMOVAL_VARIANTS
-from ui import compareview, embedview, labels, lossform, pairview, retrain, runforms, runtable, scoreview, theoryview
 from ui.readers import class_names, file_stamp
 from ui.thumbs import images_key
+from ui.views import (
+    compareview,
+    embedview,
+    labels,
+    lossform,
+    pairview,
+    retrain,
+    runforms,
+    runtable,
+    scoreview,
+    theoryview,
+)
 
 STAMP = r"\d{8}-\d{6}"
 LOSS = {
@@ -45,7 +56,7 @@ MODE_FLAGS = {
 }
 
 
-# ---- ui/lossform.py ---------------------------------------------------------------------------
+# ---- ui/views/lossform.py ---------------------------------------------------------------------------
 
 
 def test_the_form_offers_exactly_the_table_modes_with_their_help():
@@ -92,7 +103,7 @@ def test_flag_value_and_band_check():
         lossform.check_band({"loss_mode": "combined", "pos_high": 0.2, "pos_low": 0.1})
 
 
-# ---- ui/runforms.py ---------------------------------------------------------------------------
+# ---- ui/views/runforms.py ---------------------------------------------------------------------------
 
 
 def _values(mode: str, **extra) -> dict:
@@ -172,7 +183,7 @@ def test_import_argv_and_run_name():
     assert re.fullmatch(rf"import-a-{STAMP}", runforms.import_run_name("/m/a.pt"))
 
 
-# ---- ui/runtable.py, ui/labels.py, ui/readers.py, ui/thumbs.py ---------------------------------
+# ---- ui/views/runtable.py, ui/views/labels.py, ui/readers.py, ui/thumbs.py ---------------------------------
 
 
 def _row(run_id: str, **extra) -> dict:
@@ -223,7 +234,7 @@ def test_images_key():
     assert images_key(config) == ("cifar10", 0.1, 0.3, 2, 32)
 
 
-# ---- ui/retrain.py ----------------------------------------------------------------------------
+# ---- ui/views/retrain.py ----------------------------------------------------------------------------
 
 
 def test_retrain_argv_per_mode_passes_only_what_prune_takes(tmp_path):
@@ -264,7 +275,7 @@ def test_prune_preview_hand_computed():
     assert rnd.pruned.tolist() == [0] and rnd.what == "1 of the 1 randomly pruned"
 
 
-# ---- ui/scoreview.py, ui/embedview.py ---------------------------------------------------------
+# ---- ui/views/scoreview.py, ui/views/embedview.py ---------------------------------------------------------
 
 
 SCORES = pd.DataFrame(
@@ -340,7 +351,7 @@ def test_grid_items_rank_the_whole_selection_before_the_cap():
     assert [c.split(" · ")[1] for c in plain.captions] == [["a", "b", "c"][labels_[i]] for i in selected[:50]]
 
 
-# ---- ui/pairview.py ---------------------------------------------------------------------------
+# ---- ui/views/pairview.py ---------------------------------------------------------------------------
 
 
 PAIRS = pd.DataFrame(
@@ -387,7 +398,7 @@ def test_pair_table():
     assert table["ids"].tolist() == ["#3 / #8", "#5 / #10"]
 
 
-# ---- ui/theoryview.py -------------------------------------------------------------------------
+# ---- ui/views/theoryview.py -------------------------------------------------------------------------
 
 
 def test_finite_or_and_calculator_defaults():
@@ -427,7 +438,7 @@ def test_bound_delta_verdict_and_monitor_claim():
     assert theoryview.monitor_claim(frame) == (2, 3)
 
 
-# ---- ui/compareview.py ------------------------------------------------------------------------
+# ---- ui/views/compareview.py ------------------------------------------------------------------------
 
 
 def test_compare_views():

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.io import save_npz, write_json
 from core.runs.analysis import pairs_for_run
-from core.runs.folder import save_npz, write_json
 from tests.helpers import fake_run
 from ui.frame import RUN_KEY
 

@@ -1,2 +1,2 @@
-"""Streamlit helpers shared by the pages: the frame (``ui.frame``), cached readers (``ui.readers``),
-messages (``ui.feedback``), forms and views (``ui.lossform``, ``ui.runforms``, ``ui.retrain``, ...)."""
+"""The app's Streamlit helpers: the frame (``ui.frame``), cached readers (``ui.readers``), messages
+(``ui.feedback``), job widgets, tagging and thumbnails; pure per-page view models live in ``ui.views``."""

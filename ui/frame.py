@@ -23,8 +23,8 @@ from typing import Any
 import streamlit as st
 
 from core.jobs import queue as jobs
-from core.runs.folder import list_runs, runs_root
-from ui.labels import run_label
+from core.rundir.folder import list_runs, runs_root
+from ui.views.labels import run_label
 
 RUN_KEY = "hp_run"  # the selected run folder (str), shared by all pages
 _RUN_WIDGET = "hp_run_widget"  # the sidebar selectbox's own key

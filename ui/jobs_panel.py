@@ -18,10 +18,10 @@ import streamlit as st
 from core.errors import HardpairsError
 from core.jobs import describe
 from core.jobs import queue as jobs
-from core.runs.folder import read_run_json
+from core.rundir.folder import read_run_json
 from ui.feedback import show_command
 from ui.frame import select_run
-from ui.labels import STATE_ICONS
+from ui.views.labels import STATE_ICONS
 
 POLL_S = 1.5
 RESUMABLE_KINDS = ("train", "retrain")

@@ -44,7 +44,7 @@ def map_figure(
         ids, x, y, color: (n,) drawn points: sample ids (customdata), coordinates, category codes
             into ``categories`` or a continuous score (``categories`` None).
         hover_label: (n,) strings (class names). sizes: (n,) px or None.
-        density_layer: ``ui.embedview.density`` of ALL points, or None.
+        density_layer: ``ui.views.embedview.density`` of ALL points, or None.
     """
     fig = go.Figure()
     if density_layer is not None:

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import HardpairsError
-from core.runs.folder import read_json, read_jsonl
+from core.io import read_json, read_jsonl
 
 
 def file_stamp(path: str | Path) -> tuple[str, int, int] | None:

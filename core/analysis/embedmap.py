@@ -29,8 +29,8 @@ from core.analysis.mapscale import PLACE_K, PLACE_TAU, scaled_layout, umap_knn
 from core.analysis.neighbors import knn, l2_normalise
 from core.errors import HardpairsError
 from core.idsets import unique_ids
-from core.io import map_npz
-from core.runs.folder import read_json, require_features, require_run
+from core.io import map_npz, read_json
+from core.rundir.folder import require_features, require_run
 from core.store import array_sha1 as features_sha1
 from core.store import read_verified, write_verified
 

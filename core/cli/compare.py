@@ -3,7 +3,7 @@
 Prints one JSON object: ``groups`` (mean, std, Student-t interval over seeds per configuration),
 ``comparisons`` (each pruned child vs its parent and vs random pruning at the same ratio and seed:
 McNemar p, bootstrap interval of the difference, verdict), ``protocols`` and ``protocol_mismatch``.
-The work is done by ``core.runs.compare.compare_runs``.
+The work is done by ``core.reports.compare.compare_runs``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from core.cli.checks import int_at_least
 
 
 def cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
-    """``compare``: :func:`core.runs.compare.compare_runs`."""
-    from core.runs.compare import compare_runs
+    """``compare``: :func:`core.reports.compare.compare_runs`."""
+    from core.reports.compare import compare_runs
 
     int_at_least("--bootstrap", args.bootstrap, 100, " resamples")
     int_at_least("--seed", args.seed, 0)

@@ -1,7 +1,7 @@
 """The app's own CLI twins: ``jobs`` (list / cancel / log tail of background jobs, the Runs
 page's job table) and ``report`` (the Compare page's HTML report and CSV).
 
-Jobs live under ``<runs_root>/.jobs`` (see core.jobs.queue); the report is built by core.runs.report.
+Jobs live under ``<runs_root>/.jobs`` (see core.jobs.queue); the report is built by core.reports.report.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import HardpairsError
+from core.io import atomic_write_bytes
 from core.jobs import queue as jobs
-from core.runs.folder import atomic_write_bytes
 
 
 def run_jobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def _check_out_file(flag: str, path: Path) -> None:
 
 def run_report(args: argparse.Namespace) -> dict[str, Any]:
     """Write the self-contained HTML report (and the CSVs) of every run under the runs root."""
-    from core.runs import report
+    from core.reports import report
 
     for flag, path in (("--out", args.out), ("--csv", args.csv), ("--runs-csv", args.runs_csv), ("--pdf", args.pdf)):
         if path:
@@ -54,7 +54,7 @@ def run_report(args: argparse.Namespace) -> dict[str, Any]:
         atomic_write_bytes(args.runs_csv, report.runs_csv(records).encode())
         out["runs_csv"] = str(Path(args.runs_csv))
     if args.pdf is not None:
-        from core.runs.report_pdf import print_pdf
+        from core.reports.report_pdf import print_pdf
 
         out["pdf"] = str(print_pdf(args.out, args.pdf or Path(args.out).with_suffix(".pdf")))
     return out

@@ -1,7 +1,7 @@
 """CLI: ``reproduce TABLE`` -- the paper's tables as recipes (``recipes/<TABLE>.sh``).
 
 - ``reproduce TABLE --dry-run``: every row's command (3 seeds) and its estimated GPU time, with the
-  basis of the estimate (``core.runs.recipes.ESTIMATE_BASIS``).
+  basis of the estimate (``core.paper.recipes.ESTIMATE_BASIS``).
 - ``reproduce TABLE --tiny``: one tiny real run of every row (seed 0) on generated images
   (an ``npz:`` file of 40 train / 8 test 16x16 images in 4 classes) with the row's flags, the
   row's dataset's paper values (``--preset-from``) and a small CNN: one epoch of batch 16, no probe.
@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from core.errors import HardpairsError
-from core.runs.folder import runs_root, save_npz
-from core.runs.recipes import BOOL_FLAGS, Row, estimate, list_recipes, load_recipe
+from core.io import save_npz
+from core.paper.recipes import BOOL_FLAGS, Row, estimate, list_recipes, load_recipe
+from core.rundir.folder import runs_root
 from core.training.presets import PAPER_KEYS, dataset_key
 
 #: flags a tiny run sets on every train row (CPU-sized, one epoch on generated 16 px images)

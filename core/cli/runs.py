@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from core.errors import HardpairsError
-from core.runs.folder import list_runs, read_run_json, require_run, run_summary
+from core.rundir.folder import list_runs, read_run_json, require_run, run_summary
 
 
 def cmd_probe(args: argparse.Namespace) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.runs.folder import pid_alive as pid_exists
+from core.rundir.folder import pid_alive as pid_exists
 
 
 def start_ticks(pid: int) -> int | None:

@@ -49,6 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import HardpairsError
+from core.io import REPO_ROOT, append_jsonl, read_json, write_json
 from core.jobs.describe import concerns, flag_value
 from core.jobs.procs import pid_alive, signal_group, start_ticks
 from core.jobs.records import (
@@ -69,7 +70,6 @@ from core.jobs.records import (
     load_job,
     log_tail,
 )
-from core.runs.folder import REPO_ROOT, append_jsonl, read_json, write_json
 
 __all__ = [
     "ACTIVE_STATES",

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import HardpairsError
+from core.io import read_json, read_json_line
 from core.jobs.procs import pid_alive
-from core.runs.folder import read_json, read_json_line, runs_root
-from core.runs.names import child_path
+from core.rundir.folder import runs_root
+from core.rundir.names import child_path
 
 HEAVY_KINDS = frozenset({"train", "retrain", "score", "umap", "import", "probe", "analyse"})
 ACTIVE_STATES = ("queued", "running")

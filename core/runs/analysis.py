@@ -2,7 +2,7 @@
 
 Each is one function of a run folder that returns the dict ``python -m core <command>`` prints;
 :func:`analyse_run` runs all four (``train --analyse``). Scores, pairs and theory are cached by
-the one rule of ``core.runs.cache`` (features fingerprint + parameters); the map by
+the one rule of ``core.rundir.cache`` (features fingerprint + parameters); the map by
 ``core.analysis.embedmap.compute_or_load_map`` (its own sidecar with the same rule).
 
 - scores: ``scores.csv`` (``index,label``, one column per score, ``mixed`` for a contaminated
@@ -28,12 +28,12 @@ from core.analysis.neighbors import l2_normalise
 from core.analysis.sampled import choose_knn
 from core.analysis.scores import ScoreConfig, auroc, compute_scores
 from core.errors import HardpairsError
-from core.runs.cache import CACHE_KEYS, cached
-from core.runs.featurefile import open_features as load_features
-from core.runs.folder import read_json, require_features, require_run, update_status, write_csv
+from core.io import read_json, run_log, write_csv
+from core.rundir.cache import CACHE_KEYS, cached
+from core.rundir.featurefile import open_features as load_features
+from core.rundir.folder import require_features, require_run, update_status
+from core.rundir.lock import stop_on_sigterm
 from core.runs.knngraph import graph_for_run
-from core.runs.lock import stop_on_sigterm
-from core.runs.log import run_log
 from core.runs.maps import map_for_run
 from core.runs.pairs import PAIR_OUTPUTS, compute_pairs
 from core.runs.theory import theory_for_run

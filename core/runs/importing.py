@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import HardpairsError
-from core.runs.folder import update_status, write_json
-from core.runs.lock import run_lock
+from core.io import write_json
+from core.rundir.folder import update_status
+from core.rundir.lock import run_lock
 from core.training.config import make_config
 
 

@@ -4,7 +4,7 @@ On the approximate path (``--knn approx``, or ``auto`` above ``core.analysis.sam
 samples) the same/other-class graph (``core.analysis.graphtune``) feeds ``cross_class`` and the
 hardest pairs / class map. It is stored as ``knn_graph.npz`` (``same_sims``, ``other_sims`` (N, k)
 float32, ``same_idx``, ``other_idx`` (N, k) int64) with ``knn_graph.json`` (screening dims, nlist, probes, measured
-recall, the parameters and the features sha1: the one cache rule of ``core.runs.cache``). The exact
+recall, the parameters and the features sha1: the one cache rule of ``core.rundir.cache``). The exact
 path does not use it (the exact sweep and ``class_split_knn`` are the reference).
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 
 from core.analysis.graphtune import tuned_class_split_knn
 from core.analysis.sampled import choose_knn, sample_thresholds
-from core.runs.cache import CACHE_KEYS, cached, features_fingerprint
-from core.runs.folder import read_json, save_npz
+from core.io import read_json, save_npz
+from core.rundir.cache import CACHE_KEYS, cached, features_fingerprint
 
 GRAPH_KEYS = ("same_sims", "other_sims", "same_idx", "other_idx")
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from core.errors import HardpairsError
-from core.runs.folder import REPO_ROOT, read_run_json, write_json
+from core.io import REPO_ROOT, write_json
+from core.rundir.folder import read_run_json
 
 _PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "faiss-cpu", "umap-learn", "streamlit", "plotly")
 

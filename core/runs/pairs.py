@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from core.runs.folder import read_json, save_npz, write_csv
+from core.io import read_json, save_npz, write_csv
 from core.runs.knngraph import approx_thresholds, exact_thresholds, graph_for_run
 
 #: Files written by :func:`compute_pairs` (the cache checks they all exist).

@@ -1,5 +1,5 @@
 """Run-level steps shared by the CLI and jobs: create a run folder, load its data and backbone,
-extract its features, probe it. Each step reads and writes the run folder (``core/runs/folder.py``).
+extract its features, probe it. Each step reads and writes the run folder (``core/rundir/folder.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from core.data.sources import ImageDataset, load_dataset
 from core.device import pick_device
 from core.errors import HardpairsError
 from core.idsets import unique_ids
-from core.runs.folder import load_features, read_json, require_run, runs_root, save_npz, write_json
-from core.runs.names import child_path, is_inside
+from core.io import read_json, save_npz, write_json
+from core.rundir.folder import load_features, require_run, runs_root
+from core.rundir.names import child_path, is_inside
 from core.training.checkpoints import load_backbone_state, load_into_backbone
 from core.training.config import TrainConfig
 from core.training.features import extract_features
@@ -44,7 +45,7 @@ _CREATED: dict[Path, Path] = {}
 def new_run_dir(cfg: TrainConfig, run_dir: str | None = None, name: str | None = None, root: str | None = None) -> Path:
     """Choose and create a fresh run folder; never reuse a folder that exists.
 
-    ``name`` must be one path component (:func:`core.runs.names.check_run_name`); an explicit
+    ``name`` must be one path component (:func:`core.rundir.names.check_run_name`); an explicit
     ``run_dir`` must not exist yet (not even empty: it may be a user's). Whether this call created the
     folder is answered by :func:`created_here`.
 

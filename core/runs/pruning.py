@@ -17,9 +17,10 @@ import pandas as pd
 from core.analysis.prune import ORACLE_SCORES, oracle_score
 from core.analysis.scores import LABEL_SCORES
 from core.errors import HardpairsError
+from core.io import read_json, save_npy, write_csv, write_json
+from core.rundir.folder import require_run, runs_root
+from core.rundir.names import is_inside
 from core.runs.analysis import scores_for_run
-from core.runs.folder import read_json, require_run, runs_root, save_npy, write_csv, write_json
-from core.runs.names import is_inside
 from core.training.lossmodes import RETRAIN_KNOBS
 
 #: Config fields a pruned retrain may override (``prune --train`` flags of the same names).

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import HardpairsError
-from core.runs.folder import read_run_json, require_run, write_json
-from core.runs.lock import busy_message, lock_is_held
+from core.io import write_json
+from core.rundir.folder import read_run_json, require_run
+from core.rundir.lock import busy_message, lock_is_held
 from core.training.config import TrainConfig
 
 
@@ -24,7 +25,7 @@ def open_run(cfg: TrainConfig | None, opts: Any) -> tuple[Path, TrainConfig]:
     ``config.json`` by :func:`record_resume`). Nothing is written here.
 
     Raises:
-        HardpairsError: another process trains the run (see ``core.runs.lock``), or no run to resume.
+        HardpairsError: another process trains the run (see ``core.rundir.lock``), or no run to resume.
     """
     from core.runs.pipeline import new_run_dir
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from core.analysis.prune import per_class_counts
 from core.idsets import complement_ids
-from core.runs.folder import load_features, read_json, require_run, save_npy, write_csv, write_json
+from core.io import read_json, save_npy, write_csv, write_json
+from core.rundir.folder import load_features, require_run
 from core.runs.pruning import retrain_pruned
 from core.runs.tags import check_tag, n_samples, tag_ids
 

@@ -25,7 +25,7 @@ import pandas as pd
 from core.errors import HardpairsError
 from core.idsets import complement_ids, unique_ids
 from core.io import read_json, write_csv
-from core.runs.folder import require_run
+from core.rundir.folder import require_run
 
 TAGS_FILE = "tags.csv"
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

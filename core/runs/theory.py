@@ -2,7 +2,7 @@
 
 Fits the linear probe on the train features, flags the difficult samples from its probabilities,
 measures alpha, beta, gamma and the Welch t-test, and evaluates the bounds at the dataset's
-n, n_d, r. Cached by the rule of ``core.runs.cache`` (features fingerprint + parameters).
+n, n_d, r. Cached by the rule of ``core.rundir.cache`` (features fingerprint + parameters).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import numpy as np
 from core.analysis.bounds import evaluate_bounds
 from core.analysis.theory import estimate_abg
 from core.errors import HardpairsError
-from core.runs.cache import cached
-from core.runs.folder import load_features, read_json, require_run
+from core.io import read_json
+from core.rundir.cache import cached
+from core.rundir.folder import load_features, require_run
 
 DELTA_NOTE = (
     "delta (the label-recovery error of Assumption 3.1) is not measurable from features; "

@@ -20,10 +20,11 @@ import numpy as np
 
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
-from core.runs.folder import read_run_json, save_npy, update_status, write_json
-from core.runs.lock import run_lock
-from core.runs.lock import stop_on_sigterm as stop_on_sigterm  # re-exported: the trainer's SIGTERM handling
-from core.runs.log import progress_printer, run_log
+from core.io import run_log, save_npy, write_json
+from core.rundir.folder import read_run_json, update_status
+from core.rundir.lock import run_lock
+from core.rundir.lock import stop_on_sigterm as stop_on_sigterm  # re-exported: the trainer's SIGTERM handling
+from core.rundir.log import progress_printer
 from core.runs.resume import open_run, record_resume
 from core.training.config import TrainConfig, read_config_file
 from core.training.distributed import DistEnv
@@ -182,7 +183,7 @@ def _train_main(cfg: TrainConfig | None, opts: TrainOptions, share_job: ShareJob
 
 
 def _train_locked(run_dir: Path, cfg: TrainConfig, opts: TrainOptions, share_job: ShareJob) -> dict[str, Any]:
-    """Everything a trainer does while it holds the run's lock (``core.runs.lock``)."""
+    """Everything a trainer does while it holds the run's lock (``core.rundir.lock``)."""
     run_log(run_dir, f"run folder: {run_dir}")
     cfg, data, keep = prepare_run(run_dir, cfg, opts)
     share_job(str(run_dir), cfg.to_dict(), keep)  # other torchrun ranks train the same job

@@ -39,8 +39,8 @@ import torch
 
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
-from core.io import atomic_write_bytes, read_jsonl
-from core.runs.folder import append_jsonl, update_status
+from core.io import append_jsonl, atomic_write_bytes, read_jsonl
+from core.rundir.folder import update_status
 from core.training.checkpoints import FORMAT, save_checkpoint
 from core.training.config import TrainConfig
 from core.training.distributed import any_rank

@@ -163,7 +163,7 @@ def test_prune_retrain_then_compare(trained, e2e_root):
     listed = wait_jobs_done(e2e_root, 1200, expect=3)  # the first training + retrain + random baseline
     retrains = [j for j in listed if j.job_id != listed[-1].job_id]
     assert len(retrains) >= 2
-    from core.runs.folder import list_runs
+    from core.rundir.folder import list_runs
 
     children = [r for r in list_runs(e2e_root) if r["parent"]]
     assert {r["prune_score"] for r in children} >= {"random"} and len(children) >= 2

@@ -110,7 +110,7 @@ def test_tag_export_prune_by_tag_and_the_child_opens_analysed(browser, app_url, 
     expect(page.locator("[data-testid='stBaseButton-primary']", has_text="Launch")).to_be_disabled(timeout=60_000)
     assert_clean(page, "Prune after launch")
     wait_jobs_done(e2e_root, 2000, expect=2)
-    from core.runs.folder import list_runs
+    from core.rundir.folder import list_runs
 
     children = {r["prune_score"]: Path(r["run_dir"]) for r in list_runs(e2e_root) if r["parent"]}
     assert set(children) == {"tag:e2e", "random"}

@@ -29,8 +29,8 @@ FILES = {"top": "pairs.csv", "band": "pairs_band.csv"}
 def runs(e2e_root):
     """Two runs: ``old-run`` with features and pairs, and a newer ``new-run`` (the default selection)."""
     from core.data.sources import load_dataset
+    from core.io import save_npz, write_json
     from core.runs.analysis import pairs_for_run
-    from core.runs.folder import save_npz, write_json
     from tests.helpers import fake_run
 
     old = fake_run(e2e_root, "old-run", created=1, linear=0.9)
@@ -71,7 +71,7 @@ def _picker(page, label: str) -> str:
 
 
 def _counts(run: Path, definition: str) -> np.ndarray:
-    from ui.pairview import cell_counts
+    from ui.views.pairview import cell_counts
 
     return cell_counts(pd.read_csv(run / FILES[definition]), 10)
 

@@ -14,7 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.sources import load_dataset
-from core.runs.folder import list_runs, write_json
+from core.io import write_json
+from core.rundir.folder import list_runs
 from tests.test_app_pages import _make_run
 from ui.frame import RUN_KEY
 

@@ -13,12 +13,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.errors import HardpairsError
+from core.io import read_json
 from core.jobs import queue as jobs
+from core.rundir.names import check_name, check_run_name, child_path, is_inside
 from core.runs import pipeline
-from core.runs.folder import read_json
-from core.runs.names import check_name, check_run_name, child_path, is_inside
 from core.training.config import make_config
-from ui import runforms
+from ui.views import runforms
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

@@ -18,9 +18,10 @@ import pytest
 import torch
 
 from core.cli import main
+from core.io import read_json, read_jsonl, write_json
+from core.rundir.folder import list_runs, run_summary
+from core.rundir.lock import lock_is_held, run_lock
 from core.runs.analysis import ANALYSES
-from core.runs.folder import list_runs, read_json, read_jsonl, run_summary, write_json
-from core.runs.lock import lock_is_held, run_lock
 from core.training.checkpoints import load_checkpoint_file
 
 REPO = Path(__file__).resolve().parents[2]

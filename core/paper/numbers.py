@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import HardpairsError
-from core.runs.recipes import RECIPES_DIR
+from core.paper.recipes import RECIPES_DIR
 
 COLUMNS = ["table", "row", "metric", "paper", "n_seeds", "mean", "std", "ci95_low", "ci95_high", "delta"]
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.runs.names import check_run_name
+from core.rundir.names import check_run_name
 from core.runs.pipeline import default_run_id
 from core.training.config import TrainConfig, make_config
 from core.training.presets import preset_values
-from ui.lossform import flag_value
+from ui.views.lossform import flag_value
 
 DATASETS = {
     "digits": "digits — 8×8 handwritten digits, embedded (offline, CPU-friendly)",
@@ -94,7 +94,7 @@ def import_run_name(checkpoint: str, name: str = "") -> str:
     """The run folder an import writes: ``name``, else ``import-<checkpoint stem>-<YYYYmmdd-HHMMSS>``.
 
     Raises:
-        HardpairsError: ``name`` is not one safe path component (``core.runs.names.check_run_name``).
+        HardpairsError: ``name`` is not one safe path component (``core.rundir.names.check_run_name``).
     """
     if name:
         return check_run_name(name)

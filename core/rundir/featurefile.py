@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from core.io import map_npz
-from core.runs.folder import require_features
+from core.rundir.folder import require_features
 
 REQUIRED = ("train", "test", "y_train", "y_test")
 
@@ -24,7 +24,7 @@ REQUIRED = ("train", "test", "y_train", "y_test")
 def open_features(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """The run's features memory-mapped: ``train`` (N, D), ``test`` (M, D) float32, ``y_train`` (N,), ``y_test`` (M,).
 
-    Same keys and values as ``core.runs.folder.load_features``; ``train`` / ``test`` are read-only
+    Same keys and values as ``core.rundir.folder.load_features``; ``train`` / ``test`` are read-only
     ``np.memmap`` views of ``features.npz`` (``core.io.map_npz``); the labels are small and loaded.
 
     Raises:

@@ -1,4 +1,4 @@
-"""The one writer of a run's human-readable log: ``<run>/log.txt``, one timestamped line per message."""
+"""The trainer's progress printer: epoch lines to stderr and the run's ``log.txt`` (written by ``core.io.run_log``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.io import run_log as run_log  # the one writer lives at the bottom layer
+from core.io import run_log
 
 
 def progress_printer(run_dir: Path, epochs: int) -> Callable[[dict[str, Any]], None]:

@@ -1,5 +1,5 @@
-"""Display tables of the paired pruning comparisons (``core.runs.compare.pair_table``) for the Compare
-page and the HTML report; re-exported by ``core.runs.report_tables``."""
+"""Display tables of the paired pruning comparisons (``core.reports.compare.pair_table``) for the Compare
+page and the HTML report; re-exported by ``core.reports.report_tables``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.runs.compare import load_records, pair_table
+from core.reports.compare import load_records, pair_table
 
 #: what the interval, the test and "within noise" mean, in one caption.
 PAIR_CAPTION = (
@@ -20,7 +20,7 @@ PAIR_CAPTION = (
 
 
 def pair_display(pairs: pd.DataFrame) -> pd.DataFrame:
-    """``core.runs.compare.pair_table`` as reviewers read it: differences and intervals in points."""
+    """``core.reports.compare.pair_table`` as reviewers read it: differences and intervals in points."""
 
     def pts(v: object) -> str:
         return "–" if v is None or v != v else f"{100 * float(v):+.2f}"  # type: ignore[arg-type]

@@ -29,9 +29,9 @@ import pandas as pd
 
 from core.analysis.stats import paired_comparison, seed_summary
 from core.errors import HardpairsError
-from core.runs.folder import list_runs, read_run_json, require_run, run_summary
+from core.rundir.folder import list_runs, read_run_json, require_run, run_summary
 
-UNPRUNED = "none"  # as core.runs.report_tables (which imports this module)
+UNPRUNED = "none"  # as core.reports.report_tables (which imports this module)
 BASELINE_SCORE = "random"
 
 #: config keys that do not make two runs different configurations.

@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.data.thumbs import caption
 from ui.figures import KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR
-from ui.scoreview import by_index, score_columns
+from ui.views.scoreview import by_index, score_columns
 
 KEPT_PRUNED = "kept / pruned"
 GRID_CAP = 5_000  # selected images the grid lists (the highest-scored ones when ranked)
@@ -203,7 +203,7 @@ def ids_in_regions(
     """Sample ids of ALL map points inside any lasso polygon or box (None when there is no region).
 
     Args:
-        regions: ``ui.selection.selection_regions`` output. ids, x, y: (N,) every map point.
+        regions: ``ui.views.selection.selection_regions`` output. ids, x, y: (N,) every map point.
     """
     if not regions:
         return None

@@ -18,7 +18,7 @@ from core.analysis.prune import per_class_counts, select_keep
 from core.data.thumbs import caption
 from core.jobs.records import Job
 from core.runs.tagprune import random_baseline_args
-from ui.lossform import RETRAIN_KNOBS, loss_flags
+from ui.views.lossform import RETRAIN_KNOBS, loss_flags
 
 
 def prune_argv(run_dir: Path, score: str, ratio: float, seed: int) -> list[str]:

@@ -1,6 +1,6 @@
 """Repeat a configuration over seeds: the ``python -m core`` commands that fill in its missing seeds.
 
-A group of ``core.runs.compare.group_table`` lacks some of the seeds 0-2. For an unpruned group each
+A group of ``core.reports.compare.group_table`` lacks some of the seeds 0-2. For an unpruned group each
 missing seed is ``train --config <a member>/config.json --seed S``. For a pruned group each missing
 seed S is ``prune --run-dir <parent of seed S> --score .. --ratio .. --seed S --train`` with the
 member's loss settings, where the parent of seed S is the run of the parent's configuration with
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.runs.compare import config_key
-from core.runs.folder import runs_root
+from core.reports.compare import config_key
+from core.rundir.folder import runs_root
 from core.training.lossmodes import RETRAIN_KNOBS
 
 REPEAT_SEEDS = (0, 1, 2)

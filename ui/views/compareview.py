@@ -1,4 +1,4 @@
-"""What the Compare page derives from ``core.runs.report`` and ``core.runs.compare`` tables for display
+"""What the Compare page derives from ``core.reports.report`` and ``core.reports.compare`` tables for display
 (pure): the seed-group table with intervals, the charts with their axis rule, what one test image is worth,
 the groups a "Repeat over seeds 0–2" can complete."""
 
@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.runs.compare import BASELINE_SCORE, UNPRUNED, load_predictions
-from core.runs.report_tables import ci_text, pm
+from core.reports.compare import BASELINE_SCORE, UNPRUNED, load_predictions
+from core.reports.report_tables import ci_text, pm
 
 
 def panel_choices(panels: Iterable[tuple[str, str]]) -> dict[str, tuple[str, str]]:
@@ -48,7 +48,7 @@ ERROR_BARS = "Error bars: Student-t 95 % interval of the mean over seeds; n=1 ha
 
 
 def group_view(groups: pd.DataFrame) -> pd.DataFrame:
-    """``core.runs.compare.group_table`` for display: mean ± std, 95 % interval, the seed list with n."""
+    """``core.reports.compare.group_table`` for display: mean ± std, 95 % interval, the seed list with n."""
     rows = []
     for g in groups.to_dict(orient="records"):
         row = {

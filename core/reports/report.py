@@ -1,10 +1,10 @@
 """Comparison of runs: seed-grouped accuracies, deltas vs the unpruned parent, figures, and a
 self-contained HTML report (plotly.js inlined, no network) plus CSV exports for reviewers.
 
-The tables live in ``core.runs.report_tables`` and are re-exported here (one import for the
+The tables live in ``core.reports.report_tables`` and are re-exported here (one import for the
 Compare page); this module adds the figures and the HTML report.
 
-A *record* is ``core.runs.folder.run_summary(run_dir)`` with ``config`` and ``manifest`` dicts added
+A *record* is ``core.rundir.folder.run_summary(run_dir)`` with ``config`` and ``manifest`` dicts added
 (see :func:`collect`). Everything else here is a pure function of a list of records.
 Accuracies are fractions in [0, 1]; the std over seeds is the sample std (ddof=1, NaN for 1 seed).
 """
@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.runs.report_audit import audit_section
-from core.runs.report_tables import (
+from core.reports.report_audit import audit_section
+from core.reports.report_tables import (
     BASELINE_SCORE,
     GROUP_KEYS,
     SETTINGS_KEYS,
@@ -144,7 +144,7 @@ def _beside_paper(records: Sequence[dict[str, Any]]) -> list[str]:
     from pathlib import Path
 
     from core.io import read_json
-    from core.runs.paper import beside_paper
+    from core.paper.numbers import beside_paper
 
     runs = {Path(r["run_dir"]).name: read_json(Path(r["run_dir"]) / "metrics.json", {}) or {} for r in records}
     frame = beside_paper(runs)
@@ -164,7 +164,7 @@ def html_report(
     """A single HTML file: settings, seed-grouped accuracies, deltas vs parents, figures.
 
     plotly.js is embedded once (about 4.5 MB) so the file opens offline; figures are interactive.
-    Then one audit section per readable run (``core.runs.report_audit``). Fits a 1,200 px page:
+    Then one audit section per readable run (``core.reports.report_audit``). Fits a 1,200 px page:
     wide tables scroll inside their own box, long values wrap.
     """
     table = runs_table(records)

@@ -1,6 +1,6 @@
 """The per-run audit of the reviewer report: what was measured, on what, how sure, what it means.
 
-:func:`audit_section` renders one run (a ``core.runs.report_tables.collect`` record) as an HTML
+:func:`audit_section` renders one run (a ``core.reports.report_tables.collect`` record) as an HTML
 ``<section>`` with, each under ``data-section``: ``provenance`` (config and manifest essentials),
 ``definitions`` (``core.glossary``), ``map`` (inline SVG of ``umap_2d.csv``), ``heatmap``
 (``class_pairs.npz``), ``pairs`` (the hardest pairs with their images, base64 PNG), ``pruning``
@@ -22,7 +22,7 @@ import pandas as pd
 from core.errors import HardpairsError
 from core.glossary import GLOSSARY
 from core.io import read_json
-from core.runs.report_svg import heatmap_svg, scatter_svg
+from core.reports.report_svg import heatmap_svg, scatter_svg
 
 #: Most points drawn in the map (a seeded subsample beyond that keeps the file small).
 MAP_POINTS = 4000

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from core.runs.folder import read_json, require_features, write_json
+from core.io import read_json, write_json
+from core.rundir.folder import require_features
 
 #: Keys the cache adds to a stored result.
 CACHE_KEYS = ("params", "features_sha1")

@@ -1,7 +1,7 @@
 """The comparison tables of runs: records, seed-grouped accuracies, deltas vs the unpruned parent,
-ratio curves, display tables and CSV exports (figures and the HTML report are in ``core.runs.report``).
+ratio curves, display tables and CSV exports (figures and the HTML report are in ``core.reports.report``).
 
-A *record* is ``core.runs.folder.run_summary(run_dir)`` with ``config`` and ``manifest`` dicts added
+A *record* is ``core.rundir.folder.run_summary(run_dir)`` with ``config`` and ``manifest`` dicts added
 (see :func:`collect`). Everything else here is a pure function of a list of records.
 Accuracies are fractions in [0, 1]; the std over seeds is the sample std (ddof=1, NaN for 1 seed).
 """
@@ -16,15 +16,15 @@ import pandas as pd
 from scipy import stats as sps
 
 from core.errors import HardpairsError
-from core.runs.compare_tables import pair_display, pruning_comparisons_html
-from core.runs.folder import list_runs, read_run_json
+from core.reports.compare_tables import pair_display, pruning_comparisons_html
+from core.rundir.folder import list_runs, read_run_json
 
 GROUP_KEYS = ["dataset", "loss_mode", "prune_score", "prune_ratio"]
 UNPRUNED = "none"
 #: States whose run gets a ``note`` (its message) in the tables; unreadable runs join no group.
 NOTED_STATES = ("unreadable", "interrupted")
 BASELINE_SCORE = "random"
-#: the paired pruning comparisons for the HTML report live in core.runs.compare_tables (re-exported here)
+#: the paired pruning comparisons for the HTML report live in core.reports.compare_tables (re-exported here)
 __all__ = ["pair_display", "pruning_comparisons_html"]
 SETTINGS_KEYS = (
     "preset",

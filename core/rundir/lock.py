@@ -4,7 +4,7 @@ SIGTERM flag (:func:`stop_on_sigterm`) that trainers and analyses poll.
 A trainer (``train``, ``train --resume``, ``prune --train``, ``import``) holds the lock for its whole
 life, including the probe and the analyses after training; the kernel releases it when the process
 dies, even by ``kill -9``. So a run whose ``status.json`` says "running" while its lock is free
-was interrupted (:func:`lock_is_held` is what ``core.runs.folder.run_summary`` asks).
+was interrupted (:func:`lock_is_held` is what ``core.rundir.folder.run_summary`` asks).
 
 The lock file holds the holder's ``{"pid", "since", "command"}`` (rewritten in place, never
 replaced: a new inode would be a second lock). It is never deleted, except by the invocation that

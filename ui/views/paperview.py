@@ -8,11 +8,11 @@ from typing import Any
 import streamlit as st
 
 from core.io import read_json
-from core.runs.paper import beside_paper
+from core.paper.numbers import beside_paper
 
 
 def paper_table(run_dirs: list[str | Path]) -> Any:
-    """The :func:`core.runs.paper.beside_paper` frame of these run folders (their ``metrics.json``)."""
+    """The :func:`core.paper.numbers.beside_paper` frame of these run folders (their ``metrics.json``)."""
     runs = {Path(d).name: read_json(Path(d) / "metrics.json", {}) or {} for d in run_dirs}
     return beside_paper(runs)
 

@@ -11,9 +11,9 @@ Layout of one run folder (``<runs_root>/<run_id>/``)::
                        epoch, epochs, step, steps, loss, images_per_s, eta_s,
                        flagged_share, message, pid, updated (unix time)
     progress.jsonl     one JSON object per logged epoch
-    .lock              the trainer's fcntl lock (core.runs.lock), held while it runs
+    .lock              the trainer's fcntl lock (core.rundir.lock), held while it runs
     log.txt            human-readable log, one timestamped line per message
-                       (written only by core.runs.log.run_log)
+                       (written only by core.io.run_log)
     checkpoints/last.pt   the one checkpoint: the latest epoch (rewritten atomically every
                        ``checkpoint_every`` epochs and at the end; resume starts from it)
     features.npz       train (N, D) float32, test (M, D) float32, y_train (N,) int64,
@@ -37,17 +37,8 @@ from typing import Any
 import numpy as np
 
 from core.errors import HardpairsError
-from core.io import REPO_ROOT as REPO_ROOT  # re-exported: the helpers live in core.io (bottom layer)
-from core.io import append_jsonl as append_jsonl
-from core.io import atomic_write_bytes as atomic_write_bytes
-from core.io import read_json as read_json
-from core.io import read_json_line as read_json_line
-from core.io import read_jsonl as read_jsonl
-from core.io import save_npy as save_npy
-from core.io import save_npz as save_npz
-from core.io import write_csv as write_csv
-from core.io import write_json as write_json
-from core.runs.lock import lock_is_held
+from core.io import REPO_ROOT, read_json, write_json
+from core.rundir.lock import lock_is_held
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
 
