@@ -2,15 +2,18 @@
 
 ``GLOSSARY`` maps a term to ``(group, definition)``; groups are ``score``, ``loss mode``, ``knob``,
 ``pairs``, ``theory`` and ``statistics`` (``GROUPS``). Every definition was checked against the code
-that computes it: scores ``core/analysis/scores.py``, loss modes ``core/training/loss.py`` /
+that computes it: scores ``core/analysis/scores.py`` (their definitions are the ``help`` of
+``core/analysis/scoretable.py``, read from there), loss modes ``core/training/loss.py`` /
 ``hardneg.py`` / ``lossmodes.py``, alpha/beta/gamma ``core/analysis/theory.py``, bounds
 ``core/analysis/bounds.py``, pairs ``core/analysis/pairs.py``. Loss-mode terms are the mode names of
 ``core.training.lossmodes`` with the suffix `` (loss)`` where a score has the same name (``margin``).
 :func:`markdown` renders a group for the README (``tests/test_glossary.py`` checks the README holds it).
-Pure data: no imports beyond the standard library.
+Pure data: no imports beyond the standard library and the (equally pure) score table.
 """
 
 from __future__ import annotations
+
+from core.analysis.scoretable import SCORES
 
 GROUPS = ("score", "loss mode", "knob", "pairs", "theory", "statistics")
 HEADINGS = {
@@ -22,44 +25,9 @@ HEADINGS = {
     "statistics": "Statistics",
 }
 
-_S = "s = cosine similarity of L2-normalised pre-projector features"
-
 GLOSSARY: dict[str, tuple[str, str]] = {
-    # --- per-sample scores (core/analysis/scores.py); higher = more difficult, pruning removes the highest
-    "band": (
-        "score",
-        "Label-free. The share of a sample's pairs (with every other training sample) whose similarity lies in the "
-        "paper's band Sim_posLow <= s < Sim_posHigh. The thresholds are dataset-level (Eq. 12 lifted from a batch "
-        "to the whole set): sort the similarities of all pairs in descending order; Sim_posHigh is the value at "
-        f"position pos_high, Sim_posLow the one at position pos_low (fractions of the list; {_S}).",
-    ),
-    "cross_class": (
-        "score",
-        "Needs labels. Mean similarity to the k nearest samples of other classes minus the mean similarity to the "
-        "k nearest samples of its own class (a missing side counts as -1). High = closer to other classes than to "
-        "its own, e.g. an image that mixes two classes.",
-    ),
-    "margin": (
-        "score",
-        "Needs labels. 1 - (p_top1 - p_top2) of a linear probe's class probabilities (fitted on the same features "
-        "and labels, App. A.5): a small gap between the two most likely classes = a sample on a decision boundary.",
-    ),
-    "prototype": (
-        "score",
-        "Label-free. Spherical k-means prototypes (as many as classes; round(1/pos_high) without labels) "
-        "are fitted on the features; the score is "
-        "c2 - c1, the cosine to the 2nd-nearest prototype minus the cosine to the nearest (always <= 0). Near 0 = "
-        "the sample sits on the boundary between two prototypes.",
-    ),
-    "random": (
-        "score",
-        "Uniform random numbers in [0, 1) (seeded): the baseline that a pruning score must beat at the same ratio.",
-    ),
-    "mixed": (
-        "score",
-        "Not a score but the ground truth of Mixed-omega data: 1 for the training images replaced by a pixel mix "
-        "of two classes, else 0. The AUROC of a score against it says how well the score finds them.",
-    ),
+    # --- per-sample scores: the rows of core/analysis/scoretable.py; higher = more difficult
+    **{score.name: ("score", score.help) for score in SCORES},
     # --- loss modes (core/training/lossmodes.py; formulas in loss.py, hardneg.py)
     "baseline": (
         "loss mode",

@@ -2,7 +2,8 @@
 accuracy vs pruning ratio per score (random baseline dashed), paired tests of each pruned run against
 its parent and random pruning, "Repeat over seeds 0–2", and the reviewer export (HTML + CSV).
 
-The numbers come from core.reports.compare and core.reports.report (pure, tested); `python -m core compare`
+The numbers come from core.reports.compare and core.reports.report_tables (pure, tested; one record loader,
+core.reports.records, and one grouping rule, compare.group_table); `python -m core compare`
 and `python -m core report` print/write the same.
 """
 
@@ -12,9 +13,11 @@ import time
 
 import streamlit as st
 
+from core.figures import accuracy
 from core.jobs import queue as jobs
-from core.reports import compare, report
-from core.reports.compare_tables import PAIR_CAPTION, pair_display
+from core.reports import compare, report, report_tables
+from core.reports.compare_tables import PAIR_CAPTION, group_display, pair_display
+from core.reports.records import load_records
 from core.reports.repeat import repeat_plan
 from ui.feedback import command_text, empty_state, guard, show_command
 from ui.frame import leave_legacy_pages_mode, runs_folder
@@ -33,7 +36,7 @@ st.caption(
 )
 
 with guard("Comparing runs"):
-    records = report.collect(runs_folder())
+    records = load_records(runs_folder())
     unreadable = [r for r in records if r["state"] == "unreadable"]
     if unreadable:
         st.warning(
@@ -41,9 +44,8 @@ with guard("Comparing runs"):
             + "; ".join(f"`{r['run_id']}` — {r['message']}" for r in unreadable),
             icon=":material/broken_image:",
         )
-    table = report.runs_table(records)
-    crecords = compare.load_records(runs_folder())
-    groups = compare.group_table(crecords)
+    table = report_tables.runs_table(records)
+    groups = compare.group_table(records)
     if groups.empty:
         empty_state(
             "No run has probe accuracies yet. Train one on the **Runs** page; runs appear here "
@@ -72,16 +74,18 @@ with guard("Comparing runs"):
         st.caption(line)
 
     st.subheader("Accuracy over seeds")
-    st.dataframe(cv.group_view(shown), hide_index=True, key="compare_summary")
+    st.dataframe(group_display(shown), hide_index=True, key="compare_summary")
     paper_expander(runs_folder(), [str(r["run_id"]) for r in records])
 
-    panels = report.curve_panels(shown)
+    panels = report_tables.curve_panels(shown)
     st.caption((cv.AXIS_ZOOMED if zoom else cv.AXIS_FROM_ZERO) + " " + cv.ERROR_BARS)
     if panels:
         st.subheader("Accuracy vs pruning ratio")
         names = panel_choices(panels)
         panel = names[st.selectbox("Dataset · loss mode of the retrains", list(names), key="compare_panel")]
-        fig = cv.ratio_figure(shown, panel[0], panel[1], metric, zoom)
+        fig = accuracy.ratio_figure(
+            shown, panel[0], panel[1], metric, zoom, unpruned=compare.UNPRUNED, baseline=compare.BASELINE_SCORE
+        )
         st.plotly_chart(fig, key="compare_curve", config={"displaylogo": False})
         if not has_random_baseline(shown, *panel):
             st.caption(
@@ -94,10 +98,11 @@ with guard("Comparing runs"):
             "against the pruning ratio here.",
             icon=":material/info:",
         )
-    if (shown["prune_score"] == report.UNPRUNED).any():
-        st.plotly_chart(cv.bars_figure(shown, metric, zoom), key="compare_bars", config={"displaylogo": False})
+    if (shown["prune_score"] == compare.UNPRUNED).any():
+        fig = accuracy.bars_figure(shown, metric, zoom, unpruned=compare.UNPRUNED)
+        st.plotly_chart(fig, key="compare_bars", config={"displaylogo": False})
 
-    deltas = report.parent_deltas(table)
+    deltas = report_tables.parent_deltas(table)
     deltas = deltas[deltas["dataset"].isin(chosen)]
     if not deltas.empty:
         st.subheader("Change vs the unpruned parent")
@@ -112,7 +117,7 @@ with guard("Comparing runs"):
             },
         )
 
-    pairs = compare.pair_table(crecords)
+    pairs = compare.pair_table(records)
     pairs = pairs[pairs["dataset"].isin(chosen)]
     if not pairs.empty:
         st.subheader("Paired tests: pruned run vs parent and vs random pruning")
@@ -126,7 +131,7 @@ with guard("Comparing runs"):
     if choices:
         st.subheader("Repeat over seeds 0–2")
         label = st.selectbox("Configuration", list(choices), key="compare_repeat_group")
-        plan = repeat_plan(choices[label], crecords, runs_folder())
+        plan = repeat_plan(choices[label], records, runs_folder())
         st.code("\n".join(command_text(j.argv) for j in plan) or "# nothing to run", language="bash")
         if st.button("Repeat over seeds 0–2", key="compare_repeat", disabled=not plan):
             queued = [jobs.submit(j.argv, j.kind, run_dir=j.run_dir) for j in plan]
@@ -146,8 +151,15 @@ with guard("Comparing runs"):
             "description",
             "compare_html",
         ),
-        ("Summary CSV (over seeds)", report.summary_csv(records), "summary", "csv", "table_chart", "compare_csv"),
-        ("Per-run CSV", report.runs_csv(records), "runs", "csv", "table_rows", "compare_runs_csv"),
+        (
+            "Summary CSV (over seeds)",
+            report_tables.summary_csv(records),
+            "summary",
+            "csv",
+            "table_chart",
+            "compare_csv",
+        ),
+        ("Per-run CSV", report_tables.runs_csv(records), "runs", "csv", "table_rows", "compare_runs_csv"),
     )
     for col, (label, data, name, ext, icon, key) in zip(st.columns(len(downloads)), downloads, strict=True):
         col.download_button(

@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.analysis.embedmap import map_paths, merge_parent_child
+from core.analysis.embedmap import merge_parent_child
+from core.figures.maps import map_figure, parent_child_figures, size_from_score
 from core.io import read_json
+from core.rundir.featurefile import feature_labels, features_mtime
+from core.runs.maps import map_paths
 from ui.feedback import command_text, guard, show_command
-from ui.figures import parent_child_figures, size_from_score
 from ui.frame import selected_run_or_hint
 from ui.jobbutton import job_button
-from ui.mapfigure import map_figure
 from ui.readers import class_names, read_csv_cached, read_npy, run_json
 from ui.tagging import tag_widget
 from ui.thumbs import GRID_BORDER, image_grid, thumbs_for
@@ -47,17 +48,16 @@ CHART_KEY = "emb_map"
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _labels(features_path: str, mtime: float) -> np.ndarray:
-    with np.load(features_path) as data:
-        return np.asarray(data["y_train"], dtype=np.int64)
+def _labels(run_dir: str, mtime: float) -> np.ndarray | None:
+    return feature_labels(run_dir)
 
 
 def _run_labels(run_dir: Path, scores: pd.DataFrame | None) -> np.ndarray | None:
-    """(N,) int64 labels by sample id, from scores.csv or features.npz."""
+    """(N,) int64 labels by sample id, from scores.csv or the run's features (either format)."""
     if scores is not None and {"index", "label"} <= set(scores.columns):
         return labels_by_id(scores)
-    path = run_dir / "features.npz"
-    return _labels(str(path), path.stat().st_mtime) if path.exists() else None
+    mtime = features_mtime(run_dir)
+    return None if mtime is None else _labels(str(run_dir), mtime)
 
 
 def _map_frame(run_dir: Path) -> tuple[pd.DataFrame | None, str]:
@@ -66,9 +66,7 @@ def _map_frame(run_dir: Path) -> tuple[pd.DataFrame | None, str]:
     frame = read_csv_cached(csv_path)
     if frame is None:
         return None, ""
-    feats = run_dir / "features.npz"
-    features_mtime = feats.stat().st_mtime if feats.exists() else None
-    return frame, map_staleness(features_mtime, read_json(meta_path, {}) or {})
+    return frame, map_staleness(features_mtime(run_dir), read_json(meta_path, {}) or {})
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -162,7 +160,7 @@ def _parent_child(run_dir: Path, labels, names) -> None:
             show_command(argv)
             job_button(f"Compute the map of {d.name}", argv, kind="umap", key=f"emb_job_{d.name}", primary=False)
         return
-    # the cached CSVs only: core.analysis.embedmap.parent_child_maps would re-validate both maps against
+    # the cached CSVs only: core.runs.maps.run_map would re-validate both maps against
     # the features (and recompute UMAP on a miss), which must not happen in the script thread
     maps = merge_parent_child(
         read_csv_cached(map_paths(parent_dir, 2)[0]),

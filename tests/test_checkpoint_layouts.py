@@ -143,11 +143,11 @@ LAYOUTS = [
     "lightly_sequential_resnet18",
     "lightly_in_lightning",
     "solo_learn_resnet18_cifar",
-    "solo_learn_resnet50_cifar",
+    pytest.param("solo_learn_resnet50_cifar", marks=_SLOW),  # ResNet-50: the 18s cover the layout in the fast tier
     "torchvision_resnet18",
-    "torchvision_resnet50",
+    pytest.param("torchvision_resnet50", marks=_SLOW),  # ResNet-50: the 18s cover the layout in the fast tier
     "timm_resnet18",
-    "timm_resnet50",
+    pytest.param("timm_resnet50", marks=_SLOW),  # ResNet-50: the 18s cover the layout in the fast tier
     "solo_learn_with_namespace_hparams",
     "dino_training_checkpoint_resnet18",
     "torch_save_whole_model",

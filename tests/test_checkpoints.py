@@ -205,17 +205,17 @@ def test_probe_rewrites_an_unreadable_features_file(tiny_run, tmp_path, capsys):
     import numpy as np
 
     from core.cli import main
-    from core.rundir.folder import load_features
+    from core.rundir.featurefile import open_features
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    good = load_features(run)
+    good = np.array(open_features(run)["train"])  # a copy: the file is overwritten below
     (run / "features.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(HardpairsError) as err:
-        load_features(run)
+        open_features(run)
     assert str(err.value).startswith(f"{run / 'features.npz'} is unreadable (")
     assert f"re-extract it with `python -m core probe --run-dir {run}`" in str(err.value)
     assert main(["score", "--run-dir", str(run), "--force"]) == 2
     assert "features.npz is unreadable" in json.loads(capsys.readouterr().out.splitlines()[-1])["error"]
     assert main(["probe", "--run-dir", str(run)]) == 0  # the advice works: probe extracts them again
-    np.testing.assert_allclose(load_features(run)["train"], good["train"], atol=1e-5)
+    np.testing.assert_allclose(open_features(run)["train"], good, atol=1e-5)

@@ -10,6 +10,7 @@ from scipy.stats import binomtest
 from core.analysis.stats import seed_summary
 from core.io import save_npz, write_json
 from core.reports import compare, repeat
+from core.reports.records import load_records
 from tests.helpers import fake_run, run_cli
 
 M = 200
@@ -51,7 +52,7 @@ def family(runs_root):
 
 
 def test_groups_have_mean_std_interval_and_seed_list(family):
-    groups = compare.group_table(compare.load_records(family)).set_index("prune_score")
+    groups = compare.group_table(load_records(family)).set_index("prune_score")
     base = groups.loc["none"]
     ref = seed_summary([0.90, 0.88])
     assert base["n"] == 2 and base["seeds"] == [0, 1] and base["seeds_text"] == "seeds 0, 1 (n=2)"
@@ -63,7 +64,7 @@ def test_groups_have_mean_std_interval_and_seed_list(family):
 
 
 def test_pruned_child_vs_parent_and_random_paired_tests(family):
-    pairs = compare.pair_table(compare.load_records(family), n_boot=2000)
+    pairs = compare.pair_table(load_records(family), n_boot=2000)
     lin = pairs[pairs["metric"] == "linear"].set_index(["run_id", "against"])
     vs_parent = lin.loc[("band-s0", "parent")]
     # band is right on samples 10..19 where the parent is wrong, and never the reverse: b = 10, c = 0
@@ -81,7 +82,7 @@ def test_pruned_child_vs_parent_and_random_paired_tests(family):
 def test_within_noise_when_two_images_differ(runs_root):
     p = run(runs_root, "p", 0, preds(20))
     run(runs_root, "c", 0, preds(20, offset=2), parent=str(p), score="band", ratio=0.1)
-    row = compare.pair_table(compare.load_records(runs_root), n_boot=2000).iloc[0]
+    row = compare.pair_table(load_records(runs_root), n_boot=2000).iloc[0]
     assert (row["b"], row["c"]) == (2, 2) and row["mcnemar_p"] == 1.0
     assert row["ci_low"] < 0 < row["ci_high"] and row["verdict"] == "within noise"
 
@@ -89,7 +90,7 @@ def test_within_noise_when_two_images_differ(runs_root):
 def test_missing_predictions_say_how_to_make_them(runs_root):
     p = run(runs_root, "old", 0, preds(20), with_preds=False)
     run(runs_root, "kid", 0, preds(10), parent=str(p), score="band", ratio=0.3)
-    row = compare.pair_table(compare.load_records(runs_root)).iloc[0]
+    row = compare.pair_table(load_records(runs_root)).iloc[0]
     assert pd.isna(row["verdict"]) and pd.isna(row["mcnemar_p"])
     assert row["note"] == f"no per-sample predictions: re-probe with `python -m core probe --run-dir {p}`"
 
@@ -98,7 +99,7 @@ def test_protocol_mismatch_is_flagged_and_splits_groups(runs_root):
     p = run(runs_root, "p", 0, preds(20), protocol="lbfgs")
     run(runs_root, "p1", 1, preds(20), protocol="paper")
     run(runs_root, "c", 0, preds(10), parent=str(p), score="band", ratio=0.3, protocol="paper")
-    records = compare.load_records(runs_root)
+    records = load_records(runs_root)
     groups = compare.group_table(records)
     assert sorted(groups[groups["prune_score"] == "none"]["probe"]) == [
         "lbfgs · kNN k=20 t=0.07",
@@ -123,7 +124,7 @@ def test_compare_cli_prints_the_tables(family, capsys):
 
 
 def test_repeat_plan_queues_the_missing_seeds(family):
-    records = compare.load_records(family)
+    records = load_records(family)
     groups = {g["prune_score"]: g for g in compare.group_table(records).to_dict(orient="records")}
     base_plan = repeat.repeat_plan(groups["none"], records, family)
     assert [j.argv for j in base_plan] == [
@@ -147,17 +148,17 @@ def test_repeat_plan_queues_the_missing_seeds(family):
 
 
 def test_report_fragment_and_summary_intervals(family):
-    from core.reports import report_tables
+    from core.reports.compare_tables import group_display, pruning_comparisons_html
     from tests.test_report import html_tables
 
-    records = report_tables.collect(family)
-    frag = report_tables.pruning_comparisons_html(records, n_boot=500)
+    records = load_records(family)
+    frag = pruning_comparisons_html(records, n_boot=500)
     table = html_tables(frag)[0]
     row = table[(table["run"] == "band-s0") & (table["vs"] == "random") & (table["probe"] == "linear")].iloc[0]
     assert row["verdict"] == "better" and row["Δ (pp)"] == "+15.00" and row["McNemar p"] == "1.86e-09"
     assert "within noise" in frag and "<h2>Pruning comparisons</h2>" in frag
-    assert "No pruned run" in report_tables.pruning_comparisons_html([])
-    shown = report_tables.summary_display(report_tables.group_runs(report_tables.runs_table(records)))
+    assert "No pruned run" in pruning_comparisons_html([])
+    shown = group_display(compare.group_table(records))
     base = shown[shown["prune score"] == "none"].iloc[0]
     ref = seed_summary([0.90, 0.88])
     assert base["linear 95% CI"] == f"[{100 * ref.ci_low:.2f}, {100 * ref.ci_high:.2f}]"

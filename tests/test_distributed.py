@@ -266,6 +266,7 @@ def test_global_batchnorm_is_batchnorm_without_a_process_group():
     torch.testing.assert_close(conv[1].running_var, plain.running_var, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_compile_failure_falls_back_to_eager_with_identical_training(tmp_path, monkeypatch):
     from core.data.sources import load_dataset
     from core.training.config import make_config

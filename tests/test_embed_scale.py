@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.figures.maps import map_figure
 from tests.test_app_pages import digits, runs  # noqa: F401 - the page fixtures
-from ui.mapfigure import map_figure
 from ui.views.embedview import (
     PAGE_DESCRIPTION,
     density,

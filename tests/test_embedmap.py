@@ -1,9 +1,11 @@
-"""UMAP maps: kNN hand-off to umap-learn, repeatability, the run-folder cache, Procrustes
-alignment, the parent/child view and the ``umap`` CLI."""
+"""UMAP maps: kNN hand-off to umap-learn, repeatability, the run-folder cache (the one cache rule),
+Procrustes alignment, the parent/child view and the ``umap`` CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,8 @@ from core.analysis import embedmap as em
 from core.analysis.neighbors import knn, l2_normalise
 from core.errors import HardpairsError
 from core.io import save_npz, write_json
+from core.rundir.cache import features_fingerprint
+from core.runs import maps
 from tests.helpers import run_cli
 
 FAST = dict(n_epochs=60)
@@ -84,27 +88,28 @@ def test_subset_indices_seeded_sorted_unique():
     assert em.effective_epochs(5_000, em.MapConfig(n_epochs=7)) == 7
 
 
-def test_map_for_run_caches_and_invalidates(tmp_path):
+def test_run_map_caches_and_invalidates(tmp_path):
     x, _ = _clustered()
     run = _make_run(tmp_path / "r", x)
     cfg = em.MapConfig(subset=200, **FAST)
-    first = em.compute_or_load_map(run, cfg)
+    first = maps.run_map(run, cfg)
     assert not first.cached and first.path.name == "umap_2d.csv"
     on_disk = pd.read_csv(run / "umap_2d.csv")
     assert list(on_disk.columns) == ["index", "x", "y"] and len(on_disk) == 200
     assert np.array_equal(on_disk["index"].to_numpy(), em.subset_indices(300, cfg))
     meta = json.loads((run / "umap_2d.json").read_text())
-    assert meta["params"]["subset"] == 200 and meta["features_sha1"] == em.features_sha1(x)
-    second = em.compute_or_load_map(run, cfg)
+    assert meta["params"]["subset"] == 200 and meta["features_sha1"] == features_fingerprint(run)
+    second = maps.run_map(run, cfg)  # unchanged features and parameters: a hit
     assert second.cached
     pd.testing.assert_frame_equal(first.frame, second.frame)
     # the stored layout is the one umap_embedding gives for the same rows
     expect = em.umap_embedding(x[em.subset_indices(300, cfg)], cfg)
     assert np.allclose(second.frame[["x", "y"]].to_numpy(), expect, atol=1e-6)
     # another parameter, a damaged CSV, or new features: recomputed
-    assert not em.compute_or_load_map(run, em.MapConfig(subset=200, min_dist=0.5, **FAST)).cached
+    other = em.MapConfig(subset=200, min_dist=0.5, **FAST)
+    assert not maps.run_map(run, other).cached and maps.run_map(run, other).cached
     (run / "umap_2d.csv").write_text("index,x,y\n0,1,2\n")
-    assert not em.compute_or_load_map(run, em.MapConfig(subset=200, min_dist=0.5, **FAST)).cached
+    assert not maps.run_map(run, other).cached
     save_npz(
         run / "features.npz",
         train=x * 2 + 1,
@@ -112,13 +117,48 @@ def test_map_for_run_caches_and_invalidates(tmp_path):
         y_train=np.zeros(300, np.int64),
         y_test=np.zeros(10, np.int64),
     )
-    assert not em.compute_or_load_map(run, em.MapConfig(subset=200, min_dist=0.5, **FAST)).cached
+    assert not maps.run_map(run, other).cached
+    assert json.loads((run / "umap_2d.json").read_text())["features_sha1"] == features_fingerprint(run)
+
+
+def test_a_sidecar_of_the_old_key_meaning_is_recomputed(tmp_path):
+    """A map cached before the one cache rule (``features_sha1`` = the train array's sha1) is a miss, not an error."""
+    from core.store import array_sha1
+
+    x, _ = _clustered(n=120)
+    run = _make_run(tmp_path / "r", x)
+    cfg = em.MapConfig(**FAST)
+    (run / "umap_2d.csv").write_bytes(b"index,x,y\n0,1,2\n")
+    csv_sha1 = hashlib.sha1(b"index,x,y\n0,1,2\n").hexdigest()  # a valid CSV: only the key's meaning differs
+    params = asdict(cfg) | {"include_sha1": None}
+    old = {"params": params, "features_sha1": array_sha1(x), "csv_sha1": csv_sha1, "created": 1.0}
+    write_json(run / "umap_2d.json", old)
+    res = maps.run_map(run, cfg)
+    assert not res.cached and len(res.frame) == 120 and maps.run_map(run, cfg).cached
+    write_json(run / "umap_2d.json", ["not", "a", "record"])  # a foreign sidecar: recomputed as well
+    assert not maps.run_map(run, cfg).cached
+
+
+def test_every_analysis_records_the_same_features_key(tmp_path):
+    """scores.json, theory.json and the map's sidecar all store the one fingerprint of the run's features."""
+    from core.runs.analysis import scores_for_run
+    from core.runs.theory import theory_for_run
+
+    x, labels = _clustered(n=200)
+    run = _make_run(tmp_path / "r", x)
+    save_npz(run / "features.npz", train=x, test=x[:50], y_train=labels, y_test=labels[:50])
+    key = features_fingerprint(run)
+    maps.run_map(run, em.MapConfig(**FAST))
+    scores_for_run(run)
+    theory_for_run(run, max_pairs=10_000)
+    for name in ("umap_2d.json", "scores.json", "theory.json"):
+        assert json.loads((run / name).read_text())["features_sha1"] == key, name
 
 
 def test_three_d_map_file(tmp_path):
     x, _ = _clustered(n=120)
     run = _make_run(tmp_path / "r", x)
-    frame = em.map_for_run(run, em.MapConfig(n_components=3, **FAST))
+    frame = maps.run_map(run, em.MapConfig(n_components=3, **FAST)).frame
     assert list(frame.columns) == ["index", "x", "y", "z"] and (run / "umap_3d.csv").exists()
     assert np.array_equal(frame["index"].to_numpy(), np.arange(120))
 
@@ -141,17 +181,17 @@ def test_parent_child_maps(tmp_path):
     keep = np.arange(0, 150, 3)
     child = _make_run(tmp_path / "child", x * 1.5 + 0.01, parent="parent", keep=keep)
     cfg = em.MapConfig(**FAST)
-    both = em.parent_child_maps(child, cfg)
+    pmap, raw = maps.run_map(parent, cfg).frame, maps.run_map(child, cfg).frame
+    both = em.merge_parent_child(pmap, raw, np.load(child / "keep.npy"))
     assert list(both.columns) == ["index", "x_parent", "y_parent", "x_child", "y_child", "kept"]
     assert len(both) == 150 and both["kept"].sum() == len(keep)
     assert set(both.loc[both["kept"], "index"]) == set(keep.tolist())
-    pmap = em.map_for_run(parent, cfg)
     assert np.allclose(both[["x_parent", "y_parent"]].to_numpy(), pmap[["x", "y"]].to_numpy())
-    raw = em.map_for_run(child, cfg)[["x", "y"]].to_numpy()
     aligned = both[["x_child", "y_child"]].to_numpy()
-    assert np.allclose(aligned, em.align_to_parent(raw, pmap[["x", "y"]].to_numpy()), atol=1e-5)
-    with pytest.raises(HardpairsError, match="not a pruned run"):
-        em.parent_child_maps(parent, cfg)
+    expect = em.align_to_parent(raw[["x", "y"]].to_numpy(), pmap[["x", "y"]].to_numpy())
+    assert np.allclose(aligned, expect, atol=1e-5)
+    unaligned = em.merge_parent_child(pmap, raw, keep, align=False)
+    assert np.allclose(unaligned[["x_child", "y_child"]].to_numpy(), raw[["x", "y"]].to_numpy())
 
 
 def test_umap_cli(tmp_path, capsys):

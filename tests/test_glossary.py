@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.analysis.scores import FREE_SCORES, LABEL_SCORES
+from core.analysis.scoretable import SCORE_NAMES, SCORES
 from core.glossary import GLOSSARY, GROUPS, define, markdown, terms
 from core.training.lossmodes import LOSS_MODES
 
@@ -27,7 +27,8 @@ def test_readme_glossary_is_generated_from_core_glossary():
 
 def test_every_score_loss_mode_and_bound_is_defined_once():
     defined = set(terms())
-    assert set(LABEL_SCORES + FREE_SCORES) <= set(terms("score"))
+    assert terms("score") == list(SCORE_NAMES)  # the score table's rows, in its order, with its help
+    assert all(define(s.name) == s.help for s in SCORES)
     modes = {m if m not in defined or GLOSSARY[m][0] == "loss mode" else f"{m} (loss)" for m in LOSS_MODES}
     assert modes <= set(terms("loss mode")), modes - set(terms("loss mode"))
     assert {"alpha", "beta", "gamma", "error bound", "removal threshold"} <= set(terms("theory"))

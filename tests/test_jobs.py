@@ -75,6 +75,17 @@ def test_job_runs_records_exit_and_result(root):
     assert done.started is not None and done.ended >= done.started
 
 
+def test_a_launcher_replaces_process_starts_inside_its_block_only(root):
+    asked: list[Path] = []
+    with jobs.using_launcher(asked.append):
+        job = jobs.submit(py("print('ran')"), "pairs", raw=True, root=root)
+        assert jobs.poll(root)[0].state == "queued"  # the launcher wrote no launch.json: nothing runs
+    assert asked == [Path(job.job_dir)] * 2  # asked by submit, then by poll
+    jobs.poll(root)  # outside the block the default launcher starts the wrapper process
+    done = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "done" and j, what="job done")
+    assert "ran" in jobs.log_tail(done)
+
+
 def test_core_command_uses_this_interpreter(root):
     job = jobs.submit(["runs"], "runs", root=root)
     assert job.argv[:3] == (sys.executable, "-m", "core")
@@ -105,11 +116,13 @@ def test_cancel_queued_job_never_starts(root, tmp_path):
     gate = tmp_path / "gate"
     first = jobs.submit(gated(gate), "train", raw=True, root=root)
     second = jobs.submit(py("print('must not run')"), "train", raw=True, root=root)
+    third = jobs.submit(py("print('third')"), "train", raw=True, root=root)
     cancelled = jobs.cancel(second.job_id, root)
     assert cancelled.state == "cancelled" and "before it started" in cancelled.message
     gate.touch()
-    wait_for(lambda: state_of(first.job_id, root) == "done", what="first job done")
-    time.sleep(0.5)
+    # the heavy slot passes in submit order: the third job can only run once the queue went past the second
+    wait_for(lambda: state_of(third.job_id, root) == "done", what="third job done")
+    assert state_of(first.job_id, root) == "done"
     job = jobs.get_job(second.job_id, root)
     assert job.state == "cancelled" and job.started is None
     assert "must not run" not in jobs.log_tail(job)
@@ -262,7 +275,8 @@ def test_two_submits_at_once_are_two_jobs_run_one_at_a_time(root, tmp_path):
     for t in threads:
         t.join()
     assert len({j.job_id for j in made}) == 2
-    time.sleep(1.0)
+    # both submits returned, so the queue has decided; wait until one command really runs
+    wait_for(lambda: any("started" in jobs.log_tail(jobs.get_job(j.job_id, root)) for j in made), what="one started")
     states = sorted(state_of(j.job_id, root) for j in made)
     assert states == ["queued", "running"]
     assert jobs.counts(jobs.list_jobs(root)) == {"running": 1, "queued": 1}
@@ -317,8 +331,8 @@ def test_planted_job_is_never_run_by_listing_or_poll(root, tmp_path):
     assert jobs.poll(root) == []
     assert jobs.start_queued(root) == 0
     real = jobs.submit(py("print('real')"), "train", raw=True, root=root)  # a real submit starts only its own job
+    # the planted job is older and heavy: had the queue taken it, it would have run (and ended) before this one
     wait_for(lambda: state_of(real.job_id, root) == "done", what="real job done")
-    time.sleep(0.5)
     assert not marker.exists() and not (planted / "launch.json").exists()
     with pytest.raises(HardpairsError, match="no job"):
         jobs.get_job(planted.name, root)
@@ -337,11 +351,12 @@ def test_edited_job_json_is_not_run(root, tmp_path):
     spec = json.loads((Path(second.job_dir) / "job.json").read_text())
     spec["argv"] = py(f"open({str(marker)!r}, 'w').write('ran')")
     (Path(second.job_dir) / "job.json").write_text(json.dumps(spec))
+    third = jobs.submit(py("print('third')"), "train", raw=True, root=root)
     gate.touch()
-    wait_for(lambda: state_of(first.job_id, root) == "done", what="first done")
-    time.sleep(1.0)
-    assert not marker.exists()
-    assert [j.job_id for j in jobs.list_jobs(root)] == [first.job_id]
+    # the heavy slot passes in submit order: the third job runs only once the queue went past the second
+    wait_for(lambda: state_of(third.job_id, root) == "done", what="third done")
+    assert not marker.exists() and not (Path(second.job_dir) / "launch.json").exists()
+    assert [j.job_id for j in jobs.list_jobs(root)] == [third.job_id, first.job_id]  # newest first
 
 
 @pytest.mark.parametrize("flag", ["--log", "--cancel"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from core.analysis.probe import ProbeConfig, fit_linear_probe, knn_accuracy, linear_probe_accuracy
+from core.analysis.probe import ProbeConfig, fit_linear_probe, knn_predict, linear_probe_accuracy
 from core.errors import HardpairsError
 
 
@@ -66,6 +66,11 @@ def brute_knn_acc(xt, yt, xs, ys, k, t):
             votes[yt[j]] += np.exp(s[i, j] / t)
         correct += votes.argmax() == ys[i]
     return correct / len(xs)
+
+
+def knn_accuracy(x_train, y_train, x_test, y_test, k=20, t=0.07):
+    """Top-1 accuracy of ``core.analysis.probe.knn_predict`` (the product's kNN vote)."""
+    return float((knn_predict(x_train, y_train, x_test, k=k, t=t) == np.asarray(y_test)).mean())
 
 
 def test_knn_accuracy_matches_brute_force():

@@ -9,7 +9,57 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.paper.recipes import RECIPES_DIR, list_recipes, load_recipe, row_config, tiny_config, tiny_prune, tiny_step
+from core.paper.recipes import RECIPES_DIR, Row, list_recipes, load_recipe, row_config
+from core.training.config import TrainConfig
+
+#: TrainConfig overrides of a tiny step (CPU-sized: a small CNN on 16 px images, a 16-key MoCo queue)
+TINY_STEP = {"epochs": 1, "batch_size": 8, "arch": "small_cnn", "out_size": 16, "queue_size": 16, "device": "cpu"}
+
+
+def tiny_config(row: Row) -> TrainConfig:
+    """A train row's config with its dataset's paper values and :data:`TINY_STEP` on top (no data is loaded)."""
+    from core.training.presets import PAPER_KEYS, dataset_key
+
+    cfg = row_config(row)
+    key = dataset_key(cfg.dataset)
+    origin = {"preset_from": key} if key in PAPER_KEYS and cfg.preset_from is None else {}
+    values = {**cfg.to_dict(), **TINY_STEP, **origin, "image_size": None}
+    return TrainConfig.from_dict({k: v for k, v in values.items() if k != "created"})
+
+
+def tiny_step(cfg: TrainConfig, seed: int = 0) -> float:
+    """One real optimisation step of ``cfg`` on generated (16, 3, 16, 16) views of 8 images in 4 classes; its loss."""
+    import torch
+
+    from core.training.moco import MoCoState
+    from core.training.step import StepContext, augment_config, optimise_step, prepare_model
+
+    torch.manual_seed(seed)
+    device = torch.device("cpu")
+    model, forward, opt = prepare_model(cfg, 3, device)
+    moco = MoCoState(model, cfg.queue_size, cfg.moco_momentum, seed) if cfg.method == "moco" else None
+    mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
+    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, moco=moco, model=model)
+    y = torch.arange(8) % 4
+    loss, _, _ = optimise_step(ctx, torch.randn(16, 3, 16, 16), torch.cat([y, y]), cfg.lr, True)
+    return float(loss)
+
+
+def tiny_prune(cfg: TrainConfig, ratio: float, seed: int = 0) -> tuple[int, int]:
+    """The oracle removal of a prune row on a generated Mixed set of 40 images: (pruned, mixed) counts must agree."""
+    import numpy as np
+    import pandas as pd
+
+    from core.analysis.prune import oracle_score, select_keep
+    from core.data.sources import mix_images
+
+    rng = np.random.default_rng(seed)
+    y = np.arange(40, dtype=np.int64) % 4
+    x = rng.integers(0, 256, (40, 3, 8, 8), dtype=np.uint8)
+    _, mixed, _ = mix_images(x, y, cfg.mix if cfg.mix > 0 else ratio, cfg.mix_lambda, cfg.mix_seed)
+    _, pruned = select_keep(oracle_score(pd.DataFrame({"mixed": mixed}), "mixed"), ratio, seed)
+    return int(np.isin(pruned, np.flatnonzero(mixed)).sum()), int(mixed.sum())
+
 
 EXPECTED = {
     "table1",

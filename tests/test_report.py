@@ -13,7 +13,10 @@ import pandas as pd
 import pytest
 
 from core.io import write_json
-from core.reports import report
+from core.reports import report, report_tables
+from core.reports.compare import group_table
+from core.reports.compare_tables import group_display
+from core.reports.records import load_records
 
 
 class _Tables(HTMLParser):
@@ -107,32 +110,32 @@ def records(tmp_path):
     fake_run(root, "band20-s1", seed=1, linear=0.95, knn=0.86, parent=str(p1), score="band", ratio=0.2, created=5)
     fake_run(root, "rand20-s0", seed=0, linear=0.88, knn=0.79, parent=str(p0), score="random", ratio=0.2, created=6)
     fake_run(root, "running", seed=2, created=7, state="running")
-    return report.collect(root)
+    return load_records(root)
 
 
-def test_collect_reads_every_run_with_config_and_manifest(records):
+def test_load_records_reads_every_run_with_config_and_manifest(records):
     assert len(records) == 7
     by_id = {r["run_id"]: r for r in records}
     assert by_id["band20-s0"]["config"]["lr"] == 0.003
     assert by_id["band20-s0"]["manifest"]["prune"] == {"score": "band", "ratio": 0.2}
 
 
-def test_group_runs_means_and_sample_std_over_seeds(records):
-    g = report.group_runs(report.runs_table(records)).set_index(["loss_mode", "prune_score", "prune_ratio"])
+def test_group_table_means_and_sample_std_over_seeds(records):
+    g = group_table(records).set_index(["loss_mode", "prune_score", "prune_ratio"])
     base = g.loc[("baseline", "none", 0.0)]
-    assert base["n_seeds"] == 2 and base["seeds"] == "0, 1"
+    assert base["n"] == 2 and base["seeds"] == [0, 1]
     assert base["linear_mean"] == pytest.approx(0.92)
     assert base["linear_std"] == pytest.approx(np.std([0.90, 0.94], ddof=1))
     assert base["knn_mean"] == pytest.approx(0.82)
     band = g.loc[("baseline", "band", 0.2)]
-    assert band["linear_mean"] == pytest.approx(0.94) and band["n_seeds"] == 2
+    assert band["linear_mean"] == pytest.approx(0.94) and band["n"] == 2
     single = g.loc[("combined", "none", 0.0)]
-    assert single["n_seeds"] == 1 and np.isnan(single["linear_std"])
+    assert single["n"] == 1 and pd.isna(single["linear_std"])
     assert len(g) == 4  # the run without metrics is left out
 
 
 def test_parent_deltas_subtract_the_parents_accuracy(records):
-    d = report.parent_deltas(report.runs_table(records)).set_index("run_id")
+    d = report_tables.parent_deltas(report_tables.runs_table(records)).set_index("run_id")
     assert set(d.index) == {"band20-s0", "band20-s1", "rand20-s0"}
     assert d.at["band20-s0", "parent"] == "base-s0"
     assert d.at["band20-s0", "delta_linear"] == pytest.approx(0.93 - 0.90)
@@ -141,21 +144,23 @@ def test_parent_deltas_subtract_the_parents_accuracy(records):
 
 
 def test_ratio_curves_start_every_score_at_the_unpruned_group(records):
-    grouped = report.group_runs(report.runs_table(records))
-    assert report.curve_panels(grouped) == [("digits", "baseline")]
-    pts = report.ratio_curves(grouped, "digits", "baseline")
-    assert pts[["score", "ratio"]].values.tolist() == [["band", 0.0], ["band", 0.2], ["random", 0.0], ["random", 0.2]]
-    assert pts["mean"].tolist() == pytest.approx([0.92, 0.94, 0.92, 0.88])
-    fig = report.ratio_figure(grouped, "digits", "baseline")
+    from core.figures.accuracy import ratio_figure
+    from core.reports.compare import BASELINE_SCORE, UNPRUNED
+
+    grouped = group_table(records)
+    assert report_tables.curve_panels(grouped) == [("digits", "baseline")]
+    fig = ratio_figure(grouped, "digits", "baseline", unpruned=UNPRUNED, baseline=BASELINE_SCORE)
     names = [t.name for t in fig.data]
     assert names == ["band", "random (baseline)"]
+    assert [list(t.x) for t in fig.data] == [[0.0, 20.0], [0.0, 20.0]]
+    assert list(fig.data[0].y) == pytest.approx([92.0, 94.0])
     assert list(fig.data[1].y) == pytest.approx([92.0, 88.0])
     assert fig.data[1].line.dash == "dash"
 
 
 def test_summary_display_formats_mean_std_in_percent(records):
-    grouped = report.group_runs(report.runs_table(records))
-    shown = report.summary_display(grouped)
+    grouped = group_table(records)
+    shown = group_display(grouped)
     row = shown[(shown["loss mode"] == "baseline") & (shown["prune score"] == "none")].iloc[0]
     assert row["linear probe %"] == "92.00 ± 2.83 (n=2)"
     one = shown[shown["loss mode"] == "combined"].iloc[0]
@@ -167,7 +172,7 @@ def test_html_report_is_self_contained(records):
     assert "<title>Audit &lt;digits&gt;</title>" in text
     # plotly.js inlined exactly once (two figures), and no script loaded from elsewhere
     assert text.count("* plotly.js v") == 1
-    assert text.count("Plotly.newPlot(") == 2
+    assert text.count("<script type='application/json' data-figure=") == 2
     assert not re.search(r"<script[^>]+src=", text)
     tables = html_tables(text)
     summary = tables[0]
@@ -180,11 +185,11 @@ def test_html_report_is_self_contained(records):
 
 
 def test_csv_exports_round_trip(records):
-    summary = pd.read_csv(io.StringIO(report.summary_csv(records)))
+    summary = pd.read_csv(io.StringIO(report_tables.summary_csv(records)))
     assert len(summary) == 4
     base = summary[(summary.loss_mode == "baseline") & (summary.prune_score == "none")].iloc[0]
     assert base.linear_mean == pytest.approx(0.92)
-    runs = pd.read_csv(io.StringIO(report.runs_csv(records))).set_index("run_id")
+    runs = pd.read_csv(io.StringIO(report_tables.runs_csv(records))).set_index("run_id")
     assert len(runs) == 7
     assert runs.at["band20-s1", "delta_linear"] == pytest.approx(0.01)
     assert np.isnan(runs.at["base-s0", "delta_linear"])
@@ -206,7 +211,7 @@ def test_report_cli_writes_files(records, tmp_path, capsys):
 def test_empty_records_give_an_explaining_report():
     text = report.html_report([])
     assert "No run has probe metrics yet." in text
-    assert report.group_runs(report.runs_table([])).empty
+    assert group_table([]).empty
 
 
 def test_an_unreadable_run_is_reported_as_such_and_left_out_of_the_groups(tmp_path):
@@ -214,16 +219,16 @@ def test_an_unreadable_run_is_reported_as_such_and_left_out_of_the_groups(tmp_pa
     fake_run(root, "base-s0", seed=0, linear=0.90, knn=0.80, created=1)
     bad = fake_run(root, "base-s1", seed=1, linear=0.50, knn=0.40, created=2)
     (bad / "manifest.json").write_text('{"created": 2, "git_co')  # half-written
-    records = report.collect(root)
+    records = load_records(root)
     by_id = {r["run_id"]: r for r in records}
     assert by_id["base-s1"]["state"] == "unreadable" and by_id["base-s1"]["manifest"] == {}
     assert by_id["base-s1"]["message"].startswith("unreadable: manifest.json: ")
-    grouped = report.group_runs(report.runs_table(records))
-    assert grouped["n_seeds"].tolist() == [1] and grouped["linear_mean"].tolist() == pytest.approx([0.90])
-    runs = pd.read_csv(io.StringIO(report.runs_csv(records))).set_index("run_id")
+    grouped = group_table(records)
+    assert grouped["n"].tolist() == [1] and grouped["linear_mean"].tolist() == pytest.approx([0.90])
+    runs = pd.read_csv(io.StringIO(report_tables.runs_csv(records))).set_index("run_id")
     assert runs.at["base-s1", "state"] == "unreadable" and runs.at["base-s1", "note"].startswith("unreadable: manifest")
     tables = html_tables(report.html_report(records))
-    per_run = next(t for t in tables if "note" in t.columns).set_index("run_id")
+    per_run = next(t for t in tables if "state" in t.columns).set_index("run_id")
     assert per_run.at["base-s1", "state"] == "unreadable"
     assert per_run.at["base-s1", "note"].startswith("unreadable: manifest.json: ")
 
@@ -232,7 +237,7 @@ def test_report_puts_recipe_runs_beside_the_papers_numbers(tmp_path):
     """Issue 12: the report sets runs named like a recipe row beside the paper's number, with the delta."""
     for seed, acc in enumerate((0.87, 0.89)):
         fake_run(tmp_path, f"table1-cifar10-baseline-s{seed}", dataset="cifar10", seed=seed, linear=acc, knn=acc)
-    text = report.html_report(report.collect(tmp_path))
+    text = report.html_report(load_records(tmp_path))
     assert "<h2>Beside the paper</h2>" in text
     table = html_tables(text[text.index("Beside the paper") :])[0]
     row = table[table["row"] == "cifar10/baseline"].iloc[0]
@@ -240,4 +245,37 @@ def test_report_puts_recipe_runs_beside_the_papers_numbers(tmp_path):
     assert float(row["mean"]) == pytest.approx(88.0)
     assert float(row["delta"]) == pytest.approx(88.0 - 88.26, abs=0.01)
     fake_run(tmp_path / "other", "plain-run", linear=0.9, knn=0.9)
-    assert "Beside the paper" not in report.html_report(report.collect(tmp_path / "other"))
+    assert "Beside the paper" not in report.html_report(load_records(tmp_path / "other"))
+
+
+def _figures(text: str) -> dict[str, list[str]]:
+    """The report's figure JSON by name (``<script type='application/json' data-figure=NAME>``)."""
+    found: dict[str, list[str]] = {}
+    for name, body in re.findall(r"<script type='application/json' data-figure='([a-z]+)'>(.*?)</script>", text, re.S):
+        found.setdefault(name, []).append(body)
+    return found
+
+
+def test_report_charts_are_the_compare_pages_figures(records):
+    """The report draws the Compare page's charts: core.figures.accuracy over the same group table."""
+    from core.figures.accuracy import bars_figure, ratio_figure, wrapped
+    from core.reports.compare import BASELINE_SCORE, UNPRUNED
+
+    groups = group_table(records)
+    figures = _figures(report.html_report(records))
+    bars = bars_figure(groups, "linear", unpruned=UNPRUNED)
+    curve = ratio_figure(groups, "digits", "baseline", "linear", unpruned=UNPRUNED, baseline=BASELINE_SCORE)
+    assert figures["accuracy"] == [bars.to_json()]
+    assert figures["ratio"] == [curve.to_json()]
+    drawn = json.loads(figures["accuracy"][0])
+    unpruned = groups[groups["prune_score"] == UNPRUNED]
+    assert drawn["data"][0]["x"] == [wrapped(t) for t in unpruned["label"]]  # one bar per seed group
+    assert drawn["layout"]["yaxis"]["range"] == [0, 100.5]  # from 0 %, as on the page
+
+
+def test_report_figures_have_no_toolbar(records):
+    """Every figure is drawn with plotly's toolbar (modebar) off, so none is printed in the PDF."""
+    text = report.html_report(records)
+    config = json.loads(re.search(r"const FIGURE_CONFIG = (\{.*?\});", text).group(1))
+    assert config["displayModeBar"] is False
+    assert text.count("Plotly.newPlot(node.previousElementSibling, fig.data, fig.layout, FIGURE_CONFIG)") == 1

@@ -1,87 +1,163 @@
-"""The reviewer report's per-run audit (core.reports.report_audit, report_svg) and --pdf."""
+"""The reviewer report's per-run audit (core.reports.report_audit), its figures, escaping, and --pdf."""
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from markupsafe import escape
 
 from core.errors import HardpairsError
 from core.reports import report
-from core.reports.report_svg import heatmap_svg, scatter_svg
+from core.reports.records import load_records
 from tests.helpers import run_cli
 
 SECTIONS = ("provenance", "definitions", "map", "heatmap", "pairs", "pruning", "theory", "auroc")
 
 
-def test_scatter_svg_draws_one_dot_per_sample_in_its_class_colour():
-    svg = scatter_svg(np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 0.5]), np.array([0, 1, 1]), ["a", "b"])
-    dots = re.findall(r"<circle cx='[^']+' cy='[^']+' r='2.2' fill='([^']+)'", svg)
-    assert sorted(dots) == sorted(["#4e79a7", "#f28e2b", "#f28e2b"])
-    assert ">a</text>" in svg and ">b</text>" in svg and "viewBox='0 0 640 460'" in svg
+def figures(section: str) -> dict[str, dict]:
+    """The figures of one report section by name, as plotly JSON (``data-figure`` script blocks)."""
+    found = re.findall(r"<script type='application/json' data-figure='([a-z]+)'>(.*?)</script>", section, re.S)
+    return {name: json.loads(body) for name, body in found}
 
 
-def test_heatmap_svg_labels_every_cell_with_its_count():
-    mat = np.array([[0, 7, 1], [7, 0, 3], [1, 3, 0]])
-    svg = heatmap_svg(mat, ["x", "y", "z"])
-    values = [int(v) for v in re.findall(r"text-anchor='middle' fill='#[0-9a-f]+'>(\d+)</text>", svg)]
-    assert values == mat.ravel().tolist()
+def arr(value) -> np.ndarray:
+    """A plotly JSON array: a plain list, or plotly's typed-array form {"dtype", "bdata", "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape)
+    return np.asarray(value)
 
 
 @pytest.fixture(scope="module")
-def analysed(tiny_run, tmp_path_factory) -> Path:
-    """A copy of the tiny digits run with scores, pairs, map and theory."""
-    from core.runs.analysis import analyse_run
-
-    root = tmp_path_factory.mktemp("audit_runs")
-    run = root / "digits-audit"
-    shutil.copytree(tiny_run, run)
-    analyse_run(run)
+def analysed(analysed_run, tmp_path_factory) -> Path:
+    """A copy of the session's analysed digits run (scores, pairs, map and theory), alone in its runs root."""
+    run = tmp_path_factory.mktemp("audit_runs") / "digits-audit"
+    shutil.copytree(analysed_run, run)
     return run
 
 
 @pytest.mark.slow
 def test_report_has_every_audit_section_with_the_runs_numbers(analysed):
-    records = report.collect(analysed.parent)
+    records = load_records(analysed.parent)
     text = report.html_report(records)
     section = text[text.index("<section class='audit' data-run='digits-audit'>") :]
     for name in SECTIONS:
         assert f"data-section='{name}'" in section, name
     assert "No map yet" not in section and "No pairs yet" not in section and "No theory" not in section
-    # the map: one dot per training sample
-    n = int(np.load(analysed / "features.npz")["y_train"].shape[0])
-    assert section.count("r='2.2'") == n
-    # the heatmap: the counts of class_pairs.npz
+    figs = figures(section)
+    # the map (the Embeddings page's map_figure, SVG traces for print): one point per training sample,
+    # each at its umap_2d.csv coordinates, one trace per class
+    labels = np.load(analysed / "features.npz")["y_train"]
+    umap = pd.read_csv(analysed / "umap_2d.csv").set_index("index")
+    points = [(int(i), float(x), float(y), t["name"]) for t in figs["map"]["data"] for i, x, y in
+              zip(arr(t["customdata"]), arr(t["x"]), arr(t["y"]), strict=True)]  # fmt: skip
+    assert sorted(p[0] for p in points) == list(range(len(labels)))
+    assert {t["type"] for t in figs["map"]["data"]} == {"scatter"}
+    for i, x, y, name in points[::50]:
+        assert (x, y) == pytest.approx((umap.at[i, "x"], umap.at[i, "y"]), abs=1e-5) and name == str(labels[i])
+    # the heatmap (the Hard pairs page's pair_heatmap): the counts of class_pairs.npz
     counts = np.load(analysed / "class_pairs.npz")["difficult_counts"]
-    heat = section[section.index("data-section='heatmap'") : section.index("data-section='pairs'")]
-    cells = [float(v) for v in re.findall(r"text-anchor='middle' fill='#[0-9a-f]+'>([0-9.e+-]+)</text>", heat)]
-    assert cells == counts.astype(float).ravel().tolist()
+    assert arr(figs["heatmap"]["data"][0]["z"]).tolist() == counts.astype(float).tolist()
     # the hardest pairs with their images
     pairs = section[section.index("data-section='pairs'") : section.index("data-section='pruning'")]
     assert pairs.count("src='data:image/png;base64,") == 2 * 8
     # theory: alpha as stored
-    import json
-
     th = json.loads((analysed / "theory.json").read_text())
     assert f"<th>alpha</th><td>{th['alpha']:.6g}</td>" in section
     assert "Not a Mixed-ω dataset" in section  # digits has no ground truth
     from core.glossary import GLOSSARY
 
-    assert html.escape(GLOSSARY["band"][1]) in section
+    assert str(escape(GLOSSARY["band"][1])) in section  # as the template escapes it
 
 
 def test_missing_artefacts_name_the_command(tmp_path):
     from tests.helpers import fake_run
 
     run = fake_run(tmp_path, "bare")
-    text = report.html_report(report.collect(tmp_path))
+    text = report.html_report(load_records(tmp_path))
     assert f"python -m core umap --run-dir {run}" in text
     assert f"python -m core pairs --run-dir {run}" in text
     assert f"python -m core theory --run-dir {run}" in text
+
+
+EVIL = "<img src=x onerror=alert(1)>"
+EVIL_CLASSES = ["cat", "<script>alert(1)</script>", EVIL]
+
+
+def drawn_run(root: Path, name: str, classes: list[str], n: int = 60) -> Path:
+    """A fake run with the artefacts the audit draws (map, class pairs, pairs) and ``classes`` as its class names."""
+    from core.io import write_json
+    from tests.helpers import fake_run
+
+    run = fake_run(root, name, linear=0.9, knn=0.8)
+    manifest = json.loads((run / "manifest.json").read_text())
+    write_json(run / "manifest.json", {**manifest, "classes": classes})
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % len(classes)
+    pd.DataFrame({"index": np.arange(n), "x": rng.normal(size=n) + 3 * labels, "y": rng.normal(size=n)}).to_csv(
+        run / "umap_2d.csv", index=False
+    )
+    pd.DataFrame({"index": np.arange(n), "label": labels, "band": rng.random(n)}).to_csv(
+        run / "scores.csv", index=False
+    )
+    counts = np.array([[0, 5, 1], [5, 0, 7], [1, 7, 0]])
+    np.savez(run / "class_pairs.npz", difficult_counts=counts, classes=np.array(classes), t_hi=0.9, t_lo=0.8)
+    pairs = {"i": [0, 1], "j": [1, 2], "label_i": [0, 1], "label_j": [1, 2], "similarity": [0.95, 0.93]}
+    pd.DataFrame(pairs).to_csv(run / "pairs.csv", index=False)
+    return run
+
+
+def test_names_from_data_stay_text_in_sections_and_figures(tmp_path):
+    """Class and folder names with markup are escaped in the HTML and carried as plain strings in the figures."""
+    drawn_run(tmp_path, f"run{EVIL}", EVIL_CLASSES)
+    text = report.html_report(load_records(tmp_path))
+    assert "<script>alert(1)" not in text and "<img src=x" not in text
+    assert f"<h2>Run run{html.escape(EVIL, quote=False)}</h2>" in text
+    section = text[text.index("<section class='audit'") :]
+    figs = figures(section)
+    assert [t["name"] for t in figs["map"]["data"]] == EVIL_CLASSES  # the legend: one trace per class
+    assert figs["heatmap"]["layout"]["xaxis"]["ticktext"] == EVIL_CLASSES
+    assert arr(figs["heatmap"]["data"][0]["z"]).tolist() == [[0, 5, 1], [5, 0, 7], [1, 7, 0]]
+    pairs = section[section.index("data-section='pairs'") : section.index("data-section='pruning'")]
+    assert "#1 · &lt;script&gt;alert(1)&lt;/script&gt;" in pairs
+
+
+def _chromium_dom(page: Path, profile: Path) -> str:
+    """The DOM of ``page`` after its scripts ran, as headless Chromium prints it."""
+    import subprocess
+
+    from core.reports.report_pdf import find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium on this machine")
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}", "--dump-dom"]
+    return subprocess.run([*cmd, page.resolve().as_uri()], capture_output=True, text=True, timeout=180).stdout
+
+
+@pytest.mark.slow
+def test_printed_report_draws_every_figure_without_a_toolbar(tmp_path):
+    """In the browser that prints the PDF, every figure is drawn (SVG) and no plotly toolbar exists."""
+    drawn_run(tmp_path / "runs", "a", ["x", "y", "z"])
+    page = tmp_path / "rep.html"
+    text = report.html_report(load_records(tmp_path / "runs"))
+    page.write_text(text)
+    dom = _chromium_dom(page, tmp_path / "profile")
+    n_figures = text.count("data-figure=")
+    assert n_figures == 3  # accuracy bars, map, heatmap
+    assert dom.count('<svg class="main-svg"') >= n_figures  # drawn
+    assert not re.search(r'class="modebar[ "]', dom) and 'class="modebar-btn' not in dom  # no toolbar, no button
+    assert dom.count('<div class="modebar-container"') == n_figures
+    assert re.findall(r'<div class="modebar-container"[^>]*>(.*?)</div>', dom) == [""] * n_figures  # empty
 
 
 def test_pdf_without_chromium_is_a_clear_error(tmp_path, monkeypatch):

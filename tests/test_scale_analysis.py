@@ -16,10 +16,11 @@ from core.analysis.mapscale import fit_indices, place_by_neighbours
 from core.analysis.neighbors import class_split_knn, l2_normalise
 from core.analysis.sampled import band_against_reference, choose_knn, reference_rows, sample_thresholds
 from core.analysis.scores import ScoreConfig, compute_scores
+from core.data.shards import ShardedArray, shard_index, shard_rows
 from core.errors import HardpairsError
-from core.io import save_npz, write_json
-from core.rundir.featurefile import open_features
-from core.rundir.folder import load_features
+from core.io import save_npy, save_npz, write_json
+from core.rundir.cache import features_fingerprint
+from core.rundir.featurefile import feature_labels, feature_source, open_features
 from tests.helpers import run_cli
 
 
@@ -136,15 +137,72 @@ def test_open_features_memory_maps(tmp_path):
     save_npz(run / "features.npz", train=x, test=x[:10], y_train=y, y_test=y[:10])
     feats = open_features(run)
     assert isinstance(feats["train"], np.memmap) and not feats["train"].flags.writeable
-    ref = load_features(run)
-    for key in ref:
-        np.testing.assert_array_equal(feats[key], ref[key])
+    with np.load(run / "features.npz") as ref:
+        for key in ref.files:
+            np.testing.assert_array_equal(feats[key], ref[key])
     np.savez_compressed(run / "features.npz", train=x, test=x[:10], y_train=y, y_test=y[:10])
     np.testing.assert_array_equal(open_features(run)["train"], x)  # compressed: loaded, same values
     with zipfile.ZipFile(run / "features.npz", "w") as fh:
         fh.writestr("train.npy", b"garbage")
     with pytest.raises(HardpairsError, match="unreadable.*python -m core probe"):
         open_features(run)
+
+
+def _write_shards(run, feats, world):
+    """``run/features/`` as ``world`` ranks of a sharded extraction write it (index last)."""
+    folder = run / "features"
+    for split in ("train", "test"):
+        for r in range(world):
+            save_npy(folder / f"{split}_rank{r}.npy", feats[split][shard_rows(len(feats[split]), world, r)])
+        save_npy(folder / f"y_{split}.npy", feats[f"y_{split}"])
+    sizes = {"train": len(feats["train"]), "test": len(feats["test"])}
+    write_json(folder / "index.json", shard_index(world, feats["train"].shape[1], sizes))
+
+
+def test_one_reader_for_both_formats_and_one_key(tmp_path):
+    """A run with only shards reads like its features.npz; the newer format wins; the key follows the bytes."""
+    x, y = structured(400)
+    feats = {"train": x, "test": x[:40], "y_train": y, "y_test": y[:40]}
+    run = tmp_path / "r"
+    write_json(run / "config.json", {})
+    assert feature_source(run) is None and feature_labels(run) is None
+    with pytest.raises(HardpairsError, match="no features.npz yet.*python -m core probe"):
+        open_features(run)
+    _write_shards(run, feats, world=3)
+    sharded = open_features(run)
+    assert feature_source(run) == run / "features" and isinstance(sharded["train"], ShardedArray)
+    for key, ref in feats.items():
+        np.testing.assert_array_equal(np.asarray(sharded[key]), ref)
+    np.testing.assert_array_equal(feature_labels(run), y)
+    key = features_fingerprint(run)
+    save_npy(run / "features" / "train_rank1.npy", x[shard_rows(400, 3, 1)] * 2)  # a re-extraction: other bytes
+    assert features_fingerprint(run) != key
+    save_npz(run / "features.npz", **feats)  # newer: the npz is read now
+    assert feature_source(run) == run / "features.npz" and isinstance(open_features(run)["train"], np.memmap)
+    np.testing.assert_array_equal(open_features(run)["train"], x)
+    assert features_fingerprint(run) not in (key, "")
+    one = tmp_path / "one"
+    write_json(one / "config.json", {})
+    _write_shards(one, feats, world=1)  # one shard: the memory-mapped .npy itself
+    assert isinstance(open_features(one)["train"], np.memmap)
+
+
+def test_scores_of_a_sharded_run_equal_the_npz_run(tmp_path):
+    from core.runs.analysis import scores_for_run
+
+    x, y = structured(600)
+    feats = {"train": x, "test": x[:20], "y_train": y, "y_test": y[:20]}
+    runs = {}
+    for name in ("npz", "shards"):
+        run = runs[name] = tmp_path / name
+        write_json(run / "config.json", {"pos_high": 0.15, "pos_low": 0.22})
+        if name == "npz":
+            save_npz(run / "features.npz", **feats)
+        else:
+            _write_shards(run, feats, world=2)
+        scores_for_run(run, knn="exact")
+    a, b = (pd.read_csv(runs[n] / "scores.csv") for n in ("npz", "shards"))
+    pd.testing.assert_frame_equal(a, b)
 
 
 def _run(tmp_path, n=1500):

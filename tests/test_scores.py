@@ -9,9 +9,21 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from core.analysis import scores
 from core.analysis.neighbors import l2_normalise
 from core.analysis.scores import ScoreConfig, auroc, compute_scores, fit_prototypes, margin_score, prototype_score
+from core.analysis.scoretable import (
+    COMPUTED_SCORES,
+    FREE_SCORES,
+    META_COLUMNS,
+    ORACLE_SCORES,
+    SCORE_NAMES,
+    SCORES,
+    Score,
+    score_label,
+)
 from core.errors import HardpairsError
+from core.glossary import GLOSSARY, define
 from core.io import save_npz, write_json
 from tests.helpers import run_cli
 
@@ -183,15 +195,51 @@ def test_score_cli_mixed_digits_auroc(tmp_path, capsys):
     assert res["auroc"]["random"] == pytest.approx(auroc(df["random"], data.mixed))
 
 
-def test_score_and_pairs_on_a_real_run(tiny_run, capsys):
-    code, res = run_cli(["score", "--run-dir", tiny_run], capsys)
+def test_score_and_pairs_on_a_real_run(tiny_run_copy, capsys):
+    code, res = run_cli(["score", "--run-dir", tiny_run_copy], capsys)
     assert code == 0, res
-    df = pd.read_csv(tiny_run / "scores.csv")
+    df = pd.read_csv(tiny_run_copy / "scores.csv")
     assert len(df) == res["n"] and df.columns[:3].tolist() == ["index", "label", "band"]
     assert df["band"].between(0, 1).all() and df["margin"].between(0, 1).all()
     assert -1 <= res["t_lo"] < res["t_hi"] <= 1
-    code, res = run_cli(["pairs", "--run-dir", tiny_run, "--top", "50"], capsys)
+    code, res = run_cli(["pairs", "--run-dir", tiny_run_copy, "--top", "50"], capsys)
     assert code == 0 and res["n_pairs"] == 50
-    pairs = pd.read_csv(tiny_run / "pairs.csv")
+    pairs = pd.read_csv(tiny_run_copy / "pairs.csv")
     assert (pairs["label_i"] != pairs["label_j"]).all()
     assert pairs["similarity"].is_monotonic_decreasing
+
+
+def test_score_table_computed_columns_and_glossary_agree():
+    """scores.csv's columns are the table's computed rows in order; each row resolves, is labelled and defined."""
+    x, y, _ = clustered(n=120)
+    labelled = compute_scores(x, y, ScoreConfig(k=5))
+    assert tuple(c for c in labelled.columns if c not in META_COLUMNS) == COMPUTED_SCORES
+    unlabelled = compute_scores(x, None, ScoreConfig(k=5))
+    assert tuple(c for c in unlabelled.columns if c not in META_COLUMNS) == FREE_SCORES
+    assert SCORE_NAMES == COMPUTED_SCORES + ORACLE_SCORES and ORACLE_SCORES == ("mixed",)
+    for row in SCORES:
+        assert callable(row.resolve()) and row.direction in (1, -1)
+        assert GLOSSARY[row.name] == ("score", row.help) and define(row.name) == row.help
+        assert score_label(row.name) == row.label and row.label.startswith(row.name)
+    assert "oracle" in score_label("mixed") and "uses labels" in score_label("margin")
+    assert score_label("tag:keepers") == "tag:keepers"
+
+
+def easiness(inputs: scores.ScoreInputs) -> np.ndarray:
+    """A score function returning an easiness: the cosine to the mean feature (for the row below)."""
+    centre = inputs.xn.mean(axis=0)
+    return inputs.xn @ (centre / np.linalg.norm(centre))
+
+
+def test_a_new_row_is_computed_and_oriented_by_its_direction(monkeypatch):
+    """Adding a score is a row: compute_scores computes it, negated when its function returns an easiness."""
+    row = Score(
+        "atypical", "atypical (label-free)", "1 - cosine to the mean.", False, f"{__name__}:easiness", direction=-1
+    )
+    monkeypatch.setattr(scores, "SCORES", (*SCORES, row))
+    x, y, _ = clustered(n=80)
+    df = compute_scores(x, y, ScoreConfig(k=5))
+    assert list(df.columns)[-1] == "atypical"
+    xn = l2_normalise(x)
+    centre = xn.mean(axis=0)
+    np.testing.assert_allclose(df["atypical"], -(xn @ (centre / np.linalg.norm(centre))), rtol=1e-5, atol=1e-6)

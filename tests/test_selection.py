@@ -1,8 +1,9 @@
-"""ui/views/selection.py against recorded plotly selection payloads, and ui/figures.py figure contents.
+"""ui/views/selection.py against recorded plotly selection payloads, and the figures of core/figures.
 
-The payload shapes were recorded with streamlit 1.67 / plotly 7.1 (docs/streamlit-notes.md
-section 6 and 12): scalar customdata (1-D customdata, one trace), dict with string keys (px
-custom_data), lists (2-D customdata); point_indices are per-trace and must be ignored.
+The payload shapes were recorded with streamlit 1.67 / plotly 7.1 (the team's streamlit notes,
+shared/docs/streamlit-notes.md outside this repository, sections 6 and 12): scalar customdata (1-D
+customdata, one trace), dict with string keys (px custom_data), lists (2-D customdata); point_indices
+are per-trace and must be ignored.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from ui import figures
+from core.figures import layout, maps, pairs, prune, theory
 from ui.views.selection import cells_from_selection, customdata_rows, ids_from_selection
 
 # Recorded: px.scatter(color=label, custom_data=["sample_id"]), lasso over 3 classes.
@@ -143,13 +144,13 @@ def test_cells_from_heatmap_overlay_payload():
     assert cells_from_selection(payload) == [(2, 3), (0, 5)]
 
 
-# ---- ui/figures.py: the figures carry what the selection parser reads back -------------------
+# ---- core/figures: the figures carry what the selection parser reads back -------------------
 
 
 def test_umap_scatter_is_one_webgl_trace_with_ids():
     rng = np.random.default_rng(0)
     ids = np.array([5, 9, 2, 40])
-    fig = figures.umap_scatter(
+    fig = maps.umap_scatter(
         ids,
         rng.normal(size=4),
         rng.normal(size=4),
@@ -169,19 +170,19 @@ def test_umap_scatter_is_one_webgl_trace_with_ids():
     # stepped scale: code k maps to exactly one palette colour on [k/3, (k+1)/3]
     scale = [tuple(s) for s in trace.marker.colorscale]
     assert scale == [
-        (0.0, figures.PALETTE[0]),
-        (1 / 3, figures.PALETTE[0]),
-        (1 / 3, figures.PALETTE[1]),
-        (2 / 3, figures.PALETTE[1]),
-        (2 / 3, figures.PALETTE[2]),
-        (1.0, figures.PALETTE[2]),
+        (0.0, layout.PALETTE[0]),
+        (1 / 3, layout.PALETTE[0]),
+        (1 / 3, layout.PALETTE[1]),
+        (2 / 3, layout.PALETTE[1]),
+        (2 / 3, layout.PALETTE[2]),
+        (1.0, layout.PALETTE[2]),
     ]
 
 
 def test_umap_scatter_continuous_score_and_sizes():
     score = np.array([0.0, 0.5, 1.0, np.nan])
-    fig = figures.umap_scatter(
-        np.arange(4), np.zeros(4), np.zeros(4), score, color_title="band", sizes=figures.size_from_score(score, 3, 12)
+    fig = maps.umap_scatter(
+        np.arange(4), np.zeros(4), np.zeros(4), score, color_title="band", sizes=maps.size_from_score(score, 3, 12)
     )
     trace = fig.data[0]
     np.testing.assert_array_equal(trace.marker.color, score)
@@ -190,7 +191,7 @@ def test_umap_scatter_continuous_score_and_sizes():
 
 
 def test_parent_child_figures_mark_removed_points():
-    maps = pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "index": [0, 1, 2, 3],
             "x_parent": [0, 1, 2, 3.0],
@@ -201,7 +202,7 @@ def test_parent_child_figures_mark_removed_points():
         }
     )
     labels = np.array([0, 1, 1, 0])
-    parent, child = figures.parent_child_figures(maps, labels, ["x", "y"])
+    parent, child = maps.parent_child_figures(frame, labels, ["x", "y"])
     assert len(parent.data) == 1 and len(child.data) == 1
     # kept first, removed last (drawn on top); colour 1 = removed
     np.testing.assert_array_equal(parent.data[0].customdata, [0, 2, 1, 3])
@@ -214,7 +215,7 @@ def test_parent_child_figures_mark_removed_points():
 
 def test_pair_heatmap_overlay_cells():
     m = np.arange(9).reshape(3, 3)
-    fig = figures.pair_heatmap(m, ["a", "b", "c"], title="t", value_name="pairs", selected=(1, 2))
+    fig = pairs.pair_heatmap(m, ["a", "b", "c"], title="t", value_name="pairs", selected=(1, 2))
     heat, overlay = fig.data
     np.testing.assert_array_equal(heat.z, m)
     cells = [tuple(r) for r in np.asarray(overlay.customdata)]
@@ -227,7 +228,7 @@ def test_pair_heatmap_overlay_cells():
 
 def test_score_histogram_splits_kept_and_pruned():
     scores = np.array([0.1, 0.9, 0.5, 0.8, 0.2])
-    fig = figures.score_histogram(scores, np.array([1, 3]), "band", 0.4)
+    fig = prune.score_histogram(scores, np.array([1, 3]), "band", 0.4)
     kept, pruned = fig.data
     assert sorted(kept.x) == [0.1, 0.2, 0.5] and sorted(pruned.x) == [0.8, 0.9]
     assert pruned.name == "pruned (2)"
@@ -240,8 +241,8 @@ def test_monitor_frame_reads_only_monitored_epochs():
         {"epoch": 2, "monitor": {"ucl": 5.0, "hard_ucl": 5.5, "scl": 4.0, "hard_scl": 4.2}},
         {"epoch": 3, "monitor": {"ucl": 4.5, "hard_ucl": 5.0, "scl": 3.5}},
     ]
-    frame = figures.monitor_frame(rows)
+    frame = theory.monitor_frame(rows)
     assert frame["epoch"].tolist() == [2, 3]
     assert frame["hard_scl"].iloc[0] == 4.2 and np.isnan(frame["hard_scl"].iloc[1])
-    fig = figures.monitor_curves(frame)
+    fig = theory.monitor_curves(frame)
     assert [t.name for t in fig.data] == ["UCL", "H-UCL", "SCL", "H-SCL"]

@@ -12,6 +12,7 @@ import torch
 
 from core.data.shards import ShardedArray, open_sharded, shard_rows
 from core.errors import HardpairsError
+from core.rundir.featurefile import feature_source, open_features
 from core.runs.extraction import extract_run_sharded
 from core.runs.importing import import_run
 from core.training.models import build_backbone
@@ -69,6 +70,11 @@ def test_one_process_writes_one_shard_equal_to_features_npz(digits_run):
     assert [s["file"] for s in index["splits"]["train"]["shards"]] == ["train_rank0.npy"]
     np.testing.assert_allclose(np.asarray(open_sharded(run / "features")), ref["train"], rtol=1e-5, atol=1e-5)
     assert np.array_equal(np.load(run / "features" / "y_test.npy"), ref["y_test"])
+    # the shards are newer than the run's features.npz, so the one reader reads them now
+    feats = open_features(run)
+    assert feature_source(run) == run / "features" and isinstance(feats["train"], np.memmap)
+    np.testing.assert_allclose(feats["train"], ref["train"], rtol=1e-5, atol=1e-5)
+    assert np.array_equal(feats["y_train"], ref["y_train"])
 
 
 @pytest.mark.slow

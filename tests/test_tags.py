@@ -173,7 +173,8 @@ def test_prune_by_tag_retrains_a_child_on_the_kept_samples(tiny_run, tmp_path, c
 
 
 def test_pruning_text_never_shows_nan():
-    from ui.views.runtable import pruning_text, runs_frame
+    from core.reports.labels import pruning_text
+    from ui.views.runtable import runs_frame
 
     assert pruning_text(float("nan"), float("nan")) == ""
     assert pruning_text(None, None) == ""

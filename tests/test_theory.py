@@ -215,22 +215,22 @@ def test_estimate_abg_bad_input():
 
 
 @pytest.mark.slow
-def test_theory_cli_on_a_real_run(tiny_run, capsys):
+def test_theory_cli_on_a_real_run(tiny_run_copy, capsys):
     from core.analysis.probe import ProbeConfig, linear_probe_accuracy
     from core.io import read_json
-    from core.rundir.folder import load_features
+    from core.rundir.featurefile import open_features
     from tests.helpers import run_cli
 
-    code, out = run_cli(["theory", "--run-dir", tiny_run, "--delta", "0.2"], capsys)
+    code, out = run_cli(["theory", "--run-dir", tiny_run_copy, "--delta", "0.2"], capsys)
     assert code == 0 and out["cached"] is False
-    saved = read_json(tiny_run / "theory.json")
-    feats = load_features(tiny_run)
+    saved = read_json(tiny_run_copy / "theory.json")
+    feats = open_features(tiny_run_copy)
     _, probe = linear_probe_accuracy(
         feats["train"],
         feats["y_train"],
         feats["test"],
         feats["y_test"],
-        ProbeConfig(seed=read_json(tiny_run / "config.json")["seed"]),
+        ProbeConfig(seed=read_json(tiny_run_copy / "config.json")["seed"]),
     )
     ref = th.estimate_abg(feats["train"], feats["y_train"], probe.predict_proba(feats["train"]))
     for key in ("alpha", "beta", "gamma", "gamma_minus_beta", "t", "n_difficult"):
@@ -241,7 +241,7 @@ def test_theory_cli_on_a_real_run(tiny_run, capsys):
         assert key in saved and (saved[key] is not None or key in saved["bound_errors"])
     if saved["bound_clean"] is not None:
         assert saved["bound_clean"] == pytest.approx(bd.bound_clean(saved["alpha"], saved["beta"], saved["n"], 9, 0.2))
-    code, again = run_cli(["theory", "--run-dir", tiny_run, "--delta", "0.2"], capsys)
+    code, again = run_cli(["theory", "--run-dir", tiny_run_copy, "--delta", "0.2"], capsys)
     assert code == 0 and again["cached"] is True and again["alpha"] == saved["alpha"]
-    code, bad = run_cli(["theory", "--run-dir", tiny_run, "--difficult-share", "1.5"], capsys)
+    code, bad = run_cli(["theory", "--run-dir", tiny_run_copy, "--difficult-share", "1.5"], capsys)
     assert code == 2 and "difficult-share" in bad["error"]

@@ -69,9 +69,37 @@ def test_theory_page_explains_vacuous_bounds_and_colours_deltas_like_the_verdict
     expected, colour = tv.metric_delta(res, "bound_removal")
     assert removal.delta == expected and colour == "inverse"
     beats = res["removal_beats_keeping"]
-    assert (res["bound_removal"] < res["bound_difficult"]) == beats  # green (lower) <=> the verdict says removal wins
-    assert ("removing the difficult examples" in (at.success or at.warning)[0].value) == beats
+    assert (res["bound_removal"] < res["bound_difficult"]) == beats  # green (lower) <=> removal is smaller
+    assert not at.success and not at.warning  # vacuous bounds: no "wins" call-out, either way
+    (info,) = [i for i in at.info if "γ − β" in i.value]
+    assert "above 1 (vacuous)" in info.value and "neither choice is supported" in info.value
     assert any(e.label == "Glossary" for e in at.expander)
+
+
+def test_theory_page_states_the_t_test_with_its_p_value_and_whole_counts(theory_run):
+    at = _theory(theory_run)
+    assert any(c.value.startswith("Welch t-test, β vs γ: t = -5.00, p < 0.001.") for c in at.caption)
+    assert at.number_input(key="th_n").value == 143 and at.number_input(key="th_nd").value == 11
+
+
+def test_removal_verdict_calls_a_winner_only_when_the_bounds_say_something():
+    base = {"removal_threshold": 0.05, "removal_beats_keeping": True}
+    assert tv.removal_verdict(base | {"bound_difficult": 0.40, "bound_removal": 0.30}, 0.2)[0] == "success"
+    assert tv.removal_verdict(base | {"bound_difficult": 1.20002, "bound_removal": 1.20001}, 0.2)[0] == "info"
+    kind, text = tv.removal_verdict(base | {"bound_difficult": 0.50001, "bound_removal": 0.5}, 0.2)
+    assert kind == "info" and "equal at this precision" in text and "**" not in text
+    assert tv.removal_verdict(base | {"bound_difficult": None, "bound_removal": 0.5}, 0.2)[0] == "info"
+    keep = {"removal_threshold": 0.5, "removal_beats_keeping": False, "bound_difficult": 0.3, "bound_removal": 0.4}
+    assert tv.removal_verdict(keep, 0.2)[0] == "warning"
+
+
+def test_p_text_and_narrow_axis_note():
+    assert tv.p_text(2e-7) == "p < 0.001" and tv.p_text(0.0123) == "p = 0.0123"
+    import numpy as np
+
+    note = tv.narrow_axis_note(np.array([1.20002, 1.2001, 1.20005]))
+    assert note is not None and note.startswith("Zoomed axis: the curves span only 1.20002–1.20010")
+    assert tv.narrow_axis_note(np.array([0.2, 0.5])) is None
 
 
 def test_theory_page_shows_one_error_for_a_broken_model(theory_run):

@@ -43,6 +43,7 @@ def test_run_folder_contract(tiny_run):
     assert ckpt["epoch"] == 3 and ckpt["config"]["arch"] == "small_cnn"
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_and_resume_is_exact(runs_root, capsys):
     a, b, c = runs_root / "a", runs_root / "b", runs_root / "c"
     assert run_cli(["train", *FAST, "--epochs", "3", "--run-dir", a], capsys)[0] == 0
@@ -67,6 +68,7 @@ def test_same_seed_same_weights_and_resume_is_exact(runs_root, capsys):
     assert [p["epoch"] for p in read_jsonl(c / "progress.jsonl")] == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_other_seed_differs(runs_root, capsys):
     run_cli(["train", *FAST, "--epochs", "1", "--run-dir", runs_root / "s0"], capsys)
     run_cli(["train", *FAST, "--epochs", "1", "--seed", "1", "--run-dir", runs_root / "s1"], capsys)
@@ -74,6 +76,7 @@ def test_other_seed_differs(runs_root, capsys):
     assert not torch.equal(w0["backbone.features.0.weight"], w1["backbone.features.0.weight"])
 
 
+@pytest.mark.slow
 def test_existing_run_is_never_overwritten(runs_root, capsys):
     run_dir = runs_root / "taken"
     assert run_cli(["train", *FAST, "--epochs", "1", "--run-dir", run_dir], capsys)[0] == 0
@@ -120,6 +123,7 @@ def test_bad_keep_file_leaves_no_run_folder(runs_root, capsys, tmp_path):
     assert not (runs_root / "x").exists()
 
 
+@pytest.mark.slow
 def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(runs_root, capsys):
     run_dir = runs_root / "nan"
     assert run_cli(["train", *FAST, "--epochs", "1", "--run-dir", run_dir], capsys)[0] == 0
@@ -159,6 +163,7 @@ def test_sigterm_cancels_and_keeps_the_checkpoint(runs_root):
     assert load_checkpoint_file(run_dir / "checkpoints" / "last.pt")["epoch"] >= 1
 
 
+@pytest.mark.slow
 def test_resume_records_changed_settings_cuts_progress_and_completes_the_manifest(runs_root, capsys):
     """A run that died after logging epoch 2 (checkpoint at 1) and before writing its manifest, resumed
     with --epochs 3 --device cpu: config.json says 3/cpu, progress lists each epoch once, the manifest has

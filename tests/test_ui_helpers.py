@@ -216,7 +216,12 @@ def test_fmt_acc_and_run_label():
     assert labels.fmt_acc(0.9345) == "93.5%"
     assert labels.fmt_acc(None) == labels.fmt_acc(float("nan")) == "–"
     row = _row("r1", prune_score="band", prune_ratio=0.3, seed=2)
-    assert labels.run_label(row) == "digits · baseline · band 30% · s2 · done · 90.0% — r1"
+    assert labels.selector_labels([row]) == ["digits · baseline · band 30% · s2 · done · 90.0% — r1"]
+    mixed = _row("r2", seed=0, mix=0.2)  # a run summary carries mix; its config.json is read when it has a run_dir
+    assert labels.selector_labels([row, mixed]) == [
+        "digits · baseline · band 30% · s2 · done · 90.0% — r1",
+        "digits · mix 0.2 · baseline · s0 · done · 90.0% — r2",
+    ]
 
 
 def test_file_stamp_and_class_names(tmp_path):
@@ -426,14 +431,14 @@ def test_bound_curve_equals_core_bounds():
     assert curve.removal == bounds.bound_removal(a, b, n, nd, r, delta)
 
 
-def test_bound_delta_verdict_and_monitor_claim():
-    assert theoryview.bound_delta(0.5, 0.4, "bound_difficult") == "+0.1 vs Thm 3.3"
-    assert theoryview.bound_delta(0.5, 0.4, "bound_clean") is None
-    assert theoryview.bound_delta(None, 0.4, "bound_removal") is None
-    assert theoryview.removal_verdict(0.2, 0.1, True) == (
-        "γ − β = 0.20000 vs removal threshold 0.10000: **removing the difficult examples gives the tighter bound.**"
+def test_removal_verdict_and_monitor_claim():
+    res = {"removal_threshold": 0.1, "removal_beats_keeping": True, "bound_difficult": 0.5, "bound_removal": 0.4}
+    assert theoryview.removal_verdict(res, 0.2) == (
+        "success",
+        "γ − β = 0.20000 vs removal threshold 0.10000. **Removing the difficult examples gives the tighter bound.**",
     )
-    assert theoryview.removal_verdict(0.2, float("inf"), False).startswith("γ − β = 0.20000 vs removal threshold ∞:")
+    res |= {"removal_threshold": float("inf"), "removal_beats_keeping": False, "bound_removal": 0.6}
+    assert theoryview.removal_verdict(res, 0.2)[1].startswith("γ − β = 0.20000 vs removal threshold ∞.")
     frame = pd.DataFrame({"hard_scl": [1.0, 3.0, np.nan, 2.0], "hard_ucl": [2.0, 2.0, 1.0, 2.0]})
     assert theoryview.monitor_claim(frame) == (2, 3)
 

@@ -210,7 +210,8 @@ def test_threshold_minus_one_is_hard_scl():
 
 # ----------------------------------------------------------------------------- oracle removal
 def test_oracle_prune_score_removes_exactly_the_mixed_samples():
-    from core.analysis.prune import ORACLE_SCORES, oracle_score, score_label, select_keep
+    from core.analysis.prune import oracle_score, select_keep
+    from core.analysis.scoretable import ORACLE_SCORES, score_label
 
     assert "mixed" in ORACLE_SCORES and "oracle" in score_label("mixed") and "oracle" not in score_label("band")
     mixed = np.zeros(50, bool)

@@ -24,7 +24,7 @@ import streamlit as st
 
 from core.jobs import queue as jobs
 from core.rundir.folder import list_runs, runs_root
-from ui.views.labels import run_label
+from ui.views.labels import sidebar_labels
 
 RUN_KEY = "hp_run"  # the selected run folder (str), shared by all pages
 _RUN_WIDGET = "hp_run_widget"  # the sidebar selectbox's own key
@@ -186,7 +186,7 @@ def render_sidebar() -> None:
     with st.sidebar:
         if rows:
             options = [r["run_dir"] for r in rows]
-            labels = {r["run_dir"]: run_label(r) for r in rows}
+            labels = sidebar_labels(rows)
             # RUN_KEY is the source of truth (pages may set it, e.g. to a run being trained that
             # does not exist yet); the widget mirrors it and writes back through on_change.
             _run_from_url(options)

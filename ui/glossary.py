@@ -16,12 +16,6 @@ def help_for(term: str, fallback: str = "") -> str:
     return define(term) if term in GLOSSARY else fallback
 
 
-def help_for_options(options: list[str], intro: str = "") -> str:
-    """``help=`` for a selector over glossary terms: ``intro`` then one line per option that has a definition."""
-    lines = [f"- **{o}**: {define(o)}" for o in options if o in GLOSSARY]
-    return "\n".join([intro, *lines] if intro else lines)
-
-
 def glossary_expander(groups: list[str]) -> None:
     """One collapsed "Glossary" expander with the definitions of ``groups`` (see ``core.glossary.GROUPS``)."""
     with st.expander("Glossary", icon=":material/menu_book:"):

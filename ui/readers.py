@@ -4,7 +4,8 @@ A corrupt or half-written file raises ``HardpairsError("unreadable: <file>: <rea
 the pages' ``ui.feedback.guard`` shows as an error box (never a traceback).
 
 A rewritten file is re-read, and no big array is ever hashed (Streamlit hashes big arrays from a
-sample -- see docs/streamlit-notes.md section 3): the cached functions take the file stamp only.
+sample -- see the team's streamlit notes, shared/docs/streamlit-notes.md outside this repository,
+section 3): the cached functions take the file stamp only.
 """
 
 from __future__ import annotations

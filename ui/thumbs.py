@@ -61,11 +61,6 @@ def _thumbs(
     return ThumbnailCache(images, size=size, border=border)
 
 
-def dataset_for(config: Mapping) -> ImageDataset:
-    """The run's dataset (shared, read-only); raises HardpairsError when it cannot be loaded."""
-    return _load(*images_key(config))
-
-
 def thumbs_for(config: Mapping, size: int = THUMB_PX, border: int = 0) -> ThumbnailCache:
     """Thumbnail cache of the run's training images (shared across sessions).
 

@@ -1,11 +1,9 @@
-"""Embedding maps: seeded UMAP of a run's features on the exact faiss kNN graph, cached per run.
+"""Embedding maps: seeded UMAP of (N, D) features on the exact faiss kNN graph -- pure functions over arrays.
 
-A map is cached in the run folder as ``umap_2d.csv`` / ``umap_3d.csv`` (columns
-``index,x,y[,z]``; ``index`` is the training-sample index) with a sidecar ``umap_2d.json`` /
-``umap_3d.json`` holding the MapConfig, the sha1 of the training features (so a new checkpoint's
-features invalidate it), the sha1 of the CSV and the compute time. One cache slot per dimension:
-other parameters recompute and replace it. Both files are written atomically, CSV first; a
-sidecar whose ``csv_sha1`` does not match the CSV is treated as a miss.
+:func:`layout_map` lays out a run's training features (subset, subsampled fit + placement) as an
+``index, x, y[, z]`` frame; :func:`merge_parent_child` and :func:`align_to_parent` put a pruned
+run's map beside its parent's. Reading and caching a run's map (``umap_2d.csv`` + its ``.json``
+sidecar, by the one cache rule ``core.rundir.cache``) is ``core.runs.maps``.
 
 Repeatability: ``seed`` is passed to UMAP as ``random_state``, which makes umap-learn optimise
 single-threaded; ``seed=None`` gives a faster parallel layout that is not repeatable. The layout
@@ -16,11 +14,9 @@ kNN similarity (e.g. features normalised twice, or a GPU instead of a CPU kNN) g
 
 from __future__ import annotations
 
-import time
 import warnings
-from dataclasses import asdict, dataclass
-from io import StringIO
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,10 +25,6 @@ from core.analysis.mapscale import PLACE_K, PLACE_TAU, scaled_layout, umap_knn
 from core.analysis.neighbors import knn, l2_normalise
 from core.errors import HardpairsError
 from core.idsets import unique_ids
-from core.io import map_npz, read_json
-from core.rundir.folder import require_features, require_run
-from core.store import array_sha1 as features_sha1
-from core.store import read_verified, write_verified
 
 AXES = ("x", "y", "z")
 LARGE_N = 20_000
@@ -50,7 +42,7 @@ class MapConfig:
     ``LARGE_EPOCHS`` (100) above, so a 50k map stays near 20 s on 2 cores (umap-learn's own
     default would be 500 up to 10k samples and 200 above: 45 s at 50k, bench/umap_scale.py).
     ``fit_size``: above this many samples UMAP is fitted on a seeded subsample of it (plus the
-    ``include`` ids of ``compute_or_load_map``) and the rest placed by ``core.analysis.mapscale``;
+    ``include`` ids of ``layout_map``) and the rest placed by ``core.analysis.mapscale``;
     None = fit on all.
     """
 
@@ -62,16 +54,6 @@ class MapConfig:
     subset: int | None = None
     n_epochs: int | None = None
     fit_size: int | None = FIT_SIZE
-
-
-@dataclass(frozen=True)
-class MapResult:
-    """A map with where it lives: ``frame`` (index, x, y[, z]), ``path``, ``cached``, ``seconds``."""
-
-    frame: pd.DataFrame
-    path: Path
-    cached: bool
-    seconds: float
 
 
 def _validate(cfg: MapConfig, n: int) -> None:
@@ -151,36 +133,22 @@ def umap_embedding(
     return np.asarray(coords, dtype=np.float32)
 
 
-def map_paths(run_dir: str | Path, n_components: int) -> tuple[Path, Path]:
-    """``(umap_{d}d.csv, umap_{d}d.json)`` inside ``run_dir``."""
-    return Path(run_dir) / f"umap_{n_components}d.csv", Path(run_dir) / f"umap_{n_components}d.json"
-
-
-def compute_or_load_map(run_dir: str | Path, cfg: MapConfig, include: np.ndarray | None = None) -> MapResult:
-    """The run's map for ``cfg``: loaded from the cache when parameters and features match, else computed.
+def layout_map(
+    train: np.ndarray, cfg: MapConfig, include: np.ndarray | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The map of ``train`` for ``cfg``: the frame and what to record about how it was made.
 
     Args:
-        include: sample ids always in the UMAP fit when the map is subsampled (tagged / flagged / selected).
+        train: (N, D) float training features (any scale; memory-mapped is fine).
+        cfg: map parameters (``cfg.subset`` picks the rows, ``cfg.fit_size`` the fitted share).
+        include: (K,) int sample ids always in the UMAP fit when the fit is subsampled.
 
     Returns:
-        MapResult; ``frame`` has ``index`` (int64), ``x, y[, z]`` (float32) and, when the fit was
-        subsampled, ``fitted`` (int8: 1 = laid out by UMAP, 0 = placed from its fitted neighbours).
+        ``(frame, meta)``: ``frame`` has ``index`` (int64), ``x, y[, z]`` (float32) and, when the fit
+        was subsampled, ``fitted`` (int8: 1 = laid out by UMAP, 0 = placed from its fitted
+        neighbours); ``meta`` holds ``n, n_fitted, placement, n_total, n_epochs``.
     """
-    run = require_run(run_dir)
-    train = map_npz(require_features(run), ("train",), f"re-extract it with `python -m core probe --run-dir {run}`")[
-        "train"
-    ]
-    csv_path, meta_path = map_paths(run, cfg.n_components)
-    params, sha1 = asdict(cfg), features_sha1(train)
     inc = None if include is None else unique_ids(include)
-    key = {"params": params, "features_sha1": sha1} | ({} if inc is None else {"include_sha1": features_sha1(inc)})
-    start = time.perf_counter()
-    cached = read_verified(csv_path, meta_path, key, sha1_key="csv_sha1")
-    if cached is not None:
-        dtypes = {a: np.float32 for a in AXES} | {"index": np.int64}
-        return MapResult(
-            pd.read_csv(StringIO(cached.decode()), dtype=dtypes), csv_path, True, time.perf_counter() - start
-        )
     index = subset_indices(train.shape[0], cfg)
     coords, fitted = scaled_layout(
         train, index, cfg.fit_size, lambda xn: umap_embedding(xn, cfg), inc, 0 if cfg.seed is None else cfg.seed
@@ -188,32 +156,15 @@ def compute_or_load_map(run_dir: str | Path, cfg: MapConfig, include: np.ndarray
     frame = pd.DataFrame({"index": index} | {a: coords[:, i] for i, a in enumerate(AXES[: cfg.n_components])})
     if not fitted.all():  # only a subsampled fit has placed points (small maps keep index,x,y)
         frame["fitted"] = fitted.astype(np.int8)
-    data = frame.to_csv(index=False, float_format="%.9g").encode()
-    seconds = time.perf_counter() - start
-    write_verified(
-        csv_path,
-        meta_path,
-        data,
-        key
-        | {
-            "n": int(index.size),
-            "n_fitted": int(fitted.sum()),
-            "placement": None
-            if fitted.all()
-            else f"k={PLACE_K} fitted neighbours, weights exp((s - s1) / {PLACE_TAU})",
-            "n_total": int(train.shape[0]),
-            "seconds": seconds,
-            "n_epochs": effective_epochs(int(fitted.sum()), cfg),
-            "created": time.time(),
-        },
-        sha1_key="csv_sha1",
-    )
-    return MapResult(frame, csv_path, False, seconds)
-
-
-def map_for_run(run_dir: str | Path, cfg: MapConfig) -> pd.DataFrame:
-    """Compute-or-load the cached map of a run: DataFrame ``index, x, y[, z]``."""
-    return compute_or_load_map(run_dir, cfg).frame
+    placement = None if fitted.all() else f"k={PLACE_K} fitted neighbours, weights exp((s - s1) / {PLACE_TAU})"
+    meta = {
+        "n": int(index.size),
+        "n_fitted": int(fitted.sum()),
+        "placement": placement,
+        "n_total": int(train.shape[0]),
+        "n_epochs": effective_epochs(int(fitted.sum()), cfg),
+    }
+    return frame, meta
 
 
 def align_to_parent(child_xy: np.ndarray, parent_xy: np.ndarray) -> np.ndarray:
@@ -234,37 +185,6 @@ def align_to_parent(child_xy: np.ndarray, parent_xy: np.ndarray) -> np.ndarray:
     norm = float((c0**2).sum())
     scale = float(s.sum()) / norm if norm > 0 else 1.0
     return np.asarray(scale * c0 @ (u @ vt) + p.mean(0), dtype=np.float32)
-
-
-def _parent_dir(child: Path, parent: str) -> Path:
-    for cand in (Path(parent), child.parent / parent):
-        if (cand / "config.json").exists():
-            return cand
-    raise HardpairsError(
-        f"the parent run {parent!r} of {child} was not found next to it; "
-        "restore the parent run folder or open the child's map alone."
-    )
-
-
-def parent_child_maps(child_run_dir: str | Path, cfg: MapConfig, align: bool = True) -> pd.DataFrame:
-    """A pruned run's map beside its parent's, on the samples both maps contain.
-
-    Returns:
-        DataFrame ``index, x_parent, y_parent[, z_parent], x_child, y_child[, z_child], kept`` where
-        ``kept`` (bool) says the sample is in the child's ``keep.npy``; child coordinates are
-        Procrustes-aligned to the parent's when ``align``.
-    """
-    child = require_run(child_run_dir)
-    parent = (read_json(child / "manifest.json", {}) or {}).get("parent")
-    keep_path = child / "keep.npy"
-    if not parent or not keep_path.exists():
-        raise HardpairsError(
-            f"{child} is not a pruned run (no parent in manifest.json or no keep.npy); "
-            "make one with `python -m core prune --run-dir R --score S --ratio F --train`."
-        )
-    pmap = map_for_run(_parent_dir(child, str(parent)), cfg)
-    cmap = map_for_run(child, cfg)
-    return merge_parent_child(pmap, cmap, np.load(keep_path), cfg.n_components, align)
 
 
 def merge_parent_child(

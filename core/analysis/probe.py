@@ -212,19 +212,6 @@ def knn_predict(
     return pred
 
 
-def knn_accuracy(
-    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, k: int = 20, t: float = 0.07
-) -> float:
-    """Weighted kNN top-1 accuracy (cosine, weights exp(s / t)).
-
-    Args:
-        x_train: (N, D), y_train: (N,) int, x_test: (M, D), y_test: (M,) int. k <= N.
-    """
-    y_test = np.asarray(y_test, dtype=np.int64)
-    _check_xy(np.asarray(x_test), y_test)
-    return float((knn_predict(x_train, y_train, x_test, k=k, t=t) == y_test).mean())
-
-
 def probe_predictions(
     x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, cfg: ProbeConfig = ProbeConfig()
 ) -> dict[str, np.ndarray]:

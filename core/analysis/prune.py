@@ -1,7 +1,7 @@
 """Choose which training samples a pruned retrain keeps.
 
 ``select_keep`` removes the ``round(ratio * N)`` samples with the HIGHEST difficulty score (every
-score in ``core.analysis.scores`` is oriented so that higher = more difficult). Equal scores are ordered by
+score in ``core.analysis.scoretable`` is oriented so that higher = more difficult). Equal scores are ordered by
 a seeded random permutation, so ties are broken reproducibly and without favouring low indices.
 """
 
@@ -12,29 +12,25 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from core.analysis.scoretable import BY_NAME, FREE_SCORES, ORACLE_SCORES
 from core.errors import HardpairsError
-
-#: prune scores that read the ground truth, not the features: an upper reference, never a method
-ORACLE_SCORES: tuple[str, ...] = ("mixed",)
-
-#: how each prune score is shown (CLI JSON, prune page, report); an oracle always says so
-SCORE_LABELS: dict[str, str] = {
-    "band": "band (label-free)",
-    "prototype": "prototype (label-free)",
-    "random": "random",
-    "cross_class": "cross_class (uses labels)",
-    "margin": "margin (uses labels)",
-    "mixed": "mixed (oracle: the ground-truth Mixed-ω flag)",
-}
-
-
-def score_label(score: str) -> str:
-    """The display label of a prune score (an oracle's names the ground truth it reads)."""
-    return SCORE_LABELS.get(score, score)
 
 
 def oracle_score(df: pd.DataFrame, score: str) -> np.ndarray:
-    """(N,) float64 oracle score from a ``scores.csv`` frame: 1.0 for a mixed sample, 0.0 else.
+    """(N,) float64 values of the oracle ``score`` (a row of ``core.analysis.scoretable`` with ``oracle=True``).
+
+    Raises:
+        HardpairsError: ``score`` is not an oracle, or the run lacks its ground truth.
+    """
+    row = BY_NAME.get(score)
+    if row is None or not row.oracle:
+        raise HardpairsError(f"{score!r} is not an oracle score; oracle scores: {', '.join(ORACLE_SCORES)}")
+    values: np.ndarray = np.asarray(row.resolve()(df), dtype=np.float64)
+    return values
+
+
+def mixed_oracle(df: pd.DataFrame) -> np.ndarray:
+    """The oracle ``mixed`` from a ``scores.csv`` frame: (N,) float64, 1.0 for a mixed sample, 0.0 else.
 
     With ``--ratio`` equal to the run's ``--mix``, pruning by it removes exactly the mixed images
     (the "Removing" bars of the paper's Figs. 2 and 6).
@@ -42,12 +38,10 @@ def oracle_score(df: pd.DataFrame, score: str) -> np.ndarray:
     Raises:
         HardpairsError: the run is not Mixed-ω (no ``mixed`` column).
     """
-    if score not in ORACLE_SCORES:
-        raise HardpairsError(f"{score!r} is not an oracle score; oracle scores: {', '.join(ORACLE_SCORES)}")
     if "mixed" not in df.columns:
         raise HardpairsError(
             "the oracle score 'mixed' removes the ground-truth mixed images, and this run is not Mixed-ω "
-            "(it was trained without --mix); train with e.g. --mix 0.2 or prune by band, prototype or random"
+            f"(it was trained without --mix); train with e.g. --mix 0.2 or prune by one of {', '.join(FREE_SCORES)}"
         )
     values: np.ndarray = df["mixed"].to_numpy().astype(np.float64)
     return values

@@ -1,7 +1,7 @@
 """Per-sample difficulty scores over a run's pre-projector features. Higher = more difficult.
 
-Every score is oriented the same way: a HIGHER value means MORE difficult, so pruning removes the
-highest scores first. With x_i the L2-normalised feature of sample i and s_ij = x_i . x_j (cosine):
+A HIGHER value means MORE difficult (pruning removes the highest first). With x_i the L2-normalised
+feature of sample i and s_ij = x_i . x_j (cosine):
 
 - ``band`` (label-free; the paper's Eq. 12 selection lifted from a batch to the dataset). Sort the
   similarities of all ordered pairs (i, j), i != j (M = N(N-1) values) in descending order;
@@ -23,12 +23,9 @@ highest scores first. With x_i the L2-normalised feature of sample i and s_ij = 
   centroid minus the cosine to the nearest: near 0 on a boundary between prototypes.
 - ``random``: uniform [0, 1) from ``numpy.random.default_rng(seed)`` (baseline).
 
-Exactness and memory: ``band`` and ``cross_class`` come from one blockwise sweep over the pair
-matrix (symmetric blocks, so each pair is multiplied once) with fused numba kernels that fill an
-exact 2^18-bin histogram of all similarities and per-row same/other-class top-k lists; a second
-sweep counts each row's pairs strictly inside the band and collects the (few) values in the two
-histogram bins that hold t_hi and t_lo, from which the thresholds and counts are exact. Memory is
-O(N*k + block^2); no N x N matrix is built.
+Exactness and memory: ``band`` and ``cross_class`` come from one exact blockwise sweep over the pair
+matrix (``core.analysis.band``; no N x N matrix). Each score's row (name, label, direction, whether it needs
+labels, its function below) is in ``core.analysis.scoretable``, which orders the columns.
 
 Approximate path (``ScoreConfig.knn``: ``auto`` = above ``core.analysis.sampled.APPROX_MIN_N``
 samples, or ``approx``): t_hi / t_lo from a seeded sample of pairs, ``band`` against a seeded
@@ -59,16 +56,13 @@ from core.analysis.sampled import (
     reference_rows,
     sample_thresholds,
 )
+from core.analysis.scoretable import SCORES
 from core.errors import HardpairsError
 
-LABEL_SCORES = ("cross_class", "margin")
 #: on the approximate path, the ``margin`` probe is fitted on a seeded subsample of
 #: max(PROBE_FIT_CAP, PROBE_FIT_PER_CLASS * classes) samples (20,000 for 10 classes, 50,000 for 1,000)
 PROBE_FIT_CAP = 20_000
 PROBE_FIT_PER_CLASS = 50
-FREE_SCORES = ("band", "prototype", "random")
-#: the columns of ``scores.csv`` that are not scores (the one place they are listed)
-META_COLUMNS = ("index", "label", "mixed")
 
 
 @dataclass(frozen=True)
@@ -154,12 +148,6 @@ def _mean_topk(sims: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
 
-def cross_class_from_topk(same_sims: np.ndarray, other_sims: np.ndarray) -> np.ndarray:
-    """``cross_class`` from (N, k) same/other-class top-k sims (``-inf`` = missing). (N,) float32."""
-    cross: np.ndarray = (_mean_topk(other_sims) - _mean_topk(same_sims)).astype(np.float32)
-    return cross
-
-
 Graph = tuple[dict[str, np.ndarray], dict[str, Any]]
 
 
@@ -178,6 +166,59 @@ def approx_band(xn: np.ndarray, labels: np.ndarray | None, cfg: ScoreConfig, gra
     return out
 
 
+@dataclass
+class ScoreInputs:
+    """What a score function of ``core.analysis.scoretable`` reads (``xn``: (N, D) float32 unit rows; ``sweep``:
+    ``band``, ``t_hi``, ``t_lo``, ``knn`` and, with labels, the (N, k) ``same_sims`` / ``other_sims``)."""
+
+    features: np.ndarray
+    xn: np.ndarray
+    labels: np.ndarray | None
+    cfg: ScoreConfig
+    sweep: dict[str, Any]
+    probe_proba: np.ndarray | None
+    n_prototypes: int
+
+
+def band_column(s: ScoreInputs) -> np.ndarray:
+    """``band``: the share of each row's pairs inside the band (from the sweep)."""
+    return np.asarray(s.sweep["band"], dtype=np.float32)
+
+
+def cross_class_column(s: ScoreInputs) -> np.ndarray:
+    """``cross_class`` from the sweep's (N, k) same/other-class top-k similarities (``-inf`` = missing)."""
+    cross: np.ndarray = (_mean_topk(s.sweep["other_sims"]) - _mean_topk(s.sweep["same_sims"])).astype(np.float32)
+    return cross
+
+
+def margin_column(s: ScoreInputs) -> np.ndarray:
+    """``margin`` of the given probe probabilities, or of a linear probe fitted here on the features."""
+    if s.probe_proba is not None:
+        return margin_score(s.probe_proba)
+    assert s.labels is not None  # the table marks margin as needing labels
+    labels, raw = s.labels, np.asarray(s.features, dtype=np.float32)
+    x_fit, y_fit, n = raw, labels, len(raw)
+    cap = max(PROBE_FIT_CAP, PROBE_FIT_PER_CLASS * (int(labels.max()) + 1))
+    if s.sweep["knn"]["method"] == "approx" and n > cap:  # the approximate path fits the probe on a seeded subsample
+        fit = np.sort(np.random.default_rng(s.cfg.seed + 3).choice(n, cap, replace=False))
+        x_fit, y_fit = raw[fit], labels[fit]
+        s.sweep["knn"]["margin_probe_rows"] = cap
+    from core.analysis.probe import ProbeConfig, fit_linear_probe  # scipy.optimize: 0.3 s to import, only here
+
+    probe = fit_linear_probe(x_fit, y_fit, int(labels.max()) + 1, ProbeConfig(seed=s.cfg.seed))
+    return margin_score(probe.predict_proba(raw))
+
+
+def prototype_column(s: ScoreInputs) -> np.ndarray:
+    """``prototype``: ``c2 - c1`` to the spherical k-means centroids."""
+    return prototype_score(s.xn, fit_prototypes(s.xn, s.n_prototypes, s.cfg.seed))
+
+
+def random_column(s: ScoreInputs) -> np.ndarray:
+    """``random``: the first N draws of ``default_rng(seed)``, uniform in [0, 1)."""
+    return np.asarray(np.random.default_rng(s.cfg.seed).random(len(s.xn)), dtype=np.float32)
+
+
 def compute_scores(
     features: np.ndarray,
     labels: np.ndarray | None,
@@ -185,7 +226,7 @@ def compute_scores(
     probe_proba: np.ndarray | None = None,
     graph: Graph | None = None,
 ) -> pd.DataFrame:
-    """All difficulty scores for N samples (formulas in the module docstring).
+    """Every computed score of ``core.analysis.scoretable.SCORES`` for N samples (formulas in the module docstring).
 
     Args:
         features: (N, D) pre-projector features, any float dtype (normalised inside).
@@ -199,8 +240,8 @@ def compute_scores(
 
     Returns:
         DataFrame with columns ``index, label`` (label -1 when unlabelled) and one float32 column
-        per score, higher = more difficult. ``df.attrs`` holds ``t_hi``, ``t_lo`` (the band's
-        similarity thresholds), ``n_prototypes`` and ``knn`` (a dict: ``method`` exact / approx and,
+        per score in the table's order, higher = more difficult. ``df.attrs`` holds ``t_hi``, ``t_lo`` (the
+        band's similarity thresholds), ``n_prototypes`` and ``knn`` (a dict: ``method`` exact / approx and,
         when approximate, the sample sizes, threshold intervals and the graph's measured recall).
     """
     xn = l2_normalise(features)
@@ -211,39 +252,25 @@ def compute_scores(
     elif labels is not None:
         labels = shown
     _validate(n, labels, cfg)
-    rng = np.random.default_rng(cfg.seed)
-    random = rng.random(n).astype(np.float32)
-    ref = None
-    if cfg.band_reference is not None and cfg.band_reference < n:
-        ref = np.sort(rng.choice(n, size=cfg.band_reference, replace=False))
     approx = choose_knn(n, cfg.knn) == "approx"
     if approx:
         res = approx_band(xn, labels, cfg, graph)
     else:
+        rng, r = np.random.default_rng(cfg.seed), cfg.band_reference
+        rng.random(n)  # the band reference is drawn after random's N numbers (as in every scores.csv so far)
+        ref = None if r is None or r >= n else np.sort(rng.choice(n, size=r, replace=False))
         res = band_sweep(xn, cfg.pos_high, cfg.pos_low, labels=labels, k=cfg.k, reference=ref, block=cfg.block)
         res["knn"] = {"method": "exact", "band_reference": None if ref is None else len(ref)}
     if labels is not None and "same_sims" not in res:  # reference mode: exact kNN separately
         res.update(class_split_knn(xn, labels, cfg.k))
-    df = pd.DataFrame({"index": np.arange(n, dtype=np.int64), "label": shown})
-    df["band"] = res["band"].astype(np.float32)
-    if labels is not None:
-        df["cross_class"] = cross_class_from_topk(res["same_sims"], res["other_sims"])
-        if probe_proba is None:
-            raw = np.asarray(features, dtype=np.float32)
-            x_fit, y_fit = raw, labels
-            cap = max(PROBE_FIT_CAP, PROBE_FIT_PER_CLASS * (int(labels.max()) + 1))
-            if approx and n > cap:  # the approximate path fits the probe on a seeded subsample
-                fit = np.sort(np.random.default_rng(cfg.seed + 3).choice(n, cap, replace=False))
-                x_fit, y_fit = raw[fit], labels[fit]
-                res["knn"]["margin_probe_rows"] = cap
-            from core.analysis.probe import ProbeConfig, fit_linear_probe  # scipy.optimize: 0.3 s to import, only here
-
-            probe = fit_linear_probe(x_fit, y_fit, int(labels.max()) + 1, ProbeConfig(seed=cfg.seed))
-            probe_proba = probe.predict_proba(raw)
-        df["margin"] = margin_score(probe_proba)
     n_proto = cfg.n_prototypes or (len(np.unique(labels)) if labels is not None else max(2, round(1.0 / cfg.pos_high)))
-    df["prototype"] = prototype_score(xn, fit_prototypes(xn, n_proto, cfg.seed))
-    df["random"] = random
+    inputs = ScoreInputs(features, xn, labels, cfg, res, probe_proba, int(n_proto))
+    df = pd.DataFrame({"index": np.arange(n, dtype=np.int64), "label": shown})
+    for row in SCORES:
+        if row.oracle or (row.needs_labels and labels is None):
+            continue
+        values = np.asarray(row.resolve()(inputs), dtype=np.float32)
+        df[row.name] = values if row.direction > 0 else -values
     df.attrs.update(t_hi=float(res["t_hi"]), t_lo=float(res["t_lo"]), n_prototypes=int(n_proto), knn=res["knn"])
     return df
 

@@ -3,15 +3,15 @@
 Two kinds of uncertainty:
 
 - **over seeds** (:func:`seed_summary`): the mean, the sample std (ddof=1) and a Student-t 95 %
-  interval of the mean, ``mean ± t_{0.975, n-1} * std / sqrt(n)``. With one seed the spread is
-  unknown, so std and the interval are undefined (``None``) and the summary says so.
+  interval of the mean, ``mean ± t_{0.975, n-1} * std / sqrt(n)`` (:func:`t_interval`, scipy's). With
+  one seed the spread is unknown, so std and the interval are undefined (``None``) and the summary says so.
 - **over test samples, paired** (:func:`paired_comparison`): two probes of the same test set, run A
   and run B. ``b`` = samples A gets right and B wrong, ``c`` = the reverse. The exact McNemar test is
-  the two-sided binomial test of ``min(b, c)`` successes in ``b + c`` trials with p = 1/2. The paired
-  bootstrap resamples the M test samples with replacement and recomputes ``acc_A - acc_B``; its 2.5
-  and 97.5 percentiles are the 95 % interval of the difference. The per-sample difference takes only
-  the values -1, 0, 1, so a resample is drawn as multinomial counts of those three values (the same
-  distribution as drawing M indices, in O(1) per resample).
+  the two-sided binomial test of ``min(b, c)`` successes in ``b + c`` trials with p = 1/2
+  (``scipy.stats.binomtest``). The paired bootstrap resamples the M test samples with replacement and
+  recomputes ``acc_A - acc_B``; its 2.5 and 97.5 percentiles are the 95 % interval of the difference.
+  The per-sample difference takes only the values -1, 0, 1, so a resample is drawn as multinomial
+  counts of those three values (the same distribution as drawing M indices, in O(1) per resample).
 
 :func:`verdict` reads an interval of a difference: "better" (entirely above 0), "worse" (entirely
 below 0) or "within noise" (it contains 0).
@@ -66,8 +66,21 @@ def seed_summary(values: Any, confidence: float = 0.95) -> SeedSummary:
     if len(x) == 1:
         return SeedSummary(1, mean, None, None, None, N1_NOTE)
     std = float(x.std(ddof=1))
-    half = float(sps.t.ppf(0.5 + confidence / 2, len(x) - 1)) * std / math.sqrt(len(x))
-    return SeedSummary(len(x), mean, std, mean - half, mean + half, None)
+    low, high = t_interval(mean, std, len(x), confidence)
+    return SeedSummary(len(x), mean, std, low, high, None)
+
+
+def t_interval(mean: float, std: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of a mean from its sample std over n > 1 values (``scipy.stats.t.interval``).
+
+    THE t-interval of the project: every interval over seeds or runs is this one.
+    """
+    if n < 2:
+        raise HardpairsError(f"a t-interval needs at least 2 values (got {n}); repeat over more seeds")
+    if std == 0:
+        return mean, mean
+    low, high = sps.t.interval(confidence, n - 1, loc=mean, scale=std / math.sqrt(n))
+    return float(low), float(high)
 
 
 def discordant(correct_a: Any, correct_b: Any) -> tuple[int, int]:
@@ -81,7 +94,7 @@ def mcnemar_exact(b: int, c: int) -> float:
     n = int(b) + int(c)
     if n == 0:
         return 1.0
-    return float(min(1.0, 2.0 * sps.binom.cdf(min(int(b), int(c)), n, 0.5)))
+    return float(sps.binomtest(min(int(b), int(c)), n, 0.5).pvalue)
 
 
 def bootstrap_diff_interval(

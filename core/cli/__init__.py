@@ -1,7 +1,10 @@
 """``python -m core <command>``: the CLI twin of every page action.
 
-Each command module listed in ``COMMAND_MODULES`` exposes ``register(subparsers)``; its parsers
-``set_defaults(func=handler)`` with ``handler(args) -> dict``. The dict is printed as the last
+``COMMANDS`` is the one table of commands: each name, with the one line ``python -m core --help`` shows, is
+registered by the module named after it, ``core.cli.<name>`` (``core.cli.import_`` for ``import``, a Python
+keyword), whose ``register(parser)`` adds the flags and ``set_defaults(func=handler)`` with
+``handler(args) -> dict``. Only the module of the command being run is imported (``--help`` imports none),
+so a command loads only what it needs; a module that fails to import raises. The dict is printed as the last
 stdout line (one JSON object) so scripts and tests can read it. Progress goes to stderr.
 """
 
@@ -10,23 +13,39 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import keyword
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 from core.errors import HardpairsError
 
-COMMAND_MODULES = (
-    "core.cli.train",
-    "core.cli.runs",
-    "core.cli.analysis",
-    "core.cli.maps",
-    "core.cli.jobs",
-    "core.cli.compare",
-    "core.cli.tags",
-    "core.cli.reproduce",
-    "core.cli.extract",
-)
+#: command -> its one-line help, in ``--help`` order; ``core.cli.<command>`` registers its flags
+COMMANDS: dict[str, str] = {
+    "train": "train SimCLR (optionally with the paper's difficult-pair losses), then probe",
+    "probe": "linear-probe and kNN accuracy of a run's frozen features",
+    "import": "import a checkpoint (Hardpairs; torchvision/timm ResNet-18/50; lightly, solo-learn/Lightning "
+    "layouts; timm/DINO ViT) as a run; grayscale data into an RGB backbone repeats the channel",
+    "runs": "list run folders, or show one",
+    "score": "per-sample difficulty scores -> scores.csv",
+    "pairs": "hardest cross-class pairs and the class-pair map",
+    "prune": "kept/pruned indices by a score (and retrain)",
+    "umap": "2D/3D UMAP map of a run's features -> umap_<dim>d.csv",
+    "theory": "alpha/beta/gamma, Welch t-test and the bounds -> theory.json",
+    "jobs": "list background jobs started by the app; --cancel ID stops one",
+    "report": "write the comparison report (HTML, offline) and CSVs of every run",
+    "compare": "mean ± std and 95%% intervals over seeds; paired tests of pruned runs vs parent and random",
+    "tag": "named tags of samples (run/tags.csv): --add/--remove/--list",
+    "export": "write selected/tagged/kept/pruned sample ids as CSV",
+    "reproduce": "the paper's tables as recipes: --dry-run (commands, GPU time) or --tiny (one tiny real step each)",
+    "extract": "extract a run's features into features/{train,test}_rank{r}.npy + index.json; under "
+    "`torchrun --nproc_per_node=G -m core extract` each process writes one shard",
+}
+
+
+def command_module(command: str) -> str:
+    """The module that registers ``command``: ``core.cli.<command>``, with ``_`` appended to a Python keyword."""
+    return f"core.cli.{command}_" if keyword.iskeyword(command) else f"core.cli.{command}"
 
 
 class UsageError(HardpairsError):
@@ -41,22 +60,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every registered subcommand (subparsers inherit :class:`_Parser`)."""
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser (subparsers inherit :class:`_Parser`): every command listed, the flags of ``commands``
+    only (every command's when None), so that only their modules are imported."""
     parser = _Parser(
         prog="python -m core",
         description="Hardpairs: difficult pairs in contrastive learning. "
         "Each command prints its result as one JSON object on the last stdout line.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:  # module not written yet; its commands are simply absent
-                continue
-            raise
-        module.register(sub)
+    wanted = set(COMMANDS if commands is None else commands)
+    for name, help_text in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text)
+        if name in wanted:
+            importlib.import_module(command_module(name)).register(command)
     return parser
 
 
@@ -70,7 +87,8 @@ def _print_result(result: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit status (0 ok, 2 user error, 1 bug)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[:1])  # the command's flags only (none for --help or an unknown command)
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):

@@ -1,6 +1,7 @@
 """CLI: ``compare [--runs-root R] [RUN ...]``: seed groups with 95 % intervals and paired tests of pruned runs.
 
-Prints one JSON object: ``groups`` (mean, std, Student-t interval over seeds per configuration),
+Prints one JSON object: ``groups`` (mean, std, Student-t interval over seeds per configuration, with its
+``label``; a run folder given twice counts once),
 ``comparisons`` (each pruned child vs its parent and vs random pruning at the same ratio and seed:
 McNemar p, bootstrap interval of the difference, verdict), ``protocols`` and ``protocol_mismatch``.
 The work is done by ``core.reports.compare.compare_runs``.
@@ -23,13 +24,14 @@ def cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
     return compare_runs(args.runs_root, args.runs or None, n_boot=args.bootstrap, seed=args.seed)
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``compare`` to the ``python -m core`` parser."""
-    p = sub.add_parser(
-        "compare",
-        help="mean ± std and 95%% intervals over seeds; paired tests of pruned runs vs parent and random",
+def register(p: argparse.ArgumentParser) -> None:
+    """The flags of ``compare`` (its parser and one-line help come from ``core.cli.COMMANDS``)."""
+    p.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="run folders to compare (default: every run; a folder given twice counts once)",
     )
-    p.add_argument("runs", nargs="*", metavar="RUN", help="run folders to compare (default: every run)")
     p.add_argument("--runs-root", help="where run folders live (default $HARDPAIRS_RUNS or cache/runs)")
     p.add_argument("--bootstrap", type=int, default=10000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")

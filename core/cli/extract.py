@@ -15,12 +15,8 @@ def cmd_extract(args: argparse.Namespace) -> dict[str, Any]:
     return extract_run_sharded(args.run_dir, device=args.device, npz=args.npz == "yes")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "extract",
-        help="extract a run's features into features/{train,test}_rank{r}.npy + index.json; under "
-        "`torchrun --nproc_per_node=G -m core extract` each process writes one shard",
-    )
+def register(p: argparse.ArgumentParser) -> None:
+    """The flags of ``extract``."""
     p.add_argument("--run-dir", required=True)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (torchrun ranks: cuda:LOCAL_RANK, else gloo)")
     p.add_argument(

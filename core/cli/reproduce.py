@@ -94,6 +94,7 @@ def run_tiny(table: str, root: str | None) -> dict[str, Any]:
     """One tiny real run of each row of ``table`` (see the module docstring)."""
     from core.cli import build_parser
 
+    load_recipe(table)  # an unknown recipe is refused before any folder is made
     runs = runs_root(root) / f"reproduce-tiny-{table}-{time.strftime('%Y%m%d-%H%M%S')}"
     runs.mkdir(parents=True, exist_ok=False)
     data = tiny_dataset(runs)
@@ -128,13 +129,9 @@ def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
     return estimate(args.table, seeds=args.seeds)
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``reproduce`` to the ``python -m core`` parser."""
-    p = sub.add_parser(
-        "reproduce",
-        help="the paper's tables as recipes: --dry-run (commands, GPU time) or --tiny (one tiny real step each)",
-        description="Recipes: recipes/<TABLE>.sh (run them with bash); paper numbers: recipes/paper_numbers.json.",
-    )
+def register(p: argparse.ArgumentParser) -> None:
+    """The flags of ``reproduce``."""
+    p.description = "Recipes: recipes/<TABLE>.sh (run them with bash); paper numbers: recipes/paper_numbers.json."
     p.add_argument("table", nargs="?", help="a recipe name, e.g. table1, fig2, hscl_jiang (see --list)")
     p.add_argument("--dry-run", action="store_true", help="print the commands and their estimated GPU time (default)")
     p.add_argument("--tiny", action="store_true", help="run one tiny real step of each row on generated data")

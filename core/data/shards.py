@@ -98,11 +98,6 @@ class ShardedArray:
                 yield int(self.offsets[s]) + lo, np.asarray(part[lo : lo + rows])
 
 
-def has_shards(folder: str | os.PathLike[str]) -> bool:
-    """True when ``folder`` (a run's ``features/``) holds a complete shard index."""
-    return (Path(folder) / INDEX).is_file()
-
-
 def open_sharded(folder: str | os.PathLike[str], split: str = "train") -> ShardedArray:
     """The (N, D) features of ``split`` in ``folder`` (a run's ``features/``), memory-mapped shard by shard.
 

@@ -102,19 +102,23 @@ class ImageDataset:
         return self._moments[1]
 
 
+#: every dataset spec ``load_dataset`` accepts (``PATH``: a path; ``[...]``: optional) -> what it loads
+DATASET_SPECS: dict[str, str] = {
+    "digits": "scikit-learn 8x8 handwritten digits, 1797 images, 10 classes (built in)",
+    "cifar10": "CIFAR-10, 50000/10000 32x32 RGB (torchvision files under the data root)",
+    "cifar100": "CIFAR-100, 50000/10000 32x32 RGB (torchvision files under the data root)",
+    "stl10": "STL-10 labelled splits, 5000/8000 96x96 RGB (torchvision files under the data root)",
+    "stl10+unlabeled": "STL-10 train + the 100000 unlabelled images (label -1) for pretraining; test 8000",
+    "tinyimagenet[:PATH]": "Tiny ImageNet (tiny-imagenet-200 layout), 100000/10000 64x64, 200 classes",
+    "imagenet:PATH": "ImageNet-style PATH/train/<wnid>/* and PATH/val/<wnid>/* (paper: 96x96)",
+    "folder:PATH": "PATH/train/<class>/* + PATH/test/<class>/*, or PATH/<class>/* (split 80/20)",
+    "npz:PATH": ".npz with x_train, y_train, x_test, y_test (optional classes)",
+}
+
+
 def list_sources() -> list[str]:
     """Human-readable descriptions of every valid dataset spec (for help texts and the UI)."""
-    return [
-        "digits -- scikit-learn 8x8 handwritten digits, 1797 images, 10 classes (built in)",
-        "cifar10 -- CIFAR-10, 50000/10000 32x32 RGB (torchvision files under the data root)",
-        "cifar100 -- CIFAR-100, 50000/10000 32x32 RGB (torchvision files under the data root)",
-        "stl10 -- STL-10 labelled splits, 5000/8000 96x96 RGB (torchvision files under the data root)",
-        "stl10+unlabeled -- STL-10 train + the 100000 unlabelled images (label -1) for pretraining; test 8000",
-        "tinyimagenet[:PATH] -- Tiny ImageNet (tiny-imagenet-200 layout), 100000/10000 64x64, 200 classes",
-        "imagenet:PATH -- ImageNet-style PATH/train/<wnid>/* and PATH/val/<wnid>/* (paper: 96x96)",
-        "folder:PATH -- PATH/train/<class>/* + PATH/test/<class>/*, or PATH/<class>/* (split 80/20)",
-        "npz:PATH -- .npz with x_train, y_train, x_test, y_test (optional classes)",
-    ]
+    return [f"{spec} -- {what}" for spec, what in DATASET_SPECS.items()]
 
 
 def default_data_root(override: str | os.PathLike[str] | None = None) -> Path:
@@ -216,7 +220,7 @@ def load_dataset(
     """Load a dataset by spec (see :func:`list_sources`), optionally resized and omega-Mixed.
 
     Args:
-        spec: ``digits``, ``cifar10``, ``cifar100``, ``stl10``, ``folder:PATH`` or ``npz:PATH``.
+        spec: one of :data:`DATASET_SPECS` (``PATH`` replaced by a path).
         mix: fraction in [0, 1) of train images replaced by a mix with another class.
         mix_lambda: weight of the original image in a mix.
         seed: seeds the mixing only; splits are fixed.

@@ -108,24 +108,6 @@ def pending_text(job: Job) -> str:
     return f"analysis pending (job {job.job_id}, {job.state})"
 
 
-def _pct(value: Any) -> str:
-    return f"{100 * float(value):.1f}%"
-
-
-def result_summary(result: dict[str, Any] | None) -> str:
-    """Accuracies of a finished job's result (a retrain nests them under ``train``); "" when none."""
-    if not result:
-        return ""
-    train = result.get("train")
-    inner: dict[str, Any] = train if isinstance(train, dict) else result
-    parts = []
-    if inner.get("linear_acc") is not None:
-        parts.append(f"linear probe {_pct(inner['linear_acc'])}")
-    if inner.get("knn_acc") is not None:
-        parts.append(f"kNN {_pct(inner['knn_acc'])}")
-    return " · ".join(parts)
-
-
 def job_title(job: Job) -> str:
     """One line naming a job for people: run name, and for a retrain its score, ratio, seed and child.
 

@@ -26,6 +26,10 @@ by the process that waited on it, and the queue moves on when the app is closed 
 was killed. At most one *heavy* job (training, scoring, UMAP, ...) runs at a time; light jobs
 start at once.
 
+Starting a job goes through one seam, the *launcher* (:class:`Launcher`): by default
+:func:`launch_wrapper` starts the wrapper process; :func:`using_launcher` swaps it for a block
+(tests record the job folders instead of starting processes). The choice is per process.
+
 The state is derived from the files and the processes: ``queued`` (not launched),
 ``running`` (wrapper, recorder or command alive), ``done`` (exit 0), ``cancelled`` (cancel marker)
 or ``failed`` (non-zero exit, or every process died without recording an exit status).
@@ -47,11 +51,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from core.errors import HardpairsError
 from core.io import REPO_ROOT, append_jsonl, read_json, write_json
 from core.jobs.describe import concerns, flag_value
-from core.jobs.procs import pid_alive, signal_group, start_ticks
 from core.jobs.records import (
     ACTIVE_STATES,
     DEFAULT_GRACE_S,
@@ -70,12 +74,14 @@ from core.jobs.records import (
     load_job,
     log_tail,
 )
+from core.procs import pid_alive, signal_group, start_ticks
 
 __all__ = [
     "ACTIVE_STATES",
     "DEFAULT_GRACE_S",
     "HEAVY_KINDS",
     "Job",
+    "Launcher",
     "cancel",
     "core_command",
     "counts",
@@ -84,12 +90,14 @@ __all__ = [
     "job_result",
     "job_summary",
     "jobs_root",
+    "launch_wrapper",
     "list_jobs",
     "load_job",
     "log_tail",
     "poll",
     "start_queued",
     "submit",
+    "using_launcher",
 ]
 
 
@@ -104,8 +112,14 @@ def _queue_lock(base: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _launch(job_dir: Path) -> None:
-    """Start the wrapper for ``job_dir`` in its own session (caller holds the queue lock)."""
+class Launcher(Protocol):
+    """Starts one queued job, given its folder; called with the queue lock held, once per job."""
+
+    def __call__(self, job_dir: Path, /) -> None: ...
+
+
+def launch_wrapper(job_dir: Path) -> None:
+    """The default launcher: start the wrapper for ``job_dir`` in its own session, write ``launch.json``."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -120,6 +134,24 @@ def _launch(job_dir: Path) -> None:
             start_new_session=True,
         )
     write_json(job_dir / "launch.json", {"pid": proc.pid, "ticks": start_ticks(proc.pid), "launched": time.time()})
+
+
+_launcher: Launcher = launch_wrapper
+
+
+@contextmanager
+def using_launcher(launcher: Launcher) -> Iterator[Launcher]:
+    """Start jobs with ``launcher`` inside the block (in this process), then restore the previous one.
+
+    A launcher that writes no ``launch.json`` leaves its jobs ``queued``: tests pass ``list.append``
+    to keep the job records real while no process starts.
+    """
+    global _launcher
+    previous, _launcher = _launcher, launcher
+    try:
+        yield launcher
+    finally:
+        _launcher = previous
 
 
 def start_queued(root: str | os.PathLike[str] | None = None) -> int:
@@ -142,7 +174,7 @@ def start_queued(root: str | os.PathLike[str] | None = None) -> int:
                 if heavy_busy:
                     continue
                 heavy_busy = True
-            _launch(Path(job.job_dir))
+            _launcher(Path(job.job_dir))
             started += 1
     return started
 

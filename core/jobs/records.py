@@ -17,7 +17,7 @@ from typing import Any
 
 from core.errors import HardpairsError
 from core.io import read_json, read_json_line
-from core.jobs.procs import pid_alive
+from core.procs import pid_alive
 from core.rundir.folder import runs_root
 from core.rundir.names import child_path
 

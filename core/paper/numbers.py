@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from core.errors import HardpairsError
@@ -31,16 +30,16 @@ def paper_numbers(path: Path | None = None) -> list[dict[str, Any]]:
 
 
 def mean_interval(values: list[float]) -> tuple[float, float, float, float]:
-    """(mean, sample std, low, high) of a Student-t 95% interval; std/interval NaN for fewer than 2 values."""
-    from scipy import stats
+    """(mean, sample std, low, high) of a Student-t 95% interval (``core.analysis.stats.seed_summary``);
+    std/interval NaN for fewer than 2 values."""
+    from core.analysis.stats import seed_summary
 
-    a = np.asarray(values, dtype=np.float64)
-    mean = float(a.mean())
-    if len(a) < 2:
-        return mean, math.nan, math.nan, math.nan
-    std = float(a.std(ddof=1))
-    half = float(stats.t.ppf(0.975, len(a) - 1)) * std / math.sqrt(len(a))
-    return mean, std, mean - half, mean + half
+    if not values or not all(math.isfinite(v) for v in values):
+        return math.nan, math.nan, math.nan, math.nan
+    s = seed_summary(values)
+    if s.std is None or s.ci_low is None or s.ci_high is None:
+        return s.mean, math.nan, math.nan, math.nan
+    return s.mean, s.std, s.ci_low, s.ci_high
 
 
 def beside_paper(runs: dict[str, dict[str, Any]], table: str | None = None) -> pd.DataFrame:

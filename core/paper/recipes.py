@@ -89,9 +89,9 @@ def load_recipe(table: str, seed: int = 0, runs: str = "runs/paper", imagenet: s
     Raises:
         HardpairsError: no such recipe, or a recipe without rows.
     """
-    path = RECIPES_DIR / f"{table}.sh"
-    if not path.is_file():
+    if table not in list_recipes():  # a name, never a path: `../../x/evil` is not a recipe
         raise HardpairsError(f"no recipe {table!r}; recipes: {', '.join(list_recipes())}")
+    path = RECIPES_DIR / f"{table}.sh"
     rows = []
     for line in path.read_text().splitlines():
         m = _ROW.match(line)
@@ -154,52 +154,3 @@ def estimate(table: str, seeds: int = 3) -> dict[str, Any]:
         total += hours * seeds
         out.append({"row": row.row, "command": row.command, "gpu_hours_per_seed": round(hours, 2)})
     return {"table": table, "seeds": seeds, "rows": out, "gpu_hours_total": round(total, 1), "basis": ESTIMATE_BASIS}
-
-
-#: TrainConfig overrides of a tiny step (CPU-sized: a small CNN on 16 px images, a 16-key MoCo queue)
-TINY_STEP = {"epochs": 1, "batch_size": 8, "arch": "small_cnn", "out_size": 16, "queue_size": 16, "device": "cpu"}
-
-
-def tiny_config(row: Row) -> TrainConfig:
-    """A train row's config with its dataset's paper values and :data:`TINY_STEP` on top (no data is loaded)."""
-    from core.training.presets import PAPER_KEYS, dataset_key
-
-    cfg = row_config(row)
-    key = dataset_key(cfg.dataset)
-    origin = {"preset_from": key} if key in PAPER_KEYS and cfg.preset_from is None else {}
-    values = {**cfg.to_dict(), **TINY_STEP, **origin, "image_size": None}
-    return TrainConfig.from_dict({k: v for k, v in values.items() if k != "created"})
-
-
-def tiny_step(cfg: TrainConfig, seed: int = 0) -> float:
-    """One real optimisation step of ``cfg`` on generated (16, 3, 16, 16) views of 8 images in 4 classes; its loss."""
-    import torch
-
-    from core.training.moco import MoCoState
-    from core.training.step import StepContext, augment_config, optimise_step, prepare_model
-
-    torch.manual_seed(seed)
-    device = torch.device("cpu")
-    model, forward, opt = prepare_model(cfg, 3, device)
-    moco = MoCoState(model, cfg.queue_size, cfg.moco_momentum, seed) if cfg.method == "moco" else None
-    mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
-    ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, moco=moco, model=model)
-    y = torch.arange(8) % 4
-    loss, _, _ = optimise_step(ctx, torch.randn(16, 3, 16, 16), torch.cat([y, y]), cfg.lr, True)
-    return float(loss)
-
-
-def tiny_prune(cfg: TrainConfig, ratio: float, seed: int = 0) -> tuple[int, int]:
-    """The oracle removal of a prune row on a generated Mixed set of 40 images: (pruned, mixed) counts must agree."""
-    import numpy as np
-    import pandas as pd
-
-    from core.analysis.prune import oracle_score, select_keep
-    from core.data.sources import mix_images
-
-    rng = np.random.default_rng(seed)
-    y = np.arange(40, dtype=np.int64) % 4
-    x = rng.integers(0, 256, (40, 3, 8, 8), dtype=np.uint8)
-    _, mixed, _ = mix_images(x, y, cfg.mix if cfg.mix > 0 else ratio, cfg.mix_lambda, cfg.mix_seed)
-    _, pruned = select_keep(oracle_score(pd.DataFrame({"mixed": mixed}), "mixed"), ratio, seed)
-    return int(np.isin(pruned, np.flatnonzero(mixed)).sum()), int(mixed.sum())

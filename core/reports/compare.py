@@ -1,9 +1,11 @@
 """Honest comparisons of runs: seed groups with intervals, and paired tests of pruned retrains.
 
-- **Groups** (:func:`group_table`): runs with the same configuration except the seed (every
-  ``config.json`` key but :data:`IGNORED_CONFIG`, plus the pruning score and ratio and the probe
-  settings) are one group: mean, sample std and Student-t 95 % interval over its seeds
-  (``core.analysis.stats.seed_summary``; with one seed the interval is undefined and ``note`` says so).
+- **Groups** (:func:`group_table`, the one grouping rule of every view): runs with the same
+  configuration except the seed (:func:`config_key`: every ``config.json`` key but
+  ``core.reports.records.IGNORED_CONFIG``, plus the pruning score and ratio and the probe settings) are
+  one group: mean, sample std and Student-t 95 % interval over its seeds
+  (``core.analysis.stats.seed_summary``; with one seed the interval is undefined and ``note`` says so),
+  and a label (``core.reports.labels``). A run folder counts once however often it is given.
 - **Pairs** (:func:`pair_table`): every pruned child against its unpruned parent, and against the
   random-pruning run of the same parent, ratio, seed and loss mode, on the same test images: exact
   McNemar p, paired bootstrap 95 % interval of the accuracy difference (child - other) and the verdict
@@ -28,17 +30,18 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.stats import paired_comparison, seed_summary
-from core.errors import HardpairsError
-from core.rundir.folder import list_runs, read_run_json, require_run, run_summary
+from core.reports.labels import distinct_labels
+from core.reports.records import IGNORED_CONFIG, config_of, distinct, load_records, probe_signature
 
-UNPRUNED = "none"  # as core.reports.report_tables (which imports this module)
+UNPRUNED = "none"
 BASELINE_SCORE = "random"
-
-#: config keys that do not make two runs different configurations.
-IGNORED_CONFIG = frozenset(
-    {"seed", "created", "device", "keep", "parent", "checkpoint_every", "log_every", "compile", "monitor"}
-)
 METRICS = ("linear", "knn")
+#: the columns of :func:`group_table` (fractions; lists for seeds, run_ids, run_dirs)
+GROUP_COLUMNS = [
+    "key", "label", "dataset", "loss_mode", "prune_score", "prune_ratio", "probe", "n", "seeds", "seeds_text",
+    "note", "run_ids", "run_dirs",
+    *(f"{m}_{k}" for m in METRICS for k in ("mean", "std", "ci_low", "ci_high")),
+]  # fmt: skip
 NO_PREDICTIONS = "no per-sample predictions: re-probe with `python -m core probe --run-dir {run}`"
 PAIR_COLUMNS = [
     "run_id", "against", "other_id", "dataset", "loss_mode", "prune_score", "prune_ratio", "seed", "metric",
@@ -47,48 +50,24 @@ PAIR_COLUMNS = [
 ]  # fmt: skip
 
 
-def load_records(root: str | Path | None = None, runs: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
-    """Records (as ``report_tables.collect``) with ``metrics`` and ``probe`` (the probe signature) added.
-
-    ``runs``: only these run folders (each must be a run); default every run under ``root``.
-    """
-    rows = [run_summary(require_run(r)) for r in runs] if runs else list_runs(root)
-    records = []
-    for row in rows:
-        path = Path(row["run_dir"])
-        records.append({**row, "config": _safe(path, "config.json"), "manifest": _safe(path, "manifest.json")})
-    for rec in records:
-        rec["metrics"] = _safe(Path(rec["run_dir"]), "metrics.json")
-        rec["probe"] = probe_signature(rec["metrics"])
-    return records
-
-
-def _safe(path: Path, name: str) -> dict[str, Any]:
-    try:
-        return read_run_json(path, name)
-    except HardpairsError:
-        return {}
-
-
-def probe_signature(metrics: dict[str, Any]) -> str:
-    """``"lbfgs · kNN k=20 t=0.07"``: how a run was probed (older runs: L-BFGS, the kNN values they recorded)."""
-    probe = metrics.get("probe")
-    info: dict[str, Any] = probe if isinstance(probe, dict) else {}
-    protocol = metrics.get("protocol") or info.get("protocol") or "lbfgs"
-    return f"{protocol} · kNN k={info.get('knn_k', 20)} t={info.get('knn_t', 0.07):g}"
-
-
 def config_key(rec: dict[str, Any]) -> str:
-    """Everything that defines a run's configuration except its seed, as one JSON string."""
-    cfg = {k: v for k, v in (rec.get("config") or {}).items() if k not in IGNORED_CONFIG}
+    """Everything that defines a run's configuration except its seed, as one JSON string: every
+    ``config.json`` key but :data:`~core.reports.records.IGNORED_CONFIG`, the pruning and the probe
+    signature. THE grouping rule of every view (Compare, ``compare``, the report, the summary CSV)."""
+    cfg = {k: v for k, v in config_of(rec).items() if k not in IGNORED_CONFIG}
     cfg.update(
         dataset=rec.get("dataset"),
         loss_mode=rec.get("loss_mode"),
         prune_score=rec.get("prune_score") or UNPRUNED,
         prune_ratio=float(rec.get("prune_ratio") or 0.0),
-        probe=rec.get("probe"),
+        probe=probe_of(rec),
     )
     return json.dumps(cfg, sort_keys=True, default=str)
+
+
+def probe_of(rec: dict[str, Any]) -> str:
+    """The record's probe signature (computed from its ``metrics`` when the record has none yet)."""
+    return str(rec.get("probe") or probe_signature(rec.get("metrics") or {}))
 
 
 def seed_list(seeds: Sequence[Any]) -> str:
@@ -97,52 +76,72 @@ def seed_list(seeds: Sequence[Any]) -> str:
 
 
 def _usable(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("state") != "unreadable" and isinstance(r.get("linear_acc"), (int, float))]
+    """Distinct readable runs with a linear accuracy, each with its ``probe`` signature."""
+    return [
+        {**r, "probe": probe_of(r)}
+        for r in distinct(records)
+        if r.get("state") != "unreadable" and isinstance(r.get("linear_acc"), (int, float))
+    ]
 
 
 def group_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per configuration: mean, std, 95 % CI of linear and kNN accuracy over seeds.
+    """One row per configuration (:func:`config_key`): mean, std, 95 % CI of linear and kNN accuracy over seeds.
 
-    Columns: key, dataset, loss_mode, prune_score, prune_ratio, probe, n, seeds (sorted list),
-    seeds_text (``"seeds 0, 1, 2 (n=3)"``), {linear,knn}_{mean,std,ci_low,ci_high} (fractions; None for
-    n = 1), note, run_ids (list), run_dirs (list).
+    A run folder counts once however often it is given. Columns: key, label
+    (``core.reports.labels``: unique per row), dataset, loss_mode, prune_score, prune_ratio, probe, n,
+    seeds (sorted list), seeds_text (``"seeds 0, 1, 2 (n=3)"``), {linear,knn}_{mean,std,ci_low,ci_high}
+    (fractions; None for n = 1), note, run_ids (list), run_dirs (list).
     """
     groups: dict[str, list[dict[str, Any]]] = {}
     for rec in _usable(records):
         groups.setdefault(config_key(rec), []).append(rec)
-    rows = []
-    for key, recs in groups.items():
-        recs = sorted(recs, key=lambda r: (r.get("seed") is None, r.get("seed") or 0))
-        seeds = [r.get("seed") for r in recs]
-        first = recs[0]
-        row: dict[str, Any] = {
-            "key": key,
-            "dataset": first.get("dataset"),
-            "loss_mode": first.get("loss_mode"),
-            "prune_score": first.get("prune_score") or UNPRUNED,
-            "prune_ratio": float(first.get("prune_ratio") or 0.0),
-            "probe": first["probe"],
-            "n": len(recs),
-            "seeds": seeds,
-            "seeds_text": seed_list(seeds),
-            "run_ids": [r["run_id"] for r in recs],
-            "run_dirs": [r["run_dir"] for r in recs],
-        }
-        for m in METRICS:
-            vals = [r.get(f"{m}_acc") for r in recs]
-            if any(not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals):
-                row.update({f"{m}_{k}": None for k in ("mean", "std", "ci_low", "ci_high")})
-                continue
-            s = seed_summary(vals)
-            row.update({f"{m}_mean": s.mean, f"{m}_std": s.std, f"{m}_ci_low": s.ci_low, f"{m}_ci_high": s.ci_high})
-            row["note"] = s.note
-        rows.append(row)
-    frame = pd.DataFrame(rows)
+    members = [sorted(recs, key=lambda r: (r.get("seed") is None, r.get("seed") or 0)) for recs in groups.values()]
+    labels = distinct_labels([recs[0] for recs in members])
+    rows = [_group_row(key, label, recs) for key, label, recs in zip(groups, labels, members, strict=True)]
+    frame = pd.DataFrame(rows, columns=GROUP_COLUMNS)
     if frame.empty:
         return frame
     order = frame["prune_score"].map(lambda s: (s != UNPRUNED, s == BASELINE_SCORE, s))
-    frame = frame.assign(_o=order).sort_values(["dataset", "loss_mode", "_o", "prune_ratio", "probe"], kind="stable")
+    frame = frame.assign(_o=order).sort_values(
+        ["dataset", "loss_mode", "_o", "prune_ratio", "probe", "label"], kind="stable"
+    )
     return frame.drop(columns="_o").reset_index(drop=True)
+
+
+def _group_row(key: str, label: str, recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of :func:`group_table` from the group's records (sorted by seed)."""
+    seeds = [r.get("seed") for r in recs]
+    first = recs[0]
+    row: dict[str, Any] = {
+        "key": key,
+        "label": label,
+        "dataset": first.get("dataset"),
+        "loss_mode": first.get("loss_mode"),
+        "prune_score": first.get("prune_score") or UNPRUNED,
+        "prune_ratio": float(first.get("prune_ratio") or 0.0),
+        "probe": first["probe"],
+        "n": len(recs),
+        "seeds": seeds,
+        "seeds_text": seed_list(seeds),
+        "note": None,
+        "run_ids": [r["run_id"] for r in recs],
+        "run_dirs": [r["run_dir"] for r in recs],
+    }
+    for m in METRICS:
+        vals = [r.get(f"{m}_acc") for r in recs]
+        if any(not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals):
+            row.update({f"{m}_{k}": None for k in ("mean", "std", "ci_low", "ci_high")})
+            continue
+        s = seed_summary(vals)
+        row.update({f"{m}_mean": s.mean, f"{m}_std": s.std, f"{m}_ci_low": s.ci_low, f"{m}_ci_high": s.ci_high})
+        row["note"] = row["note"] or s.note
+    repeated = sorted({str(s) for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        row["note"] = (
+            f"seed {', '.join(repeated)} appears in more than one run of this configuration: such runs are "
+            "not independent seeds, so the interval is too narrow; delete or retrain the repeats with new seeds"
+        )
+    return row
 
 
 def load_predictions(run_dir: str | Path) -> dict[str, np.ndarray] | None:

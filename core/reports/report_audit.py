@@ -1,28 +1,38 @@
 """The per-run audit of the reviewer report: what was measured, on what, how sure, what it means.
 
-:func:`audit_section` renders one run (a ``core.reports.report_tables.collect`` record) as an HTML
-``<section>`` with, each under ``data-section``: ``provenance`` (config and manifest essentials),
-``definitions`` (``core.glossary``), ``map`` (inline SVG of ``umap_2d.csv``), ``heatmap``
-(``class_pairs.npz``), ``pairs`` (the hardest pairs with their images, base64 PNG), ``pruning``
-(this run's children against it, from ``report_tables.parent_deltas``), ``theory``
+:func:`audit_section` reads one run (a ``core.reports.records.load_records`` record) into the parts
+that the template ``templates/blocks.html.j2`` (macro ``audit``) renders as a ``<section>``, each under
+``data-section``: ``provenance`` (config and manifest essentials), ``definitions``
+(``core.glossary``), ``map`` (``umap_2d.csv`` drawn by the Embeddings page's
+``core.figures.maps.map_figure``), ``heatmap`` (``class_pairs.npz`` drawn by the Hard pairs page's
+``core.figures.pairs.pair_heatmap``), ``pairs`` (the hardest pairs with their images, base64 PNG),
+``pruning`` (this run's children against it, from ``report_tables.parent_deltas``), ``theory``
 (``theory.json``: alpha/beta/gamma and the bounds) and ``auroc`` (``scores.json``, Mixed-omega only).
 A missing artefact is named with the command that makes it. Pure reads of the run folder.
+
+A part is ``{"key", "title", "blocks"}``; a block is a dict whose ``kind`` picks its macro: ``kv``
+(rows of key, value), ``note`` (text), ``missing`` (what, command), ``terms`` (entries: term, text),
+``table`` (html: a pandas table), ``figure`` (name, json: plotly JSON), ``pairs`` (entries, images).
+Text from data stays text: the template escapes it.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from core.errors import HardpairsError
+from core.figures.layout import printable
+from core.figures.maps import map_figure
+from core.figures.pairs import pair_heatmap
 from core.glossary import GLOSSARY
 from core.io import read_json
-from core.reports.report_svg import heatmap_svg, scatter_svg
+from core.rundir.featurefile import feature_labels
 
 #: Most points drawn in the map (a seeded subsample beyond that keeps the file small).
 MAP_POINTS = 4000
@@ -55,17 +65,24 @@ THEORY_KEYS = ("alpha", "beta", "gamma", "gamma_minus_beta", "t", "p", "n", "n_d
 BOUND_KEYS = ("bound_clean", "bound_difficult", "bound_removal", "bound_temperature", "removal_threshold")
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text))
+Block = dict[str, Any]
 
 
-def _missing(what: str, command: str) -> str:
-    return f"<p class='note'>No {_esc(what)} yet: <code>{_esc(command)}</code></p>"
+def _missing(what: str, command: str) -> list[Block]:
+    return [{"kind": "missing", "what": what, "command": command}]
 
 
-def _kv(rows: Sequence[tuple[str, object]]) -> str:
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    return f"<div class='box'><table class='kv'>{body}</table></div>"
+def _note(text: str) -> Block:
+    return {"kind": "note", "text": text}
+
+
+def _kv(rows: Sequence[tuple[str, object]]) -> Block:
+    return {"kind": "kv", "rows": list(rows)}
+
+
+def figure_block(name: str, fig: go.Figure) -> Block:
+    """A plotly figure as a block: its JSON (WebGL traces as SVG ones, ``core.figures.layout.printable``)."""
+    return {"kind": "figure", "name": name, "json": printable(fig).to_json()}
 
 
 def _fmt(value: object) -> str:
@@ -76,18 +93,18 @@ def _fmt(value: object) -> str:
     return "–" if value is None else str(value)
 
 
-def provenance(record: dict[str, Any]) -> str:
+def provenance(record: dict[str, Any]) -> list[Block]:
     """Config and manifest essentials as a two-column table (long hashes break, never widen the page)."""
     src = {"config": record.get("config") or {}, "manifest": record.get("manifest") or {}}
     rows = [(key, _fmt(src[where].get(key))) for where, key in PROVENANCE_KEYS if src[where].get(key) is not None]
-    return _kv(rows)
+    return [_kv(rows)]
 
 
-def definitions(scores: list[str]) -> str:
+def definitions(scores: list[str]) -> list[Block]:
     """The glossary entries of the scores present (all score terms when none) and of the theory terms."""
     wanted = [t for t, (group, _) in GLOSSARY.items() if group == "score" and (not scores or t in scores)]
     wanted += [t for t, (group, _) in GLOSSARY.items() if group == "theory"]
-    return "<dl>" + "".join(f"<dt>{_esc(t)}</dt><dd>{_esc(GLOSSARY[t][1])}</dd>" for t in wanted) + "</dl>"
+    return [{"kind": "terms", "entries": [(t, GLOSSARY[t][1]) for t in wanted]}]
 
 
 def _labels(run: Path) -> np.ndarray | None:
@@ -95,39 +112,50 @@ def _labels(run: Path) -> np.ndarray | None:
     if scores.exists():
         df = pd.read_csv(scores, usecols=["index", "label"])
         return np.asarray(df.sort_values("index")["label"].to_numpy(), np.int64)
-    if (run / "features.npz").exists():
-        with np.load(run / "features.npz", allow_pickle=False) as data:
-            return np.asarray(data["y_train"], np.int64)
-    return None
+    return feature_labels(run)
 
 
-def embedding_map(run: Path, classes: list[str]) -> str:
-    """``umap_2d.csv`` as an SVG scatter coloured by class (at most MAP_POINTS points)."""
+def embedding_map(run: Path, classes: list[str]) -> list[Block]:
+    """``umap_2d.csv`` coloured by class (at most MAP_POINTS points), as the Embeddings page draws it."""
     path = run / "umap_2d.csv"
     labels = _labels(run)
     if not path.exists() or labels is None:
         return _missing("map", f"python -m core umap --run-dir {run}")
     frame = pd.read_csv(path)
     if len(frame) > MAP_POINTS:
-        frame = frame.sample(MAP_POINTS, random_state=0)
+        frame = frame.sample(MAP_POINTS, random_state=0).sort_index()
     idx = frame["index"].to_numpy(np.int64)
-    note = f"<p class='note'>{len(frame)} of {len(labels)} training samples (UMAP of the frozen features).</p>"
-    return scatter_svg(frame["x"].to_numpy(), frame["y"].to_numpy(), labels[idx], classes) + note
+    codes = labels[idx]
+    names = classes or [str(c) for c in range(int(labels.max(initial=0)) + 1)]
+    fig = map_figure(
+        idx,
+        frame["x"].to_numpy(),
+        frame["y"].to_numpy(),
+        codes,
+        categories=names,
+        hover_label=[names[c] if 0 <= c < len(names) else str(c) for c in codes.tolist()],
+        title="",
+        height=460,
+    )
+    fig.update_layout(dragmode=False, margin={"t": 10})
+    note = f"{len(frame)} of {len(labels)} training samples (UMAP of the frozen features)."
+    return [figure_block("map", fig), _note(note)]
 
 
-def heatmap(run: Path) -> str:
-    """``class_pairs.npz`` difficult-pair counts as a labelled SVG heatmap."""
+def heatmap(run: Path) -> list[Block]:
+    """``class_pairs.npz`` difficult-pair counts as the Hard pairs page's heatmap."""
     path = run / "class_pairs.npz"
     if not path.exists():
         return _missing("class-pair map", f"python -m core pairs --run-dir {run}")
     with np.load(path, allow_pickle=False) as data:
         counts, classes = data["difficult_counts"], [str(c) for c in data["classes"]]
         t_hi, t_lo = float(data["t_hi"]), float(data["t_lo"])
+    fig = pair_heatmap(counts, classes, title="Difficult pairs per class pair (band)", value_name="pairs")
     note = (
-        f"<p class='note'>Pairs of samples from two classes whose cosine similarity lies in the difficult band "
-        f"{t_lo:.3f} ≤ s &lt; {t_hi:.3f} (Eq. 12), among each sample's nearest neighbours.</p>"
+        f"Pairs of samples from two classes whose cosine similarity lies in the difficult band "
+        f"{t_lo:.3f} ≤ s < {t_hi:.3f} (Eq. 12), among each sample's nearest neighbours."
     )
-    return heatmap_svg(counts, classes) + note
+    return [figure_block("heatmap", fig), _note(note)]
 
 
 def _thumb_urls(record: dict[str, Any], ids: list[int]) -> dict[int, str]:
@@ -149,7 +177,7 @@ def _thumb_urls(record: dict[str, Any], ids: list[int]) -> dict[int, str]:
     return {i: u for i, u in zip(ids, thumbs.data_urls(ids), strict=True)}
 
 
-def hardest_pairs(run: Path, record: dict[str, Any], classes: list[str]) -> str:
+def hardest_pairs(run: Path, record: dict[str, Any], classes: list[str]) -> list[Block]:
     """The TOP_PAIRS most similar cross-class pairs of ``pairs.csv`` with both images."""
     path = run / "pairs.csv"
     if not path.exists():
@@ -157,49 +185,49 @@ def hardest_pairs(run: Path, record: dict[str, Any], classes: list[str]) -> str:
     top = pd.read_csv(path).head(TOP_PAIRS)
     urls = _thumb_urls(record, sorted(set(top["i"].tolist()) | set(top["j"].tolist())))
 
-    def cell(i: int, label: int) -> str:
+    def cell(i: int, label: int) -> dict[str, Any]:
         name = classes[label] if 0 <= label < len(classes) else label
-        img = f"<img src='{urls[i]}' alt='#{i}' width='64' height='64'>" if i in urls else ""
-        return f"<figure>{img}<figcaption>#{i} · {_esc(name)}</figcaption></figure>"
+        return {"id": i, "name": name, "url": urls.get(i, "")}
 
-    items = "".join(
-        f"<div class='pair'>{cell(int(r.i), int(r.label_i))}{cell(int(r.j), int(r.label_j))}"
-        f"<div class='note'>rank {k + 1} · cos {float(r.similarity):.3f}</div></div>"
+    items = [
+        {
+            "rank": k + 1,
+            "similarity": float(r.similarity),
+            "cells": [cell(int(r.i), int(r.label_i)), cell(int(r.j), int(r.label_j))],
+        }
         for k, r in enumerate(top.itertuples(index=False))
-    )
-    missing = "" if urls else "<p class='note'>(images unavailable: the dataset could not be loaded here)</p>"
-    return f"<div class='pairs'>{items}</div>{missing}"
+    ]
+    return [{"kind": "pairs", "entries": items, "images": bool(urls)}]
 
 
-def pruning(run: Path, deltas: pd.DataFrame) -> str:
+def pruning(run: Path, deltas: pd.DataFrame) -> list[Block]:
     """This run's pruned children against it (rows of ``report_tables.parent_deltas`` whose parent is this run)."""
     mine = deltas[deltas["parent"] == run.name] if not deltas.empty else deltas
     if mine.empty:
-        return "<p class='note'>No pruned retrain of this run has metrics yet.</p>"
-    return f"<div class='box'>{mine.drop(columns=['parent']).to_html(index=False, na_rep='–')}</div>"
+        return [_note("No pruned retrain of this run has metrics yet.")]
+    return [{"kind": "table", "html": mine.drop(columns=["parent"]).to_html(index=False, na_rep="–")}]
 
 
-def theory(run: Path) -> str:
+def theory(run: Path) -> list[Block]:
     """alpha, beta, gamma, the t-test and the bounds of ``theory.json``."""
     th = read_json(run / "theory.json")
     if not isinstance(th, dict):
         return _missing("theory estimates", f"python -m core theory --run-dir {run}")
     rows = [(k, _fmt(th.get(k))) for k in (*THEORY_KEYS, *BOUND_KEYS) if k in th]
-    note = f"<p class='note'>{_esc(th.get('delta_note') or '')}</p>"
-    return _kv(rows) + note
+    return [_kv(rows), _note(str(th.get("delta_note") or ""))]
 
 
-def auroc(run: Path) -> str:
+def auroc(run: Path) -> list[Block]:
     """Each score's AUROC at finding the Mixed-omega images (``scores.json``); a note otherwise."""
     stored = read_json(run / "scores.json") or {}
     values = stored.get("auroc") or (stored.get("result") or {}).get("auroc")
     if not values:
-        return "<p class='note'>Not a Mixed-ω dataset: there is no ground truth of difficult samples.</p>"
-    return _kv([(k, f"{float(v):.4f}") for k, v in values.items()])
+        return [_note("Not a Mixed-ω dataset: there is no ground truth of difficult samples.")]
+    return [_kv([(k, f"{float(v):.4f}") for k, v in values.items()])]
 
 
-def audit_section(record: dict[str, Any], deltas: pd.DataFrame) -> str:
-    """One run's audit as an HTML ``<section>`` (see the module docstring for its parts)."""
+def audit_section(record: dict[str, Any], deltas: pd.DataFrame) -> dict[str, Any]:
+    """One run's audit: ``{"name": run folder name, "parts": [{"key", "title", "blocks"}]}`` (module docstring)."""
     run = Path(record["run_dir"])
     classes = [str(c) for c in ((record.get("manifest") or {}).get("classes") or [])]
     scores_json = read_json(run / "scores.json") or {}
@@ -214,5 +242,4 @@ def audit_section(record: dict[str, Any], deltas: pd.DataFrame) -> str:
         ("theory", "α, β, γ and the bounds", theory(run)),
         ("auroc", "AUROC against the ground truth", auroc(run)),
     ]
-    body = "".join(f"<div data-section='{k}'><h3>{_esc(t)}</h3>{h}</div>" for k, t, h in parts)
-    return f"<section class='audit' data-run='{_esc(run.name)}'><h2>Run {_esc(run.name)}</h2>{body}</section>"
+    return {"name": run.name, "parts": [{"key": k, "title": t, "blocks": b} for k, t, b in parts]}

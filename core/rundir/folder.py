@@ -18,6 +18,8 @@ Layout of one run folder (``<runs_root>/<run_id>/``)::
                        ``checkpoint_every`` epochs and at the end; resume starts from it)
     features.npz       train (N, D) float32, test (M, D) float32, y_train (N,) int64,
                        y_test (M,) int64 -- pre-projector features of *all* train samples
+    features/          the same, sharded (``torchrun ... -m core extract``); both formats are
+                       read by core.rundir.featurefile.open_features
     metrics.json       {"linear_acc": float, "knn_acc": float, ...}
     keep.npy           (K,) int64 kept training indices, only for pruned runs
 
@@ -34,10 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.errors import HardpairsError
 from core.io import REPO_ROOT, read_json, write_json
+from core.procs import pid_alive
 from core.rundir.lock import lock_is_held
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
@@ -81,38 +82,6 @@ def require_run(run_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
-def require_features(run_dir: str | os.PathLike[str]) -> Path:
-    """Path of the run's ``features.npz``, or a clear error naming the command that makes it."""
-    path = require_run(run_dir) / "features.npz"
-    if not path.exists():
-        raise HardpairsError(
-            f"{run_dir} has no features.npz yet. Compute them with "
-            f"`python -m core probe --run-dir {run_dir}` (it extracts features first)."
-        )
-    return path
-
-
-def load_features(run_dir: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Load ``features.npz``: train (N, D) float32, test (M, D) float32, y_train (N,), y_test (M,).
-
-    Raises:
-        HardpairsError: no features yet, or an unreadable file (named, with the command that rewrites it).
-    """
-    path = require_features(run_dir)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            feats = {k: data[k] for k in data.files}
-        missing = [k for k in ("train", "test", "y_train", "y_test") if k not in feats]
-        if missing:
-            raise ValueError(f"it lacks {', '.join(missing)}")
-    except Exception as err:  # noqa: BLE001 - zip, EOF, pickle and format errors all mean "unreadable"
-        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        raise HardpairsError(
-            f"{path} is unreadable ({reason}); re-extract it with `python -m core probe --run-dir {run_dir}`"
-        ) from None
-    return feats
-
-
 #: States a live trainer writes; with its lock free they mean the trainer died (``interrupted``).
 ACTIVE_STATES = ("running", "queued")
 #: The JSON files :func:`run_summary` reads.
@@ -136,19 +105,6 @@ def read_run_json(run_dir: str | os.PathLike[str], name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise HardpairsError(f"unreadable: {name}: a JSON object was expected, found {type(value).__name__}")
     return value
-
-
-def pid_alive(pid: Any) -> bool:
-    """Whether process ``pid`` exists (False for a missing or invalid pid)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def resume_command(run_dir: str | os.PathLike[str], analyse: bool = False) -> str:

@@ -139,3 +139,30 @@ def stop_on_sigterm() -> Iterator[Callable[[], bool]]:
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def edit_lock(run_dir: str | os.PathLike[str], name: str, timeout_s: float = 30.0) -> Iterator[None]:
+    """Hold ``<run_dir>/.<name>.lock`` (an exclusive ``flock``) around one read-modify-write of a run file.
+
+    Writers of the same file (``tags.csv``: the CLI's ``tag`` and the app's tag widget) serialise on it, so
+    concurrent edits lose nothing; it is separate from the trainer's ``.lock``, so a file can be edited while
+    the run trains. Waits up to ``timeout_s``, then raises a HardpairsError naming the lock file.
+    """
+    path = Path(run_dir) / f".{name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise HardpairsError(
+                        f"{path} stayed locked for {timeout_s:.0f} s by another edit of {name}; try again"
+                    ) from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -2,8 +2,8 @@
 
 Each is one function of a run folder that returns the dict ``python -m core <command>`` prints;
 :func:`analyse_run` runs all four (``train --analyse``). Scores, pairs and theory are cached by
-the one rule of ``core.rundir.cache`` (features fingerprint + parameters); the map by
-``core.analysis.embedmap.compute_or_load_map`` (its own sidecar with the same rule).
+the one rule of ``core.rundir.cache`` (features fingerprint + parameters), the map too
+(``core.runs.maps``). Every one reads the run's features with ``core.rundir.featurefile.open_features``.
 
 - scores: ``scores.csv`` (``index,label``, one column per score, ``mixed`` for a contaminated
   dataset) and ``scores.json`` (parameters, band thresholds, each score's AUROC at finding the
@@ -30,8 +30,8 @@ from core.analysis.scores import ScoreConfig, auroc, compute_scores
 from core.errors import HardpairsError
 from core.io import read_json, run_log, write_csv
 from core.rundir.cache import CACHE_KEYS, cached
-from core.rundir.featurefile import open_features as load_features
-from core.rundir.folder import require_features, require_run, update_status
+from core.rundir.featurefile import open_features, require_features
+from core.rundir.folder import require_run, update_status
 from core.rundir.lock import stop_on_sigterm
 from core.runs.knngraph import graph_for_run
 from core.runs.maps import map_for_run
@@ -91,7 +91,7 @@ def score_params(
 
 def _compute_scores(run_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
     t0 = time.time()
-    feats = load_features(run_dir)
+    feats = open_features(run_dir)
     labels = train_labels(feats)
     scfg = ScoreConfig(
         pos_high=params["pos_high"],
@@ -161,7 +161,7 @@ def pairs_for_run(
         HardpairsError: unlabelled dataset, or ``k`` not below the number of samples.
     """
     run = require_run(run_dir)
-    feats = load_features(run)
+    feats = open_features(run)
     labels = train_labels(feats)
     if labels is None:
         raise HardpairsError(

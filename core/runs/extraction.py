@@ -5,9 +5,9 @@ extracts the contiguous rows :func:`core.data.shards.shard_rows` gives it, for t
 split, into ``R/features/{split}_rank{r}.npy``. After a barrier rank 0 writes the labels and
 ``R/features/index.json`` (last: a folder with an index is complete), removes shards of an older,
 wider extraction, and assembles the usual ``features.npz`` by streaming the shards into it block by
-block (bounded memory at any N; ``npz=False`` skips it), so every analysis command, which
-memory-maps ``features.npz``, works unchanged. :func:`core.data.shards.open_sharded` reads the
-shards themselves as one (N, D) array.
+block (bounded memory at any N; ``npz=False`` skips it). Every analysis reads either format through
+``core.rundir.featurefile.open_features`` (the newer of the two when both exist), which reads the
+shards themselves as one (N, D) array with :func:`core.data.shards.open_sharded`.
 Without torchrun it is one process writing one shard. Layout and arithmetic: ``docs/scale.md``.
 """
 

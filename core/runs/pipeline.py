@@ -19,7 +19,8 @@ from core.device import pick_device
 from core.errors import HardpairsError
 from core.idsets import unique_ids
 from core.io import read_json, save_npz, write_json
-from core.rundir.folder import load_features, require_run, runs_root
+from core.rundir.featurefile import features_mtime, open_features
+from core.rundir.folder import require_run, runs_root
 from core.rundir.names import child_path, is_inside
 from core.training.checkpoints import load_backbone_state, load_into_backbone
 from core.training.config import TrainConfig
@@ -197,15 +198,17 @@ def extract_run_features(
 ) -> dict[str, np.ndarray]:
     """Write ``features.npz`` (train (N, D), test (M, D) float32, y_train, y_test) for all samples.
 
-    Reuses an existing file unless the checkpoint is newer or ``force``.
+    Reuses the run's current features (either format, ``core.rundir.featurefile``, memory-mapped)
+    unless the checkpoint is newer or ``force``.
     """
     run_dir = Path(run_dir)
     out = run_dir / "features.npz"
     ckpt = run_dir / "checkpoints" / "last.pt"
-    if out.exists() and not force and (not ckpt.exists() or out.stat().st_mtime >= ckpt.stat().st_mtime):
+    stamp = features_mtime(run_dir)
+    if stamp is not None and not force and (not ckpt.exists() or stamp >= ckpt.stat().st_mtime):
         try:
-            return load_features(run_dir)
-        except HardpairsError:  # an unreadable features.npz is extracted again below
+            return open_features(run_dir)
+        except HardpairsError:  # unreadable features are extracted again below
             pass
     cfg = run_config(run_dir)
     device = device or pick_device(cfg.device)

@@ -1,7 +1,8 @@
 """Prune a run by a score and, optionally, retrain on the kept samples in-process as a child run.
 
 ``prune_run`` writes ``keep.npy``, ``pruned.npy``, ``per_class.csv`` and ``prune.json`` into
-``<run>/prune/<score>_<ratio>_seed<seed>/`` (or ``out``); with ``train=True`` it calls
+``<run>/prune/<score>_<ratio>_seed<seed>/`` (or ``out``) with :func:`write_prune_outputs`, the one
+writer of pruning outputs (a prune by tag, ``core.runs.tagprune``, uses it too); with ``train=True`` it calls
 ``core.runs.training.train_run`` on the parent's config with ``keep``/``parent``/``prune_score``/
 ``prune_ratio``/``seed`` set and the given loss overrides, as a new run beside the parent.
 """
@@ -12,10 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from core.analysis.prune import ORACLE_SCORES, oracle_score
-from core.analysis.scores import LABEL_SCORES
+from core.analysis.prune import oracle_score
+from core.analysis.scoretable import LABEL_SCORES, META_COLUMNS, ORACLE_SCORES, score_label
 from core.errors import HardpairsError
 from core.io import read_json, save_npy, write_csv, write_json
 from core.rundir.folder import require_run, runs_root
@@ -26,8 +28,6 @@ from core.training.lossmodes import RETRAIN_KNOBS
 #: Config fields a pruned retrain may override (``prune --train`` flags of the same names).
 RETRAIN_FIELDS = ("loss_mode", *RETRAIN_KNOBS, "epochs")
 
-_NOT_SCORES = ("index", "label", "mixed")
-
 
 def _score_values(run_dir: Path, score: str) -> pd.DataFrame:
     """``scores.csv`` of the run (computed with default parameters when missing), checked for ``score``."""
@@ -37,8 +37,8 @@ def _score_values(run_dir: Path, score: str) -> pd.DataFrame:
     if score in ORACLE_SCORES:
         oracle_score(df, score)  # refuses a run that is not Mixed-omega
         return df
-    if score not in df.columns or score in _NOT_SCORES:
-        available = [c for c in df.columns if c not in _NOT_SCORES]
+    if score not in df.columns or score in META_COLUMNS:
+        available = [c for c in df.columns if c not in META_COLUMNS]
         if score in LABEL_SCORES:
             raise HardpairsError(
                 f"score '{score}' needs labels and this dataset is unlabelled; prune by one of {available}"
@@ -70,6 +70,30 @@ def _out_folder(run: Path, out: str | os.PathLike[str]) -> Path:
     return folder
 
 
+def write_prune_outputs(
+    folder: Path, kept: np.ndarray, pruned: np.ndarray, per_class: pd.DataFrame | None, result: dict[str, Any]
+) -> dict[str, Any]:
+    """The one writer of a pruning's outputs: ``keep.npy``, ``pruned.npy``, ``per_class.csv``, ``prune.json``.
+
+    Args:
+        folder: the output folder (created when missing).
+        kept, pruned: (K,) and (N - K,) int64 sorted sample ids.
+        per_class: ``core.analysis.prune.per_class_counts`` of the pruned ids, or None when the
+            training labels are unknown (then no ``per_class.csv``).
+        result: what the pruning returns; ``prune.json`` holds it plus ``per_class`` (the rows of ``per_class``).
+
+    Returns:
+        ``result`` with ``per_class`` added when known, as written to ``prune.json``.
+    """
+    save_npy(folder / "keep.npy", kept)
+    save_npy(folder / "pruned.npy", pruned)
+    if per_class is not None:
+        write_csv(folder / "per_class.csv", per_class)
+        result = result | {"per_class": per_class.to_dict(orient="records")}
+    write_json(folder / "prune.json", result)
+    return result
+
+
 def prune_run(
     run_dir: str | os.PathLike[str],
     score: str,
@@ -96,7 +120,7 @@ def prune_run(
         ``run_dir, out, score, ratio, seed, n, n_kept, n_pruned, per_class`` (+ ``mixed_share_pruned``
         on a contaminated dataset, + ``train``: the retrain's result).
     """
-    from core.analysis.prune import ORACLE_SCORES, oracle_score, per_class_counts, score_label, select_keep
+    from core.analysis.prune import per_class_counts, select_keep
 
     run = require_run(run_dir)
     checked_out = _out_folder(run, out) if out else None
@@ -110,9 +134,6 @@ def prune_run(
     folder = checked_out or run / "prune" / f"{score}_{ratio:g}_seed{seed}"
     manifest = read_json(run / "manifest.json", {}) or {}
     counts = per_class_counts(df["label"].to_numpy(), pruned, manifest.get("classes"))
-    save_npy(folder / "keep.npy", kept)
-    save_npy(folder / "pruned.npy", pruned)
-    write_csv(folder / "per_class.csv", counts)
     result: dict[str, Any] = {
         "run_dir": str(run),
         "out": str(folder),
@@ -123,11 +144,10 @@ def prune_run(
         "n": len(df),
         "n_kept": len(kept),
         "n_pruned": len(pruned),
-        "per_class": counts.to_dict(orient="records"),
     }
     if "mixed" in df.columns and len(pruned):
         result["mixed_share_pruned"] = float(df["mixed"].to_numpy()[pruned].mean())
-    write_json(folder / "prune.json", result)
+    result = write_prune_outputs(folder, kept, pruned, counts, result)
     if train:
         result["train"] = retrain_pruned(run, folder / "keep.npy", score, ratio, seed, retrain or {}, analyse)
     return result

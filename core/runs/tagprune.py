@@ -1,7 +1,8 @@
 """Prune a run by a tag: keep every sample that does not carry it; optionally retrain as a child run.
 
 ``prune_by_tag`` writes ``keep.npy``, ``pruned.npy``, ``per_class.csv`` and ``prune.json`` into
-``<run>/prune/tag_<name>_seed<seed>/`` -- the same files as a prune by score -- and with
+``<run>/prune/tag_<name>_seed<seed>/`` -- the same files as a prune by score, by the same writer
+(``core.runs.pruning.write_prune_outputs``) -- and with
 ``train=True`` retrains on the kept samples (``core.runs.pruning.retrain_pruned``) as a child whose
 ``prune_score`` is ``tag:<name>`` and ``prune_ratio`` the share removed. Its control is a random
 pruning at that same ratio: :func:`random_baseline_args` (``prune --score random --ratio r``).
@@ -13,13 +14,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.analysis.prune import per_class_counts
 from core.idsets import complement_ids
-from core.io import read_json, save_npy, write_csv, write_json
-from core.rundir.folder import load_features, require_run
-from core.runs.pruning import retrain_pruned
+from core.io import read_json
+from core.rundir.featurefile import feature_labels
+from core.rundir.folder import require_run
+from core.runs.pruning import retrain_pruned, write_prune_outputs
 from core.runs.tags import check_tag, n_samples, tag_ids
 
 
@@ -59,9 +59,7 @@ def prune_by_tag(
         seed = int((read_json(run / "config.json") or {}).get("seed", 0))
     folder = run / "prune" / f"tag_{name}_seed{seed}"
     manifest = read_json(run / "manifest.json", {}) or {}
-    labels = np.asarray(load_features(run)["y_train"], np.int64) if (run / "features.npz").exists() else None
-    save_npy(folder / "keep.npy", kept)
-    save_npy(folder / "pruned.npy", pruned)
+    labels = feature_labels(run)  # the labels only, memory-mapped (None: no features yet)
     ratio = len(pruned) / n
     result: dict[str, Any] = {
         "run_dir": str(run),
@@ -75,11 +73,9 @@ def prune_by_tag(
         "n_pruned": int(len(pruned)),
         "random_baseline": "python -m core " + " ".join(random_baseline_args(run, len(pruned), n, seed)),
     }
-    if labels is not None and (labels >= 0).all():
-        counts = per_class_counts(labels, pruned, manifest.get("classes"))
-        write_csv(folder / "per_class.csv", counts)
-        result["per_class"] = counts.to_dict(orient="records")
-    write_json(folder / "prune.json", result)
+    known = labels is not None and bool((labels >= 0).all())  # per_class.csv only for a labelled dataset
+    counts = per_class_counts(labels, pruned, manifest.get("classes")) if known and labels is not None else None
+    result = write_prune_outputs(folder, kept, pruned, counts, result)
     if train:
         result["train"] = retrain_pruned(
             run, Path(folder / "keep.npy"), f"tag:{name}", ratio, seed, retrain or {}, analyse

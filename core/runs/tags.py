@@ -1,14 +1,14 @@
 """Named tags of training samples, kept in the run folder, and id lists exported as CSV.
 
 ``<run>/tags.csv`` has one row per (sample id, tag): columns ``id,tag``, ids in ``0..N-1`` (the
-run's training samples, ``N`` = ``manifest.json`` ``n_train``, else the rows of ``features.npz``),
+run's training samples, ``N`` = ``manifest.json`` ``n_train``, else the rows of the run's features),
 sorted by tag then id, written atomically. Tag names are one word of letters, digits, ``.``, ``_``
 and ``-`` (at most 64 characters, starting with a letter or digit), so they can name a prune
 folder (``prune/tag_<name>``) and appear in ``--what tagged:<name>``.
 
 Exports (:func:`export_ids`) write ``id,label`` rows (label when the run has features) for the
 selected, tagged, kept or pruned ids to a file the caller names; an existing file is refused
-unless ``force``. CLI twins: ``python -m core tag`` and ``python -m core export`` (core/cli/tags.py).
+unless ``force``. CLI twins: ``python -m core tag`` and ``python -m core export`` (core/cli/tag.py, core/cli/export.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ import pandas as pd
 from core.errors import HardpairsError
 from core.idsets import complement_ids, unique_ids
 from core.io import read_json, write_csv
+from core.rundir.featurefile import feature_labels
 from core.rundir.folder import require_run
+from core.rundir.lock import edit_lock
 
 TAGS_FILE = "tags.csv"
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -47,15 +49,15 @@ def n_samples(run_dir: PathLike) -> int:
     """Number of training samples N of the run (ids are 0..N-1): manifest ``n_train``, features, scores.csv.
 
     Raises:
-        HardpairsError: neither ``manifest.json`` ``n_train`` nor ``features.npz`` says it.
+        HardpairsError: neither ``manifest.json`` ``n_train`` nor the run's features say it.
     """
     run = Path(run_dir)
     n = (read_json(run / "manifest.json", {}) or {}).get("n_train")
     if isinstance(n, int) and n > 0:
         return n
-    if (run / "features.npz").exists():
-        with np.load(run / "features.npz", allow_pickle=False) as data:
-            return int(data["y_train"].shape[0])
+    labels = feature_labels(run)
+    if labels is not None:
+        return int(labels.shape[0])
     if (run / "scores.csv").exists():
         return int(len(pd.read_csv(run / "scores.csv", usecols=["index"])))
     raise HardpairsError(f"{run} does not say how many training samples it has (no manifest n_train, no features)")
@@ -113,10 +115,11 @@ def add_tag(run_dir: PathLike, name: str, ids: Iterable[int]) -> dict[str, Any]:
     run = require_run(run_dir)
     tag = check_tag(name)
     new = check_ids(ids, n_samples(run))
-    df = read_tags(run)
-    before = set(df.loc[df["tag"] == tag, "id"].tolist())
-    added = [int(i) for i in new if int(i) not in before]
-    _write(run, pd.concat([df, pd.DataFrame({"id": added, "tag": tag})], ignore_index=True))
+    with edit_lock(run, "tags"):  # read-modify-write: concurrent adds (CLI, app) lose nothing
+        df = read_tags(run)
+        before = set(df.loc[df["tag"] == tag, "id"].tolist())
+        added = [int(i) for i in new if int(i) not in before]
+        _write(run, pd.concat([df, pd.DataFrame({"id": added, "tag": tag})], ignore_index=True))
     return {"run_dir": str(run), "tag": tag, "added": len(added), "n_tagged": len(before) + len(added)}
 
 
@@ -124,12 +127,14 @@ def remove_tag(run_dir: PathLike, name: str, ids: Iterable[int] | None = None) -
     """Untag ``ids`` (all of the tag's samples when None); returns ``run_dir, tag, removed, n_tagged``."""
     run = require_run(run_dir)
     tag = check_tag(name)
-    df = read_tags(run)
-    mine = df["tag"] == tag
-    if not mine.any():
-        raise HardpairsError(f"run {run.name} has no tag {tag!r}; its tags: {sorted(list_tags(run)) or 'none'}")
-    drop = mine if ids is None else mine & df["id"].isin(check_ids(ids, n_samples(run)))
-    _write(run, df[~drop])
+    remove = None if ids is None else check_ids(ids, n_samples(run))
+    with edit_lock(run, "tags"):
+        df = read_tags(run)
+        mine = df["tag"] == tag
+        if not mine.any():
+            raise HardpairsError(f"run {run.name} has no tag {tag!r}; its tags: {sorted(list_tags(run)) or 'none'}")
+        drop = mine if remove is None else mine & df["id"].isin(remove)
+        _write(run, df[~drop])
     return {"run_dir": str(run), "tag": tag, "removed": int(drop.sum()), "n_tagged": int((mine & ~drop).sum())}
 
 
@@ -144,6 +149,13 @@ def tag_ids(run_dir: PathLike, name: str) -> np.ndarray:
     tag = check_tag(name)
     df = read_tags(run_dir)
     ids = unique_ids(df.loc[df["tag"] == tag, "id"].to_numpy(np.int64))
+    n = n_samples(run_dir) if ids.size else 0
+    if ids.size and (ids[0] < 0 or ids[-1] >= n):  # a planted or stale id: never prune another sample
+        bad = int(ids[0] if ids[0] < 0 else ids[-1])
+        raise HardpairsError(
+            f"{Path(run_dir) / TAGS_FILE} tags sample {bad} as {tag!r}, but this run's ids run from 0 to {n - 1}; "
+            "fix or delete that row of tags.csv"
+        )
     if ids.size == 0:
         have = sorted(list_tags(run_dir))
         raise HardpairsError(
@@ -168,7 +180,11 @@ def _kept_pruned(run: Path, prune_dir: PathLike | None, n: int) -> tuple[np.ndar
             f"{folder} has no keep.npy: {run.name} is not a pruned run; export kept/pruned ids from a pruned "
             f"child run, or pass --prune-dir {run / 'prune'}/<score>_<ratio>_seed<seed>"
         )
-    kept = check_ids(np.load(keep_path, allow_pickle=False), n)
+    try:
+        raw = np.load(keep_path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise HardpairsError(f"{keep_path} is unreadable ({err}); re-run the prune that wrote it") from None
+    kept = check_ids(raw, n)
     return kept, complement_ids(n, kept)
 
 
@@ -191,10 +207,9 @@ def select_ids(
 def ids_frame(run_dir: PathLike, ids: np.ndarray) -> pd.DataFrame:
     """``id`` (and ``label`` when the run has features) for ``ids`` (K,) int64."""
     frame = pd.DataFrame({"id": np.asarray(ids, np.int64)})
-    path = Path(run_dir) / "features.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as data:
-            frame["label"] = np.asarray(data["y_train"], np.int64)[frame["id"].to_numpy()]
+    labels = feature_labels(run_dir)
+    if labels is not None:
+        frame["label"] = labels[frame["id"].to_numpy()]
     return frame
 
 

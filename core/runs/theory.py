@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,8 @@ from core.analysis.theory import estimate_abg
 from core.errors import HardpairsError
 from core.io import read_json
 from core.rundir.cache import cached
-from core.rundir.folder import load_features, require_run
+from core.rundir.featurefile import feature_labels, open_features, require_features
+from core.rundir.folder import require_run
 
 DELTA_NOTE = (
     "delta (the label-recovery error of Assumption 3.1) is not measurable from features; "
@@ -37,8 +39,9 @@ def _probe_proba(feats: dict[str, np.ndarray], seed: int) -> tuple[np.ndarray, f
     return probe.predict_proba(feats["train"]), acc
 
 
-def _compute_theory(feats: dict[str, np.ndarray], y: np.ndarray, params: dict[str, Any], path: str) -> dict[str, Any]:
+def _compute_theory(run: Path, y: np.ndarray, params: dict[str, Any], path: str) -> dict[str, Any]:
     start = time.perf_counter()
+    feats = open_features(run)  # memory-mapped, and only on a cache miss
     print("theory: fitting the linear probe on the train features", file=sys.stderr, flush=True)
     seed, difficult_share, delta = params["seed"], params["difficult_share"], params["delta"]
     proba, acc = _probe_proba(feats, seed)
@@ -81,9 +84,9 @@ def theory_for_run(
     if not 0.0 < difficult_share < 1.0:
         raise HardpairsError(f"--difficult-share must be in (0, 1), got {difficult_share} (paper: 0.08).")
     run = require_run(run_dir)
-    feats = load_features(run)
-    y = np.asarray(feats["y_train"], dtype=np.int64)
-    if (y < 0).any():
+    require_features(run)
+    y = feature_labels(run)  # the labels only: the features are opened on a cache miss
+    if y is None or (y < 0).any():
         raise HardpairsError(
             f"{run} has unlabelled training samples; alpha/beta/gamma need labels, "
             "so the theory analysis is unavailable for this dataset."
@@ -96,4 +99,4 @@ def theory_for_run(
         "seed": int(cfg.get("seed", 0)),
     }
     path = run / "theory.json"
-    return cached(run, path.name, params, lambda: _compute_theory(feats, y, params, str(path)), force=force)
+    return cached(run, path.name, params, lambda: _compute_theory(run, y, params, str(path)), force=force)

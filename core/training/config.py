@@ -14,11 +14,11 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from core.errors import HardpairsError
 from core.training.loss import REMOVAL_VARIANTS
-from core.training.lossmodes import LOSS_MODES, PAPER_MODES
+from core.training.lossmodes import LOSS_MODES, PAPER_MODES, cli_help
 from core.training.presets import PAPER_KEYS, PRESETS, default_preset, preset_values
 
 SELECTIONS = ("strict", "inclusive")  # Eq. 12's "<" at Sim_posHigh, or "<=" ("All samples" rows)
@@ -28,69 +28,101 @@ METHODS = ("simclr", "moco")
 ARCHS: tuple[str, ...] = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
 ARCHS += tuple(f"vit_{v}_224" for v in ("tiny_patch16", "small_patch16", "small_patch8", "base_patch16", "base_patch8"))
 OPTIMIZERS = ("sgd", "adamw")
+_T = TypeVar("_T")
+
+
+def _flag(default: _T, help: str, **argparse_extra: Any) -> _T:
+    """A field that is also a ``train`` flag (``core/cli/train.py`` makes it from this metadata: help, e.g. choices;
+    the type is the field's annotation, ``bool`` = ``store_true``; the default None: the preset decides)."""
+    return field(default=default, metadata={"help": help, **argparse_extra})
+
+
+_ARCH_HELP = "small_cnn (tiny images, CPU), resnet18/resnet50 (CIFAR stem; *_imagenet: ImageNet stem) or a timm ViT"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One SimCLR run. Field names are the ``train`` CLI flags with ``-`` -> ``_``."""
+    """One SimCLR run. Field names are the ``train`` CLI flags with ``-`` -> ``_`` (the fields made with ``_flag``)."""
 
-    dataset: str = "digits"
-    preset: str = "quick"
-    preset_from: str | None = None  # take the paper preset of this dataset key (e.g. cifar10) for a folder
+    dataset: str = "digits"  # its flag's help lists core.data.sources.DATASET_SPECS (core/cli/train.py)
+    preset: str = _flag(
+        "quick", "quick (CPU-sized; default for digits) or paper (the appendix values)", choices=PRESETS
+    )
+    preset_from: str | None = _flag(
+        None,
+        "with --preset paper: take this dataset's paper values (cifar10, cifar100, stl10, "
+        "tinyimagenet, imagenet), e.g. for a folder: dataset",
+    )
     # model
-    arch: str = "small_cnn"
+    arch: str = _flag("small_cnn", f"{_ARCH_HELP}: {', '.join(ARCHS)}")
     proj_hidden: int = 256
     proj_dim: int = 64
     # optimisation
-    epochs: int = 30
-    batch_size: int = 256
-    optimizer: str = "adamw"
-    lr: float = 3e-3
+    epochs: int = _flag(30, "training epochs (quick digits: 40, paper: 200)")
+    batch_size: int = _flag(256, "images per batch (2 views each); paper: 512 on CIFAR")
+    optimizer: str = _flag("adamw", "sgd or adamw")
+    lr: float = _flag(3e-3, "peak learning rate after warm-up")
     momentum: float = 0.9
-    weight_decay: float = 1e-4
-    warmup_epochs: int = 2
+    weight_decay: float = _flag(1e-4, "weight decay (not on BN/bias)")
+    warmup_epochs: int = _flag(2, "linear warm-up epochs before the cosine decay")
     # loss (paper Eq. 12-16 and the H-SCL baselines)
-    temperature: float = 0.2
-    loss_mode: str = "baseline"
-    pos_high: float = 0.1
-    pos_low: float = 0.17
-    sigma: float = 0.1
-    rho: float = 0.7
+    temperature: float = _flag(0.2, "base temperature tau of the contrastive loss (paper: 0.5 CIFAR-10, 0.1 CIFAR-100)")
+    loss_mode: str = _flag("baseline", cli_help())
+    pos_high: float = _flag(
+        0.1, "posHigh: pairs above this top fraction of each row are taken as same-class (~1/classes)"
+    )
+    pos_low: float = _flag(
+        0.17, "posLow: pairs between posHigh and this fraction are 'difficult' (paper: 0.22 CIFAR-10, 0.5 CIFAR-100)"
+    )
+    sigma: float = _flag(0.1, "margin added to difficult-pair logits (margin/combined; paper 0.03-0.1)")
+    rho: float = _flag(0.7, "temperature factor on difficult pairs (temperature/combined; paper 0.6-0.7, <1)")
     per_row: bool = True
-    removal: str = "zero"
-    beta: float = 1.0
-    tau_plus: float = 0.0
-    hard_threshold: float = 0.0  # cosine cut of hard_scl_thr
-    selection: str = "strict"
-    select_on: str = "backbone"
+    removal: str = _flag(
+        "zero", "removal variant: zero (Eq. 13, logit set to 0) or mask (dropped from the denominator)"
+    )
+    beta: float = _flag(1.0, "hardening strength of hard_ucl/hard_scl (0 = no tilt)")
+    tau_plus: float = _flag(0.0, "class-prior debiasing of hard_ucl in [0, 1)")
+    hard_threshold: float = _flag(0.0, "hard_scl_thr: only other-label views with cosine >= this are negatives")
+    selection: str = _flag(
+        "strict",
+        "strict (Eq. 12: s < Sim_posHigh) or inclusive (s <= Sim_posHigh; with --pos-high 0 "
+        "--pos-low 1 every pair is flagged: the 'All samples' rows of Tables 2-3)",
+    )
+    select_on: str = _flag(
+        "backbone", "features the selection ranks: backbone (pre-projector h, the paper's) or projector (Table 7)"
+    )
     # MoCo v2 (core/training/moco.py): momentum encoder + queue
-    method: str = "simclr"
-    moco_momentum: float = 0.99
-    queue_size: int = 4096
+    method: str = _flag(
+        "simclr", "simclr (default) or moco (MoCo v2: momentum encoder + queue; the paper modes act on the queue)"
+    )
+    moco_momentum: float = _flag(0.99, "MoCo key-encoder momentum (default 0.99)")
+    queue_size: int = _flag(4096, "MoCo queue length in negatives (default 4096)")
     # augmentation
-    out_size: int = 32
+    out_size: int = _flag(32, "training resolution in pixels")
     crop_scale: tuple[float, float] = (0.2, 1.0)
     flip: bool = True
     jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1)
     jitter_p: float = 0.8
     gray_p: float = 0.2
     # data
-    mix: float = 0.0
-    mix_lambda: float = 0.5
-    mix_seed: int = 0  # seeds which images are mixed (separate from --seed: 3 seeds, one contaminated set)
-    image_size: int | None = None
-    keep: str | None = None  # path of a kept-indices .npy (pruned retrain)
+    mix: float = _flag(0.0, "Mixed-omega contamination: fraction of train images replaced by a mix with another class")
+    mix_lambda: float = _flag(0.5, "weight of the original image in a mix")
+    mix_seed: int = _flag(
+        0, "seed of the Mixed-omega contamination only (default 0: every --seed trains on one mixed set)"
+    )
+    image_size: int | None = _flag(None, "resize source images to this size when loading")
+    keep: str | None = _flag(None, "kept training indices (.npy) for a pruned retrain")
     # provenance of a pruned retrain
-    parent: str | None = None
-    prune_score: str | None = None
-    prune_ratio: float | None = None
+    parent: str | None = _flag(None, "parent run folder of a pruned retrain (provenance)")
+    prune_score: str | None = _flag(None, "score used to prune (provenance)")
+    prune_ratio: float | None = _flag(None, "pruning ratio (provenance)")
     # running
-    seed: int = 0
-    device: str = "auto"
-    checkpoint_every: int = 10
-    log_every: int = 20
-    monitor: bool = False
-    compile: bool = False
+    seed: int = _flag(0, "seed for shuffling, augmentation and initialisation (mixing: --mix-seed)")
+    device: str = _flag("auto", "auto, cpu or cuda[:N]")
+    checkpoint_every: int = _flag(10, "write checkpoints/last.pt every this many epochs (and at the end)")
+    log_every: int = _flag(20, "log (and sync with the device) every this many steps")
+    monitor: bool = _flag(False, "log UCL/H-UCL/SCL/H-SCL values of the training batches (needs labels)")
+    compile: bool = _flag(False, "use torch.compile (falls back to eager when unavailable)")
     created: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,27 +157,9 @@ class TrainConfig:
 #: Smallest and largest image side accepted for --out-size and --image-size (pixels).
 SIDE_RANGE = (8, 1024)
 _DEVICE_RE = re.compile(r"(auto|cpu|cuda(:[0-9]+)?)")
-_FLOAT_FIELDS = (
-    "lr",
-    "momentum",
-    "weight_decay",
-    "temperature",
-    "pos_high",
-    "pos_low",
-    "sigma",
-    "rho",
-    "beta",
-    "tau_plus",
-    "hard_threshold",
-    "moco_momentum",
-    "mix",
-    "mix_lambda",
-    "jitter_p",
-    "gray_p",
-)
 
 
-def _flag(name: str) -> str:
+def _flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
@@ -159,27 +173,12 @@ def _is_number(value: Any, kind: type) -> bool:
 
 def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
     """Names chosen from a fixed list, the device syntax and the field types."""
+    kinds = {"float": (float, "a finite number"), "int": (int, "an integer")}  # annotations are strings here
+    fields = {f.name: (getattr(cfg, f.name), f.type) for f in dataclasses.fields(cfg) if f.type in kinds}
     typed = [
-        (_is_number(getattr(cfg, f), float), f"{_flag(f)} must be a finite number (got {getattr(cfg, f)!r})")
-        for f in _FLOAT_FIELDS
-    ]
-    ints = (
-        "epochs",
-        "batch_size",
-        "warmup_epochs",
-        "out_size",
-        "proj_hidden",
-        "proj_dim",
-        "seed",
-        "mix_seed",
-        "queue_size",
-    )
-    typed += [
-        (_is_number(getattr(cfg, f), int), f"{_flag(f)} must be an integer (got {getattr(cfg, f)!r})") for f in ints
-    ]
-    typed += [
-        (_is_number(getattr(cfg, f), int), f"{_flag(f)} must be an integer (got {getattr(cfg, f)!r})")
-        for f in ("checkpoint_every", "log_every")
+        (_is_number(v, kinds[t][0]), f"{_flag_name(name)} must be {kinds[t][1]} (got {v!r})")
+        for name, (v, t) in fields.items()
+        if name != "created"
     ]
     return [
         *typed,

@@ -1,8 +1,7 @@
 """Pre-projector feature extraction of a backbone (the device comes from ``core.device.pick_device``).
 
-Sharded features (``torchrun ... -m core extract``, one ``.npy`` per rank) are read back as one
-memory-mapped (N, D) array with :func:`open_sharded` (defined in :mod:`core.data.shards`, so the
-analysis room can import it too).
+A run's features, in either format (``features.npz`` or the sharded ``features/`` that
+``torchrun ... -m core extract`` writes), are read back by ``core.rundir.featurefile.open_features``.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import torch
 from torch import nn
 
 from core.data.augment import prepare_eval
-from core.data.shards import ShardedArray, open_sharded
 from core.training.models import input_channels
 
 
@@ -58,9 +56,6 @@ def extract_features(
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)
-
-
-__all__ = ["ShardedArray", "extract_features", "open_sharded"]
 
 
 class _null:

@@ -23,7 +23,6 @@ scores, maps and probes; the projector output ``z`` feeds the contrastive loss.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from core.errors import HardpairsError
@@ -152,9 +151,3 @@ class SimCLRModel(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.backbone(x)
         return h, self.projector(h)
-
-
-@torch.no_grad()
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -162,11 +162,38 @@ def page(browser):
     context.close()
 
 
-def wait_for_app(page, timeout_ms: int = 120_000) -> None:
-    """Wait until the script run triggered by the last interaction has finished."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
-    page.wait_for_timeout(300)  # let the last deltas render
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
+#: True once the app reports no script running and no element was added, removed, re-texted or
+#: marked stale for ``quiet`` ms (a MutationObserver, installed on first use in each document).
+_SETTLED_JS = """quiet => {
+  const now = performance.now();
+  if (!window.__hpSettle) {
+    window.__hpSettle = {last: now};
+    new MutationObserver(() => { window.__hpSettle.last = performance.now(); }).observe(document.body, {
+      subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["data-stale"],
+    });
+  }
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.dataset.testScriptState !== "notRunning") {
+    window.__hpSettle.last = now;
+    return false;
+  }
+  return now - window.__hpSettle.last >= quiet;
+}"""
+
+
+def wait_for_app(page, timeout_ms: int = 120_000, quiet_ms: int = 300) -> None:
+    """Wait until the script run triggered by the last interaction has finished and its last deltas
+    rendered: the app reports ``notRunning`` and the page has not changed for ``quiet_ms``."""
+    page.wait_for_function(_SETTLED_JS, arg=quiet_ms, timeout=timeout_ms, polling=100)
+
+
+def goto_nav(page, title: str) -> None:
+    """Click a page in the navigation (keeps the session, like a user); wait for its title, then settle."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("stSidebarNav").locator("a", has_text=title).first.click()
+    expect(page.locator("h1").first).to_have_text(title, timeout=120_000)
+    wait_for_app(page)
 
 
 def draw_lasso(page, polygon: list[tuple[float, float]]) -> None:

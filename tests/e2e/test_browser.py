@@ -50,11 +50,8 @@ def wait_jobs_done(root: Path, timeout_s: float, expect: int | None = None) -> l
 
 
 def goto_page(page, title: str) -> None:
-    """Click a page in the navigation (keeps the session, like a user)."""
-    page.get_by_test_id("stSidebarNav").locator("a", has_text=title).first.click()
-    wait_for_app(page)
-    page.wait_for_timeout(800)
-    wait_for_app(page)
+    """Click a page in the navigation (keeps the session, like a user); wait until it has rendered."""
+    _helpers.goto_nav(page, title)
 
 
 def assert_clean(page, where: str) -> None:
@@ -71,8 +68,7 @@ def test_first_request_deep_link_gets_the_app_frame(page, app_url):
     """Right after the server starts, a deep link must not run a page file without app.py's frame
     (Streamlit's legacy `pages/` mode); later deep links open their page."""
     page.goto(app_url + "/embeddings")
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    page.get_by_test_id("stSidebarNav").locator("a").first.wait_for()  # the navigation, of either mode, is drawn
     wait_for_app(page)
     nav = page.get_by_test_id("stSidebarNav").inner_text()
     assert "Prune & retrain" in nav and "app" not in nav.split()
@@ -102,7 +98,8 @@ def trained(browser, app_url, e2e_root):
     page.locator("[data-testid='stBaseButton-primary']", has_text="Train").click()
     wait_for_app(page)
     page.get_by_text("train · ").first.wait_for(timeout=30_000)
-    page.wait_for_timeout(4000)
+    # the job card shows the job started (the fragment polls it); a quick run may already be done
+    page.get_by_text(re.compile(r"\b(running|done) · train · ")).first.wait_for(timeout=120_000)
     shot(page, "02-runs-training")
     (job,) = wait_jobs_done(e2e_root, 900, expect=1)
     run_dir = Path(job.run_dir)
@@ -150,8 +147,9 @@ def test_prune_retrain_then_compare(trained, e2e_root):
     thumb.focus()
     for _ in range(10):  # 10 % -> 20 %
         thumb.press("ArrowRight")
-    wait_for_app(page)
-    page.wait_for_timeout(500)
+    from playwright.sync_api import expect
+
+    expect(thumb).to_have_value("20")
     wait_for_app(page)
     assert slider.get_by_test_id("stSliderThumbValue").inner_text().strip() == "20"
     assert thumb.input_value() == "20"

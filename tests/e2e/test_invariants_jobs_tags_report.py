@@ -48,10 +48,7 @@ SECTIONS = ("provenance", "definitions", "map", "heatmap", "pairs", "pruning", "
 
 
 def goto(page, name: str) -> None:
-    page.get_by_test_id("stSidebarNav").locator("a", has_text=TITLES[name]).first.click()
-    wait_for_app(page)
-    page.wait_for_timeout(800)
-    wait_for_app(page)
+    _helpers.goto_nav(page, TITLES[name])
 
 
 def assert_clean(page, where: str) -> None:
@@ -141,7 +138,8 @@ def test_report_has_every_section_and_fits_1200px(browser, e2e_root, parent, tmp
     page.wait_for_load_state("load")
     for name in SECTIONS:
         assert page.locator(f"section.audit [data-section='{name}']").count() >= 1, name
-    assert page.locator("section.audit svg.fig").count() >= 2
+    assert page.locator("section.audit div.figure svg.main-svg").count() >= 2  # the map and heatmap, drawn by plotly
+    assert page.locator(".modebar").count() == 0  # no toolbar (it would be printed)
     overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert overflow[0] <= overflow[1], overflow
     shot(page, "52-report")

@@ -57,8 +57,12 @@ def runs(e2e_root):
 
 def _open(page, url: str) -> None:
     page.goto(url)
-    wait_for_app(page)
-    page.wait_for_timeout(800)
+    _settled(page)
+
+
+def _settled(page) -> None:
+    """Wait until the frame has drawn its run selector and the page settled (query-param reruns included)."""
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name="Run").wait_for(timeout=120_000)
     wait_for_app(page)
 
 
@@ -83,8 +87,12 @@ def _click_cell(page, row: int, col: int, n: int = 10) -> None:
     x = box["x"] + (col + 0.5) * box["width"] / n
     y = box["y"] + (row + 0.5) * box["height"] / n  # rows top to bottom (autorange reversed)
     page.mouse.click(x, y)
-    wait_for_app(page)
-    page.wait_for_timeout(500)
+    # the click's rerun writes the class pair into the URL; then let the page settle
+    page.wait_for_function(
+        "([a, b]) => { const q = new URLSearchParams(location.search); return q.get('a') === a && q.get('b') === b; }",
+        arg=[str(row), str(col)],
+        timeout=120_000,
+    )
     wait_for_app(page)
 
 
@@ -139,9 +147,7 @@ def test_reload_and_a_pasted_link_keep_the_run_and_the_class_pair(browser, page,
     url = page.url
     assert f"run={runs.name}" in url and f"a={a}" in url
     page.reload()
-    wait_for_app(page)
-    page.wait_for_timeout(800)
-    wait_for_app(page)
+    _settled(page)
     assert runs.name in _sidebar_run(page)
     assert (_picker(page, "Class A"), _picker(page, "Class B")) == (str(a), str(b))
     other = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()

@@ -59,6 +59,7 @@ def _cli(argv: list[str], capsys) -> tuple[int, dict]:
     return code, json.loads(out.out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, capsys):
     killed, clean = tmp_path / "runs" / "killed", tmp_path / "runs" / "clean"
     proc = _start([*TRAIN, "--run-dir", str(killed)], tmp_path, "killed")
@@ -85,6 +86,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, capsys):
     assert manifest["wall_time_s"] > 0 and len(manifest["resumes"]) == 1 and manifest["n_train"] == 1438
 
 
+@pytest.mark.slow
 def test_sigterm_during_analysis_records_cancelled(tmp_path):
     run = tmp_path / "runs" / "analysed"
     proc = _start(["train", "--dataset", "digits", "--epochs", "1", "--analyse", "--run-dir", str(run)], tmp_path, "a")
@@ -107,6 +109,7 @@ def test_sigterm_during_analysis_records_cancelled(tmp_path):
     assert run_summary(run)["state"] == "cancelled"
 
 
+@pytest.mark.slow
 def test_second_trainer_on_a_running_run_is_refused(tmp_path, capsys):
     run = tmp_path / "runs" / "busy"
     proc = _start([*TRAIN, "--epochs", "30", "--run-dir", str(run)], tmp_path, "busy")

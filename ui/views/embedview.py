@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.thumbs import caption
-from ui.figures import KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR
+from core.figures.layout import KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR
 from ui.views.scoreview import by_index, score_columns
 
 KEPT_PRUNED = "kept / pruned"

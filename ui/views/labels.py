@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from core.reports import labels as core_labels
 
 #: markdown icons of job/run states (Material icons ship with Streamlit; emoji fonts may be missing)
 STATE_ICONS = {
@@ -24,13 +26,17 @@ def fmt_acc(value: Any) -> str:
     return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{100 * float(value):.1f}%"
 
 
-def run_label(row: Mapping[str, Any]) -> str:
-    """Selector label: dataset · loss mode [· prune] · seed · state · linear accuracy — run id."""
-    prune = ""
-    if row.get("prune_score"):
-        prune = f" · {row['prune_score']} {100 * float(row.get('prune_ratio') or 0):.0f}%"
-    state = row.get("state") or "?"
-    return (
-        f"{row.get('dataset') or '?'} · {row.get('loss_mode') or '?'}{prune} · s{row.get('seed')} · "
-        f"{state} · {fmt_acc(row.get('linear_acc'))} — {row['run_id']}"
-    )
+def selector_labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Selector label of each row among ``rows`` (the runs in view): its ``core.reports.labels`` label
+    (dataset with any Mixed-ω, loss mode, pruning, the config keys that differ) · seed · state · linear
+    accuracy — run id."""
+    recs = [dict(r) for r in rows]
+    return [
+        f"{label} · s{r.get('seed')} · {r.get('state') or '?'} · {fmt_acc(r.get('linear_acc'))} — {r['run_id']}"
+        for r, label in zip(recs, core_labels.run_labels(recs), strict=True)
+    ]
+
+
+def sidebar_labels(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """:func:`selector_labels` by ``run_dir`` (the sidebar's options)."""
+    return {str(r["run_dir"]): label for r, label in zip(rows, selector_labels(rows), strict=True)}

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-
-def pruning_text(score: Any, ratio: Any) -> str:
-    """``"band 25%"`` for a pruned run; "" for an unpruned one (score None, or NaN in a mixed column).
-
-    NaN never counts as a value: a pruned run with no readable ratio shows its score alone.
-    """
-    if not isinstance(score, str) or not score or score.lower() == "nan":
-        return ""
-    try:
-        value = float(ratio)
-    except (TypeError, ValueError):
-        return score
-    return f"{score} {100 * value:.0f}%" if math.isfinite(value) else score
+from core.reports.labels import pruning_text, run_labels
 
 
 def runs_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The runs table: key numbers per run (accuracies in percent), rows in the given order."""
+    """The runs table: key numbers per run (accuracies in percent), rows in the given order; ``label``
+    names each run's configuration among these rows (``core.reports.labels``)."""
     frame = pd.DataFrame(list(rows))
     return pd.DataFrame(
         {
             "run": frame["run_id"],
+            "label": run_labels(list(rows)),
             "dataset": frame["dataset"],
             "loss mode": frame["loss_mode"],
             "seed": frame["seed"],

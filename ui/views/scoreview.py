@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.analysis.scores import META_COLUMNS
+from core.analysis.scoretable import META_COLUMNS
 
 
 def score_columns(scores: pd.DataFrame | None) -> list[str]:

@@ -1,7 +1,8 @@
 """Plotly selection payloads (st.plotly_chart on_select) -> sample ids.
 
 Streamlit returns ``{"selection": {"points": [...], "point_indices": [...], "box": [...],
-"lasso": [...]}}``. Measured on streamlit 1.67 / plotly 7.1 (docs/streamlit-notes.md section 6):
+"lasso": [...]}}``. Measured on streamlit 1.67 / plotly 7.1 (the team's streamlit notes,
+shared/docs/streamlit-notes.md outside this repository, section 6):
 
 * ``point_indices`` counts inside each trace, so it is wrong for multi-trace figures; it is
   ignored here.

@@ -38,8 +38,8 @@ def calculator_defaults(th: Mapping[str, Any]) -> dict[str, float]:
         "alpha": float(np.clip(finite_or(th.get("alpha"), 0.6), 0, 0.999)),
         "beta": float(np.clip(finite_or(th.get("beta"), 0.1), -1, 0.999)),
         "gamma": float(np.clip(finite_or(th.get("gamma"), 0.3), -1, 0.999)),
-        "n": max(2.0, finite_or(th.get("n"), 1000.0)),
-        "n_d": max(0.0, finite_or(th.get("n_d"), 80.0)),
+        "n": float(max(2, round(finite_or(th.get("n"), 1000.0)))),
+        "n_d": float(max(0, round(finite_or(th.get("n_d"), 80.0)))),
         "r": float(max(1, round(finite_or(th.get("r"), 9)))),
         "delta": float(np.clip(finite_or(th.get("delta"), 0.1), 0, 0.5)),
     }
@@ -84,14 +84,6 @@ def bound_curve(
         clean=bounds.bound_clean(alpha, beta, n, r, delta),
         removal=bounds.bound_removal(alpha, beta, n, n_d, r, delta),
     )
-
-
-def bound_delta(value: float | None, clean: float | None, key: str) -> str | None:
-    """A bound's metric delta against Thm 3.3 (``"+0.0123 vs Thm 3.3"``); None for Thm 3.3 itself or a
-    missing bound."""
-    if value is None or clean is None or key == "bound_clean":
-        return None
-    return f"{value - clean:+.3g} vs Thm 3.3"
 
 
 #: relative difference below which two bounds are "equal at this precision" (shown with 4 decimals)
@@ -146,20 +138,74 @@ def bound_error_message(errors: Mapping[str, str]) -> str:
     return head + " ".join(reasons.values())
 
 
-def removal_verdict(gap: float, threshold: float, beats: bool) -> str:
-    """The sentence comparing gamma - beta with the removal threshold (markdown)."""
-    thr_text = "∞" if not math.isfinite(threshold) else f"{threshold:.5f}"
-    msg = f"γ − β = {gap:.5f} vs removal threshold {thr_text}: "
+def removal_verdict(res: Mapping[str, Any], gap: float) -> tuple[str, str]:
+    """(kind, markdown) of the sentence comparing gamma - beta with the removal threshold.
+
+    ``kind`` is ``"success"`` / ``"warning"`` only when the bounds say something: a "wins" call-out needs
+    a non-vacuous bound (≤ 1) on at least one side and bounds that differ at the shown precision; otherwise
+    ``"info"`` and a sentence that says the comparison is void. ``res`` is ``bounds.evaluate_bounds``' dict.
+    """
+    threshold, beats = res.get("removal_threshold"), res.get("removal_beats_keeping")
+    thr_text = "∞" if threshold is None or not math.isfinite(threshold) else f"{threshold:.5f}"
+    msg = f"γ − β = {gap:.5f} vs removal threshold {thr_text}. "
+    keep, drop = res.get("bound_difficult"), res.get("bound_removal")
+    if keep is None or drop is None or beats is None:
+        return "info", msg + "The bounds needed for the comparison cannot be computed with these values."
+    side = "removing the difficult examples" if beats else "keeping them"
+    if equal_at_precision(keep, drop):
+        return "info", msg + (
+            f"In the formulas {side} gives the smaller bound, but the two bounds are equal at this precision "
+            f"(they differ by less than {EQUAL_REL:.1%}): no conclusion."
+        )
+    if min(keep, drop) > 1:
+        return "info", msg + (
+            f"In the formulas {side} gives the smaller bound, but both bounds are above 1 (vacuous): "
+            "they say nothing about the error, so neither choice is supported by them."
+        )
     if beats:
-        return msg + "**removing the difficult examples gives the tighter bound.**"
-    return (
-        msg + "**keeping them gives the tighter bound** (too few or too mild difficult pairs for removal to pay off)."
+        return "success", msg + "**Removing the difficult examples gives the tighter bound.**"
+    return "warning", msg + (
+        "**Keeping them gives the tighter bound** (too few or too mild difficult pairs for removal to pay off)."
     )
+
+
+def t_test_text(th: Mapping[str, Any]) -> str:
+    """The Welch t-test of beta vs gamma as one sentence with its p-value (``p < 0.001`` below 0.001)."""
+    t, p = finite_or(th.get("t"), float("nan")), finite_or(th.get("p"), float("nan"))
+    if math.isnan(t):
+        return "Welch t-test (β vs γ): not computed for this run."
+    return (
+        f"Welch t-test, β vs γ: t = {t:.2f}, {p_text(p)}. It tests whether difficult cross-class pairs are more "
+        "similar than easy ones (γ > β gives a negative t, as in the paper's Table 11); it says nothing about "
+        "whether the difference matters for accuracy."
+    )
+
+
+def p_text(p: float) -> str:
+    """A p-value as printed everywhere: ``p < 0.001`` below 0.001, else three significant digits."""
+    if math.isnan(p):
+        return "p = —"
+    return "p < 0.001" if p < 1e-3 else f"p = {p:.3g}"
+
+
+def narrow_axis_note(values: np.ndarray, rel: float = 0.01) -> str | None:
+    """A zoom warning when a chart's y values span less than ``rel`` of their magnitude (the axis is
+    stretched, so small differences look large); None otherwise. ``values``: (P,) float."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 2:
+        return None
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo < rel * max(abs(lo), abs(hi), 1e-12):
+        return (
+            f"Zoomed axis: the curves span only {lo:.5f}–{hi:.5f} ({(hi - lo) / max(abs(hi), 1e-12):.2%}); "
+            "differences this small look large here."
+        )
+    return None
 
 
 def monitor_claim(frame: pd.DataFrame) -> tuple[int, int]:
     """(epochs where H-SCL <= H-UCL, epochs that logged both) of a monitor frame."""
-    scl = "hard_scl"  # monitor columns (see ui.figures.MONITOR_NAMES)
+    scl = "hard_scl"  # monitor columns (see core.figures.theory.MONITOR_NAMES)
     ucl = "hard_ucl"
     both = frame[[scl, ucl]].dropna()
     return int((both[scl] <= both[ucl]).sum()), len(both)

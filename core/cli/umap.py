@@ -1,14 +1,9 @@
-"""CLI: ``umap`` (cached embedding map) and ``theory`` (alpha/beta/gamma and the paper's bounds).
+"""CLI: ``umap --run-dir R`` -- the cached embedding map of a run's features (``core.runs.maps.map_for_run``).
 
-- ``umap --run-dir R [--dim 2|3] [--neighbors 15] [--min-dist 0.1] [--subset N] [--seed 0|none]
-  [--epochs E] [--fit-size 50000] [--fit-include IDS.txt]``: ``R/umap_2d.csv`` or ``R/umap_3d.csv``
-  (``index,x,y[,z]``, plus ``fitted`` when subsampled) plus its ``.json`` sidecar; prints
-  ``{"path", "n", "n_fitted", "cached", "seconds", "params"}``. Above ``--fit-size`` samples
-  UMAP is fitted on a subsample and the rest placed.
-- ``theory --run-dir R [--difficult-share 0.08] [--delta 0.1]``: fits the linear probe on the
-  train features, flags the difficult samples from its probabilities, measures alpha, beta,
-  gamma and the Welch t-test, evaluates the bounds at the dataset's n, n_d, r and writes
-  ``R/theory.json``. Cached on (features sha1, parameters); ``--force`` recomputes.
+``umap --run-dir R [--dim 2|3] [--neighbors 15] [--min-dist 0.1] [--subset N] [--seed 0|none] [--epochs E]
+[--fit-size 50000] [--fit-include IDS.txt]``: ``R/umap_2d.csv`` or ``R/umap_3d.csv`` (``index,x,y[,z]``, plus
+``fitted`` when subsampled) plus its ``.json`` sidecar; prints ``{"path", "n", "n_fitted", "cached", "seconds",
+"params"}``. Above ``--fit-size`` samples UMAP is fitted on a subsample and the rest placed.
 """
 
 from __future__ import annotations
@@ -23,9 +18,6 @@ from core.analysis.embedmap import FIT_SIZE
 from core.cli.checks import int_at_least, number_in
 from core.errors import HardpairsError
 from core.runs.maps import map_for_run
-from core.runs.theory import DELTA_NOTE, theory_for_run
-
-__all__ = ["DELTA_NOTE", "cmd_theory", "cmd_umap", "register", "theory_for_run"]
 
 
 def _seed(text: str) -> int | None:
@@ -38,7 +30,7 @@ def _seed(text: str) -> int | None:
 
 
 def cmd_umap(args: argparse.Namespace) -> dict[str, Any]:
-    """``umap``: :func:`core.runs.analysis.map_for_run`."""
+    """``umap``: :func:`core.runs.maps.map_for_run`."""
     int_at_least("--neighbors", args.neighbors, 2, " (UMAP n_neighbors counts the sample itself)")
     number_in("--min-dist", args.min_dist, 0.0, 1.0)
     int_at_least("--subset", args.subset, 2, " samples")
@@ -63,17 +55,8 @@ def read_ids(path: str) -> np.ndarray:
         ) from None
 
 
-def cmd_theory(args: argparse.Namespace) -> dict[str, Any]:
-    """``theory``: :func:`core.runs.theory.theory_for_run`."""
-    number_in("--difficult-share", args.difficult_share, 0.0, 1.0, low_open=True, high_open=True)
-    number_in("--delta", args.delta, 0.0, 1.0, low_open=True, high_open=True)
-    int_at_least("--max-pairs", args.max_pairs, 1, " pairs per group")
-    return theory_for_run(args.run_dir, args.difficult_share, args.delta, args.max_pairs, args.force)
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``umap`` and ``theory`` to the ``python -m core`` parser."""
-    p = subparsers.add_parser("umap", help="2D/3D UMAP map of a run's features -> umap_<dim>d.csv")
+def register(p: argparse.ArgumentParser) -> None:
+    """The flags of ``umap``."""
     p.add_argument("--run-dir", required=True)
     p.add_argument("--dim", type=int, choices=(2, 3), default=2)
     p.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors (self included)")
@@ -91,10 +74,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--fit-include", default=None, help="text file of sample ids always fitted (tagged/flagged)")
     p.set_defaults(func=cmd_umap)
-    p = subparsers.add_parser("theory", help="alpha/beta/gamma, Welch t-test and the bounds -> theory.json")
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--difficult-share", type=float, default=0.08, help="per-class share flagged (paper: 0.08)")
-    p.add_argument("--delta", type=float, default=0.1, help="illustrative delta for the bounds")
-    p.add_argument("--max-pairs", type=int, default=2_000_000, help="pair sample per group for the t-test")
-    p.add_argument("--force", action="store_true", help="recompute even when cached")
-    p.set_defaults(func=cmd_theory)
