@@ -100,7 +100,7 @@ def run_one(n: int, k: int, knn: str = "exact", data: str = "structured", check:
     cfg = ScoreConfig(k=k, knn=knn)
     graph = None
     if knn != "exact":
-        from core.analysis.graphtune import tuned_class_split_knn
+        from core.analysis.approx.graphtune import tuned_class_split_knn
 
         graph = tuned_class_split_knn(l2_normalise(x), y, k)
     t_graph = time.perf_counter() - t0

@@ -39,9 +39,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.io import write_json
+from core.models.models import FEATURE_DIMS, SimCLRModel  # noqa: E402
 from core.training.config import make_config  # noqa: E402
 from core.training.loss import contrastive_loss, pair_stats, select_difficult_pairs  # noqa: E402
-from core.training.models import FEATURE_DIMS, SimCLRModel  # noqa: E402
 from core.training.step import StepContext, augment_config, make_views, prepare_model, run_step  # noqa: E402
 
 CIFAR10_TRAIN = 50_000

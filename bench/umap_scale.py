@@ -13,7 +13,7 @@ repeatable). Prints markdown rows for BENCHMARKS.md;
 
 ``--scaled``: the path of ``python -m core umap`` above ``MapConfig.fit_size`` (50k): features
 memory-mapped from a temporary ``features.npz``, UMAP (seeded) fitted on a 50k subsample, every
-other point placed from its 5 nearest fitted points (``core.analysis.mapscale``). Times the whole
+other point placed from its 5 nearest fitted points (``core.analysis.approx.mapscale``). Times the whole
 map (fit kNN + UMAP + placement) once numba is warm, and the placement alone.
 """
 
@@ -85,8 +85,8 @@ def one(n: int, epochs: int | None) -> dict:
 def scaled(n: int, fit_size: int) -> dict:
     import tempfile
 
+    from core.analysis.approx.mapscale import scaled_layout
     from core.analysis.embedmap import MapConfig, umap_embedding
-    from core.analysis.mapscale import scaled_layout
     from core.io import map_npz, save_npz
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_umap_"))

@@ -15,9 +15,9 @@ from torchvision.models import resnet18, resnet50
 from core.data.augment import prepare_eval
 from core.data.sources import load_dataset
 from core.errors import HardpairsError
+from core.models.checkpoints import detect_arch, load_backbone_state, load_into_backbone
+from core.models.models import FEATURE_DIMS, build_backbone
 from core.runs.importing import import_run
-from core.training.checkpoints import detect_arch, load_backbone_state, load_into_backbone
-from core.training.models import FEATURE_DIMS, build_backbone
 
 timm = pytest.importorskip("timm")
 

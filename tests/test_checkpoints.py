@@ -5,7 +5,7 @@ import torch
 from torchvision.models import resnet18
 
 from core.errors import HardpairsError
-from core.training.checkpoints import (
+from core.models.checkpoints import (
     FORMAT,
     detect_arch,
     load_backbone_state,
@@ -13,7 +13,7 @@ from core.training.checkpoints import (
     load_into_backbone,
     save_checkpoint,
 )
-from core.training.models import SimCLRModel, build_backbone
+from core.models.models import SimCLRModel, build_backbone
 
 
 def _cifar_resnet_state(prefix=""):

@@ -18,9 +18,9 @@ from core.data.downloads import TORCHVISION_SOURCES
 from core.data.sources import DATASET_SPECS, load_dataset
 from core.errors import HardpairsError
 from core.io import read_json
-from core.training.checkpoints import load_checkpoint_file
+from core.models.checkpoints import load_checkpoint_file
+from core.models.models import FEATURE_DIMS, build_backbone
 from core.training.config import ARCHS, TrainConfig
-from core.training.models import FEATURE_DIMS, build_backbone
 from tests.helpers import run_cli
 
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from core.errors import HardpairsError
 from core.io import read_jsonl
-from core.training.checkpoints import load_checkpoint_file
+from core.models.checkpoints import load_checkpoint_file
 from core.training.distributed import (
     DistEnv,
     GlobalBatchNorm,

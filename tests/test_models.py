@@ -5,7 +5,7 @@ import torch
 from torchvision.models import resnet50
 
 from core.errors import HardpairsError
-from core.training.models import FEATURE_DIMS, SimCLRModel, build_backbone, resnet_backbone
+from core.models.models import FEATURE_DIMS, SimCLRModel, build_backbone, resnet_backbone
 
 
 @pytest.mark.parametrize(("arch", "size"), [("resnet50", 16), ("resnet50_imagenet", 64)])

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.analysis.approx.graphtune import exact_rows, graph_recall, tuned_class_split_knn
+from core.analysis.approx.mapscale import fit_indices, place_by_neighbours
+from core.analysis.approx.sampled import band_against_reference, choose_knn, reference_rows, sample_thresholds
 from core.analysis.band import band_sweep
-from core.analysis.graphtune import exact_rows, graph_recall, tuned_class_split_knn
-from core.analysis.mapscale import fit_indices, place_by_neighbours
 from core.analysis.neighbors import class_split_knn, l2_normalise
-from core.analysis.sampled import band_against_reference, choose_knn, reference_rows, sample_thresholds
 from core.analysis.scores import ScoreConfig, compute_scores
 from core.data.shards import ShardedArray, shard_index, shard_rows
 from core.errors import HardpairsError

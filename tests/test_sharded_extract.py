@@ -12,10 +12,10 @@ import torch
 
 from core.data.shards import ShardedArray, open_sharded, shard_rows
 from core.errors import HardpairsError
+from core.models.models import build_backbone
 from core.rundir.featurefile import feature_source, open_features
 from core.runs.extraction import extract_run_sharded
 from core.runs.importing import import_run
-from core.training.models import build_backbone
 
 REPO = Path(__file__).resolve().parents[1]
 

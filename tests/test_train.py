@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.io import read_json, read_jsonl
-from core.training.checkpoints import load_checkpoint_file
+from core.models.checkpoints import load_checkpoint_file
 from tests.helpers import run_cli
 
 FAST = ["--dataset", "digits", "--epochs", "2", "--checkpoint-every", "1", "--no-probe"]

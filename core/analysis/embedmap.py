@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.analysis.mapscale import PLACE_K, PLACE_TAU, scaled_layout, umap_knn
+from core.analysis.approx.mapscale import PLACE_K, PLACE_TAU, scaled_layout, umap_knn
 from core.analysis.neighbors import knn, l2_normalise
 from core.errors import HardpairsError
 from core.idsets import unique_ids
@@ -42,7 +42,7 @@ class MapConfig:
     ``LARGE_EPOCHS`` (100) above, so a 50k map stays near 20 s on 2 cores (umap-learn's own
     default would be 500 up to 10k samples and 200 above: 45 s at 50k, bench/umap_scale.py).
     ``fit_size``: above this many samples UMAP is fitted on a seeded subsample of it (plus the
-    ``include`` ids of ``layout_map``) and the rest placed by ``core.analysis.mapscale``;
+    ``include`` ids of ``layout_map``) and the rest placed by ``core.analysis.approx.mapscale``;
     None = fit on all.
     """
 

@@ -27,10 +27,10 @@ Exactness and memory: ``band`` and ``cross_class`` come from one exact blockwise
 matrix (``core.analysis.band``; no N x N matrix). Each score's row (name, label, direction, whether it needs
 labels, its function below) is in ``core.analysis.scoretable``, which orders the columns.
 
-Approximate path (``ScoreConfig.knn``: ``auto`` = above ``core.analysis.sampled.APPROX_MIN_N``
+Approximate path (``ScoreConfig.knn``: ``auto`` = above ``core.analysis.approx.sampled.APPROX_MIN_N``
 samples, or ``approx``): t_hi / t_lo from a seeded sample of pairs, ``band`` against a seeded
-reference set (``core.analysis.sampled``) and the same/other-class top-k from the IVF graph of
-``core.analysis.graphtune`` (recall measured); the ``margin`` probe (when not given) is fitted on a
+reference set (``core.analysis.approx.sampled``) and the same/other-class top-k from the IVF graph of
+``core.analysis.approx.graphtune`` (recall measured); the ``margin`` probe (when not given) is fitted on a
 seeded subsample (``PROBE_FIT_CAP``, or 50 per class when more) and evaluated on all (``knn.margin_probe_rows``).
 ``df.attrs["knn"]`` records the path and its figures.
 """
@@ -45,10 +45,8 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from core.analysis.band import band_sweep
-from core.analysis.graphtune import tuned_class_split_knn
-from core.analysis.neighbors import class_split_knn, l2_normalise
-from core.analysis.sampled import (
+from core.analysis.approx.graphtune import tuned_class_split_knn
+from core.analysis.approx.sampled import (
     DEFAULT_PAIRS,
     DEFAULT_REFERENCE,
     band_against_reference,
@@ -56,6 +54,8 @@ from core.analysis.sampled import (
     reference_rows,
     sample_thresholds,
 )
+from core.analysis.band import band_sweep
+from core.analysis.neighbors import class_split_knn, l2_normalise
 from core.analysis.scoretable import SCORES
 from core.errors import HardpairsError
 
@@ -236,7 +236,7 @@ def compute_scores(
         probe_proba: (N, C) linear-probe probabilities for ``margin``; fitted here when None and
             labels are given.
         graph: on the approximate path, a precomputed ``(graph, info)`` of
-            ``core.analysis.ivf.tuned_class_split_knn`` to reuse (computed here when None).
+            ``core.analysis.approx.ivf.tuned_class_split_knn`` to reuse (computed here when None).
 
     Returns:
         DataFrame with columns ``index, label`` (label -1 when unlabelled) and one float32 column

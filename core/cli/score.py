@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.analysis.sampled import APPROX_MIN_N, KNN_METHODS
+from core.analysis.approx.sampled import APPROX_MIN_N, KNN_METHODS
 from core.cli.checks import int_at_least
 from core.runs.analysis import scores_for_run
 

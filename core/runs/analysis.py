@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from core.analysis.approx.sampled import choose_knn
 from core.analysis.neighbors import l2_normalise
-from core.analysis.sampled import choose_knn
 from core.analysis.scores import ScoreConfig, auroc, compute_scores
 from core.errors import HardpairsError
 from core.io import read_json, run_log, write_csv
@@ -152,7 +152,7 @@ def pairs_for_run(
 ) -> dict[str, Any]:
     """Difficult pairs under both definitions -> ``pairs.csv`` (top-K), ``pairs_band.csv`` (band) and the
     class x class map -> ``class_pairs.npz`` (cached; see ``core.runs.pairs``). ``knn``: exact, approx
-    or auto (approximate above ``core.analysis.sampled.APPROX_MIN_N`` samples).
+    or auto (approximate above ``core.analysis.approx.sampled.APPROX_MIN_N`` samples).
 
     Returns:
         ``run_dir, n_pairs, k, top_similarity, difficult_pairs, t_hi, t_lo, definitions, knn, seconds, cached``.

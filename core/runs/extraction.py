@@ -47,8 +47,8 @@ def extract_run_sharded(run_dir: str | os.PathLike[str], device: str = "auto", n
     try:
         import torch.distributed as dist
 
-        from core.training.features import extract_features
-        from core.training.models import FEATURE_DIMS
+        from core.models.features import extract_features
+        from core.models.models import FEATURE_DIMS
 
         cfg = run_config(run)
         data = load_run_data(cfg)

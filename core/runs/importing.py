@@ -36,8 +36,8 @@ def import_run(
         HardpairsError: an unreadable checkpoint, an ``arch`` that does not match it, or a dataset
             whose channel count does not match it (other than 1-channel data into a 3-channel backbone).
     """
+    from core.models.checkpoints import load_backbone_state
     from core.runs.pipeline import discard_new_run_dir, load_run_data, new_run_dir
-    from core.training.checkpoints import load_backbone_state
 
     detected, in_ch, state, saved_cfg = load_backbone_state(checkpoint)
     if arch not in (None, "auto") and arch != detected:
@@ -86,10 +86,10 @@ def _write_import(
     """Write the imported run's config, manifest and checkpoint, then extract features and probe."""
     from core.device import pick_device
     from core.io import run_log
+    from core.models.checkpoints import FORMAT, save_checkpoint
+    from core.models.standins import pickled_objects
     from core.runs.manifest import make_manifest
     from core.runs.pipeline import probe_run
-    from core.training.checkpoints import FORMAT, save_checkpoint
-    from core.training.standins import pickled_objects
 
     write_json(folder / "config.json", cfg.to_dict())
     manifest = make_manifest(folder.name, cfg.to_dict(), data, None, pick_device(cfg.device))

@@ -1,7 +1,7 @@
 """The approximate kNN graph of a run, computed once and shared by ``score`` and ``pairs``.
 
-On the approximate path (``--knn approx``, or ``auto`` above ``core.analysis.sampled.APPROX_MIN_N``
-samples) the same/other-class graph (``core.analysis.graphtune``) feeds ``cross_class`` and the
+On the approximate path (``--knn approx``, or ``auto`` above ``core.analysis.approx.sampled.APPROX_MIN_N``
+samples) the same/other-class graph (``core.analysis.approx.graphtune``) feeds ``cross_class`` and the
 hardest pairs / class map. It is stored as ``knn_graph.npz`` (``same_sims``, ``other_sims`` (N, k)
 float32, ``same_idx``, ``other_idx`` (N, k) int64) with ``knn_graph.json`` (screening dims, nlist, probes, measured
 recall, the parameters and the features sha1: the one cache rule of ``core.rundir.cache``). The exact
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from core.analysis.graphtune import tuned_class_split_knn
-from core.analysis.sampled import choose_knn, sample_thresholds
+from core.analysis.approx.graphtune import tuned_class_split_knn
+from core.analysis.approx.sampled import choose_knn, sample_thresholds
 from core.io import read_json, save_npz
 from core.rundir.cache import CACHE_KEYS, cached, features_fingerprint
 

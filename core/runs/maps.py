@@ -10,7 +10,7 @@ dimension: other parameters recompute and replace it. A sidecar whose ``csv_sha1
 the CSV, or one written under an older key meaning, is a miss (recomputed).
 
 Above ``fit_size`` samples UMAP is fitted on a seeded subsample (plus the ids in ``include``) and
-the rest are placed from their fitted neighbours (``core.analysis.mapscale``).
+the rest are placed from their fitted neighbours (``core.analysis.approx.mapscale``).
 """
 
 from __future__ import annotations

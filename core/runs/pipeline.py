@@ -19,13 +19,13 @@ from core.device import pick_device
 from core.errors import HardpairsError
 from core.idsets import unique_ids
 from core.io import read_json, save_npz, write_json
+from core.models.checkpoints import load_backbone_state, load_into_backbone
+from core.models.features import extract_features
+from core.models.models import build_backbone
 from core.rundir.featurefile import features_mtime, open_features
 from core.rundir.folder import require_run, runs_root
 from core.rundir.names import child_path, is_inside
-from core.training.checkpoints import load_backbone_state, load_into_backbone
 from core.training.config import TrainConfig
-from core.training.features import extract_features
-from core.training.models import build_backbone
 
 
 def default_run_id(cfg: TrainConfig) -> str:

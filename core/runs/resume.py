@@ -48,7 +48,7 @@ def open_run(cfg: TrainConfig | None, opts: Any) -> tuple[Path, TrainConfig]:
 
 def _check_epochs_left(run_dir: Path, epochs: int) -> None:
     """Refuse a resume to fewer epochs than ``checkpoints/last.pt`` already holds (nothing written yet)."""
-    from core.training.checkpoints import load_checkpoint_file
+    from core.models.checkpoints import load_checkpoint_file
 
     ckpt = run_dir / "checkpoints" / "last.pt"
     if not ckpt.exists():

@@ -24,7 +24,7 @@ from core.training.presets import PAPER_KEYS, PRESETS, default_preset, preset_va
 SELECTIONS = ("strict", "inclusive")  # Eq. 12's "<" at Sim_posHigh, or "<=" ("All samples" rows)
 SELECT_ON = ("backbone", "projector")  # features the selection ranks (Table 7)
 METHODS = ("simclr", "moco")
-#: timm ViTs (core.training.models.FEATURE_DIMS) are for imported checkpoints (DINO, timm); trainable, sized for GPUs.
+#: timm ViTs (core.models.models.FEATURE_DIMS) are for imported checkpoints (DINO, timm); trainable, sized for GPUs.
 ARCHS: tuple[str, ...] = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
 ARCHS += tuple(f"vit_{v}_224" for v in ("tiny_patch16", "small_patch16", "small_patch8", "base_patch16", "base_patch8"))
 OPTIMIZERS = ("sgd", "adamw")

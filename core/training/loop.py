@@ -40,12 +40,12 @@ import torch
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
 from core.io import append_jsonl, atomic_write_bytes, read_jsonl
+from core.models.checkpoints import FORMAT, save_checkpoint
+from core.models.models import SimCLRModel
 from core.rundir.folder import update_status
-from core.training.checkpoints import FORMAT, save_checkpoint
 from core.training.config import TrainConfig
 from core.training.distributed import any_rank
 from core.training.loss import monitor_losses, pair_stats
-from core.training.models import SimCLRModel
 from core.training.start import RunState, start_training
 from core.training.step import lr_at, make_views, run_step
 

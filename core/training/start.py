@@ -17,12 +17,12 @@ import torch
 from core.data.sources import ImageDataset
 from core.errors import HardpairsError
 from core.io import run_log
-from core.training.checkpoints import FORMAT, load_checkpoint_file
+from core.models.checkpoints import FORMAT, load_checkpoint_file
+from core.models.models import SimCLRModel
 from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, broadcast_object, local_batch, setup_distributed
 from core.training.lossmodes import LABEL_MODES
 from core.training.moco import MoCoState
-from core.training.models import SimCLRModel
 from core.training.presets import preset_note
 from core.training.step import StepContext, augment_config, prepare_model
 

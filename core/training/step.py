@@ -19,12 +19,12 @@ from torch import Tensor
 
 from core.data.augment import AugmentConfig, augment_batch
 from core.errors import HardpairsError
+from core.models.models import SimCLRModel
 from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, convert_batchnorm, gather_views, rank_rows
 from core.training.loss import contrastive_loss, select_difficult_pairs
 from core.training.lossmodes import LABEL_MODES, SELECTING_MODES
 from core.training.moco import MoCoState, moco_loss, select_queue_pairs
-from core.training.models import SimCLRModel
 
 #: what a step calls: (2m, C, S, S) views -> (h, z) features and projections
 Forward = Callable[[Tensor], tuple[Tensor, Tensor]]

@@ -475,7 +475,7 @@ def _other_arch_checkpoint(ctx: Ctx) -> str:
     """Replace the base run's last.pt by a valid Hardpairs checkpoint of a resnet18 (config.json says small_cnn)."""
     import torch
 
-    from core.training.models import build_backbone
+    from core.models.models import build_backbone
 
     ckpt = torch.load(ctx.base / "checkpoints" / "last.pt", weights_only=True)
     ckpt["config"] = {**ckpt["config"], "arch": "resnet18"}

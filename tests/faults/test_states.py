@@ -19,10 +19,10 @@ import torch
 
 from core.cli import main
 from core.io import read_json, read_jsonl, write_json
+from core.models.checkpoints import load_checkpoint_file
 from core.rundir.folder import list_runs, run_summary
 from core.rundir.lock import lock_is_held, run_lock
 from core.runs.analysis import ANALYSES
-from core.training.checkpoints import load_checkpoint_file
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = ["train", "--dataset", "digits", "--epochs", "6", "--checkpoint-every", "2", "--no-probe"]

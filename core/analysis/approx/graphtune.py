@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from core.analysis.ivf import ScreenIndex
+from core.analysis.approx.ivf import ScreenIndex
 
 SCREEN_DIMS = 32
 SCREEN_TARGET = 0.975

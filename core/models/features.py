@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from core.data.augment import prepare_eval
-from core.training.models import input_channels
+from core.models.models import input_channels
 
 
 @torch.no_grad()

@@ -12,9 +12,9 @@ ResNet-50 state dict (``conv1.weight``, ``layer1...``), lightly's Sequential Res
 ``model`` / ``network`` (Lightning's wrapper) with prefixes such as ``module.``, ``backbone.``,
 ``encoder.``, ``model.`` (DDP, solo-learn, lightly, Lightning, common SimCLR repos); heads, projectors
 and momentum copies are dropped. The architecture is detected from the keys and the stem kernel
-(:mod:`core.training.layouts`). A checkpoint that also pickles Python objects (OmegaConf / argparse
+(:mod:`core.models.layouts`). A checkpoint that also pickles Python objects (OmegaConf / argparse
 hyper-parameters, a whole ``torch.save(model)``) is read with inert stand-ins for them
-(:mod:`core.training.standins`); nothing in it runs.
+(:mod:`core.models.standins`); nothing in it runs.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from torch import Tensor
 
 from core.errors import HardpairsError
 from core.io import atomic_write_bytes
-from core.training.layouts import detect_layout_arch, remap_sequential_resnet
-from core.training.standins import load_with_stand_ins, stand_in_names
+from core.models.layouts import detect_layout_arch, remap_sequential_resnet
+from core.models.standins import load_with_stand_ins, stand_in_names
 
 FORMAT = "hardpairs"
 _PREFIXES = ("module.", "backbone.", "encoder.", "model.", "net.", "online_network.", "f.", "_orig_mod.")
@@ -65,7 +65,7 @@ def load_checkpoint_file(path: str | os.PathLike[str], stand_ins: bool = False) 
 
     ``stand_ins``: a checkpoint that pickles Python objects (Lightning / solo-learn hyper-parameters,
     a whole ``torch.save(model)``) is read with inert stand-ins for them instead of being refused
-    (:mod:`core.training.standins`: still the weights-only unpickler, nothing from the file runs)."""
+    (:mod:`core.models.standins`: still the weights-only unpickler, nothing from the file runs)."""
     path = Path(path)
     if path.is_dir():
         raise HardpairsError(

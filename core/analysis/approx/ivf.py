@@ -8,7 +8,7 @@ Method, for unit rows ``xn`` (N, D) with class labels:
 
 1. Screening space: ``z = xn V`` (N, d') with V the top d' right singular vectors of a seeded sample
    of at most ``TRAIN_CAP`` rows (uncentred, so inner products are what is kept); d' = D means no
-   projection. Encoder features have a low intrinsic dimension; ``core.analysis.graphtune`` doubles
+   projection. Encoder features have a low intrinsic dimension; ``core.analysis.approx.graphtune`` doubles
    d' until the screening alone keeps the exact neighbours of sampled queries.
 2. Cells: spherical k-means in z (``nlist`` = 2 sqrt(N), ``KMEANS_ITER`` iterations). Samples are
    grouped by (cell, class); the groups are the inverted lists of a faiss IVF index holding z in

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
-from core.analysis.ivf import train_quantizer
+from core.analysis.approx.ivf import train_quantizer
 from core.analysis.neighbors import l2_normalise
 from core.errors import HardpairsError
 from core.idsets import union_ids, unique_ids

@@ -1,7 +1,7 @@
 """Foreign checkpoint layouts: key remapping and architecture detection.
 
 A backbone state dict arrives here with wrapper prefixes already stripped
-(:func:`core.training.checkpoints._strip_prefixes`). Supported layouts:
+(:func:`core.models.checkpoints._strip_prefixes`). Supported layouts:
 
 - torchvision / timm ResNet-18 and ResNet-50 (timm's ``resnet18``/``resnet50`` use torchvision's key
   names: ``conv1``, ``bn1``, ``layer1..4``, ``fc``). The stem is read from the ``conv1`` kernel (7x7:
