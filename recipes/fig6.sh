@@ -6,14 +6,14 @@
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.1 --seed "$seed" --runs-root "$RUNS" --name "fig6-cifar10-mix_0.1-baseline-s$seed"  # row: cifar10/mix_0.1/baseline
-  python -m core train --dataset cifar10 --preset paper --loss-mode margin --mix 0.1 --seed "$seed" --runs-root "$RUNS" --name "fig6-cifar10-mix_0.1-margin-s$seed"  # row: cifar10/mix_0.1/margin
-  python -m core train --dataset cifar10 --preset paper --loss-mode temperature --mix 0.1 --seed "$seed" --runs-root "$RUNS" --name "fig6-cifar10-mix_0.1-temperature-s$seed"  # row: cifar10/mix_0.1/temperature
-  python -m core train --dataset cifar10 --preset paper --loss-mode combined --mix 0.1 --seed "$seed" --runs-root "$RUNS" --name "fig6-cifar10-mix_0.1-combined-s$seed"  # row: cifar10/mix_0.1/combined
+  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "fig6-cifar10-mix_0.1-baseline-s$seed"  # row: cifar10/mix_0.1/baseline
+  python -m core train --dataset cifar10 --preset paper --loss-mode margin --mix 0.1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "fig6-cifar10-mix_0.1-margin-s$seed"  # row: cifar10/mix_0.1/margin
+  python -m core train --dataset cifar10 --preset paper --loss-mode temperature --mix 0.1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "fig6-cifar10-mix_0.1-temperature-s$seed"  # row: cifar10/mix_0.1/temperature
+  python -m core train --dataset cifar10 --preset paper --loss-mode combined --mix 0.1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "fig6-cifar10-mix_0.1-combined-s$seed"  # row: cifar10/mix_0.1/combined
   python -m core prune --run-dir "$RUNS/fig6-cifar10-mix_0.1-baseline-s$seed" --score mixed --ratio 0.1 --seed "$seed" --train  # row: cifar10/mix_0.1/oracle_removal
-  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.2 --seed "$seed" --runs-root "$RUNS" --name "fig6-cifar10-mix_0.2-baseline-s$seed"  # row: cifar10/mix_0.2/baseline
-  python -m core train --dataset cifar10 --preset paper --loss-mode margin --mix 0.2 --seed "$seed" --runs-root "$RUNS" --name "fig6-cifar10-mix_0.2-margin-s$seed"  # row: cifar10/mix_0.2/margin
-  python -m core train --dataset cifar10 --preset paper --loss-mode temperature --mix 0.2 --seed "$seed" --runs-root "$RUNS" --name "fig6-cifar10-mix_0.2-temperature-s$seed"  # row: cifar10/mix_0.2/temperature
-  python -m core train --dataset cifar10 --preset paper --loss-mode combined --mix 0.2 --seed "$seed" --runs-root "$RUNS" --name "fig6-cifar10-mix_0.2-combined-s$seed"  # row: cifar10/mix_0.2/combined
+  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.2 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "fig6-cifar10-mix_0.2-baseline-s$seed"  # row: cifar10/mix_0.2/baseline
+  python -m core train --dataset cifar10 --preset paper --loss-mode margin --mix 0.2 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "fig6-cifar10-mix_0.2-margin-s$seed"  # row: cifar10/mix_0.2/margin
+  python -m core train --dataset cifar10 --preset paper --loss-mode temperature --mix 0.2 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "fig6-cifar10-mix_0.2-temperature-s$seed"  # row: cifar10/mix_0.2/temperature
+  python -m core train --dataset cifar10 --preset paper --loss-mode combined --mix 0.2 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "fig6-cifar10-mix_0.2-combined-s$seed"  # row: cifar10/mix_0.2/combined
   python -m core prune --run-dir "$RUNS/fig6-cifar10-mix_0.2-baseline-s$seed" --score mixed --ratio 0.2 --seed "$seed" --train  # row: cifar10/mix_0.2/oracle_removal
 done

@@ -6,16 +6,16 @@
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table1-cifar10-baseline-s$seed"  # row: cifar10/baseline
-  python -m core train --dataset cifar10 --preset paper --loss-mode removal --seed "$seed" --runs-root "$RUNS" --name "table1-cifar10-removal-s$seed"  # row: cifar10/removal
-  python -m core train --dataset cifar10 --preset paper --loss-mode combined --seed "$seed" --runs-root "$RUNS" --name "table1-cifar10-combined-s$seed"  # row: cifar10/combined
-  python -m core train --dataset cifar100 --preset paper --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table1-cifar100-baseline-s$seed"  # row: cifar100/baseline
-  python -m core train --dataset cifar100 --preset paper --loss-mode removal --seed "$seed" --runs-root "$RUNS" --name "table1-cifar100-removal-s$seed"  # row: cifar100/removal
-  python -m core train --dataset cifar100 --preset paper --loss-mode combined --seed "$seed" --runs-root "$RUNS" --name "table1-cifar100-combined-s$seed"  # row: cifar100/combined
-  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table1-stl10-baseline-s$seed"  # row: stl10/baseline
-  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode removal --seed "$seed" --runs-root "$RUNS" --name "table1-stl10-removal-s$seed"  # row: stl10/removal
-  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode combined --seed "$seed" --runs-root "$RUNS" --name "table1-stl10-combined-s$seed"  # row: stl10/combined
-  python -m core train --dataset tinyimagenet --preset paper --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table1-tinyimagenet-baseline-s$seed"  # row: tinyimagenet/baseline
-  python -m core train --dataset tinyimagenet --preset paper --loss-mode removal --seed "$seed" --runs-root "$RUNS" --name "table1-tinyimagenet-removal-s$seed"  # row: tinyimagenet/removal
-  python -m core train --dataset tinyimagenet --preset paper --loss-mode combined --seed "$seed" --runs-root "$RUNS" --name "table1-tinyimagenet-combined-s$seed"  # row: tinyimagenet/combined
+  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-cifar10-baseline-s$seed"  # row: cifar10/baseline
+  python -m core train --dataset cifar10 --preset paper --loss-mode removal --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-cifar10-removal-s$seed"  # row: cifar10/removal
+  python -m core train --dataset cifar10 --preset paper --loss-mode combined --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-cifar10-combined-s$seed"  # row: cifar10/combined
+  python -m core train --dataset cifar100 --preset paper --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-cifar100-baseline-s$seed"  # row: cifar100/baseline
+  python -m core train --dataset cifar100 --preset paper --loss-mode removal --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-cifar100-removal-s$seed"  # row: cifar100/removal
+  python -m core train --dataset cifar100 --preset paper --loss-mode combined --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-cifar100-combined-s$seed"  # row: cifar100/combined
+  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-stl10-baseline-s$seed"  # row: stl10/baseline
+  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode removal --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-stl10-removal-s$seed"  # row: stl10/removal
+  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode combined --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-stl10-combined-s$seed"  # row: stl10/combined
+  python -m core train --dataset tinyimagenet --preset paper --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-tinyimagenet-baseline-s$seed"  # row: tinyimagenet/baseline
+  python -m core train --dataset tinyimagenet --preset paper --loss-mode removal --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-tinyimagenet-removal-s$seed"  # row: tinyimagenet/removal
+  python -m core train --dataset tinyimagenet --preset paper --loss-mode combined --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table1-tinyimagenet-combined-s$seed"  # row: tinyimagenet/combined
 done

@@ -6,8 +6,8 @@
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0 --analyse --seed "$seed" --runs-root "$RUNS" --name "table10-cifar10-mix_0-s$seed"  # row: cifar10/mix_0
-  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.1 --analyse --seed "$seed" --runs-root "$RUNS" --name "table10-cifar10-mix_0.1-s$seed"  # row: cifar10/mix_0.1
-  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.2 --analyse --seed "$seed" --runs-root "$RUNS" --name "table10-cifar10-mix_0.2-s$seed"  # row: cifar10/mix_0.2
-  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.3 --analyse --seed "$seed" --runs-root "$RUNS" --name "table10-cifar10-mix_0.3-s$seed"  # row: cifar10/mix_0.3
+  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0 --analyse --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table10-cifar10-mix_0-s$seed"  # row: cifar10/mix_0
+  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.1 --analyse --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table10-cifar10-mix_0.1-s$seed"  # row: cifar10/mix_0.1
+  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.2 --analyse --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table10-cifar10-mix_0.2-s$seed"  # row: cifar10/mix_0.2
+  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --mix 0.3 --analyse --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table10-cifar10-mix_0.3-s$seed"  # row: cifar10/mix_0.3
 done

@@ -6,12 +6,12 @@
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset cifar10 --preset paper --loss-mode margin --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --runs-root "$RUNS" --name "table2-cifar10-margin_all-s$seed"  # row: cifar10/margin_all
-  python -m core train --dataset cifar10 --preset paper --loss-mode margin --seed "$seed" --runs-root "$RUNS" --name "table2-cifar10-margin-s$seed"  # row: cifar10/margin
-  python -m core train --dataset cifar100 --preset paper --loss-mode margin --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --runs-root "$RUNS" --name "table2-cifar100-margin_all-s$seed"  # row: cifar100/margin_all
-  python -m core train --dataset cifar100 --preset paper --loss-mode margin --seed "$seed" --runs-root "$RUNS" --name "table2-cifar100-margin-s$seed"  # row: cifar100/margin
-  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode margin --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --runs-root "$RUNS" --name "table2-stl10-margin_all-s$seed"  # row: stl10/margin_all
-  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode margin --seed "$seed" --runs-root "$RUNS" --name "table2-stl10-margin-s$seed"  # row: stl10/margin
-  python -m core train --dataset tinyimagenet --preset paper --loss-mode margin --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --runs-root "$RUNS" --name "table2-tinyimagenet-margin_all-s$seed"  # row: tinyimagenet/margin_all
-  python -m core train --dataset tinyimagenet --preset paper --loss-mode margin --seed "$seed" --runs-root "$RUNS" --name "table2-tinyimagenet-margin-s$seed"  # row: tinyimagenet/margin
+  python -m core train --dataset cifar10 --preset paper --loss-mode margin --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table2-cifar10-margin_all-s$seed"  # row: cifar10/margin_all
+  python -m core train --dataset cifar10 --preset paper --loss-mode margin --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table2-cifar10-margin-s$seed"  # row: cifar10/margin
+  python -m core train --dataset cifar100 --preset paper --loss-mode margin --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table2-cifar100-margin_all-s$seed"  # row: cifar100/margin_all
+  python -m core train --dataset cifar100 --preset paper --loss-mode margin --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table2-cifar100-margin-s$seed"  # row: cifar100/margin
+  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode margin --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table2-stl10-margin_all-s$seed"  # row: stl10/margin_all
+  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode margin --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table2-stl10-margin-s$seed"  # row: stl10/margin
+  python -m core train --dataset tinyimagenet --preset paper --loss-mode margin --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table2-tinyimagenet-margin_all-s$seed"  # row: tinyimagenet/margin_all
+  python -m core train --dataset tinyimagenet --preset paper --loss-mode margin --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table2-tinyimagenet-margin-s$seed"  # row: tinyimagenet/margin
 done

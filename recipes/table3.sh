@@ -6,12 +6,12 @@
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset cifar10 --preset paper --loss-mode temperature --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --runs-root "$RUNS" --name "table3-cifar10-temperature_all-s$seed"  # row: cifar10/temperature_all
-  python -m core train --dataset cifar10 --preset paper --loss-mode temperature --seed "$seed" --runs-root "$RUNS" --name "table3-cifar10-temperature-s$seed"  # row: cifar10/temperature
-  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --runs-root "$RUNS" --name "table3-cifar100-temperature_all-s$seed"  # row: cifar100/temperature_all
-  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --seed "$seed" --runs-root "$RUNS" --name "table3-cifar100-temperature-s$seed"  # row: cifar100/temperature
-  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode temperature --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --runs-root "$RUNS" --name "table3-stl10-temperature_all-s$seed"  # row: stl10/temperature_all
-  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode temperature --seed "$seed" --runs-root "$RUNS" --name "table3-stl10-temperature-s$seed"  # row: stl10/temperature
-  python -m core train --dataset tinyimagenet --preset paper --loss-mode temperature --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --runs-root "$RUNS" --name "table3-tinyimagenet-temperature_all-s$seed"  # row: tinyimagenet/temperature_all
-  python -m core train --dataset tinyimagenet --preset paper --loss-mode temperature --seed "$seed" --runs-root "$RUNS" --name "table3-tinyimagenet-temperature-s$seed"  # row: tinyimagenet/temperature
+  python -m core train --dataset cifar10 --preset paper --loss-mode temperature --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table3-cifar10-temperature_all-s$seed"  # row: cifar10/temperature_all
+  python -m core train --dataset cifar10 --preset paper --loss-mode temperature --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table3-cifar10-temperature-s$seed"  # row: cifar10/temperature
+  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table3-cifar100-temperature_all-s$seed"  # row: cifar100/temperature_all
+  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table3-cifar100-temperature-s$seed"  # row: cifar100/temperature
+  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode temperature --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table3-stl10-temperature_all-s$seed"  # row: stl10/temperature_all
+  python -m core train --dataset stl10+unlabeled --preset paper --loss-mode temperature --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table3-stl10-temperature-s$seed"  # row: stl10/temperature
+  python -m core train --dataset tinyimagenet --preset paper --loss-mode temperature --selection inclusive --pos-high 0 --pos-low 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table3-tinyimagenet-temperature_all-s$seed"  # row: tinyimagenet/temperature_all
+  python -m core train --dataset tinyimagenet --preset paper --loss-mode temperature --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table3-tinyimagenet-temperature-s$seed"  # row: tinyimagenet/temperature
 done

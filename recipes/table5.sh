@@ -6,8 +6,8 @@
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset cifar10 --preset paper --method moco --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table5-cifar10-moco_baseline-s$seed"  # row: cifar10/moco_baseline
-  python -m core train --dataset cifar10 --preset paper --method moco --loss-mode combined --seed "$seed" --runs-root "$RUNS" --name "table5-cifar10-moco_combined-s$seed"  # row: cifar10/moco_combined
-  python -m core train --dataset cifar10 --preset paper --method simclr --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table5-cifar10-simclr_baseline-s$seed"  # row: cifar10/simclr_baseline
-  python -m core train --dataset cifar10 --preset paper --method simclr --loss-mode combined --seed "$seed" --runs-root "$RUNS" --name "table5-cifar10-simclr_combined-s$seed"  # row: cifar10/simclr_combined
+  python -m core train --dataset cifar10 --preset paper --method moco --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table5-cifar10-moco_baseline-s$seed"  # row: cifar10/moco_baseline
+  python -m core train --dataset cifar10 --preset paper --method moco --loss-mode combined --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table5-cifar10-moco_combined-s$seed"  # row: cifar10/moco_combined
+  python -m core train --dataset cifar10 --preset paper --method simclr --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table5-cifar10-simclr_baseline-s$seed"  # row: cifar10/simclr_baseline
+  python -m core train --dataset cifar10 --preset paper --method simclr --loss-mode combined --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table5-cifar10-simclr_combined-s$seed"  # row: cifar10/simclr_combined
 done

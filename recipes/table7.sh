@@ -6,10 +6,10 @@
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table7-cifar10-baseline-s$seed"  # row: cifar10/baseline
-  python -m core train --dataset cifar10 --preset paper --loss-mode combined --select-on projector --seed "$seed" --runs-root "$RUNS" --name "table7-cifar10-after_projector-s$seed"  # row: cifar10/after_projector
-  python -m core train --dataset cifar10 --preset paper --loss-mode combined --select-on backbone --seed "$seed" --runs-root "$RUNS" --name "table7-cifar10-before_projector-s$seed"  # row: cifar10/before_projector
-  python -m core train --dataset cifar100 --preset paper --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table7-cifar100-baseline-s$seed"  # row: cifar100/baseline
-  python -m core train --dataset cifar100 --preset paper --loss-mode combined --select-on projector --seed "$seed" --runs-root "$RUNS" --name "table7-cifar100-after_projector-s$seed"  # row: cifar100/after_projector
-  python -m core train --dataset cifar100 --preset paper --loss-mode combined --select-on backbone --seed "$seed" --runs-root "$RUNS" --name "table7-cifar100-before_projector-s$seed"  # row: cifar100/before_projector
+  python -m core train --dataset cifar10 --preset paper --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table7-cifar10-baseline-s$seed"  # row: cifar10/baseline
+  python -m core train --dataset cifar10 --preset paper --loss-mode combined --select-on projector --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table7-cifar10-after_projector-s$seed"  # row: cifar10/after_projector
+  python -m core train --dataset cifar10 --preset paper --loss-mode combined --select-on backbone --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table7-cifar10-before_projector-s$seed"  # row: cifar10/before_projector
+  python -m core train --dataset cifar100 --preset paper --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table7-cifar100-baseline-s$seed"  # row: cifar100/baseline
+  python -m core train --dataset cifar100 --preset paper --loss-mode combined --select-on projector --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table7-cifar100-after_projector-s$seed"  # row: cifar100/after_projector
+  python -m core train --dataset cifar100 --preset paper --loss-mode combined --select-on backbone --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table7-cifar100-before_projector-s$seed"  # row: cifar100/before_projector
 done

@@ -7,9 +7,9 @@ IMAGENET="${IMAGENET:?set IMAGENET to the ImageNet folder (train/ and val/)}"
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode baseline --seed "$seed" --runs-root "$RUNS" --name "table8-imagenet-baseline-s$seed"  # row: imagenet/baseline
-  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode removal --seed "$seed" --runs-root "$RUNS" --name "table8-imagenet-removal-s$seed"  # row: imagenet/removal
-  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode temperature --seed "$seed" --runs-root "$RUNS" --name "table8-imagenet-temperature-s$seed"  # row: imagenet/temperature
-  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode margin --seed "$seed" --runs-root "$RUNS" --name "table8-imagenet-margin-s$seed"  # row: imagenet/margin
-  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode combined --seed "$seed" --runs-root "$RUNS" --name "table8-imagenet-combined-s$seed"  # row: imagenet/combined
+  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode baseline --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table8-imagenet-baseline-s$seed"  # row: imagenet/baseline
+  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode removal --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table8-imagenet-removal-s$seed"  # row: imagenet/removal
+  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode temperature --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table8-imagenet-temperature-s$seed"  # row: imagenet/temperature
+  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode margin --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table8-imagenet-margin-s$seed"  # row: imagenet/margin
+  python -m core train --dataset "imagenet:$IMAGENET" --preset paper --loss-mode combined --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table8-imagenet-combined-s$seed"  # row: imagenet/combined
 done

@@ -6,10 +6,10 @@
 set -euo pipefail
 RUNS="${RUNS:-runs/paper}"
 for seed in ${SEEDS:-0 1 2}; do
-  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 0.7 --seed "$seed" --runs-root "$RUNS" --name "table9-cifar100-rho_0.7-s$seed"  # row: cifar100/rho_0.7
-  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 1 --seed "$seed" --runs-root "$RUNS" --name "table9-cifar100-rho_1-s$seed"  # row: cifar100/rho_1
-  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 10 --seed "$seed" --runs-root "$RUNS" --name "table9-cifar100-rho_10-s$seed"  # row: cifar100/rho_10
-  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 100 --seed "$seed" --runs-root "$RUNS" --name "table9-cifar100-rho_100-s$seed"  # row: cifar100/rho_100
-  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 1000 --seed "$seed" --runs-root "$RUNS" --name "table9-cifar100-rho_1000-s$seed"  # row: cifar100/rho_1000
-  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 1e9 --seed "$seed" --runs-root "$RUNS" --name "table9-cifar100-rho_1e9-s$seed"  # row: cifar100/rho_1e9
+  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 0.7 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table9-cifar100-rho_0.7-s$seed"  # row: cifar100/rho_0.7
+  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 1 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table9-cifar100-rho_1-s$seed"  # row: cifar100/rho_1
+  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 10 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table9-cifar100-rho_10-s$seed"  # row: cifar100/rho_10
+  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 100 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table9-cifar100-rho_100-s$seed"  # row: cifar100/rho_100
+  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 1000 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table9-cifar100-rho_1000-s$seed"  # row: cifar100/rho_1000
+  python -m core train --dataset cifar100 --preset paper --loss-mode temperature --rho 1e9 --seed "$seed" --protocol paper --runs-root "$RUNS" --name "table9-cifar100-rho_1e9-s$seed"  # row: cifar100/rho_1e9
 done

@@ -114,6 +114,15 @@ def test_probe_config_paper_settings_and_knn_presets():
     assert (probe_config("stl10", "paper").batch_size, probe_config("stl10", "paper").lr) == (256, 0.1)
     assert probe_config("folder:/data/tiny-imagenet-200", "paper").lr == 0.1
     assert probe_config("digits", "paper").lr == 1.0
+    from core.analysis.probe_sgd import paper_probe_settings
+
+    # the spec's kind before ':' names the dataset (issue 22.2); folder:/npz: fall back to the folder's name
+    assert paper_probe_settings("imagenet:/data/ILSVRC2012") == (1024, 1.0)
+    assert paper_probe_settings("tinyimagenet:/data/tin") == (512, 0.1)
+    assert paper_probe_settings("tinyimagenet") == (512, 0.1)
+    assert paper_probe_settings("stl10+unlabeled") == (256, 0.1)
+    assert paper_probe_settings("folder:/data/cifar100-jpg") == (512, 0.1)
+    assert paper_probe_settings("npz:/data/x.npz") == (512, 1.0)
     c = probe_config("digits")
     assert (c.protocol, c.knn_k, c.knn_t) == ("lbfgs", 20, 0.07)
     j = probe_config("digits", knn_preset="jiang")

@@ -93,6 +93,9 @@ def test_dry_run_prints_commands_and_gpu_time(table, capsys):
     assert out["table"] == table and "A100-class" in out["basis"]
     assert [r["row"] for r in out["rows"]] == [r.row for r in load_recipe(table)]
     assert all(r["command"].startswith("python -m core ") for r in out["rows"])
+    if table != "hscl_jiang":  # like with like: every row of this paper's tables is probed as the paper probes
+        trains = [r["command"] for r in out["rows"] if r["command"].startswith("python -m core train ")]
+        assert trains and all(" --protocol paper " in c for c in trains)
     per_seed = sum(r["gpu_hours_per_seed"] for r in out["rows"])
     assert out["gpu_hours_total"] == pytest.approx(3 * per_seed, abs=0.2) and per_seed > 0
 
@@ -153,11 +156,17 @@ def test_beside_paper_mean_interval_and_delta(tmp_path):
     from core.paper.numbers import beside_paper, mean_interval, paper_numbers
 
     assert {"table", "row", "dataset", "method", "metric", "value"} <= set(paper_numbers()[0])
-    runs = {f"table1-cifar10-baseline-s{i}": {"linear_acc": v} for i, v in enumerate((0.88, 0.89, 0.87))}
+    paper = {"protocol": "paper"}
+    runs = {f"table1-cifar10-baseline-s{i}": {"linear_acc": v} | paper for i, v in enumerate((0.88, 0.89, 0.87))}
     runs["table1-cifar10-baseline-s0-copy"] = {"linear_acc": 0.1}  # not a recipe name: ignored
-    runs["table9-cifar100-rho_1e9-s0"] = {"linear_acc": 0.6}
+    runs["table9-cifar100-rho_1e9-s0"] = {"linear_acc": 0.6} | paper
+    runs["table9-cifar100-rho_1e9-s1"] = {"linear_acc": 0.9}  # no protocol recorded: L-BFGS, never averaged in
     df = beside_paper(runs)
-    assert df["row"].tolist() == ["cifar10/baseline", "cifar100/rho_1e9"]
+    assert df["row"].tolist() == ["cifar10/baseline", "cifar100/rho_1e9", "cifar100/rho_1e9"]
+    assert df["protocol"].tolist() == ["paper", "paper", "lbfgs"]
+    lbfgs = df.iloc[2]
+    assert lbfgs["n_seeds"] == 1 and lbfgs["mean"] == pytest.approx(90.0) and math.isnan(lbfgs["delta"])
+    assert lbfgs["note"] == "not comparable: probed with lbfgs, the paper with minibatch SGD"
     first = df.iloc[0]
     half = stats.t.ppf(0.975, 2) * 1.0 / 3**0.5  # std of 88, 89, 87 is 1.0
     assert (first["n_seeds"], first["mean"], first["std"]) == (3, pytest.approx(88.0), pytest.approx(1.0))
@@ -173,7 +182,7 @@ def test_paper_view_table(tmp_path):
 
     write_json(
         tmp_path / "table7-cifar10-after_projector-s0" / "metrics.json",
-        {"linear_acc": 0.8},
+        {"linear_acc": 0.8, "protocol": "paper"},
     )
     frame = paper_table([tmp_path / "table7-cifar10-after_projector-s0", tmp_path / "other"])
     assert frame["row"].tolist() == ["cifar10/after_projector"] and frame["delta"].iloc[0] == pytest.approx(80 - 87.86)

@@ -32,19 +32,26 @@ DEFAULT_PAPER_PROBE = PAPER_PROBE["cifar10"]
 
 
 def paper_probe_settings(dataset: str) -> tuple[int, float]:
-    """(batch size, lr) of the paper's probe for a dataset spec (``cifar100``, ``folder:.../imagenet`` ...).
+    """(batch size, lr) of the paper's probe for a dataset spec (``cifar100``, ``imagenet:/data/x`` ...).
 
-    The name before a ``:`` or the last folder name is matched; unknown datasets (digits, npz:, other
+    A spec's kind before ``:`` decides when it names a dataset (``imagenet:PATH``, ``tinyimagenet:PATH``); for
+    ``folder:``/``npz:`` specs the last folder or file name is matched; unknown datasets (digits, other
     folders) get CIFAR-10's 512 / 1.
     """
     name = dataset.lower()
     if ":" in name:
-        name = name.rstrip("/").split("/")[-1] or name
+        kind, rest = name.split(":", 1)
+        name = kind if _match(kind) else rest.rstrip("/").split("/")[-1]
+    return _match(name) or DEFAULT_PAPER_PROBE
+
+
+def _match(name: str) -> tuple[int, float] | None:
+    """The PAPER_PROBE entry whose key occurs in ``name`` (longest key first: cifar100 before cifar10)."""
     name = name.replace("-", "").replace("_", "")
-    for key in sorted(PAPER_PROBE, key=len, reverse=True):  # cifar100 before cifar10
+    for key in sorted(PAPER_PROBE, key=len, reverse=True):
         if key in name:
             return PAPER_PROBE[key]
-    return DEFAULT_PAPER_PROBE
+    return None
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import dataclasses
 import sys
 from typing import Any
 
+from core.analysis.probe import PROTOCOLS
 from core.data.sources import DATASET_SPECS
 from core.runs.training import TrainOptions, derive_config, train_run
 from core.training.config import TrainConfig, make_config
@@ -54,6 +55,7 @@ def _options(args: argparse.Namespace) -> TrainOptions:
         epochs=args.epochs,
         download=args.download,
         probe=not args.no_probe,
+        protocol=args.protocol,
         analyse=args.analyse,
         device=args.device,
         command=command,
@@ -86,6 +88,13 @@ def register(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--analyse", action="store_true", help="after probing, also compute scores, pairs, UMAP and theory")
     p.add_argument("--no-probe", action="store_true", help="skip feature extraction's probe step")
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="lbfgs",
+        help="linear-probe protocol after training: lbfgs (fast, default) or paper (the paper's minibatch SGD; "
+        "the recipes use it, and only such runs are set beside the paper's numbers)",
+    )
     p.add_argument(
         "--download", action="store_true", help="let torchvision download cifar10/cifar100/stl10 (needs internet)"
     )

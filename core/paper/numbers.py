@@ -17,7 +17,12 @@ import pandas as pd
 from core.errors import HardpairsError
 from core.paper.recipes import RECIPES_DIR
 
-COLUMNS = ["table", "row", "metric", "paper", "n_seeds", "mean", "std", "ci95_low", "ci95_high", "delta"]
+COLUMNS = [
+    "table", "row", "metric", "paper", "protocol", "n_seeds", "mean", "std", "ci95_low", "ci95_high", "delta", "note",
+]  # fmt: skip
+#: the probe protocol the paper's numbers were measured with (minibatch SGD, App. A.3/A.5): only runs probed the
+#: same way get a delta; others are listed as not comparable (issue 22: like with like)
+PAPER_PROTOCOL = "paper"
 
 
 def paper_numbers(path: Path | None = None) -> list[dict[str, Any]]:
@@ -43,27 +48,33 @@ def mean_interval(values: list[float]) -> tuple[float, float, float, float]:
 
 
 def beside_paper(runs: dict[str, dict[str, Any]], table: str | None = None) -> pd.DataFrame:
-    """One line per paper row that has matching runs.
+    """One line per (paper row, probe protocol) that has matching runs.
 
     Args:
-        runs: run folder name -> its ``metrics.json`` (``linear_acc`` as a fraction).
+        runs: run folder name -> its ``metrics.json`` (``linear_acc`` as a fraction, ``protocol``; a metrics file
+            without ``protocol`` was probed with L-BFGS).
         table: only this table's rows (None: all).
 
     Returns:
-        DataFrame with :data:`COLUMNS`; ``mean``/``std``/interval/``delta`` in percentage points.
+        DataFrame with :data:`COLUMNS`; ``mean``/``std``/interval/``delta`` in percentage points. ``delta`` is set
+        only for runs probed with the paper's protocol (:data:`PAPER_PROTOCOL`); other runs get NaN and a ``note``
+        "not comparable: probed with X". Runs of two protocols are never averaged together.
     """
     out = []
     for p in paper_numbers():
         if (table and p["table"] != table) or p["metric"] != "linear_acc":
             continue
         prefix = f"{p['table']}-{p['row'].replace('/', '-')}-s"
-        vals = [
-            100.0 * float(m["linear_acc"])
-            for name, m in sorted(runs.items())
-            if name.startswith(prefix) and name[len(prefix) :].isdigit() and m.get("linear_acc") is not None
-        ]
-        if not vals:
-            continue
-        mean, std, lo, hi = mean_interval(vals)
-        out.append([p["table"], p["row"], p["metric"], p["value"], len(vals), mean, std, lo, hi, mean - p["value"]])
+        by_protocol: dict[str, list[float]] = {}
+        for name, m in sorted(runs.items()):
+            if name.startswith(prefix) and name[len(prefix) :].isdigit() and m.get("linear_acc") is not None:
+                by_protocol.setdefault(str(m.get("protocol") or "lbfgs"), []).append(100.0 * float(m["linear_acc"]))
+        for protocol, vals in sorted(by_protocol.items(), key=lambda kv: kv[0] != PAPER_PROTOCOL):
+            mean, std, lo, hi = mean_interval(vals)
+            same = protocol == PAPER_PROTOCOL
+            delta = mean - p["value"] if same else math.nan
+            note = "" if same else f"not comparable: probed with {protocol}, the paper with minibatch SGD"
+            out.append(
+                [p["table"], p["row"], p["metric"], p["value"], protocol, len(vals), mean, std, lo, hi, delta, note]
+            )
     return pd.DataFrame(out, columns=COLUMNS)

@@ -167,16 +167,19 @@ def retrain_pruned(
     if unknown:
         raise HardpairsError(f"cannot override {', '.join(unknown)} in a pruned retrain; allowed: {RETRAIN_FIELDS}")
     provenance = {"keep": str(keep), "parent": str(parent), "prune_score": score, "prune_ratio": ratio, "seed": seed}
+    # probed as the parent was, so the paired test and "beside the paper" compare like with like
+    protocol = str((read_json(parent / "metrics.json", {}) or {}).get("protocol") or "lbfgs")
     changes = {k: v for k, v in overrides.items() if v is not None} | provenance
     command = (  # the equivalent command line, recorded in the child's status.json and named on failure
         f"python -m core train --config {parent / 'config.json'} --keep {keep} --parent {parent} "
         f"--prune-score {score} --prune-ratio {ratio} --seed {seed} --runs-root {parent.resolve().parent}"
         + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items() if v is not None)
         + (" --analyse" if analyse else "")
+        + (f" --protocol {protocol}" if protocol != "lbfgs" else "")
     )
     try:
         cfg = derive_config(parent / "config.json", changes)
-        opts = TrainOptions(runs_root=str(parent.resolve().parent), analyse=analyse, command=command)
+        opts = TrainOptions(runs_root=str(parent.resolve().parent), analyse=analyse, command=command, protocol=protocol)
         return train_run(cfg, opts)
     except HardpairsError as err:
         raise HardpairsError(

@@ -47,6 +47,7 @@ class TrainOptions:
         epochs: with ``resume``, a new total epoch count (None keeps the saved one).
         download: let torchvision download the dataset.
         probe: linear probe and kNN after feature extraction (labelled data only).
+        protocol: the probe protocol (``lbfgs`` or ``paper``: see ``core.analysis.probe.probe_config``).
         analyse: also run scores, pairs, map and theory (``core.runs.analysis.analyse_run``).
         device: the ``--device`` flag (``auto``, ``cpu``, ``cuda[:N]``; None: not given): joins a torchrun
             group on it, and with ``resume`` replaces the saved device.
@@ -60,6 +61,7 @@ class TrainOptions:
     epochs: int | None = None
     download: bool = False
     probe: bool = True
+    protocol: str = "lbfgs"
     analyse: bool = False
     device: str | None = None
     command: str | None = None
@@ -169,7 +171,9 @@ def prepare_run(
         else:
             write_json(run_dir / "config.json", cfg.to_dict())
             write_json(run_dir / "manifest.json", make_manifest(run_dir.name, cfg.to_dict(), data, keep, device))
-    except HardpairsError:
+            if data.noisy.any():  # the label-noise ground truth: ids of the flipped labels (core.runs.groundtruth)
+                save_npy(run_dir / "noisy.npy", np.flatnonzero(data.noisy).astype(np.int64))
+    except BaseException:  # any failure, not only a HardpairsError: no stub folder survives
         if not opts.resume and not (run_dir / "config.json").exists():
             discard_new_run_dir(run_dir)  # nothing was computed: remove the folder, only if this call made it
         raise
@@ -264,7 +268,7 @@ def finish_run(run_dir: Path, data: ImageDataset, opts: TrainOptions, out: dict[
         extract_run_features(run_dir, data, force=True)
         if opts.probe and (data.y_train >= 0).any():  # stl10+unlabeled: probed on its labelled rows
             update_status(run_dir, message="linear probe and kNN")
-            metrics = probe_run(run_dir, data)
+            metrics = probe_run(run_dir, data, protocol=opts.protocol)
             out.update(linear_acc=metrics["linear_acc"], knn_acc=metrics["knn_acc"])
             run_log(run_dir, f"linear probe {metrics['linear_acc']:.4f}, kNN {metrics['knn_acc']:.4f}")
         if opts.analyse:

@@ -31,5 +31,6 @@ def paper_expander(root: str | Path, run_ids: list[str]) -> None:
         st.dataframe(frame.round(2), hide_index=True)
         st.caption(
             "paper: the published mean of 3 runs; mean, std and the 95% Student-t interval over our seeds; "
-            "delta = our mean - the paper's (percentage points). Probe protocols may differ (docs/paper-fidelity.md)."
+            "delta = our mean - the paper's (percentage points), only for runs probed with the paper's protocol "
+            "(`--protocol paper`, minibatch SGD); runs probed otherwise are listed as not comparable."
         )
