@@ -65,6 +65,7 @@ EXPECTED = {
     "table1",
     "table2",
     "table3",
+    "table4",
     "table5",
     "table7",
     "table8",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ COLUMNS = [
 #: the probe protocol the paper's numbers were measured with (minibatch SGD, App. A.3/A.5): only runs probed the
 #: same way get a delta; others are listed as not comparable (issue 22: like with like)
 PAPER_PROTOCOL = "paper"
+LINEAR = "linear_acc"
+#: theory.json keys set beside the paper (Tables 10, 11) -> the factor to the paper's scale (similarities x100)
+THEORY_SCALE = {"alpha": 100.0, "beta": 100.0, "gamma": 100.0, "gamma_minus_beta": 100.0, "t": 1.0, "p": 1.0}
+NO_PROBE = "—"  # the protocol column of a theory metric: no probe involved
 
 
 def paper_numbers(path: Path | None = None) -> list[dict[str, Any]]:
@@ -52,29 +57,61 @@ def beside_paper(runs: dict[str, dict[str, Any]], table: str | None = None) -> p
 
     Args:
         runs: run folder name -> its ``metrics.json`` (``linear_acc`` as a fraction, ``protocol``; a metrics file
-            without ``protocol`` was probed with L-BFGS).
+            without ``protocol`` was probed with L-BFGS), with its ``theory.json`` under ``"theory"`` when it has one
+            (alpha, beta, gamma, gamma_minus_beta as cosine similarities, t, p: set beside Tables 10 and 11).
         table: only this table's rows (None: all).
 
     Returns:
-        DataFrame with :data:`COLUMNS`; ``mean``/``std``/interval/``delta`` in percentage points. ``delta`` is set
-        only for runs probed with the paper's protocol (:data:`PAPER_PROTOCOL`); other runs get NaN and a ``note``
-        "not comparable: probed with X". Runs of two protocols are never averaged together.
+        DataFrame with :data:`COLUMNS`; ``mean``/``std``/interval/``delta`` on the paper's scale (points).
+        ``delta`` is set only for runs probed with the paper's protocol (:data:`PAPER_PROTOCOL`); other runs get
+        NaN and a ``note`` "not comparable: probed with X". Runs of two protocols are never averaged together.
     """
     out = []
     for p in paper_numbers():
-        if (table and p["table"] != table) or p["metric"] != "linear_acc":
+        if (table and p["table"] != table) or p["metric"] not in (LINEAR, *THEORY_SCALE):
             continue
         prefix = f"{p['table']}-{p['row'].replace('/', '-')}-s"
-        by_protocol: dict[str, list[float]] = {}
-        for name, m in sorted(runs.items()):
-            if name.startswith(prefix) and name[len(prefix) :].isdigit() and m.get("linear_acc") is not None:
-                by_protocol.setdefault(str(m.get("protocol") or "lbfgs"), []).append(100.0 * float(m["linear_acc"]))
-        for protocol, vals in sorted(by_protocol.items(), key=lambda kv: kv[0] != PAPER_PROTOCOL):
+        mine = [m for name, m in sorted(runs.items()) if name.startswith(prefix) and name[len(prefix) :].isdigit()]
+        for protocol, vals in _values(mine, p["metric"]):
             mean, std, lo, hi = mean_interval(vals)
-            same = protocol == PAPER_PROTOCOL
+            same = protocol in (PAPER_PROTOCOL, NO_PROBE)
             delta = mean - p["value"] if same else math.nan
             note = "" if same else f"not comparable: probed with {protocol}, the paper with minibatch SGD"
             out.append(
                 [p["table"], p["row"], p["metric"], p["value"], protocol, len(vals), mean, std, lo, hi, delta, note]
             )
     return pd.DataFrame(out, columns=COLUMNS)
+
+
+def _values(metrics: list[dict[str, Any]], metric: str) -> list[tuple[str, list[float]]]:
+    """[(probe protocol, our values on the paper's scale)] of one paper row: accuracies x100 per protocol (the
+    paper's protocol first), theory metrics (from ``metrics["theory"]``, a run's theory.json) under NO_PROBE."""
+    if metric in THEORY_SCALE:
+        vals = [THEORY_SCALE[metric] * float(m["theory"][metric]) for m in metrics if _finite(m.get("theory"), metric)]
+        return [(NO_PROBE, vals)] if vals else []
+    by_protocol: dict[str, list[float]] = {}
+    for m in metrics:
+        if _finite(m, LINEAR):
+            by_protocol.setdefault(str(m.get("protocol") or "lbfgs"), []).append(100.0 * float(m[LINEAR]))
+    return sorted(by_protocol.items(), key=lambda kv: kv[0] != PAPER_PROTOCOL)
+
+
+def _finite(d: Any, key: str) -> bool:
+    """Whether ``d[key]`` is a finite number."""
+    try:
+        return isinstance(d, dict) and math.isfinite(float(d[key]))
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def beside_paper_for(run_dirs: Sequence[str | Path], table: str | None = None) -> pd.DataFrame:
+    """:func:`beside_paper` of these run folders: each one's ``metrics.json`` with its ``theory.json`` under
+    ``"theory"`` (the one reader for the Compare page and the report)."""
+    from core.io import read_json
+
+    runs: dict[str, dict[str, Any]] = {}
+    for d in run_dirs:
+        metrics = read_json(Path(d) / "metrics.json", {}) or {}
+        theory = read_json(Path(d) / "theory.json", {}) or {}
+        runs[Path(d).name] = {**metrics, "theory": theory} if isinstance(metrics, dict) else {"theory": theory}
+    return beside_paper(runs, table)

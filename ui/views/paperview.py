@@ -7,14 +7,12 @@ from typing import Any
 
 import streamlit as st
 
-from core.io import read_json
-from core.paper.numbers import beside_paper
+from core.paper.numbers import beside_paper_for
 
 
 def paper_table(run_dirs: list[str | Path]) -> Any:
-    """The :func:`core.paper.numbers.beside_paper` frame of these run folders (their ``metrics.json``)."""
-    runs = {Path(d).name: read_json(Path(d) / "metrics.json", {}) or {} for d in run_dirs}
-    return beside_paper(runs)
+    """The :func:`core.paper.numbers.beside_paper_for` frame of these run folders."""
+    return beside_paper_for(run_dirs)
 
 
 def paper_expander(root: str | Path, run_ids: list[str]) -> None:
