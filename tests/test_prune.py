@@ -138,3 +138,28 @@ def test_prune_train_retrains_a_real_child_run(tiny_run, tmp_path, capsys):
     assert man["parent"] == str(parent) and man["prune"] == {"score": "band", "ratio": 0.2}
     assert man["n_kept"] == len(keep)
     assert 0 < res["train"]["linear_acc"] <= 1
+
+
+@pytest.mark.slow
+def test_prune_train_match_steps_gives_the_child_the_parents_optimiser_steps(tiny_run, tmp_path, capsys):
+    """`prune --train --match-steps`: the child trains the fewest epochs whose steps reach the parent's, and its
+    manifest records both step counts (issue 22.5)."""
+    import shutil
+
+    parent = tmp_path / "runs" / "parent"
+    shutil.copytree(tiny_run, parent)
+    cfg = json.loads((parent / "config.json").read_text())
+    batch, n = cfg["batch_size"], json.loads((parent / "manifest.json").read_text())["n_train"]
+    flags = ["prune", "--run-dir", parent, "--score", "random", "--ratio", "0.5", "--train", "--match-steps"]
+    code, res = run_cli([*flags, "--epochs", "2"], capsys)
+    assert code == 2 and "--epochs and --match-steps" in res["error"]
+    code, res = run_cli(flags, capsys)
+    assert code == 0, res
+    parent_steps = (n // batch) * cfg["epochs"]
+    kept = n - round(0.5 * n)
+    epochs = -(-parent_steps // (kept // batch))  # by hand: ceil(parent steps / child steps per epoch)
+    child = Path(res["train"]["run_dir"])
+    assert json.loads((child / "config.json").read_text())["epochs"] == epochs > cfg["epochs"]
+    steps = json.loads((child / "manifest.json").read_text())["optimiser_steps"]
+    assert steps == {"epochs": epochs, "total": epochs * (kept // batch), "parent_total": parent_steps, "matched": True}
+    assert steps["total"] >= parent_steps > steps["total"] - kept // batch

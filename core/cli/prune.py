@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from core.analysis.scoretable import SCORE_NAMES, cli_help
-from core.cli.checks import int_at_least, number_in
+from core.cli.checks import add_runs_root_flag, int_at_least, number_in, run_in_root
 from core.errors import HardpairsError
 from core.runs.pruning import RETRAIN_FIELDS, prune_run
 from core.training import lossmodes
@@ -43,6 +43,7 @@ def cmd_prune(args: argparse.Namespace) -> dict[str, Any]:
         train=args.train,
         retrain=_retrain(args),
         analyse=args.analyse,
+        match_steps=args.match_steps,
     )
 
 
@@ -50,11 +51,13 @@ def _prune_tag(args: argparse.Namespace) -> dict[str, Any]:
     """``prune --tag NAME``: :func:`core.runs.tagprune.prune_by_tag` (refuses --score/--ratio/--out)."""
     from core.runs.tagprune import prune_by_tag
 
+    run_in_root(args.run_dir, args.runs_root)  # containment: only runs inside the runs root
     clash = [f for f, v in (("--score", args.score), ("--ratio", args.ratio), ("--out", args.out)) if v is not None]
     if clash:
         raise HardpairsError(f"--tag prunes exactly the tagged samples; drop {', '.join(clash)}")
-    if args.seed is not None and args.seed < 0:
-        raise HardpairsError(f"--seed must be >= 0 (got {args.seed})")
+    if args.seed is not None and not 0 <= args.seed < 2**32:  # before the prune folder is written
+        raise HardpairsError(f"--seed must be in [0, 2**32) (got {args.seed})")
+    int_at_least("--epochs", args.epochs, 1)
     return prune_by_tag(
         args.run_dir, args.tag, seed=args.seed, train=args.train, retrain=_retrain(args), analyse=args.analyse
     )
@@ -65,7 +68,8 @@ def _check_prune_flags(args: argparse.Namespace) -> None:
     if args.score not in SCORE_NAMES:
         raise HardpairsError(f"--score: unknown score {args.score!r}; use one of {', '.join(SCORE_NAMES)}")
     number_in("--ratio", args.ratio, 0.0, 1.0, high_open=True)
-    int_at_least("--seed", args.seed, 0)
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise HardpairsError(f"--seed must be in [0, 2**32) (got {args.seed})")
     int_at_least("--epochs", args.epochs, 1)
     for knob in lossmodes.RETRAIN_KNOBS:
         value = getattr(args, knob, None)
@@ -90,5 +94,12 @@ def register(p: argparse.ArgumentParser) -> None:
     for flag in (k.replace("_", "-") for k in lossmodes.RETRAIN_KNOBS):
         p.add_argument("--" + flag, type=float, help=f"retrain --{flag} (default: the parent's)")
     p.add_argument("--epochs", type=int, help="retrain epochs (default: the parent's)")
+    p.add_argument(
+        "--match-steps",
+        action="store_true",
+        help="retrain for the parent's number of optimiser steps (more epochs on the fewer kept samples) instead "
+        "of its number of epochs; the child's manifest records both step counts",
+    )
     p.add_argument("--analyse", action="store_true", help="also score and map the retrained run")
+    add_runs_root_flag(p)
     p.set_defaults(func=cmd_prune)

@@ -103,6 +103,7 @@ def prune_run(
     train: bool = False,
     retrain: dict[str, Any] | None = None,
     analyse: bool = False,
+    match_steps: bool = False,
 ) -> dict[str, Any]:
     """Remove the ``ratio`` share of highest-``score`` samples of a run; optionally retrain without them.
 
@@ -115,6 +116,8 @@ def prune_run(
         train: retrain on the kept samples as a new run beside the parent (in this process).
         retrain: overrides of :data:`RETRAIN_FIELDS` for the retrain (None values are ignored).
         analyse: also analyse the retrained run.
+        match_steps: retrain for the parent's number of optimiser steps (more epochs on fewer samples) instead of
+            its number of epochs; the child's manifest records both step counts either way.
 
     Returns:
         ``run_dir, out, score, ratio, seed, n, n_kept, n_pruned, per_class`` (+ ``mixed_share_pruned``
@@ -149,14 +152,50 @@ def prune_run(
         result["mixed_share_pruned"] = float(df["mixed"].to_numpy()[pruned].mean())
     result = write_prune_outputs(folder, kept, pruned, counts, result)
     if train:
-        result["train"] = retrain_pruned(run, folder / "keep.npy", score, ratio, seed, retrain or {}, analyse)
+        result["train"] = retrain_pruned(
+            run, folder / "keep.npy", score, ratio, seed, retrain or {}, analyse, match_steps=match_steps
+        )
     return result
 
 
+def optimiser_steps(run_config: dict[str, Any], n_samples: int, epochs: int | None = None) -> int:
+    """Optimiser steps of a training: ``n_samples // batch_size`` per epoch (the trainer drops the last partial
+    batch) times ``epochs`` (default: the config's)."""
+    batch = int(run_config.get("batch_size") or 256)
+    return (n_samples // batch) * int(epochs if epochs is not None else run_config.get("epochs") or 1)
+
+
+def _steps_plan(parent: Path, n_kept: int, epochs: int | None, match: bool) -> dict[str, Any]:
+    """``epochs`` of the child and both step counts: with ``match``, the fewest epochs whose steps reach the
+    parent's (a HardpairsError when ``--epochs`` is given too)."""
+    cfg = read_json(parent / "config.json", {}) or {}
+    manifest = read_json(parent / "manifest.json", {}) or {}
+    n_parent = int(manifest.get("n_kept") or manifest.get("n_train") or 0)
+    parent_steps = optimiser_steps(cfg, n_parent)
+    per_epoch = optimiser_steps(cfg, n_kept, 1)
+    if match:
+        if epochs is not None:
+            raise HardpairsError("--epochs and --match-steps both set the retrain's length; pass one of them")
+        if per_epoch < 1:
+            raise HardpairsError(f"{n_kept} kept samples make no full batch; lower --batch-size or prune less")
+        epochs = max(1, -(-parent_steps // per_epoch))
+    child_epochs = int(epochs if epochs is not None else cfg.get("epochs") or 1)
+    return {"epochs": child_epochs, "total": per_epoch * child_epochs, "parent_total": parent_steps, "matched": match}
+
+
 def retrain_pruned(
-    parent: Path, keep: Path, score: str, ratio: float, seed: int, overrides: dict[str, Any], analyse: bool = False
+    parent: Path,
+    keep: Path,
+    score: str,
+    ratio: float,
+    seed: int,
+    overrides: dict[str, Any],
+    analyse: bool = False,
+    *,
+    match_steps: bool = False,
 ) -> dict[str, Any]:
-    """Train a child run on ``keep`` with the parent's config and ``overrides``, beside the parent.
+    """Train a child run on ``keep`` with the parent's config and ``overrides``, beside the parent; its manifest
+    records ``optimiser_steps`` (``total``, ``parent_total``, ``matched``: see :func:`_steps_plan`).
 
     Raises:
         HardpairsError: the retrain failed; the message says where the kept indices are.
@@ -167,6 +206,9 @@ def retrain_pruned(
     if unknown:
         raise HardpairsError(f"cannot override {', '.join(unknown)} in a pruned retrain; allowed: {RETRAIN_FIELDS}")
     provenance = {"keep": str(keep), "parent": str(parent), "prune_score": score, "prune_ratio": ratio, "seed": seed}
+    steps = _steps_plan(parent, int(np.load(keep, allow_pickle=False).size), overrides.get("epochs"), match_steps)
+    if match_steps:
+        overrides = overrides | {"epochs": steps["epochs"]}
     # probed as the parent was, so the paired test and "beside the paper" compare like with like
     protocol = str((read_json(parent / "metrics.json", {}) or {}).get("protocol") or "lbfgs")
     changes = {k: v for k, v in overrides.items() if v is not None} | provenance
@@ -180,8 +222,20 @@ def retrain_pruned(
     try:
         cfg = derive_config(parent / "config.json", changes)
         opts = TrainOptions(runs_root=str(parent.resolve().parent), analyse=analyse, command=command, protocol=protocol)
-        return train_run(cfg, opts)
+        result = train_run(cfg, opts)
     except HardpairsError as err:
         raise HardpairsError(
             f"the pruned retrain failed ({err}); the kept indices are saved in {keep}, rerun: {command}"
         ) from err
+    if "state" not in result:  # finished (a cancelled retrain returns its state)
+        _record_steps(Path(result["run_dir"]), steps)
+    return result | {"optimiser_steps": steps}
+
+
+def _record_steps(child: Path, steps: dict[str, Any]) -> None:
+    """Add ``optimiser_steps`` to the child's ``manifest.json`` (under its edit lock)."""
+    from core.rundir.lock import edit_lock
+
+    with edit_lock(child, "manifest"):
+        manifest = read_json(child / "manifest.json", {}) or {}
+        write_json(child / "manifest.json", manifest | {"optimiser_steps": steps})
