@@ -21,7 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from corecli import run_core
+from corecli import ROOT, run_core
+
+sys.path.insert(0, str(ROOT))
+from core.analysis.scoretable import COMPUTED_SCORES  # noqa: E402  (the one table of scores)
 
 
 def mean_sd(values: list[float]) -> str:
@@ -35,7 +38,7 @@ def main() -> None:
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--mix", type=float, default=0.0)
     ap.add_argument("--ratio", type=float, default=0.2)
-    ap.add_argument("--scores", nargs="+", default=["band", "cross_class", "margin", "prototype", "random"])
+    ap.add_argument("--scores", nargs="+", default=list(COMPUTED_SCORES))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--json", help="write all per-run results here")
     args = ap.parse_args()
