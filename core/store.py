@@ -1,6 +1,7 @@
-"""The engine's keyed caches: decoded image folders in a size-limited diskcache, run-folder sidecars.
+"""The engine's keyed cache below the run layer: decoded image folders in a size-limited diskcache.
 
-Where each cache lives and why is written in ``docs/caches.md``. Two kinds live here:
+Where each cache lives and why is written in ``docs/caches.md`` (run-level analyses use the one cache rule of
+``core.rundir.cache``).
 
 * :class:`ArrayStore` -- a ``diskcache.Cache`` of array dicts (decoded image folders), by default
   in ``<repo>/cache/datasets`` (``load_dataset(..., cache_dir=...)`` moves it), evicted
@@ -9,10 +10,6 @@ Where each cache lives and why is written in ``docs/caches.md``. Two kinds live 
   is deleted and reported as a miss, so the caller recomputes it. Entries may carry a ``tag``
   (one per folder and image size) so a new version of a folder replaces the old entry instead of
   waiting for eviction.
-* :func:`read_verified` / :func:`write_verified` -- an artefact in a *run folder* (e.g. a UMAP
-  map) with a JSON sidecar naming what it was computed from (parameters, :func:`array_sha1` of
-  the input) and the sha1 of its bytes; a sidecar that does not match is a miss. These stay in
-  the run folder because the run folder is what a reviewer gets.
 """
 
 from __future__ import annotations
@@ -29,7 +26,7 @@ from typing import Any
 import diskcache  # type: ignore[import-untyped]
 import numpy as np
 
-from core.io import REPO_ROOT, atomic_write_bytes, read_json, write_json
+from core.io import REPO_ROOT
 
 #: Default home of decoded image folders (a diskcache directory).
 DATASETS_DIR = REPO_ROOT / "cache" / "datasets"
@@ -127,22 +124,3 @@ def array_sha1(x: np.ndarray) -> str:
     h = hashlib.sha1(f"{x.shape}|{x.dtype}|".encode())
     h.update(x.data.cast("B"))
     return h.hexdigest()
-
-
-def read_verified(path: Path, meta_path: Path, expect: dict[str, Any], sha1_key: str = "sha1") -> bytes | None:
-    """The bytes of a run-folder artefact when its sidecar matches, else None.
-
-    A match: every ``expect`` item equals the sidecar's, and the sidecar's ``sha1_key`` holds the
-    sha1 of the file's bytes (a file replaced or torn after its sidecar was written is a miss).
-    """
-    meta = read_json(meta_path)
-    if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expect.items()) or not path.exists():
-        return None
-    data = path.read_bytes()
-    return data if hashlib.sha1(data).hexdigest() == meta.get(sha1_key) else None
-
-
-def write_verified(path: Path, meta_path: Path, data: bytes, meta: dict[str, Any], sha1_key: str = "sha1") -> None:
-    """Atomically write the artefact, then its sidecar: ``meta`` plus ``sha1_key`` = sha1 of ``data``."""
-    atomic_write_bytes(path, data)
-    write_json(meta_path, {**meta, sha1_key: hashlib.sha1(data).hexdigest()})

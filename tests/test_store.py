@@ -1,10 +1,8 @@
 """core.store: the diskcache store of decoded image folders (hit, LRU size limit, damaged entries,
-unreadable cache) and the run-folder sidecar helpers (read_verified / write_verified)."""
+unreadable cache)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 
 import diskcache
@@ -15,7 +13,7 @@ from PIL import Image
 from core.data import folder as data_folder
 from core.data.sources import load_dataset
 from core.io import REPO_ROOT
-from core.store import DATASETS_DIR, ArrayStore, array_sha1, read_verified, write_verified
+from core.store import DATASETS_DIR, ArrayStore, array_sha1
 
 
 def _arrays(i: int, n: int = 25_000) -> dict[str, np.ndarray]:
@@ -154,19 +152,6 @@ def test_folder_unwritable_cache_still_loads(tmp_path, decode_calls):
         ds = load_dataset(f"folder:{root}", cache_dir=str(cache))
     assert ds.x_train.shape == (6, 3, 8, 8)
     assert any("unreadable" in str(w.message) for w in caught)
-
-
-def test_read_verified_matches_inputs_and_bytes(tmp_path):
-    path, meta = tmp_path / "map.csv", tmp_path / "map.json"
-    assert read_verified(path, meta, {"params": {"k": 1}}) is None  # nothing written yet
-    write_verified(path, meta, b"index,x\n0,1.5\n", {"params": {"k": 1}, "n": 1}, sha1_key="csv_sha1")
-    side = json.loads(meta.read_text())
-    assert side == {"params": {"k": 1}, "n": 1, "csv_sha1": hashlib.sha1(b"index,x\n0,1.5\n").hexdigest()}
-    assert read_verified(path, meta, {"params": {"k": 1}}, sha1_key="csv_sha1") == b"index,x\n0,1.5\n"
-    assert read_verified(path, meta, {"params": {"k": 2}}, sha1_key="csv_sha1") is None  # other inputs
-    assert read_verified(path, meta, {"params": {"k": 1}}) is None  # no "sha1" field: not verified
-    path.write_bytes(b"index,x\n0,9\n")  # replaced after its sidecar
-    assert read_verified(path, meta, {"params": {"k": 1}}, sha1_key="csv_sha1") is None
 
 
 def test_array_sha1_sees_shape_dtype_and_bytes():
