@@ -11,7 +11,9 @@ import streamlit as st
 
 from ui.feedback import guard
 from ui.frame import follow_deep_link, in_frame, render_sidebar, selected_run
+from ui.savedviews import saved_views_widget
 from ui.tagging import id_search
+from ui.views.sampleview import sample_params
 
 # an emoji favicon is an inline SVG; a ":material/...:" one would be fetched from fonts.gstatic.com
 st.set_page_config(page_title="Hardpairs", page_icon="🧩", layout="wide")
@@ -29,6 +31,8 @@ PAGES = [
     st.Page("pages/prune_retrain.py", title="Prune & retrain", icon=":material/content_cut:", url_path="prune"),
     st.Page("pages/compare_runs.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
     st.Page("pages/theory_bounds.py", title="Theory", icon=":material/functions:", url_path="theory"),
+    st.Page("pages/label_review.py", title="Label review", icon=":material/rule:", url_path="label-review"),
+    st.Page("pages/sample_view.py", title="Sample", icon=":material/image_search:", url_path="sample"),
 ]
 
 page = st.navigation(PAGES)
@@ -40,6 +44,14 @@ render_sidebar()
 with st.sidebar.expander("Find a sample by id"):  # on every page: label, scores, pairs, tags, image
     if (current := selected_run()) is not None:
         with guard("Sample search"):
-            id_search(current, key="sidebar_id_search", lazy=True)
+            sid = id_search(current, key="sidebar_id_search", lazy=True)
+            if sid is not None:
+                st.page_link(
+                    PAGES[-1], label=f"Open #{sid} in the sample view", query_params=sample_params(current.name, sid)
+                )
+with st.sidebar.expander("Saved views of this run"):  # named page states, kept in the run folder (views.json)
+    if (current := selected_run()) is not None:
+        with guard("Saved views"):
+            saved_views_widget(current, page, PAGES)
 with in_frame():
     page.run()

@@ -97,7 +97,22 @@ GLOSSARY: dict[str, tuple[str, str]] = {
         "A cross-class pair, among one sample's k most similar other-class samples, whose similarity lies in the "
         "band Sim_posLow <= s < Sim_posHigh (the same thresholds as the band score). File: pairs_band.csv.",
     ),
-    "top K (pairs)": ("pairs", "The K most similar pairs of samples with different labels. File: pairs.csv."),
+    "top K (pairs)": (
+        "pairs",
+        "The K most similar pairs of samples with different labels. File: pairs.csv; K is `pairs --top K`.",
+    ),
+    "Sim_posHigh / Sim_posLow": (
+        "pairs",
+        "The band's similarity thresholds (Eq. 12), one name everywhere: the similarities at the positions "
+        "pos_high and pos_low of all pair similarities sorted from the most similar; a band pair has "
+        "Sim_posLow <= s < Sim_posHigh. The flags `--pos-high` / `--pos-low` set the positions; class_pairs.npz "
+        "and the `pairs` command's output store the values as t_hi / t_lo.",
+    ),
+    "k (neighbours)": (
+        "pairs",
+        "How many most similar other-class samples each sample is linked to (the other-class kNN graph); the "
+        "band's pairs are edges of this graph, and the top-K ranking reads it. `pairs --k k`.",
+    ),
     # --- theory (core/analysis/theory.py, bounds.py)
     "alpha": ("theory", "Mean cosine similarity of pairs of different samples from the same class (App. A.5)."),
     "beta": (

@@ -7,9 +7,11 @@ analysis code can write files atomically without importing the run-folder layer
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import shutil
 import struct
 import sys
 import tempfile
@@ -62,12 +64,27 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except BaseException as err:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in _FULL:
+            raise disk_error(path, err) from None
         raise
+
+
+#: errno values that mean "no space left" (a full disk, or a full quota) and "read-only file system"
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def disk_error(path: PathLike, err: BaseException) -> HardpairsError:
+    """The HardpairsError for a write to ``path`` that failed with a full disk (naming the free space)."""
+    if getattr(err, "errno", None) == errno.EROFS:
+        return HardpairsError(f"cannot write {path}: the file system is read-only; write to another folder")
+    try:
+        free = f"{shutil.disk_usage(Path(path).parent).free / 1e6:.2f} MB free"
+    except OSError:
+        free = "free space unknown"
+    tail = "nothing was written -- free some space or write to another folder"
+    return HardpairsError(f"cannot write {path}: the disk is full ({free} in {Path(path).parent}); {tail}")
 
 
 def _json_default(obj: Any) -> Any:
@@ -114,9 +131,10 @@ def save_npz(path: PathLike, **arrays: Any) -> None:
         else:
             _savez_streamed(tmp, named)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException as err:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in _FULL:
+            raise disk_error(path, err) from None
         raise
 
 
@@ -142,9 +160,14 @@ def _savez_streamed(tmp: str, arrays: dict[str, Any]) -> None:
 def append_jsonl(path: PathLike, obj: Any) -> None:
     """Append one JSON line (a line is written whole with a single write call)."""
     line = json.dumps(obj, sort_keys=True, default=_json_default) + "\n"
-    with open(path, "a") as fh:
-        fh.write(line)
-        fh.flush()
+    try:
+        with open(path, "a") as fh:
+            fh.write(line)
+            fh.flush()
+    except OSError as err:
+        if err.errno in _FULL:
+            raise disk_error(path, err) from None
+        raise
 
 
 def read_jsonl(path: PathLike) -> list[dict[str, Any]]:
@@ -165,10 +188,27 @@ def read_jsonl(path: PathLike) -> list[dict[str, Any]]:
 
 
 def write_csv(path: str | os.PathLike[str], df: pd.DataFrame) -> None:
-    """Atomically write a DataFrame as CSV (no index column)."""
+    """Atomically write a DataFrame as CSV (no index column).
+
+    Text cells and column names starting with ``= + - @`` (or a tab / carriage return) that are not
+    numbers get a leading ``'``, so a spreadsheet shows a class name like ``=HYPERLINK(...)`` as text.
+    """
     buf = io.StringIO()
-    df.to_csv(buf, index=False)
+    text_cols = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)]
+    safe = df.assign(**{str(c): df[c].map(_as_text) for c in text_cols}) if text_cols else df
+    safe.rename(columns=_as_text).to_csv(buf, index=False)
     atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def _as_text(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is a string a spreadsheet would run as a formula."""
+    if not isinstance(value, str) or value[:1] not in ("=", "+", "-", "@", "\t", "\r"):
+        return value
+    try:
+        float(value)  # -0.5: a number, not a formula
+    except ValueError:
+        return "'" + value
+    return value
 
 
 def save_npy(path: str | os.PathLike[str], arr: np.ndarray) -> None:
@@ -191,10 +231,10 @@ def read_json_line(line: str) -> dict[str, Any] | None:
 
 
 def run_log(run_dir: str | os.PathLike[str] | None, message: str, echo: bool = True) -> None:
-    """Append ``HH:MM:SS message`` to ``run_dir/log.txt`` (created when missing) and echo it to stderr.
+    """Append ``HH:MM:SS message`` to ``run_dir/log.txt`` (the file created when missing) and echo it to stderr.
 
     Args:
-        run_dir: the run folder, or None to only echo.
+        run_dir: the run folder (never created here), or None to only echo.
         message: the text (may span several lines; only the first gets the time stamp).
         echo: also print ``message`` to stderr (False when a progress bar owns the terminal).
     """
@@ -203,9 +243,14 @@ def run_log(run_dir: str | os.PathLike[str] | None, message: str, echo: bool = T
     if run_dir is None:
         return
     path = Path(run_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / "log.txt", "a") as fh:
-        fh.write(time.strftime("%H:%M:%S ") + message + "\n")
+    if not path.is_dir():  # deleted while its job ran: never re-create a folder holding only log.txt
+        return
+    try:
+        with open(path / "log.txt", "a") as fh:
+            fh.write(time.strftime("%H:%M:%S ") + message + "\n")
+    except OSError as err:
+        if err.errno not in _FULL:
+            raise  # a full disk loses a log line (the message was echoed), not the command
 
 
 def _npz_member(path: Path, fh: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray[Any, Any]:

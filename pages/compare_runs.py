@@ -16,13 +16,15 @@ import streamlit as st
 from core.figures import accuracy
 from core.jobs import queue as jobs
 from core.reports import compare, report, report_tables
-from core.reports.compare_tables import PAIR_CAPTION, group_display, pair_display
+from core.reports.compare_tables import PAIR_CAPTION, pair_display, pair_notes, why_two_numbers
+from core.reports.noise import add_seed_noise, detect_note, seed_noise
 from core.reports.records import load_records
 from core.reports.repeat import repeat_plan
+from core.reports.summary import comparison_sentence, comparisons
 from ui.feedback import command_text, empty_state, guard, show_command
 from ui.frame import leave_legacy_pages_mode, runs_folder
 from ui.views import compareview as cv
-from ui.views.compareview import delta_view, has_random_baseline, panel_choices
+from ui.views.compareview import delta_view, group_of, has_random_baseline, md_escape, panel_choices
 from ui.views.paperview import paper_expander
 
 # format_func must be picklable (AppTest keeps it in session state): plain dict lookups
@@ -74,7 +76,11 @@ with guard("Comparing runs"):
         st.caption(line)
 
     st.subheader("Accuracy over seeds")
-    st.dataframe(group_display(shown), hide_index=True, key="compare_summary")
+    if not shown.empty:
+        st.caption(f"Probe: {md_escape(shown['probe'].iloc[0])}. Accuracies in %, mean ± std over seeds.")
+    st.table(cv.as_text(cv.summary_view(shown)))
+    for note in cv.group_notes(shown):
+        st.caption(md_escape(note))
     paper_expander(runs_folder(), [str(r["run_id"]) for r in records])
 
     panels = report_tables.curve_panels(shown)
@@ -102,29 +108,27 @@ with guard("Comparing runs"):
         fig = accuracy.bars_figure(shown, metric, zoom, unpruned=compare.UNPRUNED)
         st.plotly_chart(fig, key="compare_bars", config={"displaylogo": False})
 
+    pairs = compare.pair_table(records)
+    pairs = pairs[pairs["dataset"].isin(chosen) & (pairs["metric"] == metric)]
+    if not pairs.empty:
+        pairs = add_seed_noise(pairs, groups)
+        st.subheader(f"Pruned vs unpruned and vs random pruning ({METRICS[metric]})")
+        found = comparisons(pairs, groups, metric).to_dict(orient="records")
+        lines = [f"{comparison_sentence(r)} {detect_note(seed_noise(r))}".strip() for r in found]
+        st.markdown("\n".join(f"- {md_escape(t)}" for t in lines))
+        st.caption(PAIR_CAPTION)
+        st.caption(md_escape(why_two_numbers(pairs)))
+        if pairs["protocol_mismatch"].any():
+            st.warning("Some pairs were probed differently (see the notes below).", icon=":material/warning:")
+        st.table(cv.as_text(pair_display(pairs)))
+        for note in pair_notes(pairs):
+            st.caption(md_escape(note))
+
     deltas = report_tables.parent_deltas(table)
     deltas = deltas[deltas["dataset"].isin(chosen)]
     if not deltas.empty:
-        st.subheader("Change vs the unpruned parent")
-        st.dataframe(
-            delta_view(deltas),
-            hide_index=True,
-            key="compare_deltas",
-            column_config={
-                "prune_ratio": st.column_config.NumberColumn("pruned %", format="%.0f"),
-                "linear Δ (pp)": st.column_config.NumberColumn(format="%+.2f"),
-                "kNN Δ (pp)": st.column_config.NumberColumn(format="%+.2f"),
-            },
-        )
-
-    pairs = compare.pair_table(records)
-    pairs = pairs[pairs["dataset"].isin(chosen)]
-    if not pairs.empty:
-        st.subheader("Paired tests: pruned run vs parent and vs random pruning")
-        st.caption(PAIR_CAPTION)
-        if pairs["protocol_mismatch"].any():
-            st.warning("Some pairs were probed differently (see their note).", icon=":material/warning:")
-        st.dataframe(pair_display(pairs), hide_index=True, key="compare_pairs")
+        st.subheader("Change vs the unpruned parent, run by run")
+        st.table(cv.as_text(delta_view(deltas, group_of(groups))))
     show_command(["compare", "--runs-root", str(runs_folder())])
 
     choices = cv.repeat_choices(groups)

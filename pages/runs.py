@@ -80,6 +80,17 @@ def train_section() -> None:
                     help="fraction of training images replaced by a blend",
                 )
                 mix_lambda = st.slider("Blend weight λ of the original", 0.05, 0.95, 0.5, 0.05, key="train_mix_lambda")
+            noisy = st.checkbox(
+                "Label noise",
+                key="train_noisy",
+                help="flip a share of training labels to another class (seeded): the flipped samples are a ground "
+                "truth that Prune and Embeddings score against (`--label-noise`)",
+            )
+            label_noise = (
+                st.slider("Flipped share W", 0.01, 0.5, 0.1, 0.01, key="train_label_noise", help="fraction of labels")
+                if noisy
+                else None
+            )
         key_spec = spec or "digits"
         with c2:
             preset = st.radio(
@@ -141,6 +152,7 @@ def train_section() -> None:
             "device": device,
             "mix": float(mix) if mixed else None,
             "mix_lambda": float(mix_lambda) if mixed else None,
+            "label_noise": float(label_noise) if label_noise else None,
         }
         if spec is None or problem:
             st.warning(problem or "Choose a dataset.")

@@ -287,7 +287,8 @@ def test_hard_pairs_gallery_matches_pairs_csv(runs):
     # heatmap figure carries class_pairs.npz counts
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     cp = np.load(runs["parent"] / "class_pairs.npz")
-    np.testing.assert_array_equal(_plotly_array(spec["data"][0]["z"]), cp["difficult_counts"])
+    upper = np.where(np.triu(np.ones_like(cp["difficult_counts"], bool), 1), cp["difficult_counts"], np.nan)
+    np.testing.assert_array_equal(_plotly_array(spec["data"][0]["z"]), upper)  # each unordered pair once
 
 
 def test_hard_pairs_mean_similarity_toggle_hides_diagonal(runs):
@@ -323,7 +324,7 @@ def test_hard_pairs_empty_state(runs):
     at = _page("hard_pairs", runs["empty"])
     _no_errors(at)
     assert "no ranked pairs yet" in _texts(at)
-    assert at.code[0].value.endswith(f"pairs --run-dir {runs['empty']}")
+    assert at.code[0].value.endswith(f"pairs --run-dir {runs['empty']} --top 1000 --k 20")  # K and k: the defaults
     assert at.button(key="hp_job")
 
 
@@ -468,3 +469,71 @@ def test_prune_empty_state(runs):
     _no_errors(at)
     assert "no difficulty scores yet" in _texts(at)
     assert at.button(key="pr_score_job")
+
+
+# ---- Ground truth (core.runs.groundtruth) on Prune and Embeddings ------------------------------
+
+
+@pytest.fixture
+def mixed(runs):
+    """The parent run made Mixed-digits (omega 0.2): scores.csv gains the ``mixed`` column, margin finds them."""
+    from core.data.sources import load_dataset
+
+    flags = load_dataset("digits", mix=0.2, seed=0).mixed
+    scores = pd.read_csv(runs["parent"] / "scores.csv")
+    scores["margin"] = scores["margin"] + flags  # the best score here
+    scores["mixed"] = flags
+    scores.to_csv(runs["parent"] / "scores.csv", index=False)
+    return runs["parent"], flags
+
+
+def test_prune_ground_truth_panel_matches_the_core_aurocs_and_marks_the_mixed(mixed):
+    from core.reports.report_audit import auroc as report_auroc
+    from core.runs.groundtruth import run_aurocs
+
+    run, flags = mixed
+    at = _page("prune", run, pr_ratio=20)
+    _no_errors(at)
+    aurocs, source = run_aurocs(run)
+    assert source == "mixed" and list(aurocs)[0] == "margin"
+    table = next(d.value for d in at.dataframe if "AUROC" in d.value.columns)
+    assert dict(zip(table["score"], table["AUROC"], strict=True)) == aurocs
+    assert dict(report_auroc(run)[0]["rows"]) == {k: f"{v:.4f}" for k, v in aurocs.items()}
+    assert at.selectbox(key="pr_score").value == "margin"  # the default is the best-ranking score
+    assert "**margin** ranks them best" in _texts(at)
+    body = next(h.proto.body for h in at.get("html") if GRID_CLASS in h.proto.body)
+    shown = [int(i) for i in re.findall(r'data-id="(\d+)"', body)]
+    assert re.findall(r'data-id="(\d+)" data-truth="1"', body) == [str(i) for i in shown if flags[i]]
+    metrics = {m.label: m.value for m in at.metric}
+    scores = pd.read_csv(run / "scores.csv")
+    from core.analysis.prune import select_keep
+
+    _, pruned = select_keep(scores["margin"].to_numpy(), 0.2, 0)
+    hits = int(flags[scores["index"].to_numpy()[pruned]].sum())
+    assert metrics["precision (caught)"] == f"{hits / len(pruned):.0%}"
+    assert metrics["recall (caught)"] == f"{hits / flags.sum():.0%}"
+
+
+def test_embeddings_colour_by_ground_truth_and_by_tag(mixed):
+    from core.runs.tags import add_tag
+
+    run, flags = mixed
+    add_tag(run, "odd", [1, 3, 5])
+    at = _page("embeddings", run, selected_ids=[0, 1, 2, 3])
+    _no_errors(at)
+    options = at.selectbox(key="emb_colour").options
+    assert "ground truth" in options and "tag:odd" in options
+    at.selectbox(key="emb_colour").set_value("ground truth").run()
+    _no_errors(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    by_name = {t["name"]: _plotly_array(t["customdata"]) for t in spec["data"]}
+    assert set(by_name["mixed"].tolist()) == set(np.flatnonzero(flags).tolist())
+    assert spec["layout"]["legend"]["title"]["text"] == "ground truth (mixed) (click to hide)"
+    at.selectbox(key="emb_colour").set_value("tag:odd").run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    by_name = {t["name"]: _plotly_array(t["customdata"]) for t in spec["data"]}
+    assert sorted(by_name["odd"].tolist()) == [1, 3, 5]
+    body = next(h.proto.body for h in at.get("html") if GRID_CLASS in h.proto.body)
+    shown = [int(i) for i in re.findall(r'data-id="(\d+)"', body)]
+    assert sorted(shown) == [0, 1, 2, 3]
+    assert re.findall(r'data-id="(\d+)" data-truth="1"', body) == [str(i) for i in shown if flags[i]]

@@ -127,10 +127,17 @@ def test_repeat_plan_queues_the_missing_seeds(family):
     records = load_records(family)
     groups = {g["prune_score"]: g for g in compare.group_table(records).to_dict(orient="records")}
     base_plan = repeat.repeat_plan(groups["none"], records, family)
-    assert [j.argv for j in base_plan] == [
-        ["train", "--config", str(family / "base-s0" / "config.json"), "--seed", "2", "--runs-root", str(family)]
-    ]
-    band_plan = repeat.repeat_plan(groups["band"], records, family)
+    # the unpruned group: seed 2 is trained (named, so that its retrains find it), and the pruned
+    # configurations of its members (band and its random twin) are retrained on seeds 1 and 2
+    train = ["train", "--config", str(family / "base-s0" / "config.json"), "--seed", "2", "--runs-root", str(family)]
+    assert [j.argv for j in base_plan if j.kind == "train"] == [[*train, "--name", "base-s0-seed2"]]
+    retrains = [(j.argv[2], j.argv[4], j.argv[8]) for j in base_plan if j.kind == "retrain"]
+    seed2 = str(family / "base-s0-seed2")
+    assert sorted(retrains) == sorted(
+        [(str(family / "base-s1"), s, "1") for s in ("band", "random")] + [(seed2, s, "2") for s in ("band", "random")]
+    )
+    assert [j.kind for j in base_plan].index("train") < [j.argv[2] for j in base_plan].index(seed2)
+    band_plan = [j for j in repeat.repeat_plan(groups["band"], records, family) if "random" not in j.argv]
     # seed 1 has a parent (base-s1); seed 2 needs its parent trained first, under a fixed name
     assert [j.kind for j in band_plan] == ["retrain", "train", "retrain"]
     assert band_plan[0].argv[:9] == ["prune", "--run-dir", str(family / "base-s1"), "--score", "band"] + [
@@ -145,22 +152,81 @@ def test_repeat_plan_queues_the_missing_seeds(family):
     )
     assert band_plan[2].argv[2] == str(family / "base-s0-seed2")
     assert repeat.missing_seeds({"seeds": [0, 1, 2]}) == []
+    # the band group's repeat retrains its random twin on the same parents too
+    twins = [j.argv[2] for j in repeat.repeat_plan(groups["band"], records, family) if "random" in j.argv]
+    assert twins == [str(family / "base-s1"), str(family / "base-s0-seed2")]
 
 
 def test_report_fragment_and_summary_intervals(family):
-    from core.reports.compare_tables import group_display, pruning_comparisons_html
-    from tests.test_report import html_tables
+    from core.reports.compare_tables import group_display, pair_display, why_two_numbers
+    from core.reports.noise import add_seed_noise
 
     records = load_records(family)
-    frag = pruning_comparisons_html(records, n_boot=500)
-    table = html_tables(frag)[0]
-    row = table[(table["run"] == "band-s0") & (table["vs"] == "random") & (table["probe"] == "linear")].iloc[0]
-    assert row["verdict"] == "better" and row["Δ (pp)"] == "+15.00" and row["McNemar p"] == "1.86e-09"
-    assert "within noise" in frag and "<h2>Pruning comparisons</h2>" in frag
-    assert "No pruned run" in pruning_comparisons_html([])
+    pairs = add_seed_noise(compare.pair_table(records, n_boot=500), compare.group_table(records))
+    table = pair_display(pairs)
+    band = "digits · baseline · band 30% · seed 0"
+    row = table[
+        (table["pruned run"] == band)
+        & (table["compared with"] == "random pruning, same ratio")
+        & (table["probe"] == "linear probe")
+    ].iloc[0]
+    assert row["verdict"] == "better (seed noise unknown)" and row["McNemar p"] == "< 0.001"  # p = 1.86e-09
+    assert row["Δ this seed pair (pp) [test-set 95 % CI]"].startswith("+15.00 [")
+    assert "Why a seed pair's Δ and the over-seeds Δ differ" in why_two_numbers(pairs)
     shown = group_display(compare.group_table(records))
     base = shown[shown["prune score"] == "none"].iloc[0]
     ref = seed_summary([0.90, 0.88])
     assert base["linear 95% CI"] == f"[{100 * ref.ci_low:.2f}, {100 * ref.ci_high:.2f}]"
     assert base["seeds"] == "seeds 0, 1 (n=2)"
     assert shown[shown["prune score"] == "band"].iloc[0]["kNN 95% CI"] == "undefined (n=1)"
+
+
+def test_seed_noise_and_the_verdict_that_takes_the_larger_noise():
+    from scipy.stats import t
+
+    from core.reports.noise import combined_verdict, detect_note, min_detectable, seed_noise
+
+    # the numbers: -1.67 pp on the seed-0 pair, -0.65 pp over 3 seeds
+    diffs = [-0.0167, 0.0045, -0.0073]
+    noise = seed_noise({"diffs": diffs})
+    std = np.std(diffs, ddof=1)
+    half = 4.302652729911275 * std / np.sqrt(3)  # t_{0.975, 2}
+    assert noise.diff == pytest.approx(-0.0065) and noise.std == pytest.approx(std) and noise.n == 3
+    assert (noise.low, noise.high) == pytest.approx((-0.0065 - half, -0.0065 + half))
+    assert noise.mdd == pytest.approx(half) == pytest.approx(min_detectable(std, 3))
+    need = next(n for n in range(2, 51) if t.ppf(0.975, n - 1) * std / np.sqrt(n) < 0.0065)
+    assert noise.needed == need and need > 3
+    assert detect_note(noise) == (
+        f"3 seeds detect only differences above ±{100 * half:.2f} pp (seed std {100 * std:.2f} pp); "
+        f"0.65 pp would need about {need} seeds."
+    )
+    # the seed-0 pair is "worse" on the test set, but the interval over seeds holds 0: the larger noise wins
+    assert combined_verdict("worse", noise) == "within seed noise"
+    assert combined_verdict("within noise", noise) == "within noise"
+    assert combined_verdict(None, noise) == "no test"
+    tight = seed_noise({"diffs": [-0.0070, -0.0065, -0.0060]})
+    assert tight.high < 0 and combined_verdict("worse", tight) == "worse"
+    assert combined_verdict("better", tight) == "seeds disagree"
+    one = seed_noise({"diffs": [-0.0167]})
+    assert one.low is None and one.mdd is None and detect_note(one) == ""
+    assert combined_verdict("worse", one) == "worse (seed noise unknown)"
+
+
+def test_pair_rows_carry_both_noises(family):
+    from core.reports.compare_tables import pair_display, why_two_numbers
+    from core.reports.noise import add_seed_noise
+
+    records = load_records(family)
+    run(family, "base-s1-band", 1, preds(14), parent=str(family / "base-s1"), score="band", ratio=0.3, created=5)
+    records = load_records(family)
+    pairs = add_seed_noise(compare.pair_table(records, n_boot=500), compare.group_table(records))
+    lin = pairs[(pairs["against"] == "parent") & (pairs["metric"] == "linear") & (pairs["prune_score"] == "band")]
+    # band vs parent: +5.00 pp on seed 0 (10 vs 20 wrong), +5.00 pp on seed 1 (14 vs 24 wrong)
+    assert sorted(lin["diff"]) == pytest.approx([0.05, 0.05]) and set(lin["n_seeds"]) == {2}
+    assert lin["seed_std"].tolist() == pytest.approx([0.0, 0.0]) and set(lin["final_verdict"]) == {"better"}
+    rand = pairs[(pairs["run_id"] == "rand-s0") & (pairs["metric"] == "linear")].iloc[0]
+    assert rand["n_seeds"] == 1 and rand["final_verdict"] == "worse (seed noise unknown)"
+    shown = pair_display(pairs)
+    assert "run_id" not in shown.columns and "prune_score" not in shown.columns
+    assert set(shown[shown["verdict"] == "better"]["Δ over seeds (pp) [seed 95 % CI]"]) == {"+5.00 [+5.00, +5.00]"}
+    assert why_two_numbers(pairs).endswith("so a single pair can be off by about that much.")

@@ -336,3 +336,42 @@ def test_npz_errors(tmp_path, over, message):
 def test_npz_missing_file(tmp_path):
     with pytest.raises(HardpairsError, match="does not exist"):
         load_dataset(f"npz:{tmp_path / 'nope.npz'}")
+
+
+# ---- label noise (core.data.labelnoise, load_dataset(label_noise=...)) ------------------------
+
+
+@pytest.mark.parametrize("w", [0.1, 0.25, 0.013])
+def test_label_noise_flips_exactly_round_w_n_each_to_another_class(digits, w):
+    noisy = load_dataset("digits", label_noise=w, seed=3)
+    n = len(digits.y_train)
+    assert int(noisy.noisy.sum()) == round(w * n)
+    changed = noisy.y_train != digits.y_train
+    assert np.array_equal(changed, noisy.noisy)  # flipped exactly where recorded, each to a different class
+    assert noisy.y_train.min() >= 0 and noisy.y_train.max() < 10
+    assert np.array_equal(noisy.x_train, digits.x_train)  # images and test labels are untouched
+    assert np.array_equal(noisy.y_test, digits.y_test)
+    assert noisy.fingerprint != digits.fingerprint
+
+
+def test_label_noise_is_seeded():
+    a, b = load_dataset("digits", label_noise=0.1, seed=5), load_dataset("digits", label_noise=0.1, seed=5)
+    c = load_dataset("digits", label_noise=0.1, seed=6)
+    assert np.array_equal(a.noisy, b.noisy) and np.array_equal(a.y_train, b.y_train)
+    assert not np.array_equal(a.noisy, c.noisy)
+    assert a.fingerprint == b.fingerprint != c.fingerprint
+
+
+def test_label_noise_with_mix_and_out_of_range(digits):
+    both = load_dataset("digits", mix=0.2, label_noise=0.1, seed=0)
+    assert both.mixed.sum() == round(0.2 * len(digits.y_train)) and both.noisy.sum() == round(0.1 * len(digits.y_train))
+    assert np.array_equal(both.mixed, load_dataset("digits", mix=0.2, seed=0).mixed)  # noise does not move the mix
+    assert not load_dataset("digits").noisy.any()
+    with pytest.raises(HardpairsError, match="label noise must be in"):
+        load_dataset("digits", label_noise=1.0)
+    from core.data.labelnoise import flip_labels
+
+    with pytest.raises(HardpairsError, match="fully labelled"):
+        flip_labels(np.array([0, 1, -1, 1]), 0.5, 2, 0)
+    y, flipped = flip_labels(np.array([0, 1, 0, 1]), 0.5, 2, 0)
+    assert flipped.sum() == 2 and np.array_equal(y[flipped], 1 - np.array([0, 1, 0, 1])[flipped])

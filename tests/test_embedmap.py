@@ -206,3 +206,40 @@ def test_umap_cli(tmp_path, capsys):
     assert code == 2 and "not a run folder" in out["error"]
     code, out = run_cli(["umap", "--run-dir", run, "--neighbors", "200"], capsys)
     assert code == 2 and "too few" in out["error"]
+
+
+def _colours_by_class(fig) -> dict[str, str]:
+    """{legend entry: marker colour} of a map_figure (one WebGL trace per category)."""
+    return {t.name: t.marker.color for t in fig.data if t.type == "scattergl"}
+
+
+def test_parent_child_and_report_maps_share_one_class_palette():
+    """The pruned child's map colours every class as the Embeddings map and the report do: discrete legend
+    entries in the class palette, no colour bar; legends say what they show; no forced background."""
+    from core.figures.layout import PALETTE
+    from core.figures.maps import map_figure, parent_child_figures
+
+    rng = np.random.default_rng(1)
+    n, names = 400, [str(c) for c in range(10)]
+    labels = rng.integers(0, 10, n)
+    frame = pd.DataFrame(
+        {
+            "index": np.arange(n),
+            "x_parent": rng.normal(size=n),
+            "y_parent": rng.normal(size=n),
+            "x_child": rng.normal(size=n),
+            "y_child": rng.normal(size=n),
+            "kept": rng.random(n) < 0.7,
+        }
+    )
+    parent_map = map_figure(np.arange(n), frame["x_parent"], frame["y_parent"], labels, categories=names)
+    _, child = parent_child_figures(frame, labels, names)
+    expected = {name: PALETTE[c] for c, name in enumerate(names)}
+    assert _colours_by_class(parent_map) == expected == _colours_by_class(child)
+    assert all(not t.marker.showscale for t in child.data)  # no continuous colour bar
+    assert child.layout.legend.title.text == "class (click to hide)"
+    mixed = map_figure(np.arange(n), frame["x_parent"], frame["y_parent"], labels % 2, categories=["clean", "mixed"],
+                       color_title="mixed")  # fmt: skip
+    assert mixed.layout.legend.title.text == "mixed (click to hide)"
+    assert child.layout.plot_bgcolor is None  # the theme (light or dark) decides
+    assert child.layout.title.yanchor == "bottom" and child.layout.margin.t > 40  # the title sits under the toolbar

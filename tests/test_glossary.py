@@ -48,7 +48,7 @@ def test_definitions_match_the_code():
 def test_readme_lists_the_page_urls_of_app_py():
     app = (ROOT / "app.py").read_text()
     pages = re.findall(r'st\.Page\("pages/\w+\.py", title="([^"]+)".*?url_path="([^"]+)"(, default=True)?', app)
-    assert len(pages) == 6
+    assert len(pages) == len(re.findall(r"st\.Page\(", app)) >= 8  # every page declared is listed
     readme = (ROOT / "README.md").read_text()
     for title, path, default in pages:
         url = "/" if default else f"/{path}"

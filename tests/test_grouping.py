@@ -99,7 +99,7 @@ def test_the_compare_page_shows_two_groups(lr_root):
     at.run()
     at.switch_page("pages/compare_runs.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    summary = at.dataframe[0].value
+    summary = at.table[0].value  # the page's tables are st.table (no clipped column)
     assert sorted(summary["configuration"]) == ["digits · baseline · lr 0.003", "digits · baseline · lr 0.01"]
     assert summary["seeds"].tolist() == ["seed 0 (n=1)", "seed 0 (n=1)"]
 

@@ -178,10 +178,15 @@ def test_html_report_is_self_contained(records):
     summary = tables[0]
     assert "92.00 ± 2.83 (n=2)" in summary["linear probe %"].tolist()
     delta = next(t for t in tables if "linear Δ (pp)" in t.columns)
-    assert sorted(map(float, delta["linear Δ (pp)"])) == pytest.approx([-2.0, 1.0, 3.0])
-    settings = next(t for t in tables if "git_commit" in t.columns)
-    assert set(settings["git_commit"]) == {"abcdef1234"}
-    assert len(settings) == 7
+    assert sorted(float(v.replace("\u2212", "-")) for v in delta["linear Δ (pp)"]) == pytest.approx([-2.0, 1.0, 3.0])
+    # the legend: one row per run, a short name each, the run id in full
+    legend = next(t for t in tables if "run id" in t.columns)
+    assert sorted(legend["run id"]) == sorted(r["run_id"] for r in records)
+    assert sorted(legend["run"], key=lambda r: int(r[1:])) == [f"R{i}" for i in range(1, 8)]
+    # settings and provenance per run, as key/value lists (not a wide table)
+    assert not any("git_commit" in t.columns for t in tables)
+    assert text.count("<dt>git_commit</dt><dd>abcdef123456</dd>") == 7
+    assert text.count("<dt>lr</dt><dd>0.003</dd>") == 7
 
 
 def test_csv_exports_round_trip(records):
@@ -228,7 +233,7 @@ def test_an_unreadable_run_is_reported_as_such_and_left_out_of_the_groups(tmp_pa
     runs = pd.read_csv(io.StringIO(report_tables.runs_csv(records))).set_index("run_id")
     assert runs.at["base-s1", "state"] == "unreadable" and runs.at["base-s1", "note"].startswith("unreadable: manifest")
     tables = html_tables(report.html_report(records))
-    per_run = next(t for t in tables if "state" in t.columns).set_index("run_id")
+    per_run = next(t for t in tables if "state" in t.columns).set_index("run id")
     assert per_run.at["base-s1", "state"] == "unreadable"
     assert per_run.at["base-s1", "note"].startswith("unreadable: manifest.json: ")
 
@@ -236,7 +241,8 @@ def test_an_unreadable_run_is_reported_as_such_and_left_out_of_the_groups(tmp_pa
 def test_report_puts_recipe_runs_beside_the_papers_numbers(tmp_path):
     """Issue 12: the report sets runs named like a recipe row beside the paper's number, with the delta."""
     for seed, acc in enumerate((0.87, 0.89)):
-        fake_run(tmp_path, f"table1-cifar10-baseline-s{seed}", dataset="cifar10", seed=seed, linear=acc, knn=acc)
+        run = fake_run(tmp_path, f"table1-cifar10-baseline-s{seed}", dataset="cifar10", seed=seed, linear=acc, knn=acc)
+        write_json(run / "metrics.json", {"linear_acc": acc, "knn_acc": acc, "protocol": "paper"})  # the paper's probe
     text = report.html_report(load_records(tmp_path))
     assert "<h2>Beside the paper</h2>" in text
     table = html_tables(text[text.index("Beside the paper") :])[0]
@@ -279,3 +285,81 @@ def test_report_figures_have_no_toolbar(records):
     config = json.loads(re.search(r"const FIGURE_CONFIG = (\{.*?\});", text).group(1))
     assert config["displayModeBar"] is False
     assert text.count("Plotly.newPlot(node.previousElementSibling, fig.data, fig.layout, FIGURE_CONFIG)") == 1
+
+
+def test_comparisons_over_seeds_are_one_sentence_each(tmp_path):
+    """core.reports.summary folds the paired tests over seeds: the t-interval of the per-seed differences,
+    its verdict, one sentence per (pruned configuration, other) with the delta in points."""
+    from core.analysis.stats import seed_summary, verdict
+    from core.reports.compare import pair_table
+    from core.reports.summary import comparison_sentence, comparisons
+    from tests.test_report_audit import mixed_family
+
+    mixed_family(tmp_path, seeds=(0, 1, 2))
+    records = load_records(tmp_path)
+    acc = {r["run_id"]: r["linear_acc"] for r in records}
+    found = comparisons(pair_table(records, n_boot=200), group_table(records)).set_index(["label", "against"])
+    assert len(found) == 3  # band vs parent, band vs random, random vs parent
+    row = found.loc[("digits · mix 0.2 · baseline · band 20%", "parent")]
+    diffs = [acc[f"mix-band20-s{s}"] - acc[f"mix-s{s}"] for s in (0, 1, 2)]
+    expect = seed_summary(diffs)
+    assert row["n"] == 3 and row["seeds"] == [0, 1, 2] and row["interval"] == "seeds"
+    assert row["diff"] == pytest.approx(expect.mean)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((expect.ci_low, expect.ci_high))
+    assert row["verdict"] == verdict((expect.ci_low, expect.ci_high))
+
+    def pp(v: float) -> str:
+        return f"{100 * v:+.2f}".replace("-", "\u2212")
+
+    sentence = comparison_sentence({**row.to_dict(), "label": row.name[0]})
+    assert sentence == (
+        f"digits · mix 0.2 · baseline · band 20%: {pp(expect.mean)} pp linear-probe accuracy vs unpruned "
+        f"[{pp(expect.ci_low)}, {pp(expect.ci_high)}] over 3 seeds; {row['verdict']} (95 % interval over seeds)."
+    )
+    assert found.loc[("digits · mix 0.2 · baseline · band 20%", "random"), "other"] == "random 20%"
+    text = report.html_report(records)
+    assert text.count("linear-probe accuracy vs") == 3
+
+
+def test_one_seed_uses_the_paired_bootstrap_and_says_so(tmp_path):
+    from core.reports.compare import pair_table
+    from core.reports.summary import comparison_sentence, comparisons, format_p
+    from tests.test_report_audit import mixed_family
+
+    mixed_family(tmp_path)
+    records = load_records(tmp_path)
+    pairs = pair_table(records, n_boot=200)
+    found = comparisons(pairs, group_table(records))
+    first = pairs[(pairs["run_id"] == "mix-band20-s0") & (pairs["against"] == "parent") & (pairs["metric"] == "linear")]
+    row = found[(found["against"] == "parent") & (found["label"].str.contains("band"))].iloc[0]
+    assert row["interval"] == "test set" and row["ci_low"] == pytest.approx(first["ci_low"].iloc[0])
+    assert comparison_sentence(row).endswith("(test-set noise only: 1 seed).")
+    assert [format_p(p) for p in (0.0, 0.0004, 0.0123, None, float("nan"))] == ["< 0.001", "< 0.001", "0.012", "–", "–"]
+
+
+def test_report_cli_prints_progress_on_stderr(records, tmp_path, capsys):
+    from core.cli import main
+
+    root = Path(records[0]["run_dir"]).parent
+    assert main(["report", "--runs-root", str(root), "--out", str(tmp_path / "r.html")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    stages = [line.removeprefix("report: ") for line in err if line.startswith("report: ")]
+    assert stages == ["collecting runs", "tables", "per-run sections (7 runs)", "figures",
+                      f"writing HTML {tmp_path / 'r.html'}", "done"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_report_files_follow_the_umask(records, tmp_path, capsys, umask, mode):
+    import os
+    import stat
+
+    from core.cli import main
+
+    root = Path(records[0]["run_dir"]).parent
+    old = os.umask(umask)
+    try:
+        args = ["report", "--runs-root", root, "--out", tmp_path / "r.html", "--csv", tmp_path / "s.csv"]
+        assert main([str(a) for a in args]) == 0
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE((tmp_path / f).stat().st_mode) for f in ("r.html", "s.csv")] == [mode, mode]

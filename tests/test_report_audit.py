@@ -20,6 +20,8 @@ from core.reports.records import load_records
 from tests.helpers import run_cli
 
 SECTIONS = ("provenance", "definitions", "map", "heatmap", "pairs", "pruning", "theory", "auroc")
+#: the fake test set of :func:`mixed_family` (digits' size) and each run's share of wrong predictions
+N_TEST = 359
 
 
 def figures(section: str) -> dict[str, dict]:
@@ -64,15 +66,18 @@ def test_report_has_every_audit_section_with_the_runs_numbers(analysed):
     assert {t["type"] for t in figs["map"]["data"]} == {"scatter"}
     for i, x, y, name in points[::50]:
         assert (x, y) == pytest.approx((umap.at[i, "x"], umap.at[i, "y"]), abs=1e-5) and name == str(labels[i])
-    # the heatmap (the Hard pairs page's pair_heatmap): the counts of class_pairs.npz
-    counts = np.load(analysed / "class_pairs.npz")["difficult_counts"]
-    assert arr(figs["heatmap"]["data"][0]["z"]).tolist() == counts.astype(float).tolist()
+    # the heatmap (the Hard pairs page's pair_heatmap): the top-K pairs of pairs.csv, the pairs listed below
+    # it (topk_counts of class_pairs.npz), each unordered pair once (above the diagonal: they sum to K)
+    counts = np.load(analysed / "class_pairs.npz")["topk_counts"]
+    z = arr(figs["heatmap"]["data"][0]["z"])
+    assert np.nansum(z) == len(pd.read_csv(analysed / "pairs.csv"))
+    assert np.array_equal(np.nan_to_num(z), np.triu(counts, k=1))
     # the hardest pairs with their images
     pairs = section[section.index("data-section='pairs'") : section.index("data-section='pruning'")]
     assert pairs.count("src='data:image/png;base64,") == 2 * 8
     # theory: alpha as stored
     th = json.loads((analysed / "theory.json").read_text())
-    assert f"<th>alpha</th><td>{th['alpha']:.6g}</td>" in section
+    assert f"<dt>alpha</dt><dd>{th['alpha']:.6g}</dd>" in section
     assert "Not a Mixed-ω dataset" in section  # digits has no ground truth
     from core.glossary import GLOSSARY
 
@@ -121,12 +126,15 @@ def test_names_from_data_stay_text_in_sections_and_figures(tmp_path):
     drawn_run(tmp_path, f"run{EVIL}", EVIL_CLASSES)
     text = report.html_report(load_records(tmp_path))
     assert "<script>alert(1)" not in text and "<img src=x" not in text
-    assert f"<h2>Run run{html.escape(EVIL, quote=False)}</h2>" in text
+    assert f"<h2>R1 · Run <span class='id'>run{html.escape(EVIL, quote=False)}</span></h2>" in text
     section = text[text.index("<section class='audit'") :]
     figs = figures(section)
     assert [t["name"] for t in figs["map"]["data"]] == EVIL_CLASSES  # the legend: one trace per class
-    assert figs["heatmap"]["layout"]["xaxis"]["ticktext"] == EVIL_CLASSES
-    assert arr(figs["heatmap"]["data"][0]["z"]).tolist() == [[0, 5, 1], [5, 0, 7], [1, 7, 0]]
+    ticks = figs["heatmap"]["layout"]["xaxis"]["ticktext"]  # plain strings (long names may be shortened with …)
+    assert [c.startswith(t.removesuffix("…")) for t, c in zip(ticks, EVIL_CLASSES, strict=True)] == [True] * 3
+    # the heatmap counts the top-K pairs of pairs.csv, the pairs listed below it: (0, 1) and (1, 2)
+    # (each pair once: the cells above the diagonal, the rest blank)
+    assert np.nan_to_num(arr(figs["heatmap"]["data"][0]["z"])).tolist() == [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
     pairs = section[section.index("data-section='pairs'") : section.index("data-section='pruning'")]
     assert "#1 · &lt;script&gt;alert(1)&lt;/script&gt;" in pairs
 
@@ -185,3 +193,102 @@ def test_report_cli_prints_a_pdf_with_chromium(tmp_path, capsys):
     assert code == 0, res
     assert res["pdf"] == str(tmp_path / "rep.pdf")
     assert (tmp_path / "rep.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def _predicted(run: Path, wrong: float, seed: int) -> float:
+    """Write ``predictions.npz`` with ``wrong`` of N_TEST fixed test labels mispredicted (linear and kNN)
+    and a matching metrics.json; returns the accuracy."""
+    from core.io import write_json
+
+    y = np.random.default_rng(99).integers(0, 10, N_TEST)
+    pred = y.copy()
+    bad = np.random.default_rng(seed).choice(N_TEST, int(round(wrong * N_TEST)), replace=False)
+    pred[bad] = (y[bad] + 1) % 10
+    np.savez(run / "predictions.npz", y_true=y, linear_pred=pred, knn_pred=pred)
+    acc = float((pred == y).mean())
+    write_json(run / "metrics.json", {"linear_acc": acc, "knn_acc": acc})
+    return acc
+
+
+def mixed_family(root: Path, seeds=(0,), mix: float = 0.2) -> dict[str, Path]:
+    """Fake runs with the files the report reads: per seed a Mixed-ω parent (no scores yet: its ground
+    truth is pending), its band 20 % and random 20 % retrains, each probed (``predictions.npz``).
+    Names: ``mix-s{seed}``, ``mix-band20-s{seed}``, ``mix-random20-s{seed}``."""
+    from core.io import read_json, write_json
+    from tests.helpers import fake_run
+
+    runs = {}
+    for seed in seeds:
+        parent = fake_run(root, f"mix-s{seed}", seed=seed, linear=0.9)
+        runs[parent.name] = parent
+        for score, wrong in (("band", 0.04 + 0.01 * seed), ("random", 0.07)):
+            child = fake_run(root, f"mix-{score}20-s{seed}", seed=seed, linear=0.9, parent=str(parent),
+                             score=score, ratio=0.2, n_kept=1150)  # fmt: skip
+            runs[child.name] = child
+            _predicted(child, wrong, seed + 10)
+        _predicted(parent, 0.05, seed)
+    for run in runs.values():
+        cfg = read_json(run / "config.json")
+        write_json(run / "config.json", {**cfg, "mix": mix, "mix_lambda": 0.5, "lr": 0.003, "temperature": 0.2})
+    return runs
+
+
+def _section(text: str, run: str) -> str:
+    """The HTML of one run's audit section."""
+    start = text.index(f"<section class='audit' data-run='{run}'>")
+    return text[start : text.index("</section>", start)]
+
+
+def test_a_pending_mixed_run_says_its_ground_truth_is_pending(tmp_path):
+    """A Mixed-ω run without scores never reads "Not a Mixed-ω dataset"; a clean run does."""
+    from tests.helpers import fake_run
+
+    mixed_family(tmp_path)
+    fake_run(tmp_path, "clean", seed=1, linear=0.9, knn=0.9)
+    text = report.html_report(load_records(tmp_path))
+    for run in ("mix-s0", "mix-band20-s0", "mix-random20-s0"):
+        auroc = _section(text, run).split("data-section='auroc'")[1]
+        assert "Not a Mixed-ω dataset" not in auroc
+        assert "ground truth (Mixed-ω share 0.2)" in auroc and "pending" in auroc
+        assert f"python -m core score --run-dir {tmp_path / run}" in auroc
+    assert "Not a Mixed-ω dataset" in _section(text, "clean").split("data-section='auroc'")[1]
+    assert text.count("Not a Mixed-ω dataset") == 1
+
+
+def test_pruned_children_show_their_own_comparison_in_points(tmp_path):
+    """A pruned retrain's section holds its paired tests against its parent and its random twin; the
+    parent's section those of its children; accuracies in percent, differences in points."""
+    from tests.test_report import html_tables
+
+    mixed_family(tmp_path)
+    records = load_records(tmp_path)
+    by_id = {r["run_id"]: r for r in records}
+    text = report.html_report(records)
+    ids = {row["run id"]: row["run"] for row in html_tables(text)[1].to_dict(orient="records")}  # the legend
+    assert "No pruned retrain" not in text
+    band = html_tables(_section(text, "mix-band20-s0").split("data-section='pruning'")[1])[0]
+    assert band["vs"].tolist() == [f"parent {ids['mix-s0']}"] * 2 + [f"random {ids['mix-random20-s0']}"] * 2
+    acc, parent_acc = by_id["mix-band20-s0"]["linear_acc"], by_id["mix-s0"]["linear_acc"]
+    linear = band[band["probe"] == "linear"].iloc[0]
+    assert (linear["run %"], linear["other %"]) == (f"{100 * acc:.2f}", f"{100 * parent_acc:.2f}")
+    assert float(linear["Δ (pp)"].replace("\u2212", "-")) == pytest.approx(100 * (acc - parent_acc), abs=0.006)
+    parent = html_tables(_section(text, "mix-s0").split("data-section='pruning'")[1])[0]
+    assert sorted(set(parent["run"])) == sorted({ids["mix-band20-s0"], ids["mix-random20-s0"]})
+    assert all(0 < float(v) <= 100 and "." in v for v in parent["run %"])  # percent, never a fraction
+
+
+def test_theory_prints_small_p_values_means_and_vacuous_bounds(tmp_path):
+    from core.io import write_json
+    from tests.helpers import fake_run
+
+    run = fake_run(tmp_path, "th", linear=0.9, knn=0.9)
+    theory = {"alpha": 0.95, "t": -132.95, "p": 0.0, "n": 143.8, "n_d": 12.0, "bound_clean": 1.2000162,
+              "bound_difficult": 1.2000575, "bound_removal": 1.2000176, "delta_note": "illustrative delta"}  # fmt: skip
+    write_json(run / "theory.json", theory)
+    part = _section(report.html_report(load_records(tmp_path)), "th").split("data-section='theory'")[1]
+    assert "<dt>p</dt><dd>&lt; 0.001</dd>" in part
+    assert "<dt>n</dt><dd>143.8 (mean per class)</dd>" in part and "<dt>n_d</dt><dd>12</dd>" in part
+    assert "vacuous" in part
+    write_json(run / "theory.json", {**theory, "p": 0.0123, "bound_clean": 0.4})
+    part = _section(report.html_report(load_records(tmp_path)), "th").split("data-section='theory'")[1]
+    assert "<dt>p</dt><dd>0.012</dd>" in part and "vacuous" not in part

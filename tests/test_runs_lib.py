@@ -113,6 +113,7 @@ def test_pairs_for_run_uses_scores_thresholds_only_for_the_same_features(tmp_pat
 
 
 def test_run_log_appends_timestamped_lines(tmp_path, capsys):
+    (tmp_path / "new").mkdir()  # run_log never creates the run folder (issue 24)
     run_log(tmp_path / "new", "first")
     run_log(tmp_path / "new", "second", echo=False)
     lines = (tmp_path / "new" / "log.txt").read_text().splitlines()

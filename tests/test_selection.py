@@ -203,13 +203,17 @@ def test_parent_child_figures_mark_removed_points():
     )
     labels = np.array([0, 1, 1, 0])
     parent, child = maps.parent_child_figures(frame, labels, ["x", "y"])
-    assert len(parent.data) == 1 and len(child.data) == 1
-    # kept first, removed last (drawn on top); colour 1 = removed
-    np.testing.assert_array_equal(parent.data[0].customdata, [0, 2, 1, 3])
-    np.testing.assert_array_equal(parent.data[0].marker.color, [0, 0, 1, 1])
-    np.testing.assert_array_equal(parent.data[0].x, [0, 2, 1, 3])
-    np.testing.assert_array_equal(child.data[0].customdata, [0, 2])
-    np.testing.assert_array_equal(child.data[0].marker.color, [0, 1])
+    # one legend entry per category: kept first, removed last (drawn on top, red)
+    assert [t.name for t in parent.data] == ["kept", "removed"]
+    np.testing.assert_array_equal(parent.data[0].customdata, [0, 2])
+    np.testing.assert_array_equal(parent.data[1].customdata, [1, 3])
+    np.testing.assert_array_equal(parent.data[1].x, [1, 3])
+    assert parent.data[1].marker.color == layout.REMOVED_COLOR
+    # the child's kept points by class, in the class palette (no colour bar)
+    assert [(t.name, list(t.customdata), t.marker.color) for t in child.data] == [
+        ("x", [0], layout.PALETTE[0]),
+        ("y", [2], layout.PALETTE[1]),
+    ]
     assert "2 removed" in parent.layout.title.text
 
 

@@ -19,8 +19,9 @@ LABELS = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0], np.int64)
 
 
 @pytest.fixture
-def run(tmp_path) -> Path:
-    """A run folder with config, manifest (n_train = 10) and features (labels above)."""
+def run(tmp_path, monkeypatch) -> Path:
+    """A run folder with config, manifest (n_train = 10) and features (labels above), inside the runs root."""
+    monkeypatch.setenv("HARDPAIRS_RUNS", str(tmp_path / "runs"))
     d = tmp_path / "runs" / "r1"
     write_json(d / "config.json", {"dataset": "digits", "seed": 0})
     write_json(d / "manifest.json", {"n_train": N, "classes": ["a", "b", "c"]})
@@ -156,7 +157,8 @@ def test_ratio_text_round_trips_counts():
 
 
 @pytest.mark.slow
-def test_prune_by_tag_retrains_a_child_on_the_kept_samples(tiny_run, tmp_path, capsys):
+def test_prune_by_tag_retrains_a_child_on_the_kept_samples(tiny_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HARDPAIRS_RUNS", str(tmp_path / "runs"))
     parent = tmp_path / "runs" / "parent"
     shutil.copytree(tiny_run, parent)
     tags.add_tag(parent, "sus", [0, 1, 2, 3, 4])

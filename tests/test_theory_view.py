@@ -94,7 +94,7 @@ def test_removal_verdict_calls_a_winner_only_when_the_bounds_say_something():
 
 
 def test_p_text_and_narrow_axis_note():
-    assert tv.p_text(2e-7) == "p < 0.001" and tv.p_text(0.0123) == "p = 0.0123"
+    assert tv.p_text(2e-7) == "p < 0.001" and tv.p_text(0.0123) == "p = 0.012"
     import numpy as np
 
     note = tv.narrow_axis_note(np.array([1.20002, 1.2001, 1.20005]))

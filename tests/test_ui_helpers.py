@@ -237,6 +237,7 @@ def test_images_key():
     assert images_key({}) == ("digits", 0.0, 0.5, 0, None)
     config = {"dataset": "cifar10", "mix": 0.1, "mix_lambda": 0.3, "seed": 2, "image_size": "32"}
     assert images_key(config) == ("cifar10", 0.1, 0.3, 2, 32)
+    assert images_key({**config, "mix_seed": 0}) == ("cifar10", 0.1, 0.3, 0, 32)  # the images the run trained on
 
 
 # ---- ui/views/retrain.py ----------------------------------------------------------------------------
@@ -463,14 +464,6 @@ def test_compare_views():
             "delta_knn": [-0.01],
         }
     )
-    view = compareview.delta_view(deltas)
-    assert list(view.columns) == [
-        "run_id",
-        "parent",
-        "prune_score",
-        "prune_ratio",
-        "seed",
-        "linear Δ (pp)",
-        "kNN Δ (pp)",
-    ]
-    assert view.iloc[0, 3:].tolist() == pytest.approx([30.0, 0, 3.0, -1.0])
+    view = compareview.delta_view(deltas, {"r": "d · b · band 30%"})
+    assert list(view.columns) == ["pruned run", "pruned by", "linear probe Δ (pp)", "kNN Δ (pp)"]
+    assert view.iloc[0].tolist() == ["d · b · band 30% · seed 0", "band, 30 % removed", "+3.00", "-1.00"]

@@ -88,7 +88,10 @@ def _heat(at: AppTest) -> np.ndarray:
 
     from tests.test_app_pages import _plotly_array
 
-    return _plotly_array(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"])
+    z = _plotly_array(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"])
+    assert np.isnan(np.tril(z)[np.tril_indices(len(z))]).all()  # each unordered pair once: above the diagonal
+    z = np.nan_to_num(z)
+    return z + z.T  # the count of pairs between A and B, in either cell
 
 
 @pytest.mark.parametrize("definition,file", [("top", "pairs.csv"), ("band", "pairs_band.csv")])
@@ -115,7 +118,7 @@ def test_hard_pairs_band_view_shows_thresholds_and_histogram(pair_run):
         t_hi, t_lo = float(z["t_hi"]), float(z["t_lo"])
         np.testing.assert_array_equal(_heat(at), z["difficult_counts"])
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["t_lo (posLow)"] == f"{t_lo:.4f}" and metrics["t_hi (posHigh)"] == f"{t_hi:.4f}"
+    assert metrics["Sim_posLow"] == f"{t_lo:.4f}" and metrics["Sim_posHigh"] == f"{t_hi:.4f}"
     assert metrics["band pairs"] == f"{len(pd.read_csv(pair_run / 'pairs_band.csv')):,}"
     assert any(f"{t_lo:.4f} ≤ s < {t_hi:.4f}" in m.value for m in at.markdown)
     charts = at.get("plotly_chart")
@@ -160,3 +163,69 @@ def test_the_run_selector_ignores_a_stale_echo_of_its_own_url(runs_root):
     at.query_params["run"] = "a-run"  # b's rerun arrives with the URL the first pick wrote
     at.run()
     assert at.sidebar.selectbox[0].value == str(b) and _url(at, "run") == "b-run"
+
+
+def test_the_default_run_is_the_last_pick_else_the_newest_analysed_run(runs_root):
+    """The rule (ui.frame.default_run): the user's last sidebar pick, else the newest run with scores.csv, else the
+    newest; and a run that appears later (a retrain's child) does not take over a session that is showing one."""
+    from ui.frame import LAST_CHOICE, default_run
+
+    old = fake_run(runs_root, "old-run", created=1)
+    (old / "scores.csv").write_text("index,label,band\n0,0,0.5\n")
+    new = fake_run(runs_root, "new-run", created=2)  # newer, not analysed
+    rows = [{"run_dir": str(new)}, {"run_dir": str(old)}]
+    assert default_run(rows, None) == str(old)
+    assert default_run(rows, "new-run") == str(new) and default_run(rows, "gone") == str(old)
+    assert default_run([{"run_dir": str(new)}], None) == str(new) and default_run([], None) is None
+    at = _app()
+    assert at.sidebar.selectbox[0].value == str(old) and _url(at, "run") == "old-run"
+    child = fake_run(runs_root, "child-run", created=3, parent="old-run", score="band", ratio=0.1)
+    (child / "scores.csv").write_text("index,label,band\n0,0,0.5\n")  # a newer analysed run appears
+    at.run()
+    assert at.sidebar.selectbox[0].value == str(old)  # the session keeps its run
+    assert _app().sidebar.selectbox[0].value == str(child)  # a new session starts on the newest analysed run
+    at.sidebar.selectbox[0].set_value(str(new)).run()  # the user's pick is remembered for new tabs
+    assert (runs_root / LAST_CHOICE).exists() and _app().sidebar.selectbox[0].value == str(new)
+
+
+def test_views_json_stores_selections_and_named_views(runs_root):
+    from core.errors import HardpairsError
+    from core.runs import views
+
+    run = fake_run(runs_root, "v-run")
+    lasso = {"regions": [["lasso", [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]]}
+    key = views.save_selection(run, lasso)
+    assert key == views.save_selection(run, lasso) and len(key) == 12  # equal selections share one key
+    assert views.stored_selection(run, key) == lasso and views.stored_selection(run, "nope") is None
+    views.save_view(run, "margin 35", "prune", {"score": "margin", "ratio": "35"})
+    assert views.list_views(run) == {"margin 35": {"page": "prune", "params": {"score": "margin", "ratio": "35"}}}
+    assert views.stored_selection(run, key) == lasso  # a second kind of write keeps the first
+    with pytest.raises(HardpairsError, match="view name"):
+        views.save_view(run, "../x", "prune", {})
+
+
+def test_hard_pairs_keeps_its_page_in_the_url_and_tags_both_samples_of_a_page(pair_run, tmp_path, monkeypatch):
+    import shutil
+
+    from core.runs import tags
+
+    monkeypatch.setenv("HARDPAIRS_RUNS", str(tmp_path / "runs"))
+    run = tmp_path / "runs" / "pairs-run"
+    shutil.copytree(pair_run, run)
+    at = AppTest.from_file(APP, default_timeout=60)  # through app.py: its pages resolve the links to Prune
+    at.session_state[RUN_KEY] = str(run)
+    at.run()
+    at.switch_page("pages/hard_pairs.py")
+    for key, value in {"run": run.name, "def": "top", "page": "2"}.items():
+        at.query_params[key] = value
+    at.run()
+    assert at.number_input(key="hp_page").value == 2 and _url(at, "page") == "2"
+    table = at.dataframe[0].value
+    assert table["rank"].tolist()[0] == 21  # the second page of 20
+    at.text_input(key="hp_pairs_tag_tag_name").input("page-2").run()
+    at.button(key="hp_pairs_tag_tag_button").click().run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    pairs = pd.read_csv(run / "pairs.csv").sort_values("similarity", ascending=False, kind="stable").iloc[20:40]
+    assert tags.tag_ids(run, "page-2").tolist() == sorted(set(pairs["i"]) | set(pairs["j"]))
+    links = [e.proto for e in at.get("page_link")]
+    assert any("Prune by tag 'page-2'" in link.label and "tag=page-2" in link.query_string for link in links)

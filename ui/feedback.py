@@ -18,6 +18,22 @@ from core.errors import HardpairsError
 from core.jobs import queue as jobs
 
 
+def plain(text: Any, limit: int | None = 80) -> str:
+    """Text from data (a class, tag, file or run name) made safe for ``st.markdown``/``st.info``/``st.caption``.
+
+    Whitespace (newlines included) collapses to single spaces, text longer than ``limit`` characters is cut
+    with "…" (show the full name on hover with the widget's ``help=``), and Markdown's special characters
+    are escaped (``ui.views.compareview.md_escape``, plus ``:`` ``-`` ``.`` ``=``), so ``![b](http://x/y.png)``
+    is shown as written and never makes the browser fetch anything.
+    """
+    from ui.views.compareview import md_escape
+
+    flat = " ".join(str(text).split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: max(1, limit - 1)] + "…"
+    return "".join("\\" + ch if ch in ":-.=" else ch for ch in md_escape(flat))
+
+
 def command_text(cmd: str | Sequence[Any]) -> str:
     """A shell line for ``cmd``: a string as is; a list of ``python -m core`` arguments, or a
     full command starting with ``python``/the interpreter."""

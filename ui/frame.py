@@ -9,7 +9,12 @@ tab or a pasted link shows the same run; pages add their own parameters (the Har
 class pair and definition) with :func:`new_url_value` (before the widget) and :func:`to_url` (after
 it). The rule: a URL value that differs from the last one this session wrote or read is news
 (a pasted link, a reload, a new tab) and wins over session state; otherwise session state wins and
-is written back to the URL. An unknown run in the URL gives a sidebar warning and the newest run.
+is written back to the URL. An unknown run in the URL gives a sidebar warning and the default run.
+
+The default run (:func:`default_run`): the user's last pick in the sidebar (kept in the runs folder, so a
+new tab starts there too), else the newest *analysed* run (one with ``scores.csv``), else the newest run.
+The first page run of a session pins it in session state: a run that appears later (a retrain launched
+from Prune) never takes over a page by itself; the user picks it, or starts it from Runs.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.io import read_json, write_json
 from core.jobs import queue as jobs
 from core.rundir.folder import list_runs, runs_root
 from ui.views.labels import sidebar_labels
@@ -32,6 +38,7 @@ RUN_PARAM = "run"  # the URL query parameter of the selected run (its folder nam
 _URL_SEEN = "hp_url_seen"  # {param: every value this session has read from or written to the URL, oldest first}
 _URL_MISSING = "hp_url_missing_run"  # a run name from the URL that is not in the runs folder
 _DEEP_LINK = "hp_deep_link"  # the URL slug of a first request, followed after the legacy-mode rerun
+LAST_CHOICE = ".last_run.json"  # in the runs root: {"run": <folder name>}, the user's last sidebar pick
 
 
 _FRAME = threading.local()  # .active: this script run is app.py's, running a page through st.navigation
@@ -96,9 +103,36 @@ def runs_folder() -> Path:
     return runs_root()
 
 
+def default_run(rows: Sequence[dict[str, Any]], last: str | None) -> str | None:
+    """The run a session starts on: the run folder named ``last`` (the user's last pick) when it is listed, else
+    the newest analysed run (``scores.csv`` present), else the newest; None without runs. ``rows`` newest first."""
+    if not rows:
+        return None
+    by_name = {Path(r["run_dir"]).name: str(r["run_dir"]) for r in rows}
+    if last in by_name:
+        return by_name[last]
+    analysed = [str(r["run_dir"]) for r in rows if (Path(r["run_dir"]) / "scores.csv").is_file()]
+    return analysed[0] if analysed else str(rows[0]["run_dir"])
+
+
+def last_choice(root: Path) -> str | None:
+    """The run folder name of the user's last sidebar pick under ``root`` (None when none or unreadable)."""
+    try:
+        name = (read_json(root / LAST_CHOICE, {}) or {}).get("run")
+    except Exception:  # noqa: BLE001 - a corrupt file only loses the preference
+        return None
+    return name if isinstance(name, str) else None
+
+
 def _remember_widget_choice() -> None:
     st.session_state[RUN_KEY] = st.session_state.get(_RUN_WIDGET)
     st.session_state.pop(_URL_MISSING, None)
+    chosen = st.session_state.get(RUN_KEY)
+    if chosen:
+        try:
+            write_json(runs_folder() / LAST_CHOICE, {"run": Path(chosen).name})
+        except OSError:
+            pass  # a read-only runs folder: the pick still holds for this session
 
 
 def new_url_value(param: str) -> str | None:
@@ -139,6 +173,20 @@ def to_url(param: str, value: str | None) -> None:
         _seen(param, value)
 
 
+def keep_widget(key: str) -> None:
+    """Before a widget keyed ``key`` (after any URL value was applied to it): keep its value across pages.
+
+    Streamlit forgets a widget's value when a script run does not draw it (a visit to another page through the
+    sidebar), and the navigation drops the page's URL parameters: the value is mirrored in ``<key>__kept`` and
+    put back when the widget is drawn again. (Same prefix as the widget: :func:`reset_on_run_change` forgets both.)
+    """
+    kept = f"{key}__kept"
+    if key in st.session_state:
+        st.session_state[kept] = st.session_state[key]
+    elif kept in st.session_state:
+        st.session_state[key] = st.session_state[kept]
+
+
 def _run_from_url(options: Sequence[str]) -> None:
     """Select the run a pasted link / reload names (``?run=<name>``); remember an unknown one for the warning."""
     name = new_url_value(RUN_PARAM)
@@ -159,13 +207,14 @@ def select_run(run_dir: str | Path | None) -> None:
 
 
 def selected_run() -> Path | None:
-    """The run folder chosen in the sidebar; the newest run if none is chosen; None without runs."""
+    """The run folder chosen in the sidebar; the default run (:func:`default_run`) if none is; None without runs."""
     leave_legacy_pages_mode()
     chosen = st.session_state.get(RUN_KEY)
     if chosen and (Path(chosen) / "config.json").exists():
         return Path(chosen)
-    rows = list_runs(runs_folder())
-    return Path(rows[0]["run_dir"]) if rows else None
+    root = runs_folder()
+    run = default_run(list_runs(root), last_choice(root))
+    return Path(run) if run else None
 
 
 def selected_run_or_hint() -> Path | None:
@@ -191,7 +240,10 @@ def render_sidebar() -> None:
             # does not exist yet); the widget mirrors it and writes back through on_change.
             _run_from_url(options)
             current = st.session_state.get(RUN_KEY)
-            index = options.index(current) if current in options else 0
+            fallback = str(default_run(rows, last_choice(root)))
+            if not current:  # pin the default: a run that appears later does not take over by itself
+                current = st.session_state[RUN_KEY] = fallback
+            index = options.index(current if current in options else fallback)
             missing = st.session_state.get(_URL_MISSING)
             if missing:
                 st.warning(

@@ -21,7 +21,7 @@ import streamlit as st
 from core.errors import HardpairsError
 from core.idsets import unique_ids
 from core.runs import tags
-from ui.feedback import show_command
+from ui.feedback import plain, show_command
 from ui.readers import class_names, read_csv_cached, run_json
 
 #: Above this many ids the CLI twin reads them from a file instead of ``--ids``.
@@ -58,7 +58,7 @@ def tag_widget(run_dir: Path, ids: np.ndarray, key: str) -> None:
         except HardpairsError as err:
             st.error(str(err))
         else:
-            st.success(f"Tagged {res['added']} new samples '{res['tag']}' ({res['n_tagged']} in all).")
+            st.success(f"Tagged {res['added']} new samples '{plain(res['tag'])}' ({res['n_tagged']} in all).")
     argv = tag_argv(run_dir, name.strip(), chosen.tolist())
     show_command(
         argv, caption="Same from a terminal" + (" (ids.txt: one id per line):" if "--ids-file" in argv else ":")
@@ -159,7 +159,8 @@ def id_search(run_dir: Path, key: str, lazy: bool = False) -> int | None:
     _thumbnail(left, run_dir, int(sid))
     names = class_names(run_dir, (facts["label"] or 0) + 1)
     label = names[facts["label"]] if facts["label"] is not None else "unknown (no scores or pairs yet)"
-    right.markdown(f"**#{sid}** · label **{label}** · tags: {', '.join(facts['tags']) or 'none'}")
+    tags_text = ", ".join(plain(t) for t in facts["tags"]) or "none"  # names from data: text, never Markdown
+    right.markdown(f"**#{sid}** · label **{plain(label)}** · tags: {tags_text}", help=str(label))
     if facts["scores"]:
         right.caption(" · ".join(f"{k} {v:.3f}" for k, v in facts["scores"].items()))
     pairs = facts["pairs"]
@@ -169,6 +170,52 @@ def id_search(run_dir: Path, key: str, lazy: bool = False) -> int | None:
     if len(pairs):
         right.dataframe(pairs, hide_index=True, key=f"{key}_pairs", height=min(300, 38 + 35 * len(pairs)))
     return int(sid)
+
+
+def pair_sample_ids(rows: pd.DataFrame) -> np.ndarray:
+    """Sorted unique ids of both samples of every pair in ``rows`` (columns ``i``, ``j``)."""
+    return unique_ids(np.concatenate([rows["i"].to_numpy(np.int64), rows["j"].to_numpy(np.int64)]))
+
+
+def pair_actions(run_dir: Path, listed: pd.DataFrame, start: int, stop: int, key: str) -> None:
+    """Under a Hard pairs gallery page: links to each sample's view, and tag both samples of the chosen pairs
+    (this page, every pair listed for the cell, or chosen ranks), then prune by that tag (Prune, preselected).
+
+    Args:
+        listed: every pair the gallery lists (hardest first; rank = position + 1). start, stop: this page's rows.
+    """
+    from ui.views.sampleview import sample_href
+
+    page = listed.iloc[start:stop]
+    with st.expander("Open a sample of these pairs"):
+        st.markdown(
+            "  \n".join(
+                f"{start + n + 1}. [#{int(i)}]({sample_href(run_dir.name, int(i))}) ↔ "
+                f"[#{int(j)}]({sample_href(run_dir.name, int(j))})"
+                for n, (i, j) in enumerate(zip(page["i"], page["j"], strict=True))
+            )
+        )
+    scopes = {
+        f"this page ({len(page)} pairs)": "page",
+        f"every pair listed ({len(listed)})": "all",
+        "chosen ranks": "rows",
+    }
+    c1, c2 = st.columns([2, 3])
+    scope = scopes[c1.radio("Tag both samples of", list(scopes), key=f"{key}_scope", horizontal=False)]
+    rows = page if scope == "page" else listed
+    if scope == "rows":
+        ranks = c2.multiselect("Ranks", list(range(start + 1, stop + 1)), key=f"{key}_ranks")
+        rows = listed.iloc[[r - 1 for r in ranks]]
+    with c2:
+        tag_widget(run_dir, pair_sample_ids(rows), key=f"{key}_tag")
+    name = str(st.session_state.get(f"{key}_tag_tag_name") or "").strip()
+    if name and name in tags.list_tags(run_dir):
+        st.page_link(
+            "pages/prune_retrain.py",
+            label=f"Prune by tag '{name}' (with its random baseline)",
+            icon=":material/content_cut:",
+            query_params={"run": run_dir.name, "tag": name},
+        )
 
 
 def _thumbnail(col: Any, run_dir: Path, sid: int) -> None:

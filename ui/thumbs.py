@@ -21,18 +21,21 @@ import streamlit as st
 from core.data.npz import mapped_train_images
 from core.data.sources import ImageDataset, load_dataset
 from core.data.thumbs import ThumbnailCache, data_url, page_bounds
+from core.runs.groundtruth import marks
+from ui.views.sampleview import sample_href
 
 THUMB_PX = 96
 GRID_BORDER = 3
 
 
 def images_key(config: Mapping) -> tuple:
-    """(spec, mix, mix_lambda, seed, image_size) of a run's config.json: what identifies its images."""
+    """(spec, mix, mix_lambda, mix seed, image_size) of a run's config.json: what identifies its images (the mix
+    seed is ``mix_seed``, else the training seed of a config written before ``--mix-seed``, as in training)."""
     return (
         str(config.get("dataset") or "digits"),
         float(config.get("mix") or 0.0),
         float(config.get("mix_lambda") if config.get("mix_lambda") is not None else 0.5),
-        int(config.get("seed") or 0),
+        int(config.get("mix_seed", config.get("seed")) or 0),
         None if config.get("image_size") in (None, "") else int(config["image_size"]),
     )
 
@@ -78,6 +81,9 @@ def image_grid(
     key: str,
     page_size: int = 120,
     width: int | None = None,
+    truth: np.ndarray | None = None,
+    badge: str = "",
+    link: bool = True,
 ) -> list[int]:
     """Paginated grid: a page picker (when needed) and one ``st.html`` block for the page.
 
@@ -88,6 +94,9 @@ def image_grid(
         key: widget key prefix (the page number lives in ``st.session_state[key + "_page"]``).
         page_size: images per page.
         width: display width in px (default: the thumbnails' own size).
+        truth: (N,) bool ground truth by sample id (``core.runs.groundtruth.ground_truth``): its true
+            positives get a red border and the ``badge`` word; None marks nothing.
+        link: each thumbnail links to its sample view (``sample?run=R&sample=ID``, the run of the page URL).
 
     Returns:
         the ids shown on the current page.
@@ -108,30 +117,61 @@ def image_grid(
         page = 1
     start, stop, _ = page_bounds(len(ids), int(page), page_size)
     shown = ids[start:stop]
-    st.html(grid_html(thumbs.pngs(shown), captions[start:stop], width))
+    marked = marks(shown, truth)
+    run = st.query_params.get("run") if link else None
+    hrefs = [sample_href(run, i) for i in shown] if run else None
+    pngs = thumbs.pngs(shown)
+    st.html(grid_html(pngs, captions[start:stop], width, ids=shown, marked=marked, badge=badge, links=hrefs))
     return shown
 
 
 GRID_CLASS = "hp-grid"  # the browser tests find the grid's images by it
+TRUTH_CLASS = "hp-truth"  # the badge of a ground-truth true positive
+LINK_CLASS = "hp-sample-link"  # a thumbnail's link to its sample view
+TRUTH_COLOR = "#d62728"
+_BADGE_STYLE = f"background:{TRUTH_COLOR};color:#fff;border-radius:3px;padding:0 3px;margin-right:3px"
 _FIGURE_STYLE = "margin:0;display:flex;flex-direction:column;align-items:center"
-_CAPTION_STYLE = "font-size:0.8rem;color:rgba(49,51,63,0.6);text-align:center;overflow-wrap:anywhere"
+_CAPTION_STYLE = "font-size:0.8rem;opacity:0.7;text-align:center;overflow-wrap:anywhere"  # theme text colour
 
 
-def grid_html(pngs: Sequence[bytes], captions: Sequence[str], width: int | None = None) -> str:
+def grid_html(
+    pngs: Sequence[bytes],
+    captions: Sequence[str],
+    width: int | None = None,
+    *,
+    ids: Sequence[int] | None = None,
+    marked: Sequence[bool] | None = None,
+    badge: str = "",
+    links: Sequence[str] | None = None,
+) -> str:
     """HTML of an image grid: each PNG inlined as a data URL above its (escaped) caption, wrapping rows.
 
     Args:
         pngs: (K,) PNG bytes. captions: (K,) plain-text captions. width: display width in px of each
-            image (None: the PNG's own size).
+            image (None: the PNG's own size). ids: (K,) sample ids (``data-id``). marked: (K,) bool, the
+            ground truth's true positives: red border, ``data-truth="1"`` and the ``badge`` word.
+            links: (K,) URLs; each image becomes a link (``target="_self"``, class ``hp-sample-link``).
     """
+    flags = list(marked) if marked is not None else [False] * len(pngs)
+    keys = [f' data-id="{int(i)}"' for i in ids] if ids is not None else [""] * len(pngs)
+    hrefs = list(links) if links is not None else [None] * len(pngs)
 
-    def figure(png: bytes, cap: str) -> str:
+    def figure(png: bytes, cap: str, mark: bool, key: str, href: str | None) -> str:
         w = int(width) if width else int.from_bytes(png[16:20], "big")  # the PNG's IHDR width
+        ring = f";outline:3px solid {TRUTH_COLOR};outline-offset:1px" if mark else ""
+        tag = (
+            f'<span class="{TRUTH_CLASS}" style="{_BADGE_STYLE}">{html.escape(badge or "truth")}</span>' if mark else ""
+        )
+        img = (
+            f'<img src="{data_url(png)}" width="{w}" alt="{html.escape(cap)}" style="image-rendering:pixelated{ring}"/>'
+        )
+        if href:
+            img = f'<a class="{LINK_CLASS}" href="{html.escape(href)}" target="_self" title="sample view">{img}</a>'
         return (
-            f'<figure style="{_FIGURE_STYLE};width:{w}px"><img src="{data_url(png)}" width="{w}" '
-            f'alt="{html.escape(cap)}" style="image-rendering:pixelated"/>'
-            f'<figcaption style="{_CAPTION_STYLE}">{html.escape(cap)}</figcaption></figure>'
+            f'<figure{key} data-truth="{int(mark)}" style="{_FIGURE_STYLE};width:{w}px">{img}'
+            f'<figcaption style="{_CAPTION_STYLE}">{tag}{html.escape(cap)}</figcaption></figure>'
         )
 
-    figures = "".join(figure(png, cap) for png, cap in zip(pngs, captions, strict=True))
+    rows = zip(pngs, captions, flags, keys, hrefs, strict=True)
+    figures = "".join(figure(png, cap, mark, key, href) for png, cap, mark, key, href in rows)
     return f'<div class="{GRID_CLASS}" style="display:flex;flex-wrap:wrap;gap:0.75rem">{figures}</div>'

@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "compare": "mean ± std and 95%% intervals over seeds; paired tests of pruned runs vs parent and random",
     "tag": "named tags of samples (run/tags.csv): --add/--remove/--list",
     "export": "write selected/tagged/kept/pruned sample ids as CSV",
+    "similar": "the training samples most similar to one (cosine, exact); --tag NAME tags them",
+    "label-issues": "label-error suggestions (out-of-fold probe + kNN votes) -> label_issues.csv; --top N prints them",
     "reproduce": "the paper's tables as recipes: --dry-run (commands, GPU time) or --tiny (one tiny real step each)",
     "extract": "extract a run's features into features/{train,test}_rank{r}.npy + index.json; under "
     "`torchrun --nproc_per_node=G -m core extract` each process writes one shard",
@@ -44,8 +46,10 @@ COMMANDS: dict[str, str] = {
 
 
 def command_module(command: str) -> str:
-    """The module that registers ``command``: ``core.cli.<command>``, with ``_`` appended to a Python keyword."""
-    return f"core.cli.{command}_" if keyword.iskeyword(command) else f"core.cli.{command}"
+    """The module that registers ``command``: ``core.cli.<command>`` (``-`` read as ``_``), with ``_`` appended to a
+    Python keyword."""
+    module = command.replace("-", "_")  # label-issues -> core.cli.label_issues
+    return f"core.cli.{module}_" if keyword.iskeyword(module) else f"core.cli.{module}"
 
 
 class UsageError(HardpairsError):

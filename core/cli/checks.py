@@ -42,16 +42,36 @@ def add_id_flags(p: argparse.ArgumentParser) -> None:
 
 def ids_from_flags(args: argparse.Namespace) -> list[int] | None:
     """The ids of ``--ids`` and/or ``--ids-file`` (None when neither was given), parsed by ``core.runs.tags``."""
+    from core.outputs import read_text_input
     from core.runs.tags import parse_ids
 
     if args.ids is None and args.ids_file is None:
         return None
     text = args.ids or ""
-    if args.ids_file is not None:
-        try:
-            text += "\n" + Path(args.ids_file).read_text()
-        except OSError as err:
-            raise HardpairsError(
-                f"--ids-file {args.ids_file}: {err.strerror or err}; pass a readable text file"
-            ) from None
+    if args.ids_file is not None:  # bounded, never blocks, text only (core.outputs.read_text_input)
+        text += "\n" + read_text_input(args.ids_file, "--ids-file")
     return parse_ids(text)
+
+
+def add_runs_root_flag(p: argparse.ArgumentParser) -> None:
+    """``--runs-root`` of the commands that edit one run (``tag``, ``export``, ``prune``)."""
+    p.add_argument("--runs-root", default=None, help="runs folder (default $HARDPAIRS_RUNS or cache/runs)")
+
+
+def run_in_root(run_dir: str, root: str | None = None) -> Path:
+    """``run_dir`` when it is a run folder inside the runs root (``root``, ``$HARDPAIRS_RUNS`` or cache/runs).
+
+    ``tag``, ``prune --tag`` and ``export`` edit only runs there: a folder elsewhere that happens to hold a
+    ``config.json`` and a ``manifest.json`` is never written into.
+    """
+    from core.rundir.folder import require_run, runs_root
+    from core.rundir.names import is_inside
+
+    run = require_run(run_dir)
+    base = runs_root(root)
+    if not is_inside(run, base) or run.resolve() == base.resolve():
+        raise HardpairsError(
+            f"--run-dir {run_dir} is not inside the runs root {base}; these commands only touch runs there: "
+            f"pass --runs-root {run.resolve().parent} (or set HARDPAIRS_RUNS) if that folder holds your runs"
+        )
+    return run

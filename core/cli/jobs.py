@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.cli.checks import int_at_least
 from core.jobs import queue as jobs
 
 
 def run_jobs(args: argparse.Namespace) -> dict[str, Any]:
     """List jobs (starts nothing); or cancel / show one; ``--start-queued`` starts what the queue allows."""
+    int_at_least("--lines", args.lines, 0)
     if args.cancel is not None:
         job = jobs.cancel(args.cancel, args.runs_root)
         return {"cancelled": job.job_id, "job": jobs.job_summary(job)}

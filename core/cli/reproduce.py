@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from core.cli.checks import int_at_least
 from core.errors import HardpairsError
 from core.io import save_npz
 from core.paper.recipes import BOOL_FLAGS, Row, estimate, list_recipes, load_recipe
@@ -122,6 +123,7 @@ def run_tiny(table: str, root: str | None) -> dict[str, Any]:
 
 def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
     """``reproduce``: list, dry-run (commands + GPU-time estimate) or a tiny real run of a recipe."""
+    int_at_least("--seeds", args.seeds, 1, " (the estimate counts each row once per seed)")
     if args.list or not args.table:
         return {"recipes": list_recipes()}
     if args.tiny:

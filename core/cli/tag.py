@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.cli.checks import add_id_flags, ids_from_flags
+from core.cli.checks import add_id_flags, add_runs_root_flag, ids_from_flags, run_in_root
 from core.errors import HardpairsError
 from core.runs import tags
 
 
 def cmd_tag(args: argparse.Namespace) -> dict[str, Any]:
     """``tag``: add, remove or list tags of a run's samples."""
+    run_in_root(args.run_dir, args.runs_root)  # containment: only runs inside the runs root
     ids = ids_from_flags(args)
     if args.add is not None:
         if ids is None:
@@ -35,4 +36,5 @@ def register(p: argparse.ArgumentParser) -> None:
     action.add_argument("--remove", metavar="NAME", help="untag NAME (all its samples, or only --ids)")
     action.add_argument("--list", action="store_true", help="list the tags and their sizes (the default)")
     add_id_flags(p)
+    add_runs_root_flag(p)
     p.set_defaults(func=cmd_tag)

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from core.analysis.embedmap import FIT_SIZE
 from core.cli.checks import int_at_least, number_in
 from core.errors import HardpairsError
+from core.outputs import read_text_input
 from core.runs.maps import map_for_run
 
 
@@ -46,10 +46,10 @@ def cmd_umap(args: argparse.Namespace) -> dict[str, Any]:
 
 def read_ids(path: str) -> np.ndarray:
     """Sample ids from a text file (one integer per line, or whitespace/comma separated). (K,) int64."""
+    text = read_text_input(path, "--fit-include").replace(",", " ")  # bounded, never blocks (core.outputs)
     try:
-        text = Path(path).read_text().replace(",", " ")
         return np.array([int(tok) for tok in text.split()], dtype=np.int64)
-    except (OSError, ValueError) as err:
+    except (OverflowError, ValueError) as err:
         raise HardpairsError(
             f"--fit-include {path}: cannot read sample ids ({err}); give a text file of integers"
         ) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,14 @@ _DECODE_BUDGET = 512 * 2**20
 
 
 def _class_files(root: Path) -> dict[str, list[tuple[str, int, int]]]:
-    """Class name -> sorted (path, size, mtime_ns) of its files (recursive, hidden skipped)."""
-    out = {}
+    """Class name -> sorted (path, size, mtime_ns) of its regular files (recursive, hidden skipped).
+
+    FIFOs, sockets, devices and dangling links are skipped with a warning naming them: opening a FIFO
+    would block the loader (and the trainer holding the run's lock) forever.
+    """
+    import warnings
+
+    out, special = {}, []
     for d in sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")):
         files = []
         for dirpath, dirnames, filenames in os.walk(root / d):
@@ -38,9 +45,21 @@ def _class_files(root: Path) -> dict[str, list[tuple[str, int, int]]]:
             for name in filenames:
                 if not name.startswith("."):
                     full = os.path.join(dirpath, name)
-                    st = os.stat(full)
+                    try:
+                        st = os.stat(full)  # follows links: a dangling one raises
+                    except OSError:
+                        st = None
+                    if st is None or not stat.S_ISREG(st.st_mode):
+                        special.append(full)
+                        continue
                     files.append((full, st.st_size, st.st_mtime_ns))
         out[d] = sorted(files)
+    if special:
+        warnings.warn(
+            f"{root}: skipped {len(special)} entries that are not regular files (FIFOs, sockets, devices or "
+            f"dangling links), e.g. {', '.join(sorted(special)[:3])}",
+            stacklevel=2,
+        )
     return out
 
 

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from core.data.downloads import TORCHVISION_SOURCES, load_torchvision
 from core.data.folder import load_folder
+from core.data.labelnoise import noisy_labels
 from core.data.memory import check_memory
 from core.data.npz import load_npz
 from core.data.paperdata import load_paper_folder
@@ -52,6 +53,7 @@ class ImageDataset:
         fingerprint: sha1 hex of the arrays, class names and mix settings.
         mixed: (N,) bool, True where a train image was replaced by a mix.
         mix_partner: (N,) int64 index of the partner train image, -1 where not mixed.
+        noisy: (N,) bool, True where a train label was flipped (``label_noise``, ``core.data.labelnoise``).
     """
 
     x_train: np.ndarray
@@ -64,6 +66,7 @@ class ImageDataset:
     fingerprint: str
     mixed: np.ndarray = field(repr=False)
     mix_partner: np.ndarray = field(repr=False)
+    noisy: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
 
     @property
     def n_classes(self) -> int:
@@ -206,6 +209,19 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list
     return x[train], y[train], x[test], y[test], [str(c) for c in range(10)]
 
 
+def _resize_split(
+    spec: str, x_train: np.ndarray, x_test: np.ndarray, image_size: int, mix: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both splits resized to ``image_size`` after checking that they fit in memory (a mix needs a copy)."""
+    n, c = len(x_train) + len(x_test), int(x_train.shape[1])
+    check_memory(
+        f"resizing {spec} to --image-size {image_size} ({n} images at {image_size}x{image_size}x{c})",
+        n * c * image_size * image_size * (2 if mix > 0 else 1),
+        "pass a smaller --image-size",
+    )
+    return resize_images(x_train, image_size), resize_images(x_test, image_size)
+
+
 def load_dataset(
     spec: str,
     *,
@@ -216,6 +232,7 @@ def load_dataset(
     image_size: int | None = None,
     data_root: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    label_noise: float = 0.0,
 ) -> ImageDataset:
     """Load a dataset by spec (see :func:`list_sources`), optionally resized and omega-Mixed.
 
@@ -223,12 +240,13 @@ def load_dataset(
         spec: one of :data:`DATASET_SPECS` (``PATH`` replaced by a path).
         mix: fraction in [0, 1) of train images replaced by a mix with another class.
         mix_lambda: weight of the original image in a mix.
-        seed: seeds the mixing only; splits are fixed.
+        seed: seeds the mixing and the label noise only; splits are fixed.
         download: let torchvision download cifar10/cifar100/stl10 when missing.
         image_size: resize every image to (image_size, image_size); None keeps the source size
             (for folders: the most common size).
         data_root: where torchvision datasets live (default ``$HARDPAIRS_DATA`` or ``<repo>/data``).
         cache_dir: cache of decoded image folders (default ``<repo>/cache/datasets``).
+        label_noise: fraction in [0, 1) of train labels flipped to another class (``core.data.labelnoise``).
     """
     spec = spec.strip()
     if image_size is not None and image_size < 1:
@@ -263,14 +281,9 @@ def load_dataset(
             "classes needs at least two classes -- add images of another class"
         )
     if image_size is not None and not resized:
-        n, c = len(x_train) + len(x_test), int(x_train.shape[1])
-        check_memory(
-            f"resizing {spec} to --image-size {image_size} ({n} images at {image_size}x{image_size}x{c})",
-            n * c * image_size * image_size * (2 if mix > 0 else 1),
-            "pass a smaller --image-size",
-        )
-        x_train, x_test = resize_images(x_train, image_size), resize_images(x_test, image_size)
+        x_train, x_test = _resize_split(spec, x_train, x_test, image_size, mix)
     x_train, mixed, partner = mix_images(x_train, y_train, mix, mix_lambda, seed)
+    y_train, noisy, noise = noisy_labels(y_train, len(classes), label_noise, seed)
     settings = {"mix": float(mix), "mix_lambda": float(mix_lambda), "mix_seed": int(seed)} if mix > 0 else {"mix": 0.0}
     return ImageDataset(
         x_train=x_train,
@@ -280,7 +293,8 @@ def load_dataset(
         classes=[str(c) for c in classes],
         name=name,
         spec=spec,
-        fingerprint=_fingerprint(x_train, y_train, x_test, y_test, classes, settings),
+        fingerprint=_fingerprint(x_train, y_train, x_test, y_test, classes, settings | noise),
         mixed=mixed,
         mix_partner=partner,
+        noisy=noisy,
     )

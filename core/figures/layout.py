@@ -1,7 +1,10 @@
 """What every figure shares: the colours, the layout of a 2-D map, and the configuration a printed figure uses.
 
-- :data:`PALETTE`, :func:`stepped_colorscale` -- categorical colours (a stepped scale over integer codes).
-- :func:`map_layout` -- lasso by default, no axes (map coordinates mean nothing), zoom kept across reruns.
+- :data:`PALETTE` -- THE categorical palette: class ``c`` has colour ``PALETTE[c % len(PALETTE)]`` on every map
+  (Embeddings, a pruned child's map, the report), its first ten the D3 category-10 colours (:data:`QUALITATIVE`);
+  :func:`stepped_colorscale` -- the same colours as a stepped scale over integer codes.
+- :func:`map_layout` -- lasso by default, no axes (map coordinates mean nothing), zoom kept across reruns, the
+  title above the plot and below the toolbar, the background left to the theme (light or dark).
 - :data:`PRINT_CONFIG`, :func:`printable` -- a figure for a page that is printed (the HTML/PDF report):
   no toolbar, SVG traces instead of WebGL ones (a PDF printer may have no WebGL).
 """
@@ -13,11 +16,12 @@ from collections.abc import Sequence
 import plotly.colors as pcolors
 import plotly.graph_objects as go
 
-PALETTE = pcolors.qualitative.Plotly + pcolors.qualitative.Dark24 + pcolors.qualitative.Alphabet
-#: Ten classes' colours of the Embeddings map's legend (D3 category 10).
+#: The first ten classes' colours (D3 category 10).
 QUALITATIVE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
+_MORE = pcolors.qualitative.Dark24 + pcolors.qualitative.Alphabet
+PALETTE: list[str] = list(QUALITATIVE) + [c for c in _MORE if c.lower() not in QUALITATIVE]
 KEPT_COLOR = "#9aa5b1"
 REMOVED_COLOR = "#d62728"
 MIXED_COLOR = "#ff7f0e"
@@ -43,16 +47,25 @@ def stepped_colorscale(n: int, colors: Sequence[str] | None = None) -> list[list
     return scale
 
 
+def class_colors(n: int) -> list[str]:
+    """The colours of classes ``0..n-1`` (:data:`PALETTE`, repeating beyond its length)."""
+    return [PALETTE[i % len(PALETTE)] for i in range(max(0, int(n)))]
+
+
 def map_layout(fig: go.Figure, title: str, height: int) -> None:
-    """The layout every 2-D map shares: lasso by default, no axes (UMAP coordinates mean nothing), kept zoom."""
+    """The layout every 2-D map shares: lasso by default, no axes (UMAP coordinates mean nothing), kept zoom.
+
+    The title sits just above the plot area, under the top margin where plotly draws its toolbar, so the two
+    never overlap; no background colour is set, so Streamlit's light or dark template decides it.
+    """
     fig.update_layout(
-        title=title,
+        title={"text": title, "x": 0.0, "xanchor": "left", "xref": "paper", "y": 1.0, "yref": "paper"}
+        | {"yanchor": "bottom", "pad": {"b": 6}, "font": {"size": 14}},
         dragmode="lasso",
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin={"l": 10, "r": 10, "t": 64 if title else 36, "b": 10},
         xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
         yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
-        plot_bgcolor="white",
         uirevision="map",
     )
 

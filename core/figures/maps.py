@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.figures.layout import KEPT_COLOR, QUALITATIVE, REMOVED_COLOR, map_layout, stepped_colorscale
+from core.figures.layout import KEPT_COLOR, PALETTE, REMOVED_COLOR, map_layout, stepped_colorscale
 
 
 def size_from_score(score: np.ndarray, lo: float = 3.0, hi: float = 12.0) -> np.ndarray:
@@ -97,7 +97,8 @@ def umap_scatter(
 def parent_child_figures(
     maps: pd.DataFrame, labels: np.ndarray, classes: Sequence[str], height: int = 480
 ) -> tuple[go.Figure, go.Figure]:
-    """Parent map with removed points marked, and the pruned child's map of its kept points.
+    """Parent map with removed points marked, and the pruned child's map of its kept points coloured by class
+    with the parent's discrete class colours (:data:`core.figures.layout.PALETTE`, a legend, no colour bar).
 
     Args:
         maps: frame with columns index, x_parent, y_parent, x_child, y_child, kept (bool).
@@ -109,14 +110,14 @@ def parent_child_figures(
     ids = maps["index"].to_numpy(np.int64)
     kept = maps["kept"].to_numpy(bool)
     flag = np.where(kept, 0, 1)
-    parent = umap_scatter(
+    parent = map_figure(
         ids,
-        maps["x_parent"],
-        maps["y_parent"],
+        maps["x_parent"].to_numpy(),
+        maps["y_parent"].to_numpy(),
         flag,
         categories=["kept", "removed"],
         category_colors=[KEPT_COLOR, REMOVED_COLOR],
-        color_title="",
+        color_title="kept / removed",
         hover_label=[str(classes[int(c)]) for c in np.asarray(labels)[ids]],
         sizes=np.where(kept, 4.0, 5.5),
         title=f"Parent map: {int((~kept).sum())} removed points in red",
@@ -124,7 +125,7 @@ def parent_child_figures(
     )
     k_ids = ids[kept]
     k_lab = np.asarray(labels)[k_ids]
-    child = umap_scatter(
+    child = map_figure(
         k_ids,
         maps["x_child"].to_numpy()[kept],
         maps["y_child"].to_numpy()[kept],
@@ -138,9 +139,9 @@ def parent_child_figures(
     return parent, child
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> None:
+def _layout(fig: go.Figure, title: str, height: int, legend_title: str) -> None:
     map_layout(fig, title, height)
-    fig.update_layout(legend={"itemsizing": "constant", "title": {"text": "class (click to hide)"}})
+    fig.update_layout(legend={"itemsizing": "constant", "title": {"text": legend_title}})
 
 
 def map_figure(
@@ -151,7 +152,7 @@ def map_figure(
     *,
     categories: Sequence[str] | None,
     category_colors: Sequence[str] | None = None,
-    color_title: str = "",
+    color_title: str = "class",
     hover_label: Sequence[str] | None = None,
     sizes: np.ndarray | None = None,
     density_layer: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
@@ -163,6 +164,8 @@ def map_figure(
     Args:
         ids, x, y, color: (n,) drawn points: sample ids (customdata), coordinates, category codes
             into ``categories`` or a continuous score (``categories`` None).
+        category_colors: one colour per category (default: the class palette, ``layout.PALETTE``).
+        color_title: what the colour shows: the legend's title (categories) or the colour bar's (a score).
         hover_label: (n,) strings (class names). sizes: (n,) px or None.
         density_layer: ``ui.views.embedview.density`` of ALL points, or None.
     """
@@ -191,7 +194,7 @@ def map_figure(
         }
 
     if categories is not None:
-        palette = list(category_colors or QUALITATIVE)
+        palette = list(category_colors or PALETTE)
         codes = np.asarray(color).astype(np.int64)
         for c, name in enumerate(categories):
             rows = np.flatnonzero(codes == c)
@@ -203,5 +206,21 @@ def map_figure(
         spec = points(np.arange(len(xy[0])), {"color": np.asarray(color, np.float32), **bar})
         value = f"<br>{color_title} %{{marker.color:.3f}}<extra></extra>"
         fig.add_trace(go.Scattergl(**spec, hovertemplate=hover + value, showlegend=False))
-    _layout(fig, title, height)
+    _layout(fig, title, height, f"{color_title} (click to hide)" if categories is not None else "")
     return fig
+
+
+def mark_sample(fig: go.Figure, x: float, y: float, sid: int) -> None:
+    """Highlight sample ``sid`` at (``x``, ``y``) on a map: a large star above every point, named in the legend
+    (the sample view's "Show it on the map", ``?sample=``)."""
+    fig.add_trace(
+        go.Scatter(
+            x=[x],
+            y=[y],
+            mode="markers",
+            customdata=[int(sid)],
+            marker={"symbol": "star", "size": 22, "color": "#ffd400", "line": {"width": 2, "color": "#000000"}},
+            name=f"sample #{int(sid)}",
+            hovertemplate=f"#{int(sid)} (the sample view's sample)<extra></extra>",
+        )
+    )

@@ -20,6 +20,7 @@ def pair_heatmap(
     value_name: str,
     integer: bool = True,
     selected: tuple[int, int] | None = None,
+    upper: bool = False,
 ) -> go.Figure:
     """Class x class heatmap plus an invisible scatter overlay (one point per cell).
 
@@ -30,9 +31,13 @@ def pair_heatmap(
         matrix: (C, C) counts or mean similarities.
         classes: C class names (rows = class A, columns = class B).
         selected: (row, col) cell to outline, or None.
+        upper: draw only the cells above the diagonal (row < column), the rest blank and not clickable:
+            a symmetric count of unordered pairs then shows each pair once (the cells sum to the pairs).
     """
     m = np.asarray(matrix, dtype=np.float64)
     c = m.shape[0]
+    if upper:
+        m = np.where(np.triu(np.ones((c, c), bool), k=1), m, np.nan)
     names = [str(x) for x in classes]
     fmt = "%{z:d}" if integer else "%{z:.3f}"
     heat = go.Heatmap(
@@ -46,17 +51,20 @@ def pair_heatmap(
         hoverongaps=False,
     )
     rows, cols = np.meshgrid(np.arange(c), np.arange(c), indexing="ij")
-    values = ["–" if not np.isfinite(v) else f"{int(v)}" if integer else f"{v:.3f}" for v in m.ravel()]
+    keep = (rows < cols).ravel() if upper else np.ones(c * c, bool)
+    rows, cols = rows.ravel()[keep], cols.ravel()[keep]
+    values = ["–" if not np.isfinite(v) else f"{int(v)}" if integer else f"{v:.3f}" for v in m.ravel()[keep]]
     hover = [
-        f"{names[r]} \u2194 {names[k]}<br>{value_name} {v}<br>click to list these pairs"
-        for r, k, v in zip(rows.ravel(), cols.ravel(), values, strict=True)
-    ]
+        (f"{v} {value_name} between {names[r]} and {names[k]}" if integer
+         else f"{value_name} between {names[r]} and {names[k]}: {v}") + "<br>click to list these pairs"
+        for r, k, v in zip(rows, cols, values, strict=True)
+    ]  # fmt: skip
     overlay = go.Scatter(  # hover + click target: heatmaps emit no selection events
-        x=cols.ravel(),
-        y=rows.ravel(),
+        x=cols,
+        y=rows,
         mode="markers",
         marker={"symbol": "square", "size": max(6, min(40, 420 // max(c, 1))), "opacity": 0.01, "color": "#000000"},
-        customdata=np.stack([rows.ravel(), cols.ravel()], axis=1),
+        customdata=np.stack([rows, cols], axis=1),
         text=hover,
         hovertemplate="%{text}<extra></extra>",
         showlegend=False,
@@ -69,7 +77,8 @@ def pair_heatmap(
         fig.add_shape(
             type="rect", x0=k - 0.5, x1=k + 0.5, y0=r - 0.5, y1=r + 0.5, line={"color": "#1f77b4", "width": 3}
         )
-    ticks = {"tickvals": list(range(c)), "ticktext": names} if c <= 30 else {}
+    short = [n if len(n) <= 24 else n[:23] + "…" for n in names]  # long names never squash the grid (full: hover)
+    ticks = {"tickvals": list(range(c)), "ticktext": short} if c <= 30 else {}
     fig.update_layout(
         title=title,
         height=min(720, max(420, 120 + 44 * c)) if c <= 30 else 720,
@@ -117,5 +126,56 @@ def band_histogram(edges: np.ndarray, counts: dict[str, np.ndarray], t_lo: float
         yaxis_title="pairs",
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
+    return fig
+
+
+def definitions_figure(
+    edges: np.ndarray, cross: np.ndarray, t_lo: float, t_hi: float, top_cut: float | None, n_top: int
+) -> go.Figure:
+    """Where the two definitions of a difficult pair sit on the similarity axis: the histogram of
+    cross-class pair similarities (log count axis: the top-K tail is a handful of pairs), the band
+    ``Sim_posLow <= s < Sim_posHigh`` shaded, and the top-K cut (the K-th largest cross-class similarity)
+    marked with everything above it shaded.
+
+    Args:
+        edges: (B+1,) bin edges. cross: (B,) int counts of cross-class pairs per bin.
+        t_lo, t_hi: the band's thresholds Sim_posLow, Sim_posHigh.
+        top_cut: the smallest similarity among the top-K pairs (None: no top-K pairs). n_top: K.
+    """
+    e = np.asarray(edges, dtype=np.float64)
+    counts = np.asarray(cross, dtype=np.float64)
+    fig = go.Figure(
+        go.Bar(
+            x=(e[:-1] + e[1:]) / 2,
+            y=np.where(counts > 0, counts, np.nan),
+            width=np.diff(e),
+            name="cross-class pairs",
+            marker_color="#1f77b4",
+            hovertemplate="similarity %{x:.3f}: %{y:,} cross-class pairs<extra></extra>",
+        )
+    )
+    fig.add_vrect(x0=t_lo, x1=t_hi, fillcolor="#ffbf00", opacity=0.35, line_width=0)
+    fig.add_annotation(
+        x=(t_lo + t_hi) / 2, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
+        text=f"band {t_lo:.3f}–{t_hi:.3f}", font={"color": "#8a6d00"},
+    )  # fmt: skip
+    left, right = min(float(e[0]), t_lo), max(float(e[-1]), t_hi, top_cut if top_cut is not None else -1.0)
+    pad = 0.02 * (right - left)
+    if top_cut is not None:
+        fig.add_vrect(x0=top_cut, x1=right, fillcolor=REMOVED_COLOR, opacity=0.2, line_width=0)
+        fig.add_vline(x=top_cut, line={"color": REMOVED_COLOR, "dash": "dash", "width": 2})
+        fig.add_annotation(
+            x=top_cut, y=0.82, yref="paper", xanchor="right", showarrow=False, bgcolor="rgba(255,255,255,0.7)",
+            text=f"top {n_top:,}: s ≥ {top_cut:.3f} ", font={"color": REMOVED_COLOR},
+        )  # fmt: skip
+    fig.update_layout(
+        height=260,
+        title={"text": "Where each definition sits on the similarity axis", "font": {"size": 14}},
+        xaxis={"title": "cosine similarity of a cross-class pair", "range": [left - pad, right + pad]},
+        yaxis={"title": "pairs (log)", "type": "log"},
+        margin={"l": 10, "r": 10, "t": 48, "b": 10},
+        showlegend=False,
+        bargap=0,
     )
     return fig

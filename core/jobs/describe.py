@@ -23,6 +23,27 @@ from core.io import read_json
 from core.jobs.records import Job, job_result
 
 
+def parsed_command(argv: Sequence[str]) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """``argv`` as (words before the first flag, sorted ``(flag, values)`` pairs): flags in any order and
+    ``--flag=value`` or ``--flag value`` give one command."""
+    head: list[str] = []
+    flags: list[tuple[str, tuple[str, ...]]] = []
+    for token in map(str, argv):
+        if token.startswith("--"):
+            name, eq, value = token.partition("=")
+            flags.append((name, (value,) if eq else ()))
+        elif flags:
+            flags[-1] = (flags[-1][0], (*flags[-1][1], token))
+        else:
+            head.append(token)
+    return tuple(head), tuple(sorted(flags))
+
+
+def same_command(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether two command lines are the same command (:func:`parsed_command`)."""
+    return parsed_command(a) == parsed_command(b)
+
+
 def flag_value(argv: Sequence[str], flag: str) -> str | None:
     """The value after ``flag`` in ``argv`` (``--flag V`` or ``--flag=V``), None when absent."""
     for i, arg in enumerate(argv):

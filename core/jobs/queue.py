@@ -55,7 +55,7 @@ from typing import Protocol
 
 from core.errors import HardpairsError
 from core.io import REPO_ROOT, append_jsonl, read_json, write_json
-from core.jobs.describe import concerns, flag_value
+from core.jobs.describe import concerns, flag_value, same_command
 from core.jobs.records import (
     ACTIVE_STATES,
     DEFAULT_GRACE_S,
@@ -204,7 +204,7 @@ def _refuse_duplicate(
     if not target:
         return
     for job in list_jobs(root):
-        if job.active and job.kind == kind and list(job.argv) == list(full) and concerns(job, target):
+        if job.active and job.kind == kind and same_command(job.argv, full) and concerns(job, target):
             raise HardpairsError(
                 f"the same {kind} job for {Path(target).name} is already {job.state} (job {job.job_id}); "
                 f"wait for it or cancel it with `python -m core jobs --cancel {job.job_id}`"

@@ -157,6 +157,10 @@ def load_backbone_state(path: str | os.PathLike[str]) -> tuple[str, int, dict[st
     return arch, in_ch, state, cfg
 
 
+#: config keys a checkpoint's config must hold as text (read before ``TrainConfig`` validates the rest)
+_TEXT_KEYS = ("arch", "dataset", "preset", "preset_from", "loss_mode", "method")
+
+
 def _own_checkpoint(
     path: str | os.PathLike[str], obj: dict[str, Any]
 ) -> tuple[str, int, dict[str, Tensor], dict[str, Any]]:
@@ -166,6 +170,12 @@ def _own_checkpoint(
         raise HardpairsError(
             f"Hardpairs checkpoint {path} has no config with an 'arch' entry; it is incomplete -- "
             "re-save it from its run (checkpoints/last.pt) or import the bare state dict"
+        )
+    bad = next(((k, cfg[k]) for k in _TEXT_KEYS if k in cfg and not isinstance(cfg[k], str | None)), None)
+    if bad is not None:  # read, not typed: validated like a flag before anything uses it
+        raise HardpairsError(
+            f"Hardpairs checkpoint {path}: its config has {bad[0]} {bad[1]!r}, which is not text; the file is "
+            "damaged or edited -- use the run's own checkpoints/last.pt, or import the bare state dict"
         )
     state = {k[len("backbone.") :]: v for k, v in (model or {}).items() if k.startswith("backbone.")}
     if not isinstance(model, dict) or not state or not all(isinstance(v, Tensor) for v in state.values()):

@@ -9,8 +9,9 @@
 - **Pairs** (:func:`pair_table`): every pruned child against its unpruned parent, and against the
   random-pruning run of the same parent, ratio, seed and loss mode, on the same test images: exact
   McNemar p, paired bootstrap 95 % interval of the accuracy difference (child - other) and the verdict
-  ("better" / "worse" / "within noise"). Both runs need ``predictions.npz`` (written by
-  ``python -m core probe``); without it the row says how to make it instead of a test.
+  ("better" / "worse" / "within noise"): test-set noise only (``core.reports.noise.add_seed_noise`` adds
+  the seed-to-seed side). Both runs need ``predictions.npz`` (written by ``python -m core probe``);
+  without it the row says how to make it instead of a test.
 - The probe protocol (and kNN k, t) is part of a group's key, and a pair whose two runs were probed
   differently carries ``protocol_mismatch`` = True and a note: two protocols are never set side by
   side silently. Runs probed before protocols existed (no ``protocol`` in metrics.json) used L-BFGS.
@@ -31,7 +32,7 @@ import pandas as pd
 
 from core.analysis.stats import paired_comparison, seed_summary
 from core.reports.labels import distinct_labels
-from core.reports.records import IGNORED_CONFIG, config_of, distinct, load_records, probe_signature
+from core.reports.records import IGNORED_CONFIG, config_of, distinct, load_records, one_per_source, probe_signature
 
 UNPRUNED = "none"
 BASELINE_SCORE = "random"
@@ -79,7 +80,7 @@ def _usable(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Distinct readable runs with a linear accuracy, each with its ``probe`` signature."""
     return [
         {**r, "probe": probe_of(r)}
-        for r in distinct(records)
+        for r in one_per_source(distinct(records))  # a run, or one checkpoint imported twice, counts once
         if r.get("state") != "unreadable" and isinstance(r.get("linear_acc"), (int, float))
     ]
 

@@ -4,20 +4,32 @@ Accuracies in percent, differences in percentage points."""
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from core.reports.compare import pair_table
+from core.reports.summary import format_p
 
-#: what the interval, the test and "within noise" mean, in one caption.
+#: what the intervals, the test and the verdict mean, in one caption.
 PAIR_CAPTION = (
-    "Paired over the same test images: Δ = pruned run − other run; 95% CI = paired bootstrap of Δ "
-    "over test samples; McNemar p = exact test on the images only one of the two gets right; "
-    "“within noise” = the interval contains 0."
+    "Two sources of noise. Test set: the runs of one seed pair are probed on the same test images; "
+    "Δ = pruned run − other run, its 95 % interval is the paired bootstrap over test images, McNemar p the "
+    "exact test on the images only one of the two gets right. Seeds: the mean of the per-seed differences "
+    "with its Student-t 95 % interval over seeds (the seed-to-seed spread). Verdict: “within noise” when the "
+    "test-set interval contains 0, “within seed noise” when the interval over seeds does; better/worse only "
+    "when neither does."
 )
+#: why one seed pair's Δ and the difference of the means over seeds are not the same number.
+WHY_TWO_NUMBERS = (
+    "Why a seed pair's Δ and the over-seeds Δ differ: the paired test compares two single runs (the same "
+    "seed, the same test images), so it carries that seed's luck; the over-seeds Δ is the mean over all "
+    "seeds. The per-seed Δ moves from seed to seed by its seed std, so one pair's Δ can be off the "
+    "over-seeds Δ by about that much. The over-seeds Δ is the estimate of the effect; a pair tells whether "
+    "that pair differs beyond test-set noise."
+)
+#: how the against column of ``pair_table`` reads.
+AGAINST = {"parent": "unpruned parent", "random": "random pruning, same ratio"}
+METRIC_NAMES = {"linear": "linear probe", "knn": "kNN"}
 
 
 def _num(v: Any) -> float:
@@ -63,42 +75,70 @@ def group_display(groups: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pair_display(pairs: pd.DataFrame) -> pd.DataFrame:
-    """``core.reports.compare.pair_table`` as reviewers read it: differences and intervals in points."""
+def pts(v: Any, sign: bool = True) -> str:
+    """A fraction in percentage points, ``"+1.67"`` (``"–"`` for None/NaN)."""
+    v = _num(v)
+    return "–" if v != v else f"{100 * v:{'+' if sign else ''}.2f}"
 
-    def pts(v: object) -> str:
-        return "–" if v is None or v != v else f"{100 * float(v):+.2f}"  # type: ignore[arg-type]
 
-    return pd.DataFrame(
-        {
-            "run": pairs["run_id"],
-            "vs": pairs["against"],
-            "other run": pairs["other_id"],
-            "probe": pairs["metric"].map({"linear": "linear", "knn": "kNN"}),
-            "Δ (pp)": [pts(v) for v in pairs["diff"]],
-            "95% CI (pp)": [
-                f"[{pts(a)}, {pts(b)}]" if a == a and a is not None else "–"
-                for a, b in zip(pairs["ci_low"], pairs["ci_high"], strict=True)
-            ],  # fmt: skip
-            "McNemar p": [f"{p:.3g}" if p == p and p is not None else "–" for p in pairs["mcnemar_p"]],
-            "verdict": [v if isinstance(v, str) else "no test" for v in pairs["verdict"]],
-            "note": [v if isinstance(v, str) else "" for v in pairs["note"]],
-        }
+def interval(low: Any, high: Any) -> str:
+    """``"[−2.10, +0.80]"`` in points, or ``"–"``."""
+    return "–" if _num(low) != _num(low) or _num(high) != _num(high) else f"[{pts(low)}, {pts(high)}]"
+
+
+def ordered(pairs: pd.DataFrame) -> pd.DataFrame:
+    """``pairs`` with each comparison's rows together (pruned configuration, compared with, probe), seeds ascending."""
+    if pairs.empty:
+        return pairs
+    keys = pairs[["label_a", "against", "metric"]].astype(str)
+    return (
+        pairs.assign(_s=pd.to_numeric(pairs["seed"], errors="coerce"), **{f"_{c}": keys[c] for c in keys})
+        .sort_values(["_label_a", "_against", "_metric", "_s"], kind="stable")
+        .drop(columns=["_s", "_label_a", "_against", "_metric"])
     )
 
 
-def pruning_comparisons_html(records: Sequence[dict[str, Any]] | None = None, n_boot: int = 10000) -> str:
-    """HTML fragment for the report: each pruned run vs its parent and vs random pruning (paired tests).
+def pair_display(pairs: pd.DataFrame) -> pd.DataFrame:
+    """``core.reports.compare.pair_table`` as reviewers read it: one row per seed pair and probe, both
+    noises side by side, differences and intervals in points, the verdict under both noises."""
+    rows = []
+    for p in ordered(pairs).to_dict(orient="records"):
+        rows.append(
+            {
+                "pruned run": f"{p['label_a'] or p['run_id']} · seed {p['seed']}",
+                "compared with": AGAINST.get(p["against"], str(p["against"])),
+                "probe": METRIC_NAMES.get(p["metric"], p["metric"]),
+                "Δ this seed pair (pp) [test-set 95 % CI]": f"{pts(p['diff'])} {interval(p['ci_low'], p['ci_high'])}",
+                "McNemar p": format_p(p["mcnemar_p"]),
+                "Δ over seeds (pp) [seed 95 % CI]": f"{pts(p['seed_diff'])} {_seed_interval(p)}",
+                "seeds": p["n_seeds"],
+                "verdict": p["final_verdict"],
+            }
+        )
+    return pd.DataFrame(rows)
 
-    ``records``: ``core.reports.records.load_records``; the fragment is an ``<h2>``, a caption saying
-    what the interval, the test and "within noise" mean, a table.
-    """
-    pairs = pair_table(records or [], n_boot=n_boot)
-    if pairs.empty:
-        return "<h2>Pruning comparisons</h2><p class='note'>No pruned run with a probed parent yet.</p>"
-    mismatch = "<p class='note'><b>Warning:</b> some pairs were probed differently (see note).</p>"
-    return (
-        f"<h2>Pruning comparisons</h2><p class='note'>{html.escape(PAIR_CAPTION)}</p>"
-        + (mismatch if pairs["protocol_mismatch"].any() else "")
-        + str(pair_display(pairs).to_html(index=False, na_rep="–"))
+
+def _seed_interval(p: dict[str, Any]) -> str:
+    text = interval(p["seed_low"], p["seed_high"])
+    return "(no interval: one seed)" if text == "–" and _num(p["seed_diff"]) == _num(p["seed_diff"]) else text
+
+
+def pair_notes(pairs: pd.DataFrame) -> list[str]:
+    """The notes of the pair rows (missing predictions, protocol mismatches), each once, in order."""
+    notes = [n for n in pairs["note"] if isinstance(n, str) and n]
+    return list(dict.fromkeys(notes))
+
+
+def why_two_numbers(pairs: pd.DataFrame) -> str:
+    """:data:`WHY_TWO_NUMBERS` with this view's numbers: the first pair row that has a test and a seed
+    spread, its Δ against the over-seeds Δ, and the seed std of the per-seed Δ."""
+    rows = ordered(pairs)
+    usable = rows[rows["diff"].notna() & rows["seed_std"].notna()] if not rows.empty else rows
+    if usable.empty:
+        return WHY_TWO_NUMBERS
+    r = usable.iloc[0]
+    return WHY_TWO_NUMBERS + (
+        f" Here: {r['label_a']} vs {AGAINST.get(r['against'], r['against'])}, seed {r['seed']}: {pts(r['diff'])} pp "
+        f"on its pair, {pts(r['seed_diff'])} pp over seeds; the per-seed Δ has a seed std of "
+        f"{100 * float(r['seed_std']):.2f} pp, so a single pair can be off by about that much."
     )

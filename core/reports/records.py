@@ -9,6 +9,7 @@ loaded once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,34 @@ def probe_signature(metrics: dict[str, Any]) -> str:
     info: dict[str, Any] = probe if isinstance(probe, dict) else {}
     protocol = metrics.get("protocol") or info.get("protocol") or "lbfgs"
     return f"{protocol} · kNN k={info.get('knn_k', 20)} t={info.get('knn_t', 0.07):g}"
+
+
+def one_per_source(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` where imports of one checkpoint into one configuration count once.
+
+    An import records its checkpoint's sha1 (manifest ``checkpoint_sha1``) and path (``imported_from``):
+    a second import of the same file, or an import of a listed run's own ``checkpoints/last.pt``, with the
+    same configuration (every config key but ``IGNORED_CONFIG``) is the same run, not another seed.
+    """
+
+    def cfg_of(rec: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in config_of(rec).items() if k not in IGNORED_CONFIG}, sort_keys=True)
+
+    def ckpt(rec: dict[str, Any]) -> str:
+        return str(Path(rec["run_dir"]).resolve() / "checkpoints" / "last.pt") if rec.get("run_dir") else ""
+
+    runs = {(ckpt(r), cfg_of(r)) for r in records}  # each listed run is the source of imports of its checkpoint
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for rec in records:
+        manifest = rec.get("manifest")
+        manifest = manifest if isinstance(manifest, dict) else {}
+        origin, sha1 = manifest.get("imported_from"), manifest.get("checkpoint_sha1")
+        if isinstance(origin, str) and (origin, cfg_of(rec)) in runs:
+            continue  # an import of a listed run's own checkpoint: that run already counts
+        if isinstance(sha1, str):
+            if (sha1, cfg_of(rec)) in seen:
+                continue
+            seen.add((sha1, cfg_of(rec)))
+        out.append(rec)
+    return out

@@ -1,10 +1,11 @@
-"""The report's tables of runs: one row per run, deltas vs the unpruned parent, ratio curves, settings and
-the CSV exports (figures and the HTML report are in ``core.reports.report``).
+"""The report's tables of runs: one row per run, deltas vs the unpruned parent, ratio curves, the CSV
+exports, and the printed tables (figures and the HTML report are in ``core.reports.report``).
 
 Records come from ``core.reports.records.load_records``; seed groups are
-``core.reports.compare.group_table`` (the one grouping rule), shown by
-``core.reports.compare_tables.group_display``. Everything here is a pure function of a list of records.
-Accuracies are fractions in [0, 1].
+``core.reports.compare.group_table`` (the one grouping rule). Accuracies are fractions in [0, 1] in the
+data and the CSVs; the printed tables (``*_display``, :func:`groups_print`) show percent and differences
+in points, name runs by their short names (:func:`short_ids`, legend: :func:`legend_display`) and become
+report blocks through :func:`grid_block`. Everything here is a pure function of its inputs.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from typing import Any
 
 import pandas as pd
 
+from core.analysis.stats import N1_NOTE
 from core.reports.compare import UNPRUNED, group_table
 from core.reports.labels import run_labels
 
 #: States whose run gets a ``note`` (its message) in the tables; unreadable runs join no group.
 NOTED_STATES = ("unreadable", "interrupted")
+#: printed columns that hold a run label (given room so that it wraps into few lines)
+WIDE = ("configuration",)
 #: the group table's columns in the summary CSV (lists joined as "a, b"; fractions, not percent)
 SUMMARY_COLUMNS = [
     "label", "dataset", "loss_mode", "prune_score", "prune_ratio", "probe", "n", "seeds",
@@ -142,24 +146,136 @@ def curve_panels(grouped: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted({(d, m) for d, m in zip(pruned["dataset"], pruned["loss_mode"], strict=True)})
 
 
-def settings_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Per-run settings (config keys in SETTINGS_KEYS) and provenance (commit, device, wall time)."""
-    rows = []
-    for r in records:
-        cfg, man = r.get("config") or {}, r.get("manifest") or {}
-        rows.append(
-            {
-                "run_id": r["run_id"],
-                "dataset": r.get("dataset"),
-                **{k: cfg.get(k) for k in SETTINGS_KEYS},
-                "prune": f"{r['prune_score']} {r['prune_ratio']}" if r.get("prune_score") else "",
-                "parent": Path(str(r["parent"])).name if r.get("parent") else "",
-                "git_commit": str(man.get("git_commit") or "")[:10],
-                "device": man.get("device"),
-                "wall_time_s": round(float(man["wall_time_s"]), 1) if man.get("wall_time_s") else None,
-            }
-        )
-    return pd.DataFrame(rows)
+def short_ids(table: pd.DataFrame) -> dict[str, str]:
+    """``{run_id: "R1", ...}``: the short names the printed tables use (legend: :func:`legend_display`),
+    numbered by label, then seed, then run id, so a parent and its retrains sit together."""
+    order = table.assign(_s=pd.to_numeric(table["seed"], errors="coerce")).sort_values(
+        ["label", "_s", "run_id"], na_position="last", kind="stable"
+    )
+    return {str(rid): f"R{i}" for i, rid in enumerate(order["run_id"], start=1)}
+
+
+def _pct(v: Any) -> str:
+    return "–" if v is None or v != v else f"{100 * float(v):.2f}"
+
+
+def grid_block(
+    frame: pd.DataFrame, ids: Sequence[str] = (), text: Sequence[str] = (), caption: str = ""
+) -> dict[str, Any]:
+    """A table as a report block (macro ``grid``): cells as text (``–`` when missing), each column's class
+    ``id`` (long ids: may break anywhere), ``text`` (wraps between words) or ``num`` (never wraps);
+    ``caption`` is printed above it, on the same page."""
+    kinds = ["id" if c in ids else "wide" if c in WIDE else "text" if c in text else "num" for c in frame.columns]
+    rows = [["–" if v is None or (isinstance(v, float) and v != v) else str(v) for v in row]
+            for row in frame.itertuples(index=False)]  # fmt: skip
+    return {
+        "kind": "grid",
+        "columns": [str(c) for c in frame.columns],
+        "classes": kinds,
+        "rows": rows,
+        "caption": caption,
+    }
+
+
+def legend_display(table: pd.DataFrame, ids: dict[str, str]) -> pd.DataFrame:
+    """The runs' legend: short name, run id, label, seed, state, accuracies in percent, note."""
+    frame = pd.DataFrame(
+        {
+            "run": [ids[str(r)] for r in table["run_id"]],
+            "run id": table["run_id"],
+            "configuration": table["label"],
+            "seed": table["seed"],
+            "state": table["state"],
+            "linear %": [_pct(v) for v in table["linear_acc"]],
+            "kNN %": [_pct(v) for v in table["knn_acc"]],
+            "note": table["note"],
+        }
+    )
+    order = [int(str(r)[1:]) for r in frame["run"]]
+    return frame.assign(_o=order).sort_values("_o").drop(columns="_o")
+
+
+def deltas_display(deltas: pd.DataFrame, ids: dict[str, str]) -> pd.DataFrame:
+    """Each pruned run's change vs its parent, in points, with short run names."""
+    from core.reports.labels import pruning_text
+    from core.reports.summary import signed_pp
+
+    return pd.DataFrame(
+        {
+            "run": [ids.get(str(r), str(r)) for r in deltas["run_id"]],
+            "parent": [ids.get(str(r), str(r)) for r in deltas["parent"]],
+            "pruning": [pruning_text(s, r) for s, r in zip(deltas["prune_score"], deltas["prune_ratio"], strict=True)],
+            "seed": deltas["seed"],
+            "linear %": [_pct(v) for v in deltas["linear_acc"]],
+            "linear Δ (pp)": [signed_pp(v) for v in deltas["delta_linear"]],
+            "kNN %": [_pct(v) for v in deltas["knn_acc"]],
+            "kNN Δ (pp)": [signed_pp(v) for v in deltas["delta_knn"]],
+        }
+    )
+
+
+def pairs_display(pairs: pd.DataFrame, ids: dict[str, str]) -> pd.DataFrame:
+    """``core.reports.compare.pair_table`` for print: short run names, accuracies in percent, Δ and its
+    paired-bootstrap interval in points, McNemar p (``< 0.001``), verdict."""
+    from core.reports.summary import format_p, signed_pp
+
+    def diff(row: Any) -> str:
+        d = row.diff if row.diff == row.diff and row.diff is not None else row.acc - row.other_acc
+        return signed_pp(d)
+
+    rows = list(pairs.itertuples(index=False))
+    return pd.DataFrame(
+        {
+            "run": [ids.get(str(r.run_id), str(r.run_id)) for r in rows],
+            "vs": [f"{r.against} {ids.get(str(r.other_id), str(r.other_id))}" for r in rows],
+            "probe": [{"linear": "linear", "knn": "kNN"}.get(str(r.metric), str(r.metric)) for r in rows],
+            "run %": [_pct(r.acc) for r in rows],
+            "other %": [_pct(r.other_acc) for r in rows],
+            "Δ (pp)": [diff(r) for r in rows],
+            "95% CI (pp)": [
+                f"[{signed_pp(r.ci_low)}, {signed_pp(r.ci_high)}]"
+                if r.ci_low == r.ci_low and r.ci_low is not None
+                else "–"
+                for r in rows
+            ],  # fmt: skip
+            "McNemar p": [format_p(r.mcnemar_p) for r in rows],
+            "verdict": [r.verdict if isinstance(r.verdict, str) else "no test" for r in rows],
+        },
+        columns=["run", "vs", "probe", "run %", "other %", "Δ (pp)", "95% CI (pp)", "McNemar p", "verdict"],
+    )
+
+
+def pair_notes(pairs: pd.DataFrame, ids: dict[str, str]) -> list[str]:
+    """The notes of ``pair_table`` rows (no predictions, probed differently), once each, as
+    ``"R3 vs R1: note"`` (they are too long for a table cell)."""
+    seen: dict[str, None] = {}
+    for r in pairs.itertuples(index=False):
+        if isinstance(r.note, str) and r.note:
+            seen[f"{ids.get(str(r.run_id), r.run_id)} vs {ids.get(str(r.other_id), r.other_id)}: {r.note}"] = None
+    return list(seen)
+
+
+def groups_print(groups: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The seed groups as the printed summary shows them (configuration, n, mean ± std and the 95 %
+    interval in percent) and the groups' notes as ``"label: note"`` lines."""
+    from core.reports.compare_tables import ci_text, pm
+
+    frame = pd.DataFrame(
+        {
+            "configuration": groups["label"],
+            "seeds": [", ".join(str(s) for s in seeds) for seeds in groups["seeds"]],
+            **{
+                col: [pm(g[f"{m}_mean"], g[f"{m}_std"], g["n"]) for g in groups.to_dict(orient="records")]
+                for m, col in (("linear", "linear probe %"), ("knn", "kNN %"))
+            },
+        }
+    )
+    for m, col, at in (("linear", "linear 95% CI", 3), ("knn", "kNN 95% CI", 5)):
+        cis = zip(groups[f"{m}_ci_low"], groups[f"{m}_ci_high"], groups["n"], strict=True)
+        frame.insert(at, col, [ci_text(a, b, n) for a, b, n in cis])
+    notes = [g["note"] if g["note"] == N1_NOTE else f"{g['label']}: {g['note']}"
+             for g in groups.to_dict(orient="records") if isinstance(g.get("note"), str)]  # fmt: skip
+    return frame, list(dict.fromkeys(notes))
 
 
 def summary_csv(records: Sequence[dict[str, Any]]) -> str:

@@ -39,7 +39,7 @@ from typing import Any
 from core.errors import HardpairsError
 from core.io import REPO_ROOT, read_json, write_json
 from core.procs import pid_alive
-from core.rundir.lock import lock_is_held
+from core.rundir.lock import edit_lock, lock_is_held
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
 
@@ -62,12 +62,16 @@ def update_status(run_dir: str | os.PathLike[str], **fields: Any) -> dict[str, A
     if not path.parent.is_dir():
         return {**fields, "updated": time.time()}
     try:
-        status = read_run_json(run_dir, "status.json")
-    except HardpairsError:
-        status = {}  # a corrupt status is replaced by the writer's truth
-    status.update(fields)
-    status["updated"] = time.time()
-    write_json(path, status)
+        with edit_lock(run_dir, "status"):  # read-modify-write: a job's and an analysis's updates both stay
+            try:
+                status = read_run_json(run_dir, "status.json")
+            except HardpairsError:
+                status = {}  # a corrupt status is replaced by the writer's truth
+            status.update(fields)
+            status["updated"] = time.time()
+            write_json(path, status)
+    except FileNotFoundError:  # the folder went away between the check and the lock
+        return {**fields, "updated": time.time()}
     return status
 
 

@@ -6,6 +6,7 @@ and the log name them."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ def _write_import(
     write_json(folder / "config.json", cfg.to_dict())
     manifest = make_manifest(folder.name, cfg.to_dict(), data, None, pick_device(cfg.device))
     manifest["imported_from"] = str(Path(checkpoint).resolve())
+    manifest["checkpoint_sha1"] = file_sha1(checkpoint)  # one source, however often imported (records.one_per_source)
     manifest["channel_repeat"] = repeat
     manifest["checkpoint_objects_not_loaded"] = not_loaded = pickled_objects(checkpoint)
     if not_loaded:
@@ -138,3 +140,12 @@ def _write_import(
         extract_run_features(folder, data)
     update_status(folder, state="done", message="imported")
     return out
+
+
+def file_sha1(path: str | os.PathLike[str]) -> str:
+    """The sha1 of a file's bytes, read in 1 MB blocks."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -89,6 +89,8 @@ def make_manifest(run_id: str, cfg: dict[str, Any], data: Any, keep: np.ndarray 
         "n_test": int(len(data.x_test)),
         "classes": list(data.classes),
         "n_mixed": int(np.asarray(data.mixed).sum()),
+        "label_noise": cfg.get("label_noise") or 0.0,
+        "n_noisy": int(np.asarray(data.noisy).sum()),
         "seed": cfg.get("seed"),
         "mix_seed": cfg.get("mix_seed"),
         "preset_note": _preset_note(cfg),

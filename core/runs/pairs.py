@@ -3,8 +3,8 @@
 - ``pairs.csv``: the **top-K** definition, the ``top`` most similar cross-class pairs (ranked).
 - ``pairs_band.csv``: the **band** definition, every other-class kNN edge (a pair in one endpoint's
   ``k`` most similar other-class samples) whose similarity lies in the paper's band
-  ``t_lo <= s < t_hi`` (Eq. 12 thresholds: the ``pos_high`` / ``pos_low`` quantiles of all pairwise
-  similarities, the same as the ``band`` score's).
+  ``t_lo <= s < t_hi`` (Eq. 12 thresholds Sim_posLow = ``t_lo``, Sim_posHigh = ``t_hi``: the ``pos_high`` /
+  ``pos_low`` quantiles of all pairwise similarities, the same as the ``band`` score's; ``core.glossary``).
 - ``class_pairs.npz``: ``difficult_counts`` (C, C) = ``pair_counts`` of ``pairs_band.csv``,
   ``topk_counts`` (C, C) = ``pair_counts`` of ``pairs.csv``, ``mean_similarity``, ``t_hi``, ``t_lo``,
   ``classes``, and the histograms ``hist_edges`` (B+1,), ``hist_all``, ``hist_cross`` (B,) of pair
@@ -44,8 +44,9 @@ def definitions(params: dict[str, Any], t_hi: float, t_lo: float, n_top: int, n_
             "counts": "difficult_counts",
             "text": (
                 f"pairs with different labels, each among one sample's {params['k']} most similar other-class "
-                f"samples, with similarity in the band {t_lo:.4f} <= s < {t_hi:.4f} (Eq. 12 thresholds at the "
-                f"{params['pos_high']:.0%} / {params['pos_low']:.0%} positions of all pair similarities)"
+                f"samples, with similarity in the band {t_lo:.4f} <= s < {t_hi:.4f} (Sim_posLow <= s < Sim_posHigh, "
+                f"Eq. 12: the similarities at the posHigh / posLow positions {params['pos_high']:.0%} / "
+                f"{params['pos_low']:.0%} of all pair similarities)"
             ),
             "t_hi": t_hi,
             "t_lo": t_lo,

@@ -24,6 +24,7 @@ from core.models.features import extract_features
 from core.models.models import build_backbone
 from core.rundir.featurefile import features_mtime, open_features
 from core.rundir.folder import require_run, runs_root
+from core.rundir.lock import edit_lock
 from core.rundir.names import child_path, is_inside
 from core.training.config import TrainConfig
 
@@ -147,7 +148,7 @@ def run_config(run_dir: str | Path) -> TrainConfig:
 
 
 def load_run_data(cfg: TrainConfig, download: bool = False) -> ImageDataset:
-    """The (possibly Mixed-omega) dataset a config names."""
+    """The (possibly Mixed-omega, possibly label-noisy) dataset a config names."""
     return load_dataset(
         cfg.dataset,
         mix=cfg.mix,
@@ -155,6 +156,7 @@ def load_run_data(cfg: TrainConfig, download: bool = False) -> ImageDataset:
         seed=cfg.mix_seed,
         download=download,
         image_size=cfg.image_size,
+        label_noise=cfg.label_noise,
     )
 
 
@@ -278,15 +280,14 @@ def probe_run(
         knn_k=np.array(pcfg.knn_k),
         knn_t=np.array(pcfg.knn_t),
     )
-    metrics = read_json(Path(run_dir) / "metrics.json", {}) or {}
-    metrics.update(
-        {
-            "linear_acc": float((pred["linear_pred"] == pred["y_true"]).mean()),
-            "knn_acc": float((pred["knn_pred"] == pred["y_true"]).mean()),
-            "probe_seconds": time.time() - t0,
-            "protocol": pcfg.protocol,
-            "probe": info,
-        }
-    )
-    write_json(Path(run_dir) / "metrics.json", metrics)
+    new = {
+        "linear_acc": float((pred["linear_pred"] == pred["y_true"]).mean()),
+        "knn_acc": float((pred["knn_pred"] == pred["y_true"]).mean()),
+        "probe_seconds": time.time() - t0,
+        "protocol": pcfg.protocol,
+        "probe": info,
+    }
+    with edit_lock(run_dir, "metrics"):  # read-modify-write of metrics.json
+        metrics = (read_json(Path(run_dir) / "metrics.json", {}) or {}) | new
+        write_json(Path(run_dir) / "metrics.json", metrics)
     return metrics

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.analysis.prune import per_class_counts
+from core.errors import HardpairsError
 from core.idsets import complement_ids
 from core.io import read_json
 from core.rundir.featurefile import feature_labels
@@ -55,6 +56,11 @@ def prune_by_tag(
     n = n_samples(run)
     pruned = tag_ids(run, name)
     kept = complement_ids(n, pruned)
+    if len(kept) < 2:  # as --ratio < 1 does: a training set needs samples
+        raise HardpairsError(
+            f"tag {name!r} covers {len(pruned)} of the run's {n} samples, so pruning it would keep {len(kept)}; "
+            "at least 2 must stay -- remove some samples from the tag"
+        )
     if seed is None:
         seed = int((read_json(run / "config.json") or {}).get("seed", 0))
     folder = run / "prune" / f"tag_{name}_seed{seed}"

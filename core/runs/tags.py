@@ -25,8 +25,9 @@ import pandas as pd
 from core.errors import HardpairsError
 from core.idsets import complement_ids, unique_ids
 from core.io import read_json, write_csv
+from core.outputs import check_output
 from core.rundir.featurefile import feature_labels
-from core.rundir.folder import require_run
+from core.rundir.folder import require_run, runs_root
 from core.rundir.lock import edit_lock
 
 TAGS_FILE = "tags.csv"
@@ -221,19 +222,14 @@ def export_ids(
     ids: Sequence[int] | None = None,
     prune_dir: PathLike | None = None,
     force: bool = False,
+    root: PathLike | None = None,
 ) -> dict[str, Any]:
     """Write the ids of ``what`` (see :func:`select_ids`) as CSV to ``out``; ``run_dir, what, out, n``.
 
     Raises:
-        HardpairsError: ``out`` exists (without ``force``), is a folder, or its folder is missing.
+        HardpairsError: ``out`` breaks the output-path rule (``core.outputs.check_output``).
     """
-    path = Path(out)
-    if path.is_dir():
-        raise HardpairsError(f"--out {path} is a folder; pass a file name, e.g. {path / 'ids.csv'}")
-    if path.exists() and not force:
-        raise HardpairsError(f"--out {path} already exists; pass --force to overwrite it or choose another name")
-    if not path.parent.is_dir():
-        raise HardpairsError(f"--out {path}: the folder {path.parent} does not exist; create it or pass another path")
+    path = check_output(out, force=force, runs_root=runs_root(root))  # core.outputs: the one output-path rule
     chosen = select_ids(run_dir, what, ids, prune_dir)
     write_csv(path, ids_frame(run_dir, chosen))
     return {"run_dir": str(Path(run_dir)), "what": what, "out": str(path), "n": int(len(chosen))}

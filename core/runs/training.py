@@ -228,11 +228,16 @@ def fit_run(
                 cfg, data, run_dir, keep=keep, resume=opts.resume, on_event=on_event, should_stop=should_stop
             )
         except TrainingStopped as err:
+            kept = (run_dir / "checkpoints" / "last.pt").exists()  # none before the first checkpoint
             update_status(
                 run_dir,
                 state="cancelled",
-                message=f"cancelled during epoch {err.args[0] + 1}; the last checkpoint is kept "
-                f"(resume with `python -m core train --resume --run-dir {run_dir}`)",
+                message=f"cancelled during epoch {err.args[0] + 1}; "
+                + (
+                    f"the last checkpoint is kept (resume with `python -m core train --resume --run-dir {run_dir}`)"
+                    if kept
+                    else "no checkpoint was written yet, so nothing is kept: start the run again"
+                ),
             )
             run_log(run_dir, "cancelled")
             return {"run_dir": str(run_dir), "state": "cancelled"}

@@ -107,9 +107,8 @@ class TrainConfig:
     # data
     mix: float = _flag(0.0, "Mixed-omega contamination: fraction of train images replaced by a mix with another class")
     mix_lambda: float = _flag(0.5, "weight of the original image in a mix")
-    mix_seed: int = _flag(
-        0, "seed of the Mixed-omega contamination only (default 0: every --seed trains on one mixed set)"
-    )
+    mix_seed: int = _flag(0, "seed of the Mixed-omega mix and of --label-noise (default 0: one set for every --seed)")
+    label_noise: float = _flag(0.0, "label noise: fraction of train labels flipped to another class (seeded)")
     image_size: int | None = _flag(None, "resize source images to this size when loading")
     keep: str | None = _flag(None, "kept training indices (.npy) for a pruned retrain")
     # provenance of a pruned retrain
@@ -163,17 +162,18 @@ def _flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _is_number(value: Any, kind: type) -> bool:
+def _is_number(value: Any, kind: Any) -> bool:
     if isinstance(value, bool):
         return False
-    if kind is int:
-        return isinstance(value, int)
+    if kind is int or kind is str or isinstance(kind, tuple):
+        return isinstance(value, kind)
     return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
     """Names chosen from a fixed list, the device syntax and the field types."""
-    kinds = {"float": (float, "a finite number"), "int": (int, "an integer")}  # annotations are strings here
+    kinds: dict[str, tuple[Any, str]] = {"float": (float, "a finite number"), "int": (int, "an integer")}
+    kinds |= {"str": (str, "text"), "str | None": ((str, type(None)), "text")}  # a read config may hold anything
     fields = {f.name: (getattr(cfg, f.name), f.type) for f in dataclasses.fields(cfg) if f.type in kinds}
     typed = [
         (_is_number(v, kinds[t][0]), f"{_flag_name(name)} must be {kinds[t][1]} (got {v!r})")
@@ -225,7 +225,7 @@ def _number_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
         ),
         (cfg.proj_hidden >= 1, f"--proj-hidden must be >= 1 (got {cfg.proj_hidden})"),
         (cfg.proj_dim >= 1, f"--proj-dim must be >= 1 (got {cfg.proj_dim})"),
-        (cfg.queue_size >= 2, f"--queue-size must be >= 2 negatives (got {cfg.queue_size})"),
+        (2 <= cfg.queue_size <= 2**20, f"--queue-size must be in [2, 2**20] (2**20 ~ 2.4 GB; got {cfg.queue_size})"),
         (0 <= cfg.seed < 2**32, f"--seed must be in [0, 2**32) (got {cfg.seed})"),
         (0 <= cfg.mix_seed < 2**32, f"--mix-seed must be in [0, 2**32) (got {cfg.mix_seed})"),
     ]
@@ -252,6 +252,7 @@ def _range_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
         (0 <= cfg.moco_momentum < 1, f"--moco-momentum must be in [0, 1) (got {cfg.moco_momentum})"),
         (0 <= cfg.mix < 1, f"--mix must be in [0, 1) (got {cfg.mix})"),
         (0 < cfg.mix_lambda < 1, f"--mix-lambda must be in (0, 1) (got {cfg.mix_lambda})"),
+        (0 <= cfg.label_noise < 1, f"--label-noise must be in [0, 1) (got {cfg.label_noise})"),
         (0 <= cfg.jitter_p <= 1, f"jitter_p must be in [0, 1] (got {cfg.jitter_p})"),
         (0 <= cfg.gray_p <= 1, f"gray_p must be in [0, 1] (got {cfg.gray_p})"),
         (

@@ -177,6 +177,8 @@ def preset_values(name: str, spec: str, preset_from: str | None = None) -> dict[
         HardpairsError: unknown preset name or ``preset_from`` key.
     """
     key = _source_key(spec, preset_from)
+    if preset_from is not None and name != "paper":  # it would be recorded in config.json but change nothing
+        raise HardpairsError(f"--preset-from takes the paper values: use it with --preset paper, not --preset {name}")
     if name == "quick":
         return {**_QUICK, **_QUICK_DATASET.get(key, {})}
     if name == "paper":

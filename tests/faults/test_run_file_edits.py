@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_eight_concurrent_tag_adds_keep_every_tag(tmp_path):
     run = fake_run(tmp_path, "r1", linear=0.9)
-    env = os.environ | {"PYTHONPATH": str(REPO)}
+    env = os.environ | {"PYTHONPATH": str(REPO), "HARDPAIRS_RUNS": str(tmp_path)}
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "core", "tag", "--run-dir", str(run), "--add", f"t{k}", "--ids", f"{k},{k + 10}"],

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from core.reports.compare import load_predictions
+from core.reports.compare_tables import ci_text, pm
 
 
 def panel_choices(panels: Iterable[tuple[str, str]]) -> dict[str, tuple[str, str]]:
@@ -24,13 +25,50 @@ def has_random_baseline(grouped: pd.DataFrame, dataset: str, loss_mode: str) -> 
     return "random" in set(rows["prune_score"])
 
 
-def delta_view(deltas: pd.DataFrame) -> pd.DataFrame:
-    """``report_tables.parent_deltas`` for display: ratio and accuracy changes in percent / percentage points."""
-    view = deltas[["run_id", "parent", "prune_score", "prune_ratio", "seed"]].copy()
-    view["prune_ratio"] = 100 * view["prune_ratio"]
-    view["linear Δ (pp)"] = 100 * deltas["delta_linear"]
-    view["kNN Δ (pp)"] = 100 * deltas["delta_knn"]
-    return view
+def group_of(groups: pd.DataFrame) -> dict[str, str]:
+    """``{run_id: its group's label}`` (``core.reports.compare.group_table``: the labels are unique)."""
+    return {rid: str(g["label"]) for g in groups.to_dict(orient="records") for rid in g["run_ids"]}
+
+
+def delta_view(deltas: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """``report_tables.parent_deltas`` for reading: the pruned run by its configuration's label and seed
+    (``labels``: :func:`group_of`; the run id where it has none), the pruning in words, accuracy changes
+    in percentage points as signed text."""
+    labels = labels or {}
+    runs = zip(deltas["run_id"], deltas["seed"], strict=True)
+    pruning = zip(deltas["prune_score"], deltas["prune_ratio"], strict=True)
+    return pd.DataFrame(
+        {
+            "pruned run": [f"{labels.get(r, r)} · seed {s}" for r, s in runs],
+            "pruned by": [f"{s}, {100 * float(r):g} % removed" for s, r in pruning],
+            "linear probe Δ (pp)": [f"{100 * float(v):+.2f}" for v in deltas["delta_linear"]],
+            "kNN Δ (pp)": [f"{100 * float(v):+.2f}" for v in deltas["delta_knn"]],
+        }
+    )
+
+
+def summary_view(groups: pd.DataFrame) -> pd.DataFrame:
+    """The seed groups as the page shows them: the configuration's label (it names the dataset, mix,
+    loss mode, pruning and whatever else differs), mean ± std and the 95 % interval of each probe, the
+    seeds. The probe protocol is one per view (the page says which)."""
+    rows = []
+    for g in groups.to_dict(orient="records"):
+        row = {"configuration": g["label"]}
+        for m, name in (("linear", "linear probe"), ("knn", "kNN")):
+            row[f"{name} % (mean ± std)"] = pm(g[f"{m}_mean"], g[f"{m}_std"], g["n"])
+            row[f"{name} 95 % CI"] = ci_text(g[f"{m}_ci_low"], g[f"{m}_ci_high"], g["n"])
+        row["seeds"] = g["seeds_text"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def group_notes(groups: pd.DataFrame) -> list[str]:
+    """``"label: note"`` for every group with a note other than the one-seed one (n shows that)."""
+    return [
+        f"{g['label']}: {g['note']}"
+        for g in groups.to_dict(orient="records")
+        if isinstance(g.get("note"), str) and g["note"] and not g["note"].startswith("n=1")
+    ]
 
 
 # ---- honest comparisons: seed groups with intervals, paired tests, the chart's axis ----------------
@@ -77,3 +115,15 @@ def pick_probe(groups: pd.DataFrame) -> list[str]:
     """Probe signatures of the groups, the one with the most runs first (the page shows one at a time)."""
     counts = groups.groupby("probe")["n"].sum()
     return sorted(counts.index, key=lambda p: (-int(counts[p]), p))
+
+
+def md_escape(text: str) -> str:
+    """``text`` with Markdown's special characters escaped (run names are data, shown as written)."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>()#+!|~$" else ch for ch in str(text))
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for ``st.table``, whose cells render Markdown: every cell a string with the characters
+    that Markdown would act on inside names (``\\ ` * _ ~ $``; raw HTML is never rendered) escaped, so run
+    names show as written."""
+    return frame.map(lambda v: "".join("\\" + ch if ch in "\\`*_~$" else ch for ch in str(v)))

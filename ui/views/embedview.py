@@ -17,6 +17,16 @@ from core.figures.layout import KEPT_COLOR, MIXED_COLOR, REMOVED_COLOR
 from ui.views.scoreview import by_index, score_columns
 
 KEPT_PRUNED = "kept / pruned"
+GROUND_TRUTH = "ground truth"
+TAG_PREFIX = "tag:"
+TRUTH_COLOR = "#d62728"
+TAG_COLOR = "#7048e8"
+COLOUR_HELP = (
+    "class: each class its colour (the same on every map). A score: darker = easier, yellow = more difficult. "
+    "mixed / ground truth: the truly bad samples (Mixed-ω images, flipped labels or a tag chosen as ground truth) "
+    "in red. tag:NAME: the samples you tagged NAME. kept / pruned: what a pruned run trained on."
+)
+SIZE_HELP = "constant, or a score: the more difficult a sample by that score, the larger its point."
 GRID_CAP = 5_000  # selected images the grid lists (the highest-scored ones when ranked)
 STALE_MAP = (
     "The map is older than the run's features (the run was trained further or re-extracted); "
@@ -32,11 +42,17 @@ def map_staleness(features_mtime: float | None, meta: Mapping[str, Any]) -> str:
     return ""
 
 
-def colour_options(scores: pd.DataFrame | None, has_keep: bool) -> list[str]:
-    """ "Colour by" choices: class, each score, mixed (if scores.csv has it), kept / pruned (a pruned run)."""
+def colour_options(
+    scores: pd.DataFrame | None, has_keep: bool, truth: bool = False, tags: Sequence[str] = ()
+) -> list[str]:
+    """ "Colour by" choices: class, each score, mixed (if scores.csv has it), ground truth (when the run has one),
+    ``tag:NAME`` per tag, kept / pruned (a pruned run)."""
     opts = ["class", *score_columns(scores)]
     if scores is not None and "mixed" in scores.columns:
         opts.append("mixed")
+    if truth:
+        opts.append(GROUND_TRUTH)
+    opts += [f"{TAG_PREFIX}{t}" for t in tags]
     if has_keep:
         opts.append(KEPT_PRUNED)
     return opts
@@ -50,9 +66,14 @@ def point_labels(ids: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
     return np.zeros_like(ids)
 
 
-def class_text(labels: Sequence[int], names: Sequence[str]) -> list[str]:
-    """Class name per label ("?" outside ``names``)."""
-    return [names[int(c)] if 0 <= int(c) < len(names) else "?" for c in labels]
+def class_text(
+    labels: Sequence[int], names: Sequence[str], marked: Sequence[bool] | None = None, badge: str = ""
+) -> list[str]:
+    """Class name per label ("?" outside ``names``), `` · <badge>`` appended where ``marked`` (ground truth)."""
+    text = [names[int(c)] if 0 <= int(c) < len(names) else "?" for c in labels]
+    if marked is None:
+        return text
+    return [f"{t} · {badge}" if m else t for t, m in zip(text, marked, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -73,16 +94,31 @@ def colouring(
     names: Sequence[str],
     scores: pd.DataFrame | None,
     keep: np.ndarray | None,
+    truth: tuple[np.ndarray, str] | None = None,
+    tagged: np.ndarray | None = None,
 ) -> Colouring:
-    """The colour of each point for a "Colour by" choice (see :func:`colour_options`)."""
+    """The colour of each point for a "Colour by" choice (see :func:`colour_options`).
+
+    ``truth``: (mask (N,) bool by sample id, badge word) for ``ground truth``; ``tagged``: the ids of the
+    ``tag:NAME`` chosen. Categorical choices are titled by what they show (the legend's title).
+    """
     if colour == "class":
         return Colouring(point_label, list(names), "class", None, None)
+    if colour == GROUND_TRUTH and truth is not None:
+        mask, badge = truth
+        inside = np.asarray(ids, np.int64) < len(mask)
+        codes = np.where(inside, mask[np.minimum(ids, len(mask) - 1)], False).astype(np.int64)
+        return Colouring(codes, ["other", badge], f"ground truth ({badge})", [KEPT_COLOR, TRUTH_COLOR], None)
+    if colour.startswith(TAG_PREFIX):
+        name = colour[len(TAG_PREFIX) :]
+        codes = np.isin(ids, tagged if tagged is not None else []).astype(np.int64)
+        return Colouring(codes, ["not tagged", name], f"tag {name}", [KEPT_COLOR, TAG_COLOR], None)
     if colour == "mixed":
         assert scores is not None
         return Colouring(by_index(scores, "mixed", ids), ["clean", "mixed"], "mixed", [KEPT_COLOR, MIXED_COLOR], None)
     if colour == KEPT_PRUNED:
         kept = np.isin(ids, keep if keep is not None else [])
-        return Colouring(np.where(kept, 0, 1), ["kept", "pruned"], "", [KEPT_COLOR, REMOVED_COLOR], None)
+        return Colouring(np.where(kept, 0, 1), ["kept", "pruned"], KEPT_PRUNED, [KEPT_COLOR, REMOVED_COLOR], None)
     assert scores is not None
     return Colouring(by_index(scores, colour, ids), None, colour, None, colour)
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.pairs import pair_counts
+from core.runs.groundtruth import pair_truth
 
 ANY = "any class"
 
@@ -61,7 +62,7 @@ def mean_without_diagonal(mean: np.ndarray) -> np.ndarray:
     return out
 
 
-def pair_table(rows: pd.DataFrame, start: int, names: Sequence[str], thumbs: Any) -> pd.DataFrame:
+def pair_table(rows: pd.DataFrame, start: int, names: Sequence[str], thumbs: Any, truth: Any = None) -> pd.DataFrame:
     """One gallery page: rank (from ``start + 1``), both images as data URLs, similarity (4 decimals),
     both class names and ids. ``thumbs`` has ``data_urls(ids) -> list[str]`` (ThumbnailCache)."""
     return pd.DataFrame(
@@ -73,6 +74,7 @@ def pair_table(rows: pd.DataFrame, start: int, names: Sequence[str], thumbs: Any
             "label A": [names[int(c)] for c in rows["label_i"]],
             "label B": [names[int(c)] for c in rows["label_j"]],
             "ids": [f"#{int(i)} / #{int(j)}" for i, j in zip(rows["i"], rows["j"], strict=True)],
+            **pair_truth(rows["i"].astype(int), rows["j"].astype(int), truth),  # (mask, source) -> "A mixed" ...
         }
     )
 
@@ -129,3 +131,59 @@ def band_caption(definition: dict | None, t_hi: float, t_lo: float, k: int | Non
         f"**{t_lo:.4f} ≤ s < {t_hi:.4f}** (Sim_posLow ≤ s < Sim_posHigh, Eq. 12: thresholds{where} of all "
         "pair similarities, sorted from the most similar)."
     )
+
+
+#: The thresholds' one name across the app (the paper's notation), and what the help says of each.
+THRESHOLD_HELP = {
+    "Sim_posLow": "The band's lower edge: the similarity at position posLow of all pair similarities, sorted "
+    "from the most similar (Eq. 12). Position set by `--pos-low` (config pos_low); stored as t_lo.",
+    "Sim_posHigh": "The band's upper edge: the similarity at position posHigh (Eq. 12). Position set by "
+    "`--pos-high` (config pos_high); stored as t_hi.",
+}
+
+
+def definitions_text(
+    top: pd.DataFrame, band: pd.DataFrame | None, t_lo: float, t_hi: float, names: Sequence[str]
+) -> str:
+    """Why the two heatmaps differ, in two sentences with this run's numbers: where the band and the
+    top-K cut sit on the similarity axis, how many top-K pairs the band holds, and the hottest top-K
+    cell's count under both definitions."""
+    if top.empty:
+        return "pairs.csv holds no pairs."
+    cut, k = float(top["similarity"].min()), len(top)
+    sims = top["similarity"].to_numpy()
+    inside = int(((sims >= t_lo) & (sims < t_hi)).sum())
+    if cut >= t_hi:
+        where = f"all at s ≥ {cut:.3f}, above the band, so the band excludes every one of them"
+    elif cut >= t_lo:
+        where = f"at s ≥ {cut:.3f}: {inside:,} of them fall in the band, the rest lie above it"
+    else:
+        where = f"down to s = {cut:.3f}, below the band: {inside:,} of them fall in it"
+    text = (
+        f"The band takes the cross-class kNN pairs with Sim_posLow = {t_lo:.3f} ≤ s < Sim_posHigh = {t_hi:.3f}, "
+        f"fixed positions (posLow, posHigh) of all pair similarities; the top K = {k:,} are the most similar "
+        f"cross-class pairs, {where}."
+    )
+    if band is None:
+        return text
+    ct, cb = cell_counts(top, len(names)), cell_counts(band, len(names))
+    a, b = (int(v) for v in np.unravel_index(np.argmax(np.triu(ct, 1)), ct.shape))
+    return text + (
+        f" So the heatmaps count different pairs: the hottest top-K cell, {names[a]} ↔ {names[b]} "
+        f"({ct[a, b]:,} pairs), holds {cb[a, b]:,} band pairs."
+    )
+
+
+def recorded_params(definitions: dict[str, Any] | None) -> tuple[int, int]:
+    """``(K, k)`` that ``pairs.json``'s definitions were computed with (the ``pairs`` defaults 1000, 20 when absent)."""
+    d = definitions or {}
+    top, k = (d.get("top") or {}).get("top"), (d.get("band") or {}).get("k")
+    return (int(top) if isinstance(top, int) else 1000, int(k) if isinstance(k, int) else 20)
+
+
+def url_count(value: str | None, lo: int, hi: int) -> int | None:
+    """A URL value as a whole number in ``[lo, hi]`` (None when absent, not a number or out of range)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    n = int(value)
+    return n if lo <= n <= hi else None

@@ -34,7 +34,8 @@ _FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 def train_argv(spec: str, preset: str, values: Mapping[str, Any], *, analyse: bool, download: bool) -> list[str]:
     """``train`` arguments: dataset, preset, and every value that differs from the preset.
 
-    ``None`` values are left out, and so are ``mix``/``mix_lambda`` without a mix and ``device=auto``.
+    ``None`` values are left out, and so are ``mix``/``mix_lambda`` without a mix, ``label_noise`` 0 and
+    ``device=auto``.
     """
     base = preset_values(preset, spec)
     argv = ["train", "--dataset", spec, "--preset", preset]
@@ -45,7 +46,7 @@ def train_argv(spec: str, preset: str, values: Mapping[str, Any], *, analyse: bo
             continue
         if key in ("mix", "mix_lambda") and not values.get("mix"):
             continue
-        if key == "device" and value == "auto":
+        if (key, value) in (("device", "auto"), ("label_noise", 0.0)):
             continue
         argv += ["--" + key.replace("_", "-"), flag_value(value)]
     if analyse:

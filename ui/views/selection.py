@@ -175,3 +175,35 @@ def store_region_ids_callback(
             st.session_state[target_key] = ids
 
     return _callback
+
+
+OPEN_SAMPLE_KEY = "open_sample"  # a clicked map point's id: the page opens its sample view
+SELECTED_REGIONS_KEY = "selected_regions"  # the lasso / box regions of the last region selection
+
+
+def select_or_open_callback(
+    chart_key: str,
+    resolve: Callable[[list[tuple[str, list[float], list[float]]]], list[int]],
+    target_key: str = SELECTED_IDS_KEY,
+) -> Callable[[], None]:
+    """An ``on_select`` callback for a map: a lasso / box puts ``resolve(regions)`` (the ids of ALL points inside)
+    into ``session_state[target_key]`` and the regions into ``SELECTED_REGIONS_KEY`` (the page stores them for the
+    URL); a click on a point (no region) puts its id into ``OPEN_SAMPLE_KEY`` (the page opens its sample view).
+    An empty selection changes nothing."""
+
+    def _callback() -> None:
+        import streamlit as st
+
+        payload = st.session_state.get(chart_key)
+        regions = selection_regions(payload)
+        if regions:
+            ids = resolve(regions)
+            if ids:
+                st.session_state[target_key] = ids
+                st.session_state[SELECTED_REGIONS_KEY] = regions
+            return
+        clicked = ids_from_selection(payload)
+        if clicked:
+            st.session_state[OPEN_SAMPLE_KEY] = clicked[-1]
+
+    return _callback

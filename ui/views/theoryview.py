@@ -182,10 +182,11 @@ def t_test_text(th: Mapping[str, Any]) -> str:
 
 
 def p_text(p: float) -> str:
-    """A p-value as printed everywhere: ``p < 0.001`` below 0.001, else three significant digits."""
-    if math.isnan(p):
-        return "p = —"
-    return "p < 0.001" if p < 1e-3 else f"p = {p:.3g}"
+    """``"p < 0.001"`` or ``"p = 0.012"``: :func:`core.reports.summary.format_p`, the one p-value format."""
+    from core.reports.summary import format_p
+
+    text = format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def narrow_axis_note(values: np.ndarray, rel: float = 0.01) -> str | None:
