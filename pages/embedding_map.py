@@ -17,11 +17,11 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.embedmap import merge_parent_child
+from core.audit import tags
+from core.audit.groundtruth import caught, marks
 from core.figures.maps import map_figure, mark_sample, parent_child_figures, size_from_score
 from core.io import read_json
 from core.rundir.featurefile import feature_labels, features_mtime
-from core.runs import tags
-from core.runs.groundtruth import caught, marks
 from core.runs.maps import map_paths
 from ui.feedback import command_text, guard, show_command
 from ui.frame import selected_run_or_hint, to_url

@@ -2,7 +2,7 @@
 fine (a tag in the run's tags.csv), then exported or pruned.
 
 The list is ``label_issues.csv`` from ``python -m core label-issues --run-dir R`` (the out-of-fold linear probe and
-kNN votes, ``core.analysis.labelerrors``). A verdict is a tag (``core.runs.labelerrors.review``: ``mislabelled``,
+kNN votes, ``core.analysis.labelerrors``). A verdict is a tag (``core.audit.labelerrors.review``: ``mislabelled``,
 ``ambiguous`` or ``label-ok``, one per sample); its CLI twin is ``python -m core tag --add``. Keyboard shortcuts
 are Streamlit's own (``st.button(shortcut=...)``): M, A, F for the verdicts, N and P to move.
 """
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.audit import tags
+from core.audit.labelerrors import VERDICTS, describe_issue, read_issues, review, review_queue, verdicts
 from core.errors import HardpairsError
-from core.runs import tags
-from core.runs.labelerrors import VERDICTS, describe_issue, read_issues, review, review_queue, verdicts
 from ui.feedback import guard, show_command
 from ui.frame import reset_on_run_change, selected_run_or_hint
 from ui.jobbutton import job_button

@@ -14,13 +14,13 @@ from typing import Any
 
 import streamlit as st
 
+from core.audit import tags
+from core.audit.groundtruth import best_score, caught
 from core.data.thumbs import caption
 from core.errors import HardpairsError
 from core.figures.prune import per_class_bar, score_histogram
 from core.jobs import describe
 from core.jobs import queue as jobs
-from core.runs import tags
-from core.runs.groundtruth import best_score, caught
 from ui.feedback import command_text, guard, plain, show_command
 from ui.frame import keep_widget, new_url_value, reset_on_run_change, selected_run_or_hint, to_url
 from ui.jobbutton import job_button

@@ -4,7 +4,7 @@ Opened from a click on an Embeddings map point, a thumbnail of any image grid, a
 sidebar's id search. Shows the image large, its label, every score with its rank, its tags (add / remove),
 the kNN vote of its neighbours (the probe's ``predictions.npz`` covers test samples only), its nearest
 same-class and other-class neighbours (each a link to its own view), and "Find similar": the whole
-dataset ranked by cosine similarity to it (``core.runs.similar``; CLI twin ``python -m core similar``),
+dataset ranked by cosine similarity to it (``core.audit.similar``; CLI twin ``python -m core similar``),
 whose top N can be tagged.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from core.audit import tags
+from core.audit.similar import rank_similar, similarities_to, split_by_class
 from core.errors import HardpairsError
 from core.rundir.featurefile import features_mtime, open_features
-from core.runs import tags
-from core.runs.similar import rank_similar, similarities_to, split_by_class
 from ui.feedback import guard, show_command
 from ui.frame import new_url_value, selected_run_or_hint, to_url
 from ui.readers import class_names, read_csv_cached, run_json

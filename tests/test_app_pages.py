@@ -471,7 +471,7 @@ def test_prune_empty_state(runs):
     assert at.button(key="pr_score_job")
 
 
-# ---- Ground truth (core.runs.groundtruth) on Prune and Embeddings ------------------------------
+# ---- Ground truth (core.audit.groundtruth) on Prune and Embeddings ------------------------------
 
 
 @pytest.fixture
@@ -488,8 +488,8 @@ def mixed(runs):
 
 
 def test_prune_ground_truth_panel_matches_the_core_aurocs_and_marks_the_mixed(mixed):
+    from core.audit.groundtruth import run_aurocs
     from core.reports.report_audit import auroc as report_auroc
-    from core.runs.groundtruth import run_aurocs
 
     run, flags = mixed
     at = _page("prune", run, pr_ratio=20)
@@ -515,7 +515,7 @@ def test_prune_ground_truth_panel_matches_the_core_aurocs_and_marks_the_mixed(mi
 
 
 def test_embeddings_colour_by_ground_truth_and_by_tag(mixed):
-    from core.runs.tags import add_tag
+    from core.audit.tags import add_tag
 
     run, flags = mixed
     add_tag(run, "odd", [1, 3, 5])

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from core.audit import tags
 from core.jobs import queue as jobs
-from core.runs import tags
 from tests.test_app_pages import _grid_captions, _no_errors, _page
 from tests.test_app_pages import digits as digits  # noqa: F401 - fixture
 from tests.test_app_pages import runs as runs_fixture

@@ -13,7 +13,7 @@ import torch
 import core.cli as cli
 from core.analysis.scoretable import SCORE_NAMES
 from core.cli import build_parser, main
-from core.cli.train import _config_from_args, config_flags
+from core.cli.run.train import _config_from_args, config_flags
 from core.data.downloads import TORCHVISION_SOURCES
 from core.data.sources import DATASET_SPECS, load_dataset
 from core.errors import HardpairsError
@@ -116,9 +116,12 @@ def test_help_and_runs_import_no_torch_faiss_numba_or_scipy(tmp_path):
 
 
 def test_every_command_lives_in_the_module_named_after_it():
-    modules = {p.stem for p in Path(cli.__file__).parent.glob("*.py")} - {"__init__", "checks"}
-    assert {cli.command_module(c).rsplit(".", 1)[1] for c in cli.COMMANDS} == modules
-    assert cli.command_module("import") == "core.cli.import_"
+    here = Path(cli.__file__).parent
+    modules = {f"core.cli.{p.parent.name}.{p.stem}" for p in here.glob("*/*.py") if p.stem != "__init__"}
+    assert {cli.command_module(c) for c in cli.COMMANDS} == modules  # one module per command, no other
+    assert sorted(c for cs in cli.ROOMS.values() for c in cs) == sorted(cli.COMMANDS)  # each command in one room
+    assert cli.command_module("import") == "core.cli.run.import_"
+    assert cli.command_module("label-issues") == "core.cli.audit.label_issues"
     parser = cli.build_parser()  # every module imports and registers its flags
     sub = next(a for a in parser._actions if a.dest == "command")
     assert list(sub.choices) == list(cli.COMMANDS)

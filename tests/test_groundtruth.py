@@ -1,4 +1,4 @@
-"""THE ground truth of a run (core.runs.groundtruth) and where the app shows it: Mixed-omega and label-noise
+"""THE ground truth of a run (core.audit.groundtruth) and where the app shows it: Mixed-omega and label-noise
 runs trained for real, the per-score AUROC equal to the report's and to sklearn's, the Prune page's ranking,
 "caught at this ratio" and the grid's marks."""
 
@@ -14,10 +14,10 @@ from sklearn.metrics import roc_auc_score
 from streamlit.testing.v1 import AppTest
 
 from core.analysis.scoretable import score_label
+from core.audit.groundtruth import caught, ground_truth, marks, run_aurocs, score_aurocs
 from core.data.sources import load_dataset
 from core.io import read_json
 from core.reports.report_audit import auroc as report_auroc
-from core.runs.groundtruth import caught, ground_truth, marks, run_aurocs, score_aurocs
 from ui.frame import RUN_KEY
 from ui.thumbs import GRID_CLASS, grid_html
 from ui.views.truthview import caught_line, ranked_scores, score_option
@@ -148,7 +148,7 @@ def test_label_noise_run_records_the_flips_and_trains_on_noisy_labels(tmp_path):
 
 
 def test_pair_truth_column_names_which_sample_is_bad():
-    from core.runs.groundtruth import pair_truth
+    from core.audit.groundtruth import pair_truth
 
     truth = np.zeros(10, bool)
     truth[[3, 6, 9]] = True

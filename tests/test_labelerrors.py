@@ -18,9 +18,9 @@ from core.analysis.labelerrors import (
     suggest_labels,
 )
 from core.analysis.probe import ProbeConfig, fit_linear_probe
+from core.audit import labelerrors, tags
 from core.errors import HardpairsError
 from core.io import save_npz, write_json
-from core.runs import labelerrors, tags
 from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Find similar (core.runs.similar, ``python -m core similar``) equals a brute-force numpy ranking; the sample
+"""Find similar (core.audit.similar, ``python -m core similar``) equals a brute-force numpy ranking; the sample
 view's pure helpers (ui.views.sampleview); the default-run rule (ui.frame.default_run)."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.audit import tags
+from core.audit.similar import rank_similar, similarities_to, split_by_class
 from core.errors import HardpairsError
 from core.io import save_npz
-from core.runs import tags
-from core.runs.similar import rank_similar, similarities_to, split_by_class
 from tests.helpers import fake_run, run_cli
 
 

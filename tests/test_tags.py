@@ -1,4 +1,4 @@
-"""Tags (run/tags.csv), id exports and pruning by a tag: core.runs.tags, core.runs.tagprune and their CLI twins."""
+"""Tags (run/tags.csv), id exports and pruning by a tag: core.audit.tags, core.audit.tagprune and their CLI twins."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.audit import tags
 from core.errors import HardpairsError
 from core.io import save_npy, save_npz, write_json
-from core.runs import tags
 from tests.helpers import run_cli
 
 N = 10
@@ -149,7 +149,7 @@ def test_prune_by_tag_keeps_every_untagged_sample(run, capsys):
 
 
 def test_ratio_text_round_trips_counts():
-    from core.runs.tagprune import ratio_text
+    from core.audit.tagprune import ratio_text
 
     for n in (1437, 50000, 99991):
         for m in (1, 7, n // 3, n - 1):

@@ -189,8 +189,8 @@ def test_the_default_run_is_the_last_pick_else_the_newest_analysed_run(runs_root
 
 
 def test_views_json_stores_selections_and_named_views(runs_root):
+    from core.audit import views
     from core.errors import HardpairsError
-    from core.runs import views
 
     run = fake_run(runs_root, "v-run")
     lasso = {"regions": [["lasso", [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]]}
@@ -207,7 +207,7 @@ def test_views_json_stores_selections_and_named_views(runs_root):
 def test_hard_pairs_keeps_its_page_in_the_url_and_tags_both_samples_of_a_page(pair_run, tmp_path, monkeypatch):
     import shutil
 
-    from core.runs import tags
+    from core.audit import tags
 
     monkeypatch.setenv("HARDPAIRS_RUNS", str(tmp_path / "runs"))
     run = tmp_path / "runs" / "pairs-run"

@@ -1,6 +1,6 @@
 """The Embeddings page's state in the URL: its pickers (``color=``, ``size=``) and its selection (``sel=``).
 
-A lasso / box selection is stored in the run folder (``core.runs.views.save_selection``: ``views.json``) and the
+A lasso / box selection is stored in the run folder (``core.audit.views.save_selection``: ``views.json``) and the
 URL carries its key, so a reload or a pasted link selects exactly the same points; the pickers keep their values
 across a visit to other pages (``ui.frame.keep_widget``).
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.runs import views
+from core.audit import views
 from ui.frame import keep_widget, new_url_value, to_url, url_to_widget
 from ui.views.embedview import ids_in_regions
 from ui.views.selection import SELECTED_IDS_KEY, SELECTED_REGIONS_KEY

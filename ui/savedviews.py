@@ -1,5 +1,5 @@
 """The sidebar's "Saved views" of the selected run: save the current page and its URL state under a name, and
-links to every view saved for the run (``core.runs.views``: ``<run>/views.json``)."""
+links to every view saved for the run (``core.audit.views``: ``<run>/views.json``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import streamlit as st
 
+from core.audit import views
 from core.errors import HardpairsError
-from core.runs import views
 
 
 def saved_views_widget(run_dir: Path, page: Any, pages: list[Any], key: str = "sv_saved") -> None:

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.audit import tags
 from core.errors import HardpairsError
 from core.idsets import unique_ids
-from core.runs import tags
 from ui.feedback import plain, show_command
 from ui.readers import class_names, read_csv_cached, run_json
 

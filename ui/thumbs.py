@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.audit.groundtruth import marks
 from core.data.npz import mapped_train_images
 from core.data.sources import ImageDataset, load_dataset
 from core.data.thumbs import ThumbnailCache, data_url, page_bounds
-from core.runs.groundtruth import marks
 from ui.views.sampleview import sample_href
 
 THUMB_PX = 96
@@ -94,7 +94,7 @@ def image_grid(
         key: widget key prefix (the page number lives in ``st.session_state[key + "_page"]``).
         page_size: images per page.
         width: display width in px (default: the thumbnails' own size).
-        truth: (N,) bool ground truth by sample id (``core.runs.groundtruth.ground_truth``): its true
+        truth: (N,) bool ground truth by sample id (``core.audit.groundtruth.ground_truth``): its true
             positives get a red border and the ``badge`` word; None marks nothing.
         link: each thumbnail links to its sample view (``sample?run=R&sample=ID``, the run of the page URL).
 

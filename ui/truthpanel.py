@@ -1,7 +1,7 @@
 """The ground-truth picker shared by Prune and Embeddings: which samples are truly bad, and each score's AUROC.
 
-:func:`pick_truth` reads the run's ground truth (``core.runs.groundtruth.ground_truth``: Mixed-omega, label
-noise, or a user tag chosen here) and THE per-score AUROC (``core.runs.groundtruth.score_aurocs``, the
+:func:`pick_truth` reads the run's ground truth (``core.audit.groundtruth.ground_truth``: Mixed-omega, label
+noise, or a user tag chosen here) and THE per-score AUROC (``core.audit.groundtruth.score_aurocs``, the
 report's numbers). :func:`auroc_table` draws the ranking beside the score picker.
 """
 
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.audit import tags
+from core.audit.groundtruth import describe, ground_truth, score_aurocs
 from core.errors import HardpairsError
-from core.runs import tags
-from core.runs.groundtruth import describe, ground_truth, score_aurocs
 from ui.views.truthview import auroc_frame, best_line, truth_options
 
 
@@ -71,7 +71,7 @@ def auroc_table(truth: Truth, chosen: str | None, key: str) -> None:
     left.markdown(best_line(truth.aurocs, truth.what, int(truth.mask.sum()), len(truth.mask)))
     left.caption(
         "AUROC: the chance that the score ranks a random bad sample above a random good one, computed by "
-        "`core.runs.groundtruth.score_aurocs` (the report's numbers)."
+        "`core.audit.groundtruth.score_aurocs` (the report's numbers)."
     )
     right.dataframe(
         auroc_frame(truth.aurocs, chosen),

@@ -1,7 +1,7 @@
 """``python -m core <command>``: the CLI twin of every page action.
 
 ``COMMANDS`` is the one table of commands: each name, with the one line ``python -m core --help`` shows, is
-registered by the module named after it, ``core.cli.<name>`` (``core.cli.import_`` for ``import``, a Python
+registered by the module named after it, ``core.cli.<name>`` (``core.cli.run.import_`` for ``import``, a Python
 keyword), whose ``register(parser)`` adds the flags and ``set_defaults(func=handler)`` with
 ``handler(args) -> dict``. Only the module of the command being run is imported (``--help`` imports none),
 so a command loads only what it needs; a module that fails to import raises. The dict is printed as the last
@@ -45,11 +45,22 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: the subpackage of ``core.cli`` that holds each command's module, by the room of ``core`` it drives
+ROOMS: dict[str, tuple[str, ...]] = {
+    "run": ("train", "probe", "import", "runs", "extract", "jobs"),
+    "analyse": ("score", "pairs", "prune", "umap", "theory"),
+    "audit": ("tag", "export", "similar", "label-issues"),
+    "reports": ("report", "compare", "reproduce"),
+}
+
+
 def command_module(command: str) -> str:
-    """The module that registers ``command``: ``core.cli.<command>`` (``-`` read as ``_``), with ``_`` appended to a
-    Python keyword."""
-    module = command.replace("-", "_")  # label-issues -> core.cli.label_issues
-    return f"core.cli.{module}_" if keyword.iskeyword(module) else f"core.cli.{module}"
+    """The module that registers ``command``: ``core.cli.<room>.<command>`` (``-`` read as ``_``, ``_`` appended
+    to a Python keyword); a command in no room is looked up as ``core.cli.<command>``."""
+    module = command.replace("-", "_")  # label-issues -> label_issues
+    module = f"{module}_" if keyword.iskeyword(module) else module
+    room = next((r for r, commands in ROOMS.items() if command in commands), None)
+    return f"core.cli.{room}.{module}" if room else f"core.cli.{module}"
 
 
 class UsageError(HardpairsError):

@@ -41,9 +41,9 @@ def add_id_flags(p: argparse.ArgumentParser) -> None:
 
 
 def ids_from_flags(args: argparse.Namespace) -> list[int] | None:
-    """The ids of ``--ids`` and/or ``--ids-file`` (None when neither was given), parsed by ``core.runs.tags``."""
+    """The ids of ``--ids`` and/or ``--ids-file`` (None when neither was given), parsed by ``core.audit.tags``."""
+    from core.audit.tags import parse_ids
     from core.outputs import read_text_input
-    from core.runs.tags import parse_ids
 
     if args.ids is None and args.ids_file is None:
         return None

@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.audit.groundtruth import describe, run_aurocs
 from core.errors import HardpairsError
 from core.figures.layout import printable
 from core.figures.maps import map_figure
 from core.figures.pairs import definitions_figure, pair_heatmap
 from core.io import read_json
 from core.rundir.featurefile import feature_labels
-from core.runs.groundtruth import describe, run_aurocs
 
 MAP_POINTS = 4000  #: most points drawn in the map (a seeded subsample beyond that keeps the file small)
 TOP_PAIRS = 8  #: hardest pairs shown with their images
@@ -250,7 +250,7 @@ def theory(run: Path) -> list[Block]:
 
 
 def auroc(run: Path) -> list[Block]:
-    """Each score's AUROC at finding the ground truth (``core.runs.groundtruth.run_aurocs``); a note otherwise."""
+    """Each score's AUROC at finding the ground truth (``core.audit.groundtruth.run_aurocs``); a note otherwise."""
     found = run_aurocs(run)
     cfg = read_json(run / "config.json", {}) or {}
     truth = [f"{what} {cfg[k]:g}" for k, what in (("mix", "Mixed-ω share"), ("label_noise", "label noise"))

@@ -2,7 +2,7 @@
 
 ``prune_run`` writes ``keep.npy``, ``pruned.npy``, ``per_class.csv`` and ``prune.json`` into
 ``<run>/prune/<score>_<ratio>_seed<seed>/`` (or ``out``) with :func:`write_prune_outputs`, the one
-writer of pruning outputs (a prune by tag, ``core.runs.tagprune``, uses it too); with ``train=True`` it calls
+writer of pruning outputs (a prune by tag, ``core.audit.tagprune``, uses it too); with ``train=True`` it calls
 ``core.runs.training.train_run`` on the parent's config with ``keep``/``parent``/``prune_score``/
 ``prune_ratio``/``seed`` set and the given loss overrides, as a new run beside the parent.
 """

@@ -171,7 +171,7 @@ def prepare_run(
         else:
             write_json(run_dir / "config.json", cfg.to_dict())
             write_json(run_dir / "manifest.json", make_manifest(run_dir.name, cfg.to_dict(), data, keep, device))
-            if data.noisy.any():  # the label-noise ground truth: ids of the flipped labels (core.runs.groundtruth)
+            if data.noisy.any():  # the label-noise ground truth: ids of the flipped labels (core.audit.groundtruth)
                 save_npy(run_dir / "noisy.npy", np.flatnonzero(data.noisy).astype(np.int64))
     except BaseException:  # any failure, not only a HardpairsError: no stub folder survives
         if not opts.resume and not (run_dir / "config.json").exists():

@@ -32,7 +32,7 @@ _T = TypeVar("_T")
 
 
 def _flag(default: _T, help: str, **argparse_extra: Any) -> _T:
-    """A field that is also a ``train`` flag (``core/cli/train.py`` makes it from this metadata: help, e.g. choices;
+    """A field that is also a ``train`` flag (``core/cli/run/train.py`` makes it from this metadata: help, e.g. choices;
     the type is the field's annotation, ``bool`` = ``store_true``; the default None: the preset decides)."""
     return field(default=default, metadata={"help": help, **argparse_extra})
 
@@ -44,7 +44,7 @@ _ARCH_HELP = "small_cnn (tiny images, CPU), resnet18/resnet50 (CIFAR stem; *_ima
 class TrainConfig:
     """One SimCLR run. Field names are the ``train`` CLI flags with ``-`` -> ``_`` (the fields made with ``_flag``)."""
 
-    dataset: str = "digits"  # its flag's help lists core.data.sources.DATASET_SPECS (core/cli/train.py)
+    dataset: str = "digits"  # its flag's help lists core.data.sources.DATASET_SPECS (core/cli/run/train.py)
     preset: str = _flag(
         "quick", "quick (CPU-sized; default for digits) or paper (the appendix values)", choices=PRESETS
     )

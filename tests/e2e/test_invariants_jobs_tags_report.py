@@ -65,7 +65,7 @@ def parent(e2e_root) -> Path:
 
 
 def test_tag_export_prune_by_tag_and_the_child_opens_analysed(browser, app_url, e2e_root, parent, tmp_path):
-    from core.runs import tags
+    from core.audit import tags
     from tests.e2e.test_browser import wait_jobs_done
 
     page = browser.new_page(viewport={"width": 1440, "height": 1400})

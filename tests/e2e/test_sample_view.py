@@ -104,8 +104,8 @@ def _assert_sample_view(page, run: Path, sid: int) -> None:
     expect(grids.nth(1).locator("figure")).to_have_count(K, timeout=120_000)
     same = [int(v) for v in grids.nth(0).locator("figure").evaluate_all("fs => fs.map(f => f.dataset.id)")]
     other = [int(v) for v in grids.nth(1).locator("figure").evaluate_all("fs => fs.map(f => f.dataset.id)")]
+    from core.audit.similar import rank_similar, similarities_to, split_by_class
     from core.rundir.featurefile import open_features
-    from core.runs.similar import rank_similar, similarities_to, split_by_class
 
     feats = open_features(run)
     want_same, want_other = split_by_class(
@@ -265,7 +265,7 @@ def test_launching_a_retrain_does_not_change_the_pages_run(page, served, run, e2
 
 def test_a_prune_link_with_a_tag_preselects_prune_by_that_tag(page, served, run):
     """Hard pairs' "Prune by tag" link: /prune?tag=NAME opens "Prune by: a tag" with NAME and its random baseline."""
-    from core.runs import tags
+    from core.audit import tags
 
     tags.add_tag(run, "pairs-e2e", [3, 5, 8, 13])
     _open(page, f"{served}/prune?run={run.name}&tag=pairs-e2e")

@@ -369,7 +369,7 @@ CASES_6 = [
 
 @pytest.mark.parametrize("case", CASES_6)
 def test_flags_and_read_values_are_checked_before_any_folder(root, tmp_path, capsys, case):
-    from core.runs import tags
+    from core.audit import tags
 
     tags.add_tag(root / "r1", "all", range(1437))
     argv, word = _cases_before_any_folder(root, tmp_path)[case]

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.audit import tags
 from core.errors import HardpairsError
-from core.runs import tags
 from tests.helpers import fake_run
 
 REPO = Path(__file__).resolve().parents[2]

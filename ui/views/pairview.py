@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.pairs import pair_counts
-from core.runs.groundtruth import pair_truth
+from core.audit.groundtruth import pair_truth
 
 ANY = "any class"
 

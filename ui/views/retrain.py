@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.prune import per_class_counts, select_keep
+from core.audit.tagprune import random_baseline_args
 from core.data.thumbs import caption
 from core.jobs.records import Job
-from core.runs.tagprune import random_baseline_args
 from ui.views.lossform import RETRAIN_KNOBS, loss_flags
 
 

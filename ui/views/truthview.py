@@ -1,6 +1,6 @@
 """What the pages show about a run's ground truth: the score ranking by AUROC and what a pruned set catches.
 
-Pure functions (no Streamlit calls) over ``core.runs.groundtruth`` (THE ground truth, THE per-score AUROC).
+Pure functions (no Streamlit calls) over ``core.audit.groundtruth`` (THE ground truth, THE per-score AUROC).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.scoretable import score_label
-from core.runs.groundtruth import Caught
+from core.audit.groundtruth import Caught
 
 #: The "Ground truth" picker's entry for a run without one.
 NO_TRUTH = "none"
@@ -57,7 +57,7 @@ def auroc_frame(aurocs: Mapping[str, float], chosen: str | None) -> pd.DataFrame
 
 def best_line(aurocs: Mapping[str, float], what: str, n_true: int, n: int) -> str:
     """``Ground truth: Mixed-ω images (72 of 1,437). cross_class ranks them best (AUROC 0.970).``"""
-    from core.runs.groundtruth import best_score
+    from core.audit.groundtruth import best_score
 
     head = f"Ground truth: {what} ({n_true:,} of {n:,})."
     best = best_score(dict(aurocs))

@@ -1,8 +1,8 @@
-"""CLI: ``tag`` -- named tags of samples, ``<run>/tags.csv`` (``core.runs.tags``; this handler only parses).
+"""CLI: ``tag`` -- named tags of samples, ``<run>/tags.csv`` (``core.audit.tags``; this handler only parses).
 
 ``tag --run-dir R --add NAME --ids 1,2,3`` (or ``--ids-file FILE``: ids separated by commas, spaces or
 newlines, an ``id`` header allowed); ``--remove NAME`` (all its samples, or only ``--ids``); ``--list``
-(or no action): ``{tag: count}``. Pruning by a tag is ``prune --tag NAME`` (``core.cli.prune``).
+(or no action): ``{tag: count}``. Pruning by a tag is ``prune --tag NAME`` (``core.cli.analyse.prune``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.audit import tags
 from core.cli.checks import add_id_flags, add_runs_root_flag, ids_from_flags, run_in_root
 from core.errors import HardpairsError
-from core.runs import tags
 
 
 def cmd_tag(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,9 +12,9 @@ the suggested class; ``neighbors``: the ids of the :data:`N_NEIGHBOURS` nearest 
 The parameters and ``n_flagged`` are kept in ``label_issues.json`` under the cache rule
 (``core.rundir.cache``): equal parameters on unchanged features reuse the stored list.
 
-A review verdict is one of three tags (:data:`VERDICTS`) in the run's ``tags.csv`` (``core.runs.tags``):
+A review verdict is one of three tags (:data:`VERDICTS`) in the run's ``tags.csv`` (``core.audit.tags``):
 :func:`review` gives a sample exactly one of them. Prune by ``mislabelled`` with ``prune --tag mislabelled``.
-CLI twin: ``python -m core label-issues --run-dir R [--top N]`` (core/cli/label_issues.py).
+CLI twin: ``python -m core label-issues --run-dir R [--top N]`` (core/cli/audit/label_issues.py).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ import pandas as pd
 
 from core.analysis.labelerrors import RANKINGS, WEIGHT_DECAY, knn_votes, out_of_fold_proba, suggest_labels
 from core.analysis.probe import ProbeConfig
+from core.audit import tags
 from core.errors import HardpairsError
 from core.io import read_json, write_csv
 from core.rundir.cache import cached
 from core.rundir.featurefile import open_features
 from core.rundir.folder import require_run
-from core.runs import tags
 
 ISSUES_CSV = "label_issues.csv"
 ISSUES_JSON = "label_issues.json"

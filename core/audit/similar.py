@@ -5,8 +5,8 @@ reader (``core.rundir.featurefile.open_features``, memory-mapped) and normalised
 ``core.analysis.neighbors.l2_normalise``: memory is one block of rows plus one float32 per sample,
 whatever N is. :func:`rank_similar` orders them (most similar first, ties by id, the sample itself
 left out); :func:`split_by_class` picks a sample's nearest same-class and other-class neighbours from
-that ranking (the sample view). :func:`similar_for_run` is ``python -m core similar`` (core/cli/similar.py):
-the top N, optionally tagged with ``core.runs.tags.add_tag``.
+that ranking (the sample view). :func:`similar_for_run` is ``python -m core similar`` (core/cli/audit/similar.py):
+the top N, optionally tagged with ``core.audit.tags.add_tag``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from core.analysis.neighbors import l2_normalise
+from core.audit import tags
 from core.errors import HardpairsError
 from core.rundir.featurefile import open_features
-from core.runs import tags
 
 #: Rows normalised and multiplied at once (65,536 x 512 float32 = 128 MiB).
 BLOCK = 65_536
@@ -73,7 +73,7 @@ def split_by_class(ranked: np.ndarray, labels: np.ndarray, label: int, k: int) -
 
 def similar_for_run(run_dir: str | os.PathLike[str], sid: int, top: int = 50, tag: str | None = None) -> dict[str, Any]:
     """``python -m core similar``: the ``top`` training samples most similar to ``sid`` (cosine of the run's
-    features, exact), most similar first; with ``tag`` they are tagged (``core.runs.tags.add_tag``).
+    features, exact), most similar first; with ``tag`` they are tagged (``core.audit.tags.add_tag``).
 
     Returns:
         ``run_dir, sample, label, top, ids, similarities, labels`` (lists), and ``tagged`` (the add_tag

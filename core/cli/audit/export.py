@@ -1,4 +1,4 @@
-"""CLI: ``export`` -- selected / tagged / kept / pruned sample ids as CSV (``core.runs.tags.export_ids``).
+"""CLI: ``export`` -- selected / tagged / kept / pruned sample ids as CSV (``core.audit.tags.export_ids``).
 
 ``export --run-dir R --what tagged:NAME|kept|pruned|selected --out FILE [--ids ...] [--prune-dir D] [--force]``.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.audit import tags
 from core.cli.checks import add_id_flags, add_runs_root_flag, ids_from_flags, run_in_root
-from core.runs import tags
 
 
 def cmd_export(args: argparse.Namespace) -> dict[str, Any]:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from core.analysis.prune import per_class_counts
+from core.audit.tags import check_tag, n_samples, tag_ids
 from core.errors import HardpairsError
 from core.idsets import complement_ids
 from core.io import read_json
 from core.rundir.featurefile import feature_labels
 from core.rundir.folder import require_run
 from core.runs.pruning import retrain_pruned, write_prune_outputs
-from core.runs.tags import check_tag, n_samples, tag_ids
 
 
 def ratio_text(ratio: float) -> str:

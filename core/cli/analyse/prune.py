@@ -3,7 +3,7 @@
 - ``--score S --ratio F``: ``keep.npy``, ``pruned.npy`` and ``per_class.csv`` in
   ``R/prune/<S>_<F>_seed<seed>/`` (``core.runs.pruning.prune_run``); ``S`` is a row of
   ``core.analysis.scoretable``.
-- ``--tag NAME``: keep every sample not tagged NAME (``core.runs.tagprune.prune_by_tag``).
+- ``--tag NAME``: keep every sample not tagged NAME (``core.audit.tagprune.prune_by_tag``).
 
 ``--train`` retrains on the kept samples as a new run that records its parent, score and ratio (in this
 process), with the parent's settings unless a retrain flag overrides them. These handlers only parse.
@@ -48,8 +48,8 @@ def cmd_prune(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _prune_tag(args: argparse.Namespace) -> dict[str, Any]:
-    """``prune --tag NAME``: :func:`core.runs.tagprune.prune_by_tag` (refuses --score/--ratio/--out)."""
-    from core.runs.tagprune import prune_by_tag
+    """``prune --tag NAME``: :func:`core.audit.tagprune.prune_by_tag` (refuses --score/--ratio/--out)."""
+    from core.audit.tagprune import prune_by_tag
 
     run_in_root(args.run_dir, args.runs_root)  # containment: only runs inside the runs root
     clash = [f for f, v in (("--score", args.score), ("--ratio", args.ratio), ("--out", args.out)) if v is not None]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.cli.analyse.score import add_knn_flag
 from core.cli.checks import int_at_least
-from core.cli.score import add_knn_flag
 from core.runs.analysis import pairs_for_run
 
 

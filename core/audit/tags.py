@@ -8,7 +8,8 @@ folder (``prune/tag_<name>``) and appear in ``--what tagged:<name>``.
 
 Exports (:func:`export_ids`) write ``id,label`` rows (label when the run has features) for the
 selected, tagged, kept or pruned ids to a file the caller names; an existing file is refused
-unless ``force``. CLI twins: ``python -m core tag`` and ``python -m core export`` (core/cli/tag.py, core/cli/export.py).
+unless ``force``. CLI twins: ``python -m core tag`` and ``python -m core export`` (core/cli/audit/tag.py,
+core/cli/audit/export.py).
 """
 
 from __future__ import annotations

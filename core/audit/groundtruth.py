@@ -6,7 +6,7 @@ A run has ground truth when something outside the scores says which training sam
   ``mixed`` array rebuilt from ``config.json`` (``core.runs.analysis.mixed_flags``);
 - ``noisy`` -- label noise (``--label-noise``): ``noisy.npy`` (ids of the flipped labels, written when the
   run is created), else the flips rebuilt from ``config.json`` (``core.data.labelnoise``);
-- ``tag:NAME`` -- a user tag chosen as ground truth (``tags.csv``, ``core.runs.tags``).
+- ``tag:NAME`` -- a user tag chosen as ground truth (``tags.csv``, ``core.audit.tags``).
 
 :func:`ground_truth` returns ``(mask (N,) bool indexed by sample id, source)`` or None. :func:`score_aurocs`
 is THE per-score AUROC (``core.analysis.scores.auroc``, equal to ``sklearn.metrics.roc_auc_score``): the
@@ -49,7 +49,7 @@ def _n_train(run: Path, scores: pd.DataFrame | None) -> int:
         return n
     if scores is not None and len(scores):
         return int(scores["index"].max()) + 1
-    from core.runs.tags import n_samples
+    from core.audit.tags import n_samples
 
     return n_samples(run)
 
@@ -98,7 +98,7 @@ def ground_truth(
     scores = scores if scores is not None else _read_scores(run)
     n = _n_train(run, scores)
     if tag:
-        from core.runs.tags import tag_ids
+        from core.audit.tags import tag_ids
 
         return _mask(tag_ids(run, tag), n), f"tag:{tag}"
     if scores is not None and "mixed" in scores.columns:

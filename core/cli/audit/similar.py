@@ -1,4 +1,4 @@
-"""CLI: ``similar`` -- the training samples most similar to one (``core.runs.similar``; this handler only parses).
+"""CLI: ``similar`` -- the training samples most similar to one (``core.audit.similar``; this handler only parses).
 
 ``similar --run-dir R --sample ID [--top N] [--tag NAME]``: the top N (default 50) by cosine similarity of
 the run's features, most similar first; ``--tag NAME`` also tags them (``run/tags.csv``), so that
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.audit.similar import similar_for_run
 from core.cli.checks import int_at_least
-from core.runs.similar import similar_for_run
 
 
 def cmd_similar(args: argparse.Namespace) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 probe's out-of-fold probabilities and kNN votes (``core.analysis.labelerrors``). Cached like every
 analysis. The top N lines are printed on stderr and listed under ``top`` in the JSON. The review
 verdicts are tags (``tag --add mislabelled|ambiguous|label-ok``); prune by them with
-``prune --tag mislabelled``. The work is done by ``core.runs.labelerrors.label_issues_for_run``.
+``prune --tag mislabelled``. The work is done by ``core.audit.labelerrors.label_issues_for_run``.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from core.analysis.labelerrors import RANKINGS, WEIGHT_DECAY
+from core.audit.labelerrors import class_list, describe_issue, label_issues_for_run, read_issues
 from core.cli.checks import int_at_least, number_in
-from core.runs.labelerrors import class_list, describe_issue, label_issues_for_run, read_issues
 
 
 def cmd_label_issues(args: argparse.Namespace) -> dict[str, Any]:
-    """``label-issues``: :func:`core.runs.labelerrors.label_issues_for_run`, then the top ``--top`` rows."""
+    """``label-issues``: :func:`core.audit.labelerrors.label_issues_for_run`, then the top ``--top`` rows."""
     int_at_least("--top", args.top, 0)
     int_at_least("--folds", args.folds, 2, " (the out-of-fold probe needs at least 2 folds)")
     int_at_least("--k", args.k, 1, " neighbours")

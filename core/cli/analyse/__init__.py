@@ -1,0 +1,1 @@
+"""Commands that analyse one run's features: score, pairs, prune, umap, theory."""

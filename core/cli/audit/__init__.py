@@ -1,0 +1,1 @@
+"""Commands of the dataset audit: tag, export, similar, label-issues."""

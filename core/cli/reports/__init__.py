@@ -1,0 +1,1 @@
+"""Commands that read many runs: report, compare, reproduce."""
