@@ -164,3 +164,26 @@ def test_the_checker_fails_on_a_renamed_name(tmp_path):
         "README.md: `core.things.mod.LIMIT.real`: 'LIMIT' in core/things/mod.py is not a class, so it has no 'real'",
         "README.md: `core.other.name`: 'other' is not defined in core/__init__.py",
     ]
+
+
+def _module_rooms(doc: str) -> dict[str, set[str]]:
+    """``{room folder: module file names}`` listed under "Every module, by room" in docs/architecture.md."""
+    rooms: dict[str, set[str]] = {}
+    room = None
+    for line in doc.split("### Every module, by room", 1)[1].splitlines():
+        if line.startswith("#### "):
+            name = line[5:].strip().strip("`").rstrip("/")
+            room = "core" if name.startswith("core (") else name
+            rooms.setdefault(room, set())
+        elif room and line.startswith("| `") and line.count("`") >= 2:
+            rooms[room].add(line.split("`")[1])
+    return rooms
+
+
+def test_architecture_lists_every_module_in_its_room():
+    listed = _module_rooms((ROOT / "docs" / "architecture.md").read_text())
+    present: dict[str, set[str]] = {}
+    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("ui/**/*.py"), *ROOT.glob("pages/*.py")]:
+        if path.name != "__init__.py" and "__pycache__" not in path.parts:
+            present.setdefault(str(path.parent.relative_to(ROOT)), set()).add(path.name)
+    assert listed == present
