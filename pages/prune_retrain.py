@@ -19,7 +19,7 @@ from core.audit.groundtruth import best_score, caught
 from core.data.thumbs import caption
 from core.errors import HardpairsError
 from core.figures.prune import per_class_bar, score_histogram
-from core.jobs import describe
+from core.jobs import describe, records
 from core.jobs import queue as jobs
 from ui.feedback import command_text, guard, plain, show_command
 from ui.frame import keep_widget, new_url_value, reset_on_run_change, selected_run_or_hint, to_url
@@ -247,7 +247,7 @@ def _score_ratio_from_url(cols: list[str], best: str | None = None) -> None:
 
 def _launch(run_dir: Path, plan: list[list[str]], blocked: str) -> None:
     """The Launch button: disabled while this launch's jobs are queued or running (their state shown)."""
-    in_flight = launch_state(active_launches(plan, jobs.list_jobs()))
+    in_flight = launch_state(active_launches(plan, records.list_jobs()))
     if blocked:
         st.caption(f"To launch, {blocked}.")
     elif in_flight:
@@ -267,7 +267,7 @@ def _launch(run_dir: Path, plan: list[list[str]], blocked: str) -> None:
     flash = st.session_state.pop("pr_flash", None)
     if flash:
         st.success(flash)
-    if describe.jobs_for_run(jobs.list_jobs(), run_dir):
+    if describe.jobs_for_run(records.list_jobs(), run_dir):
         render_jobs_panel(key="pr_jobs", limit=6, run=run_dir)
 
 

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.errors import HardpairsError
 from core.jobs import queue as jobs
+from core.jobs import records
 from core.rundir.folder import list_runs
 from core.training.presets import PRESETS, default_preset, preset_values
 from ui.feedback import empty_state, error_box, show_command
@@ -274,7 +275,7 @@ flash = st.session_state.pop(FLASH_KEY, None)
 if flash:
     st.success(flash, icon=":material/rocket_launch:")
 rows = list_runs(runs_folder())
-if not rows and not jobs.list_jobs():
+if not rows and not records.list_jobs():
     empty_state(EMPTY_MESSAGE, ["train", "--dataset", "digits", "--preset", "quick", "--analyse"])
 try:
     train_section()

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.io import write_json
+from core.jobs import records
 from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -187,7 +188,6 @@ def test_protocol_mismatch_warns_and_shows_one_protocol(runs_root):
 
 
 def test_repeat_over_seeds_queues_the_missing_seeds(runs_root, no_launch):
-    from core.jobs import queue
 
     _with_preds(fake_run(runs_root, "solo", seed=0, linear=0, knn=0, created=1), wrong=10)
     at = compare_page()
@@ -199,7 +199,7 @@ def test_repeat_over_seeds_queues_the_missing_seeds(runs_root, no_launch):
     shown = "\n".join(c.value for c in at.code)
     assert f"python -m core train --config {config} --seed 1 --runs-root {runs_root} --name solo-seed1" in shown
     at.button(key="compare_repeat").click().run()
-    queued = sorted(queue.list_jobs(runs_root), key=lambda j: j.argv)
+    queued = sorted(records.list_jobs(runs_root), key=lambda j: j.argv)
     assert [(list(j.argv[3:]), j.kind, j.state) for j in queued] == [(w, "train", "queued") for w in want]
     assert set(no_launch) == {Path(queued[0].job_dir)}  # one heavy slot: seed 2 waits for seed 1
     assert "Queued 2 jobs" in at.success[0].value

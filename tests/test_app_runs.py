@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.io import read_json, write_json
 from core.jobs import queue as jobs
+from core.jobs import records
 from tests.helpers import fake_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -89,7 +90,7 @@ def test_train_click_queues_the_cli_command(runs_root, no_launch):
     assert expected in codes(at)
     at.button(key="train_button").click().run()
     assert not at.exception
-    (job,) = jobs.list_jobs(runs_root)
+    (job,) = records.list_jobs(runs_root)
     assert job.kind == "train" and job.state == "queued"
     assert job.argv[:3] == (sys.executable, "-m", "core")
     run_dir = Path(job.run_dir)
@@ -101,7 +102,7 @@ def test_train_click_queues_the_cli_command(runs_root, no_launch):
     # the job table shows it, with a cancel button that works
     assert any("queued" in m.value and run_dir.name in m.value for m in at.markdown)
     at.button(key=f"runs_jobs_cancel_{job.job_id}").click().run()
-    assert jobs.get_job(job.job_id, runs_root).state == "cancelled"
+    assert records.get_job(job.job_id, runs_root).state == "cancelled"
     assert not any(b.key == f"runs_jobs_cancel_{job.job_id}" for b in at.button)
 
 
@@ -114,7 +115,7 @@ def test_running_job_shows_progress_from_status_json(runs_root, no_launch):
     job = jobs.submit(["train", "--run-dir", str(run)], "train", run_dir=run)
     write_json(Path(job.job_dir) / "launch.json", {"pid": __import__("os").getpid(), "ticks": None})
     at = app()
-    assert jobs.get_job(job.job_id, runs_root).state == "running"
+    assert records.get_job(job.job_id, runs_root).state == "running"
     (bar,) = at.get("progress")
     assert bar.value == pytest.approx(12 / 40 * 100, abs=1)
     assert bar.proto.text == "epoch 12/40 · loss 3.2100 · 850 images/s · ETA 1:15"
@@ -132,7 +133,7 @@ def test_failed_training_offers_resume(runs_root, no_launch):
     assert any("CUDA out of memory; pass --batch-size 128" in m.value for m in at.markdown)
     assert f"python -m core train --resume --run-dir {run}" in codes(at)
     at.button(key=f"runs_jobs_resume_{job.job_id}").click().run()
-    resumed = [j for j in jobs.list_jobs(runs_root) if j.job_id != job.job_id]
+    resumed = [j for j in records.list_jobs(runs_root) if j.job_id != job.job_id]
     assert len(resumed) == 1
     assert list(resumed[0].argv[3:]) == ["train", "--resume", "--run-dir", str(run)]
 
@@ -142,12 +143,12 @@ def test_import_of_a_missing_checkpoint_explains(runs_root, no_launch, tmp_path)
     at.text_input(key="import_path").input(str(tmp_path / "nope.pt"))
     at.form_submit_button[0].click().run()
     assert any("is not a file" in e.value for e in at.error)
-    assert jobs.list_jobs(runs_root) == []
+    assert records.list_jobs(runs_root) == []
     ckpt = tmp_path / "model.pt"
     ckpt.write_bytes(b"x")
     at.text_input(key="import_path").input(str(ckpt))
     at.form_submit_button[0].click().run()
-    (job,) = jobs.list_jobs(runs_root)
+    (job,) = records.list_jobs(runs_root)
     assert job.kind == "import"
     assert list(job.argv[3:7]) == ["import", "--checkpoint", str(ckpt), "--dataset"]
     assert read_json(Path(job.job_dir) / "job.json")["run_dir"].startswith(str(runs_root / "import-model-"))

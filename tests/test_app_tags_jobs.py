@@ -10,6 +10,7 @@ import pytest
 
 from core.audit import tags
 from core.jobs import queue as jobs
+from core.jobs import records
 from tests.test_app_pages import _grid_captions, _no_errors, _page
 from tests.test_app_pages import digits as digits  # noqa: F401 - fixture
 from tests.test_app_pages import runs as runs_fixture
@@ -44,7 +45,7 @@ def test_launch_is_disabled_while_its_jobs_run(runs, no_launch):
     assert not at.button(key="pr_launch").disabled
     at.button(key="pr_launch").click().run()
     _no_errors(at)
-    queued = jobs.list_jobs()
+    queued = records.list_jobs()
     assert len(queued) == 2 and all("--analyse" in j.argv for j in queued)
     assert at.button(key="pr_launch").disabled
     assert any("2 of these retrains are queued or running" in c.value for c in at.caption)

@@ -16,6 +16,7 @@ import pytest
 from core.errors import HardpairsError
 from core.io import REPO_ROOT, read_json
 from core.jobs import queue as jobs
+from core.jobs import records
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,7 +48,7 @@ def gated(gate: Path, out: str = "") -> list[str]:
 
 
 def state_of(job_id: str, root: Path) -> str:
-    return jobs.get_job(job_id, root).state
+    return records.get_job(job_id, root).state
 
 
 def pid_gone(pid: int) -> bool:
@@ -66,11 +67,11 @@ def root(tmp_path):
 
 def test_job_runs_records_exit_and_result(root):
     job = jobs.submit(py("print('hel' + 'lo'); print('{\"linear_acc\": 0.5}')"), "pairs", raw=True, root=root)
-    done = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "done" and j, what="job done")
+    done = wait_for(lambda: (j := records.get_job(job.job_id, root)).state == "done" and j, what="job done")
     assert done.exit_code == 0 and done.message == ""
-    assert jobs.job_result(done) == {"linear_acc": 0.5}
-    assert "hello" in jobs.log_tail(done)
-    assert jobs.log_tail(done, 1) == "[job] exit status 0"
+    assert records.job_result(done) == {"linear_acc": 0.5}
+    assert "hello" in records.log_tail(done)
+    assert records.log_tail(done, 1) == "[job] exit status 0"
     assert read_json(Path(done.job_dir) / "job.json")["argv"][1] == "-c"
     assert done.started is not None and done.ended >= done.started
 
@@ -82,8 +83,8 @@ def test_a_launcher_replaces_process_starts_inside_its_block_only(root):
         assert jobs.poll(root)[0].state == "queued"  # the launcher wrote no launch.json: nothing runs
     assert asked == [Path(job.job_dir)] * 2  # asked by submit, then by poll
     jobs.poll(root)  # outside the block the default launcher starts the wrapper process
-    done = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "done" and j, what="job done")
-    assert "ran" in jobs.log_tail(done)
+    done = wait_for(lambda: (j := records.get_job(job.job_id, root)).state == "done" and j, what="job done")
+    assert "ran" in records.log_tail(done)
 
 
 def test_core_command_uses_this_interpreter(root):
@@ -99,15 +100,15 @@ def test_queue_runs_one_heavy_job_at_a_time(root, tmp_path):
     second = jobs.submit(py("print('second')"), "score", raw=True, root=root)
     light = jobs.submit(py("print('light')"), "pairs", raw=True, root=root)
     assert first.heavy and second.heavy and not light.heavy
-    wait_for(lambda: "started" in jobs.log_tail(jobs.get_job(first.job_id, root)), what="first job started")
+    wait_for(lambda: "started" in records.log_tail(records.get_job(first.job_id, root)), what="first job started")
     # the light job runs while the heavy one holds the slot; the second heavy one waits
     wait_for(lambda: state_of(light.job_id, root) == "done", what="light job done")
     assert state_of(first.job_id, root) == "running"
     assert state_of(second.job_id, root) == "queued"
-    assert jobs.counts(jobs.list_jobs(root)) == {"running": 1, "queued": 1}
+    assert records.counts(records.list_jobs(root)) == {"running": 1, "queued": 1}
     gate.touch()
     wait_for(lambda: state_of(second.job_id, root) == "done", what="second job done")
-    a, b = jobs.get_job(first.job_id, root), jobs.get_job(second.job_id, root)
+    a, b = records.get_job(first.job_id, root), records.get_job(second.job_id, root)
     assert a.state == "done"
     assert b.started >= a.ended  # started by the first job's wrapper after it finished
 
@@ -123,9 +124,9 @@ def test_cancel_queued_job_never_starts(root, tmp_path):
     # the heavy slot passes in submit order: the third job can only run once the queue went past the second
     wait_for(lambda: state_of(third.job_id, root) == "done", what="third job done")
     assert state_of(first.job_id, root) == "done"
-    job = jobs.get_job(second.job_id, root)
+    job = records.get_job(second.job_id, root)
     assert job.state == "cancelled" and job.started is None
-    assert "must not run" not in jobs.log_tail(job)
+    assert "must not run" not in records.log_tail(job)
 
 
 def test_cancel_terminates_the_process_group(root, tmp_path):
@@ -146,7 +147,7 @@ def test_cancel_terminates_the_process_group(root, tmp_path):
     ids = wait_for(lambda: pids.exists() and pids.stat().st_size and json.loads(pids.read_text()), what="pids")
     assert jobs.cancel(job.job_id, root).state in ("running", "cancelled")
     final = wait_for(
-        lambda: (j := jobs.get_job(job.job_id, root)).state == "cancelled" and j.ended and j, what="cancelled"
+        lambda: (j := records.get_job(job.job_id, root)).state == "cancelled" and j.ended and j, what="cancelled"
     )
     assert ckpt.read_text() == "saved"  # SIGTERM came first and was handled
     wait_for(lambda: pid_gone(ids["me"]) and pid_gone(ids["kid"]), what="group gone")
@@ -162,12 +163,12 @@ def test_cancel_escalates_to_sigkill(root):
         time.sleep(600)
     """)
     job = jobs.submit(cmd, "train", raw=True, root=root, grace_s=0.5)
-    wait_for(lambda: "ignoring SIGTERM" in jobs.log_tail(jobs.get_job(job.job_id, root)), what="child ready")
+    wait_for(lambda: "ignoring SIGTERM" in records.log_tail(records.get_job(job.job_id, root)), what="child ready")
     jobs.cancel(job.job_id, root)
-    final = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).ended and j, what="job ended")
+    final = wait_for(lambda: (j := records.get_job(job.job_id, root)).ended and j, what="job ended")
     assert final.state == "cancelled"
     assert final.exit_code == -signal.SIGKILL
-    assert "sending SIGKILL" in jobs.log_tail(final)
+    assert "sending SIGKILL" in records.log_tail(final)
 
 
 def test_killed_child_shows_failed_with_log_tail(root):
@@ -177,19 +178,19 @@ def test_killed_child_shows_failed_with_log_tail(root):
         raw=True,
         root=root,
     )
-    wait_for(lambda: "epoch 1 loss" in jobs.log_tail(jobs.get_job(job.job_id, root)), what="output")
+    wait_for(lambda: "epoch 1 loss" in records.log_tail(records.get_job(job.job_id, root)), what="output")
     child = read_json(Path(job.job_dir) / "child.json")
     os.kill(child["pid"], signal.SIGKILL)
-    final = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "failed" and j, what="failed")
+    final = wait_for(lambda: (j := records.get_job(job.job_id, root)).state == "failed" and j, what="failed")
     assert final.exit_code == -9 and final.message == "killed by signal 9"
-    assert "epoch 1 loss 4.2" in jobs.log_tail(final)
+    assert "epoch 1 loss 4.2" in records.log_tail(final)
 
 
 def test_dead_wrapper_without_exit_status_is_failed_and_next_job_starts(root, tmp_path):
     job = jobs.submit(py("import time; time.sleep(600)"), "train", raw=True, root=root)
     queued = jobs.submit(py("print('next')"), "train", raw=True, root=root)
     child = wait_for(lambda: read_json(Path(job.job_dir) / "child.json"), what="child started")
-    wrapper = jobs.get_job(job.job_id, root).pid
+    wrapper = records.get_job(job.job_id, root).pid
     os.kill(wrapper, signal.SIGKILL)  # the wrapper dies first...
     os.kill(child["recorder"], signal.SIGKILL)  # ...then the recorder that waits on the command...
     os.killpg(child["pid"], signal.SIGKILL)  # ...then its command: nobody writes exit.json
@@ -199,7 +200,7 @@ def test_dead_wrapper_without_exit_status_is_failed_and_next_job_starts(root, tm
         lambda: pid_gone(child["pid"]) and pid_gone(wrapper) and pid_gone(child["recorder"]),
         what="wrapper, recorder and child gone",
     )
-    dead = jobs.get_job(job.job_id, root)
+    dead = records.get_job(job.job_id, root)
     assert dead.state == "failed" and dead.exit_code is None
     assert dead.message == "the process died without recording an exit status"
     assert state_of(queued.job_id, root) == "queued"  # no wrapper was left to start it ...
@@ -228,12 +229,12 @@ def test_jobs_survive_an_app_restart(root, tmp_path):
     listed = json.loads(cli.stdout.strip().splitlines()[-1])
     assert {j["job_id"]: j["state"] for j in listed["jobs"]} == {a_id: "done", b_id: "done"}
     assert listed["running"] == 0 and listed["queued"] == 0
-    assert jobs.log_tail(jobs.get_job(b_id, root)).splitlines()[-2] == "42"
+    assert records.log_tail(records.get_job(b_id, root)).splitlines()[-2] == "42"
 
 
 def test_unknown_job_is_a_clear_error(root):
     with pytest.raises(HardpairsError, match="python -m core jobs"):
-        jobs.get_job("nope", root)
+        records.get_job("nope", root)
 
 
 def test_killed_wrapper_child_records_its_own_exit_and_starts_the_next_job(root, tmp_path):
@@ -246,14 +247,14 @@ def test_killed_wrapper_child_records_its_own_exit_and_starts_the_next_job(root,
     wrapper = read_json(Path(job.job_dir) / "launch.json")["pid"]
     os.kill(wrapper, signal.SIGKILL)
     wait_for(lambda: pid_gone(wrapper), what="wrapper gone")
-    running = jobs.get_job(job.job_id, root)
+    running = records.get_job(job.job_id, root)
     assert running.state == "running" and "wrapper process is gone" in running.message
     assert state_of(queued.job_id, root) == "queued"
     gate.touch()  # the command now ends with status 0; nothing in this test polls the queue
-    done = wait_for(lambda: (j := jobs.get_job(job.job_id, root)).state == "done" and j, what="job done")
+    done = wait_for(lambda: (j := records.get_job(job.job_id, root)).state == "done" and j, what="job done")
     assert done.exit_code == 0 and done.message == ""
-    nxt = wait_for(lambda: (j := jobs.get_job(queued.job_id, root)).state == "done" and j, what="next done")
-    assert "next ran" in jobs.log_tail(nxt)
+    nxt = wait_for(lambda: (j := records.get_job(queued.job_id, root)).state == "done" and j, what="next done")
+    assert "next ran" in records.log_tail(nxt)
     assert nxt.started >= done.ended
 
 
@@ -263,7 +264,7 @@ def test_two_submits_at_once_are_two_jobs_run_one_at_a_time(root, tmp_path):
 
     gate = tmp_path / "gate"
     barrier = threading.Barrier(2)
-    made: list[jobs.Job] = []
+    made: list[records.Job] = []
 
     def tab(text: str) -> None:
         barrier.wait()
@@ -276,14 +277,16 @@ def test_two_submits_at_once_are_two_jobs_run_one_at_a_time(root, tmp_path):
         t.join()
     assert len({j.job_id for j in made}) == 2
     # both submits returned, so the queue has decided; wait until one command really runs
-    wait_for(lambda: any("started" in jobs.log_tail(jobs.get_job(j.job_id, root)) for j in made), what="one started")
+    wait_for(
+        lambda: any("started" in records.log_tail(records.get_job(j.job_id, root)) for j in made), what="one started"
+    )
     states = sorted(state_of(j.job_id, root) for j in made)
     assert states == ["queued", "running"]
-    assert jobs.counts(jobs.list_jobs(root)) == {"running": 1, "queued": 1}
+    assert records.counts(records.list_jobs(root)) == {"running": 1, "queued": 1}
     gate.touch()
     for j in made:
         wait_for(lambda j=j: state_of(j.job_id, root) == "done", what=f"{j.job_id} done")
-    a, b = sorted((jobs.get_job(j.job_id, root) for j in made), key=lambda j: j.started)
+    a, b = sorted((records.get_job(j.job_id, root) for j in made), key=lambda j: j.started)
     assert b.started >= a.ended
 
 
@@ -296,7 +299,7 @@ def test_two_processes_submitting_at_once_get_distinct_indexed_jobs(root):
     procs = [subprocess.Popen(py(script), cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True) for _ in range(3)]
     ids = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert len(set(ids)) == 3
-    assert sorted(j.job_id for j in jobs.list_jobs(root)) == sorted(ids)
+    assert sorted(j.job_id for j in records.list_jobs(root)) == sorted(ids)
     index = (root / ".jobs" / ".index.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["job_id"] for line in index) == sorted(ids)
 
@@ -323,7 +326,7 @@ def _plant(root: Path, marker: Path) -> Path:
 def test_planted_job_is_never_run_by_listing_or_poll(root, tmp_path):
     marker = tmp_path / "pwned"
     planted = _plant(root, marker)
-    assert jobs.list_jobs(root) == []
+    assert records.list_jobs(root) == []
     cli = subprocess.run(
         [sys.executable, "-m", "core", "jobs", "--runs-root", str(root)], cwd=REPO_ROOT, capture_output=True, text=True
     )
@@ -335,7 +338,7 @@ def test_planted_job_is_never_run_by_listing_or_poll(root, tmp_path):
     wait_for(lambda: state_of(real.job_id, root) == "done", what="real job done")
     assert not marker.exists() and not (planted / "launch.json").exists()
     with pytest.raises(HardpairsError, match="no job"):
-        jobs.get_job(planted.name, root)
+        records.get_job(planted.name, root)
     # the runner itself refuses a job the queue did not record
     out = subprocess.run(
         [sys.executable, "-m", "core.jobs.runner", "--record", str(planted)], cwd=REPO_ROOT, capture_output=True
@@ -356,7 +359,7 @@ def test_edited_job_json_is_not_run(root, tmp_path):
     # the heavy slot passes in submit order: the third job runs only once the queue went past the second
     wait_for(lambda: state_of(third.job_id, root) == "done", what="third done")
     assert not marker.exists() and not (Path(second.job_dir) / "launch.json").exists()
-    assert [j.job_id for j in jobs.list_jobs(root)] == [third.job_id, first.job_id]  # newest first
+    assert [j.job_id for j in records.list_jobs(root)] == [third.job_id, first.job_id]  # newest first
 
 
 @pytest.mark.parametrize("flag", ["--log", "--cancel"])

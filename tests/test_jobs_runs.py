@@ -9,17 +9,17 @@ import pytest
 
 from core.errors import HardpairsError
 from core.io import write_json
-from core.jobs import describe
+from core.jobs import describe, records
 from core.jobs import queue as jobs
 from tests.helpers import fake_run
 
 
-def _finish(job: jobs.Job, log: str, code: int = 0) -> jobs.Job:
+def _finish(job: records.Job, log: str, code: int = 0) -> records.Job:
     job_dir = Path(job.job_dir)
     write_json(job_dir / "launch.json", {"pid": 1, "ticks": -1, "launched": 10.0})
     write_json(job_dir / "exit.json", {"exit_code": code, "signal": None, "ended": 20.0})
     (job_dir / "log.txt").write_text(log)
-    return jobs.get_job(job.job_id)
+    return records.get_job(job.job_id)
 
 
 def test_flag_value_reads_both_spellings():
@@ -38,10 +38,10 @@ def test_duplicate_job_for_a_run_is_refused_until_it_ends(runs_root, no_launch):
     jobs.submit(["umap", "--run-dir", str(run)], "analyse")
     other = fake_run(runs_root, "digits-b")
     jobs.submit(["umap", "--run-dir", str(other)], "umap")
-    assert len(jobs.list_jobs()) == 4
+    assert len(records.list_jobs()) == 4
     jobs.cancel(first.job_id)  # no longer active: the same job may be queued again
     again = jobs.submit(["umap", "--run-dir", str(run)], "umap")
-    assert again.state == "queued" and len(jobs.list_jobs()) == 5
+    assert again.state == "queued" and len(records.list_jobs()) == 5
 
 
 def test_duplicate_refused_by_run_dir_even_without_the_flag(runs_root, no_launch):
@@ -70,7 +70,7 @@ def test_jobs_for_run_holds_its_jobs_its_retrains_and_the_retrain_that_made_a_ch
     rand = jobs.submit(_retrain_argv(parent, "random"), "retrain")
     child = fake_run(runs_root, "digits-p-band", parent=str(parent), score="band", ratio=0.1)
     write_json(child / "config.json", {"parent": str(parent), "prune_score": "band", "prune_ratio": 0.1, "seed": 0})
-    listed = jobs.list_jobs()
+    listed = records.list_jobs()
     assert {j.job_id for j in describe.jobs_for_run(listed, parent)} == {umap_p.job_id, band.job_id, rand.job_id}
     assert [j.job_id for j in describe.jobs_for_run(listed, child)] == [band.job_id]
     assert [j.job_id for j in describe.jobs_for_run(listed, other)] == [umap_o.job_id]

@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from core.errors import HardpairsError
-from core.jobs import queue as jobs
+from core.jobs import records
 
 
 def plain(text: Any, limit: int | None = 80) -> str:
@@ -41,8 +41,8 @@ def command_text(cmd: str | Sequence[Any]) -> str:
         return cmd
     parts = [str(c) for c in cmd]
     if parts and parts[0] not in ("python", sys.executable):
-        parts = jobs.core_command(parts)
-    return jobs.display_command(parts)
+        parts = records.core_command(parts)
+    return records.display_command(parts)
 
 
 def show_command(cmd: str | Sequence[Any], caption: str = "Same thing from a terminal:") -> None:

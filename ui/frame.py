@@ -28,7 +28,7 @@ from typing import Any
 import streamlit as st
 
 from core.io import read_json, write_json
-from core.jobs import queue as jobs
+from core.jobs import records
 from core.rundir.folder import list_runs, runs_root
 from ui.views.labels import sidebar_labels
 
@@ -268,7 +268,7 @@ def render_sidebar() -> None:
             st.caption("No runs yet — train one on the **Runs** page.")
         st.caption(f"Runs folder: `{root}`")
         try:
-            count = jobs.counts(jobs.list_jobs(root))
+            count = records.counts(records.list_jobs(root))
         except OSError as err:
             st.caption(f"Jobs unavailable: {err}")
             return

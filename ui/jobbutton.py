@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from core.errors import HardpairsError
-from core.jobs import describe
+from core.jobs import describe, records
 from core.jobs import queue as jobs
 from ui.jobs_panel import render_jobs_panel
 
@@ -27,7 +27,7 @@ def job_button(label: str, argv: Sequence[object], *, kind: str, key: str, prima
     """
     args = [str(a) for a in argv]
     run = describe.flag_value(args, "--run-dir")
-    pending = describe.active_for_run(jobs.list_jobs(), run) if run else []
+    pending = describe.active_for_run(records.list_jobs(), run) if run else []
     if pending:
         st.info(
             describe.pending_text(pending[0]) + ". This page fills in when it is done.", icon=":material/hourglass_top:"
@@ -39,7 +39,7 @@ def job_button(label: str, argv: Sequence[object], *, kind: str, key: str, prima
             st.error(str(err))
             return
         st.success(f"Queued job `{job.job_id}`. This page fills in when it is done.")
-    listed = jobs.list_jobs()
+    listed = records.list_jobs()
     if run is not None:
         if describe.jobs_for_run(listed, run):
             render_jobs_panel(key=f"{key}_panel", limit=3, run=run)

@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import HardpairsError
-from core.jobs import describe
+from core.jobs import describe, records
 from core.jobs import queue as jobs
 from core.rundir.folder import read_run_json
 from ui.feedback import show_command
@@ -37,7 +37,7 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def progress_of(job: jobs.Job) -> tuple[float | None, str]:
+def progress_of(job: records.Job) -> tuple[float | None, str]:
     """(fraction done in [0, 1] or None, one-line text) from the job's run ``status.json``."""
     try:
         status = read_run_json(job.run_dir, "status.json") if job.run_dir else {}
@@ -76,7 +76,7 @@ def result_line(result: dict) -> str:
     return " · ".join(parts)
 
 
-def resume_argv(job: jobs.Job) -> list[str] | None:
+def resume_argv(job: records.Job) -> list[str] | None:
     """``train --resume --run-dir R`` for a failed/cancelled training whose run folder exists."""
     if job.kind not in RESUMABLE_KINDS or job.state not in ("failed", "cancelled") or not job.run_dir:
         return None
@@ -85,7 +85,7 @@ def resume_argv(job: jobs.Job) -> list[str] | None:
     return ["train", "--resume", "--run-dir", job.run_dir]
 
 
-def job_heading(job: jobs.Job) -> str:
+def job_heading(job: records.Job) -> str:
     """``kind · `run` `` for a job; a retrain by parent, score, ratio, seed and (when known) its child run."""
     if describe.retrain_params(job) is not None:
         return describe.job_title(job)
@@ -98,14 +98,14 @@ def _cancel(job_id: str) -> None:
 
 
 def _resume(job_id: str) -> None:
-    job = jobs.get_job(job_id)
+    job = records.get_job(job_id)
     argv = resume_argv(job)
     if argv:
         jobs.submit(argv, job.kind, run_dir=job.run_dir)
         select_run(job.run_dir)
 
 
-def _render_job_card(job: jobs.Job, key: str) -> None:
+def _render_job_card(job: records.Job, key: str) -> None:
     with st.container(border=True):
         head, buttons = st.columns([6, 1.4], vertical_alignment="center")
         elapsed = (job.ended or time.time()) - job.started if job.started else None
@@ -117,13 +117,13 @@ def _render_job_card(job: jobs.Job, key: str) -> None:
         if job.state == "queued":
             head.caption("waiting for the device: one training/scoring job runs at a time")
         elif job.state == "done":
-            head.caption(result_line(jobs.job_result(job) or {}) or text or "finished")
+            head.caption(result_line(records.job_result(job) or {}) or text or "finished")
         elif frac is not None:
             head.progress(frac, text=text or None)
         elif text:
             head.caption(text)
         if job.state in ("failed", "cancelled"):
-            result = jobs.job_result(job) or {}
+            result = records.job_result(job) or {}
             detail = result.get("error") or job.message
             head.markdown(f":red[{detail}]" if job.state == "failed" else f":orange[{detail}]")
         if job.active:
@@ -147,11 +147,11 @@ def _render_job_card(job: jobs.Job, key: str) -> None:
             show_command(job.command, caption="")
             if resume_argv(job):
                 show_command(resume_argv(job), caption="Resume from a terminal:")
-            st.code(jobs.log_tail(job, 30) or "(no output yet)", language="text")
+            st.code(records.log_tail(job, 30) or "(no output yet)", language="text")
 
 
-def _listed(kinds: Sequence[str] | None, run: str | None) -> list[jobs.Job]:
-    listed = jobs.list_jobs()
+def _listed(kinds: Sequence[str] | None, run: str | None) -> list[records.Job]:
+    listed = records.list_jobs()
     if run is not None:
         listed = describe.jobs_for_run(listed, run)
     if kinds:

@@ -57,48 +57,18 @@ from core.errors import HardpairsError
 from core.io import REPO_ROOT, append_jsonl, read_json, write_json
 from core.jobs.describe import concerns, flag_value, same_command
 from core.jobs.records import (
-    ACTIVE_STATES,
     DEFAULT_GRACE_S,
     HEAVY_KINDS,
     INDEX,
     Job,
     core_command,
-    counts,
-    display_command,
     get_job,
     job_digest,
-    job_result,
-    job_summary,
     jobs_root,
     list_jobs,
     load_job,
-    log_tail,
 )
 from core.procs import pid_alive, signal_group, start_ticks
-
-__all__ = [
-    "ACTIVE_STATES",
-    "DEFAULT_GRACE_S",
-    "HEAVY_KINDS",
-    "Job",
-    "Launcher",
-    "cancel",
-    "core_command",
-    "counts",
-    "display_command",
-    "get_job",
-    "job_result",
-    "job_summary",
-    "jobs_root",
-    "launch_wrapper",
-    "list_jobs",
-    "load_job",
-    "log_tail",
-    "poll",
-    "start_queued",
-    "submit",
-    "using_launcher",
-]
 
 
 @contextmanager

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from core.io import REPO_ROOT, read_json, write_json
-from core.jobs.queue import DEFAULT_GRACE_S, display_command, start_queued
-from core.jobs.records import is_submitted
+from core.jobs.queue import start_queued
+from core.jobs.records import DEFAULT_GRACE_S, display_command, is_submitted
 from core.procs import pid_alive, signal_group, start_ticks
 
 

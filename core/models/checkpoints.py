@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from torch import Tensor
 from core.errors import HardpairsError
 from core.io import atomic_write_bytes
 from core.models.layouts import detect_layout_arch, remap_sequential_resnet
-from core.models.standins import load_with_stand_ins, stand_in_names
+from core.models.standins import load_with_stand_ins, protocol2_source, stand_in_names
 
 FORMAT = "hardpairs"
 _PREFIXES = ("module.", "backbone.", "encoder.", "model.", "net.", "online_network.", "f.", "_orig_mod.")
@@ -67,15 +68,11 @@ def load_checkpoint_file(path: str | os.PathLike[str], stand_ins: bool = False) 
     a whole ``torch.save(model)``) is read with inert stand-ins for them instead of being refused
     (:mod:`core.models.standins`: still the weights-only unpickler, nothing from the file runs)."""
     path = Path(path)
-    if path.is_dir():
-        raise HardpairsError(
-            f"checkpoint {path} is a folder; pass the checkpoint file itself (e.g. {path}/checkpoints/last.pt)"
-        )
-    if not path.is_file():
-        raise HardpairsError(f"checkpoint {path} does not exist; check the path")
+    check_regular_file(path)
     try:
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            with protocol2_source(path) as source:
+                return torch.load(source, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
             if not stand_ins:
                 raise
@@ -83,7 +80,7 @@ def load_checkpoint_file(path: str | os.PathLike[str], stand_ins: bool = False) 
     except pickle.UnpicklingError as err:
         raise HardpairsError(
             f"{path} is not a safe weights-only checkpoint: it contains pickled Python objects that "
-            f"Hardpairs refuses to execute ({str(err).splitlines()[0][:200]}). Re-save only the "
+            f"Hardpairs, reading with weights_only=True, refuses to execute ({_reason(err)}). Re-save only the "
             "state dict (torch.save(model.state_dict(), path)) from a trusted environment."
         ) from err
     except Exception as err:  # zip/EOF/format errors all mean "not a torch checkpoint"
@@ -92,6 +89,40 @@ def load_checkpoint_file(path: str | os.PathLike[str], stand_ins: bool = False) 
             f"{str(err).splitlines()[0][:200] if str(err) else ''}). Check that the file is complete "
             "and was written by torch.save."
         ) from err
+
+
+_KINDS = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def check_regular_file(path: Path) -> None:
+    """Raise unless ``path`` is a regular file (symbolic links followed), judged by ``os.stat`` alone so
+    that a FIFO or a device is never opened (opening a FIFO blocks until a writer comes)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise HardpairsError(f"checkpoint {path} does not exist; check the path") from None
+    except OSError as err:
+        raise HardpairsError(f"checkpoint {path} cannot be looked at ({err.strerror}); check the path") from None
+    if stat.S_ISDIR(mode):
+        raise HardpairsError(
+            f"checkpoint {path} is a folder; pass the checkpoint file itself (e.g. {path}/checkpoints/last.pt)"
+        )
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
+        raise HardpairsError(
+            f"checkpoint {path} is {kind}, not a regular file; pass the .pt/.pth/.ckpt file written by torch.save"
+        )
+
+
+def _reason(err: Exception) -> str:
+    """The line of torch's weights-only error that names the refused global or opcode (else its first)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    return next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), lines[0])[:200]
 
 
 def _find_state_dict(obj: Any) -> dict[str, Tensor]:
@@ -153,6 +184,7 @@ def load_backbone_state(path: str | os.PathLike[str]) -> tuple[str, int, dict[st
     else:
         state = _strip_prefixes(_find_state_dict(obj))
         (arch, in_ch), cfg = detect_arch(state), None
+    check_dtypes(state, str(path))
     check_finite(state, str(path))
     return arch, in_ch, state, cfg
 
@@ -188,6 +220,29 @@ def _own_checkpoint(
     if first.ndim < 2:
         raise HardpairsError(f"Hardpairs checkpoint {path}: the first backbone tensor has shape {tuple(first.shape)}")
     return cfg["arch"], int(first.shape[1]), state, cfg
+
+
+#: integer buffers a backbone legitimately holds (BatchNorm's step counter)
+_INTEGER_BUFFERS = ("num_batches_tracked",)
+
+
+def check_dtypes(state: dict[str, Tensor], source: str) -> None:
+    """Raise when a tensor of ``state`` would lose information loaded into a float backbone: a complex
+    tensor (its imaginary part would be dropped) or an integer/bool/quantized one (cast to float without
+    a word); integer buffers of :data:`_INTEGER_BUFFERS` are kept."""
+    for key, value in state.items():
+        if value.is_floating_point() or (key.rsplit(".", 1)[-1] in _INTEGER_BUFFERS and not value.is_complex()):
+            continue
+        dtype = str(value.dtype).removeprefix("torch.")
+        what = (
+            "complex: loading it would drop the imaginary part"
+            if value.is_complex()
+            else "not floating point: loading it would cast it to float without a word (a quantized or damaged export?)"
+        )
+        raise HardpairsError(
+            f"checkpoint {source}: tensor {key} is {dtype}, which is {what}; re-save the real float weights "
+            "(torch.save(model.float().state_dict(), path)) and import that file"
+        )
 
 
 def check_finite(state: dict[str, Tensor], source: str) -> None:

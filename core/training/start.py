@@ -108,6 +108,8 @@ def start_training(
 ) -> RunState:
     """Join the process group, check the job, put the data and model on the device, load ``last.pt`` on resume."""
     env, device = setup_distributed(cfg.device)
+    if env.is_main:  # the trainer's own folder (its log no longer creates it: core.io.run_log)
+        run_dir.mkdir(parents=True, exist_ok=True)
 
     def log(message: str) -> None:
         if env.is_main:

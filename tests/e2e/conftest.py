@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from core.jobs import records
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM_ARGS = [
@@ -135,7 +137,7 @@ def app_url(e2e_root):
     stop_server(proc)
     from core.jobs import queue as jobs
 
-    for job in jobs.list_jobs(e2e_root):
+    for job in records.list_jobs(e2e_root):
         if job.active:
             jobs.cancel(job.job_id, e2e_root)
 

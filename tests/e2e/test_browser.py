@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from core.jobs import records
 from ui.thumbs import GRID_CLASS
 
 # the helpers live in this folder's conftest.py; load it by path ("conftest" is ambiguous)
@@ -39,13 +40,13 @@ def wait_jobs_done(root: Path, timeout_s: float, expect: int | None = None) -> l
         listed = jobs.poll(root)
         if listed and not any(j.active for j in listed) and (expect is None or len(listed) >= expect):
             bad = [j for j in listed if j.state != "done"]
-            assert not bad, "\n\n".join(f"{j.job_id} {j.state}: {j.message}\n{jobs.log_tail(j, 40)}" for j in bad)
+            assert not bad, "\n\n".join(f"{j.job_id} {j.state}: {j.message}\n{records.log_tail(j, 40)}" for j in bad)
             return listed
         time.sleep(2)
-    listed = jobs.list_jobs(root)
+    listed = records.list_jobs(root)
     raise AssertionError(
         "jobs still running after the timeout:\n"
-        + "\n".join(f"{j.job_id} {j.state}\n{jobs.log_tail(j, 10)}" for j in listed)
+        + "\n".join(f"{j.job_id} {j.state}\n{records.log_tail(j, 10)}" for j in listed)
     )
 
 

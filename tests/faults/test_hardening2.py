@@ -22,6 +22,7 @@ import pytest
 
 from core.cli import main
 from core.errors import HardpairsError
+from core.jobs import records
 from tests.helpers import fake_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -316,7 +317,7 @@ def test_the_duplicate_job_check_compares_the_parsed_command(runs_root, no_launc
     queue.submit(["prune", "--run-dir", str(run), "--tag", "odd", "--seed", "0", "--train"], "retrain")
     with pytest.raises(HardpairsError, match="the same retrain job for r1 is already queued"):
         queue.submit(["prune", "--train", "--seed=0", "--tag", "odd", "--run-dir", str(run)], "retrain")
-    assert len(queue.list_jobs(runs_root)) == 1
+    assert len(records.list_jobs(runs_root)) == 1
 
 
 def test_imports_of_one_checkpoint_count_once(runs_root):

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.errors import HardpairsError
 from core.io import read_json
 from core.jobs import queue as jobs
+from core.jobs import records
 from core.rundir.names import check_name, check_run_name, child_path, is_inside
 from core.runs import pipeline
 from core.training.config import make_config
@@ -110,10 +111,10 @@ def test_kill_of_the_wrapper_of_a_real_training_job(tmp_path):
     wrapper = read_json(Path(a.job_dir) / "launch.json")["pid"]
     os.kill(wrapper, signal.SIGKILL)
     deadline = time.monotonic() + 240
-    while jobs.get_job(b.job_id, root).state != "done":
-        assert time.monotonic() < deadline, jobs.log_tail(jobs.get_job(b.job_id, root))
+    while records.get_job(b.job_id, root).state != "done":
+        assert time.monotonic() < deadline, records.log_tail(records.get_job(b.job_id, root))
         time.sleep(0.2)
-    ja, jb = jobs.get_job(a.job_id, root), jobs.get_job(b.job_id, root)
+    ja, jb = records.get_job(a.job_id, root), records.get_job(b.job_id, root)
     assert (ja.state, ja.exit_code, ja.message) == ("done", 0, "")
     assert read_json(first / "status.json")["state"] == "done"
     assert read_json(second / "status.json")["state"] == "done"
@@ -137,7 +138,7 @@ def test_app_import_run_name_is_checked_and_nothing_is_queued(name, runs_root, t
     at.form_submit_button[0].click().run()
     assert not at.exception
     assert any(f"run name {name!r} is not allowed" in e.value for e in at.error), [e.value for e in at.error]
-    assert jobs.list_jobs(runs_root) == [] and no_launch == []
+    assert records.list_jobs(runs_root) == [] and no_launch == []
     assert not (runs_root / ".jobs").exists()
 
 
@@ -160,7 +161,7 @@ def test_app_pages_never_start_a_planted_job(runs_root, tmp_path, no_launch):
     assert not at.exception and no_launch == []  # listing jobs starts nothing
     at.button(key="train_button").click().run()  # a real submit kicks the queue ...
     assert not at.exception
-    (job,) = jobs.list_jobs(runs_root)
+    (job,) = records.list_jobs(runs_root)
     # ... which starts the submitted job only: the planted one (older, heavy) would have come first
     assert no_launch == [Path(job.job_dir)]
     assert not marker.exists() and not (planted / "launch.json").exists()

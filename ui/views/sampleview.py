@@ -1,4 +1,4 @@
-"""What the sample view shows (pages/sample.py): links to it, a sample's score ranks, the kNN vote.
+"""What the sample view shows (pages/sample_view.py): links to it, a sample's score ranks, the kNN vote.
 
 Pure functions (no Streamlit calls). A sample is a training sample id of the run; the view's URL is
 ``sample?run=<run folder name>&sample=<id>`` (:func:`sample_href`, relative to the app's page URLs, so a

@@ -2,7 +2,7 @@
 
 ``similar --run-dir R --sample ID [--top N] [--tag NAME]``: the top N (default 50) by cosine similarity of
 the run's features, most similar first; ``--tag NAME`` also tags them (``run/tags.csv``), so that
-``prune --tag NAME`` can remove them. The page twin is the sample view's "Find similar" (pages/sample.py).
+``prune --tag NAME`` can remove them. The page twin is the sample view's "Find similar" (pages/sample_view.py).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.cli.checks import int_at_least
 from core.jobs import queue as jobs
+from core.jobs import records
 
 
 def run_jobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -17,14 +18,14 @@ def run_jobs(args: argparse.Namespace) -> dict[str, Any]:
     int_at_least("--lines", args.lines, 0)
     if args.cancel is not None:
         job = jobs.cancel(args.cancel, args.runs_root)
-        return {"cancelled": job.job_id, "job": jobs.job_summary(job)}
+        return {"cancelled": job.job_id, "job": records.job_summary(job)}
     if args.log is not None:
-        job = jobs.get_job(args.log, args.runs_root)
-        return {"job": jobs.job_summary(job), "log_tail": jobs.log_tail(job, args.lines)}
+        job = records.get_job(args.log, args.runs_root)
+        return {"job": records.job_summary(job), "log_tail": records.log_tail(job, args.lines)}
     if args.start_queued:
         jobs.start_queued(args.runs_root)
-    listed = jobs.list_jobs(args.runs_root)
-    return {"jobs": [jobs.job_summary(j) for j in listed], **jobs.counts(listed)}
+    listed = records.list_jobs(args.runs_root)
+    return {"jobs": [records.job_summary(j) for j in listed], **records.counts(listed)}
 
 
 def register(p: argparse.ArgumentParser) -> None:
