@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
+from core.analysis.stats import seed_summary, t_interval
 from core.reports.summary import comparisons
 
 #: the most seeds :func:`seeds_needed` looks for.
@@ -45,8 +45,9 @@ class SeedNoise:
 
 
 def min_detectable(std: float, n: int) -> float:
-    """Half-width of the Student-t 95 % interval of a mean difference over ``n`` >= 2 seeds with seed std ``std``."""
-    return float(sps.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    """Half-width of the Student-t 95 % interval (``core.analysis.stats.t_interval``) of a mean difference over
+    ``n`` >= 2 seeds with seed std ``std``."""
+    return t_interval(0.0, std, n)[1]
 
 
 def seeds_needed(diff: float, std: float) -> int | None:
@@ -63,9 +64,9 @@ def seed_noise(row: dict[str, Any]) -> SeedNoise:
     n = len(diffs)
     if n < 2:
         return SeedNoise(float(np.mean(diffs)) if diffs else None, None, None, None, n, None, None)
-    mean, std = float(np.mean(diffs)), float(np.std(diffs, ddof=1))
-    half = min_detectable(std, n)
-    return SeedNoise(mean, mean - half, mean + half, std, n, half, seeds_needed(mean, std))
+    s = seed_summary(diffs)  # THE interval over seeds; its half-width is what n seeds can detect
+    assert s.std is not None and s.ci_low is not None and s.ci_high is not None  # n >= 2
+    return SeedNoise(s.mean, s.ci_low, s.ci_high, s.std, n, s.ci_high - s.mean, seeds_needed(s.mean, s.std))
 
 
 def combined_verdict(test_verdict: Any, noise: SeedNoise) -> str:
