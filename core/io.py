@@ -1,8 +1,8 @@
 """Files: the repository root, atomic writes and the JSON/NPZ readers every layer of ``core`` uses.
 
 This is the bottom of ``core`` (it imports only ``core.errors``), so that data, training and
-analysis code can write files atomically without importing the run-folder layer
-(``core.rundir.folder`` re-exports these names for its callers).
+analysis code can write files atomically without importing the run-folder layer (every caller imports
+these names from here).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +56,22 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
 
     The file gets the user's umask (0o644 under the usual 0o022), not ``mkstemp``'s private 0o600.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, new_file_mode())
+    with _replacing(Path(path), ".tmp") as (fd, _):
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+@contextmanager
+def _replacing(path: Path, suffix: str) -> Iterator[tuple[int, str]]:
+    """``(fd, name)`` of a new temporary file beside ``path`` with the user's umask mode (the caller closes
+    ``fd``); renamed over ``path`` when the block ends, removed when it fails (a full disk as a clear error)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        os.fchmod(fd, new_file_mode())
+        yield fd, tmp
         os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
@@ -119,23 +128,13 @@ def save_npz(path: PathLike, **arrays: Any) -> None:
     ``core.data.shards.ShardedArray``) is streamed into its member block by block, so assembling
     sharded features never holds them whole in memory.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.fchmod(fd, new_file_mode())  # the user's umask, not mkstemp's 0o600 (np.savez keeps the mode)
-    os.close(fd)
-    try:
+    with _replacing(Path(path), ".npz") as (fd, tmp):  # the user's umask, not mkstemp's 0o600 (savez keeps it)
+        os.close(fd)
         named: dict[str, Any] = dict(arrays)  # keyword names are array names, not savez options
         if all(isinstance(v, np.ndarray) or not hasattr(v, "chunks") for v in named.values()):
             np.savez(tmp, **named)
         else:
             _savez_streamed(tmp, named)
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError) and err.errno in _FULL:
-            raise disk_error(path, err) from None
-        raise
 
 
 def _savez_streamed(tmp: str, arrays: dict[str, Any]) -> None:
