@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analysis.neighbors import knn
-from core.analysis.probe import ProbeConfig, fit_linear_probe
+from core.analysis.probe import ProbeConfig, fit_linear_probe, weighted_votes
 from core.errors import HardpairsError
 
 #: ranking rules of :func:`suggest_labels`
@@ -129,9 +129,7 @@ def knn_votes(
         raise HardpairsError(f"kNN temperature t={t} must be > 0; pass e.g. --knn-t 0.07")
     y = _check_labels(labels, len(features), n_classes)
     sims, idx = knn(features, k, exclude_self=True)
-    weights = np.exp((sims.astype(np.float64) - 1.0) / t)  # shift by 1 (max cosine): no overflow
-    votes = np.zeros((len(y), n_classes), np.float64)
-    np.add.at(votes, (np.repeat(np.arange(len(y)), k), y[idx].ravel()), weights.ravel())
+    votes = weighted_votes(sims, y[idx], n_classes, t)  # the probe's kNN vote (core.analysis.probe)
     votes /= np.maximum(votes.sum(axis=1, keepdims=True), 1e-300)
     return votes, idx
 

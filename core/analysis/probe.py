@@ -203,13 +203,21 @@ def knn_predict(
     if not t > 0:
         raise HardpairsError(f"kNN temperature t={t} must be > 0; pass e.g. --knn-t 0.07")
     sims, idx = knn(x_train, k, queries=x_test, exclude_self=False)
-    weights = np.exp((sims.astype(np.float64) - 1.0) / t)  # shift by 1 (max cosine): no overflow
-    n_classes = int(y_train.max()) + 1
-    votes = np.zeros((len(x_test), n_classes), np.float64)
-    rows = np.repeat(np.arange(len(x_test)), k)
-    np.add.at(votes, (rows, y_train[idx].ravel()), weights.ravel())
-    pred: np.ndarray = votes.argmax(axis=1).astype(np.int64)
+    pred: np.ndarray = weighted_votes(sims, y_train[idx], int(y_train.max()) + 1, t).argmax(axis=1).astype(np.int64)
     return pred
+
+
+def weighted_votes(sims: np.ndarray, neighbour_labels: np.ndarray, n_classes: int, t: float) -> np.ndarray:
+    """(Q, C) float64 kNN class votes: each of the k neighbours votes for its label with weight exp(s / t).
+
+    Args:
+        sims: (Q, k) cosine similarities of each query's neighbours; neighbour_labels: (Q, k) their class ids.
+    """
+    weights = np.exp((sims.astype(np.float64) - 1.0) / t)  # shift by 1 (max cosine): no overflow
+    votes = np.zeros((len(sims), n_classes), np.float64)
+    rows = np.repeat(np.arange(len(sims)), sims.shape[1])
+    np.add.at(votes, (rows, np.asarray(neighbour_labels).ravel()), weights.ravel())
+    return votes
 
 
 def probe_predictions(
