@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(argv: list, capsys) -> tuple[int, dict]:
@@ -13,6 +18,20 @@ def run_cli(argv: list, capsys) -> tuple[int, dict]:
     code = main([str(a) for a in argv])
     out = capsys.readouterr().out.strip().splitlines()
     return code, json.loads(out[-1])
+
+
+def run_cli_process(argv: list, timeout: float = 120) -> tuple[int, dict, str]:
+    """Run ``python -m core`` in a child process from the repository root (for cases that could block or must
+    not share this process); return (exit status, the last stdout line as JSON, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", *map(str, argv)],
+        cwd=REPO,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return proc.returncode, json.loads(proc.stdout.splitlines()[-1]), proc.stderr
 
 
 def fake_run(

@@ -11,8 +11,6 @@ import json
 import os
 import pickle
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from core.errors import HardpairsError
 from core.models.checkpoints import load_backbone_state
 from core.models.models import build_backbone
 from core.models.standins import pickled_objects
+from tests.helpers import run_cli_process
 
 REPO = Path(__file__).resolve().parents[2]
 MARKER = "/tmp/hardpairs_issue24_pwned_marker"
@@ -179,16 +178,8 @@ def test_a_fifo_checkpoint_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "ck.pt"
     os.mkfifo(fifo)
     argv = ["import", "--checkpoint", str(fifo), "--dataset", "digits", "--runs-root", str(tmp_path / "runs")]
-    proc = subprocess.run(
-        [sys.executable, "-m", "core", *argv],
-        cwd=REPO,
-        env=os.environ | {"PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    error = json.loads(proc.stdout.splitlines()[-1])["error"]
-    assert proc.returncode == 2 and "is a FIFO, not a regular file" in error, proc.stderr[-500:]
+    code, result, stderr = run_cli_process(argv)
+    assert code == 2 and "is a FIFO, not a regular file" in result["error"], stderr[-500:]
     assert not (tmp_path / "runs").exists() or os.listdir(tmp_path / "runs") == []
 
 

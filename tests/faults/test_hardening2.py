@@ -23,7 +23,7 @@ import pytest
 from core.cli import main
 from core.errors import HardpairsError
 from core.jobs import records
-from tests.helpers import fake_run
+from tests.helpers import fake_run, run_cli_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -418,15 +418,8 @@ def test_ids_files_are_read_bounded_without_blocking(root, tmp_path, which, comm
         if command == "tag"
         else ["umap", "--run-dir", run, "--fit-include", path]
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "core", *argv],
-        cwd=REPO,
-        env=os.environ | {"PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2 and word in json.loads(proc.stdout.splitlines()[-1])["error"], proc.stderr[-500:]
+    code, result, stderr = run_cli_process(argv)
+    assert code == 2 and word in result["error"], stderr[-500:]
     assert not (root / "r1" / "tags.csv").exists()
 
 
