@@ -140,6 +140,11 @@ def test_a_click_on_a_map_point_opens_its_sample_view(page, served, run):
     _open(page, f"{served}/embeddings?run={run.name}")
     page.get_by_text("Click a point to open its sample view", exact=True).click()  # lasso -> click mode
     wait_for_app(page)
+    page.wait_for_function(  # the rerun has redrawn the map in click mode (dragmode pan): click that chart
+        """() => { const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+        return !!gd && !!gd._fullLayout && gd._fullLayout.dragmode === 'pan'; }""",
+        timeout=120_000,
+    )
     xy = pd.read_csv(run / "umap_2d.csv").set_index("index").loc[LONELY]
     _click_map_point(page, float(xy["x"]), float(xy["y"]))
     _wait_for_sample(page, LONELY)
