@@ -1,121 +1,151 @@
-"""The engine's keyed cache below the run layer: decoded image folders in a size-limited diskcache.
+"""The engine's keyed caches below the run layer: the image stores' folders, their size limit and readers.
 
 Where each cache lives and why is written in ``docs/caches.md`` (run-level analyses use the one cache rule of
-``core.rundir.cache``).
+``core.rundir.cache``; the image stores themselves are built and opened by ``core.data.imagestore``).
 
-* :class:`ArrayStore` -- a ``diskcache.Cache`` of array dicts (decoded image folders), by default
-  in ``<repo>/cache/datasets`` (``load_dataset(..., cache_dir=...)`` moves it), evicted
-  least-recently-used above ``DATASET_CACHE_BYTES``. Values are uncompressed ``.npz`` files (no
-  pickle), streamed in and out without an extra copy in memory; an entry that does not read back
-  is deleted and reported as a miss, so the caller recomputes it. Entries may carry a ``tag``
-  (one per folder and image size) so a new version of a folder replaces the old entry instead of
-  waiting for eviction.
+* :func:`list_stores` -- every store folder under a root (``<key>`` complete, ``<key>.building`` partial),
+  its bytes on disk and when it was last opened;
+* :func:`hold` -- a reader's shared ``fcntl`` lock on ``<store>/last_used`` (kept until the process exits), so
+  :func:`evict_stores` never removes a store a live process on this machine has open;
+* :func:`evict_stores` -- least-recently-used complete stores removed until the root fits its size limit
+  (``$HARDPAIRS_IMAGE_STORE_GB``, default :data:`DEFAULT_LIMIT_GB`).
+* :func:`array_sha1` -- the sha1 of an array (identifies e.g. the checkpoint that produced features).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
-import io
 import os
-import sqlite3
-import tempfile
-import warnings
+import shutil
 from pathlib import Path
 from typing import Any
 
-import diskcache  # type: ignore[import-untyped]
 import numpy as np
 
-from core.io import REPO_ROOT
+from core.errors import HardpairsError
 
-#: Default home of decoded image folders (a diskcache directory).
-DATASETS_DIR = REPO_ROOT / "cache" / "datasets"
-#: Size limit of the dataset cache: 4 GiB holds e.g. 25 decoded CIFAR-sized folders (150 MB each).
-DATASET_CACHE_BYTES = 4 * 2**30
-
-
-def _read_npz(value: Any) -> dict[str, np.ndarray]:
-    """Arrays of a stored value: an open value file (``get(read=True)``) or bytes (small values)."""
-    with value if hasattr(value, "read") else io.BytesIO(value) as fh:
-        with np.load(fh, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+#: Environment variable: size limit of all image stores under one root, in GB (10**9 bytes).
+LIMIT_ENV = "HARDPAIRS_IMAGE_STORE_GB"
+DEFAULT_LIMIT_GB = 200.0
+#: Suffix of a store folder still being built (never read as a store).
+BUILDING = ".building"
+_HELD: dict[str, list[int]] = {}  # store folder -> [fd holding its shared reader lock, live owners]
 
 
-class ArrayStore:
-    """A size-limited on-disk cache of ``{name: array}`` dicts, safe across processes (SQLite).
+def limit_bytes() -> int:
+    """The size limit in bytes: ``$HARDPAIRS_IMAGE_STORE_GB`` (a positive number) or :data:`DEFAULT_LIMIT_GB`."""
+    raw = os.environ.get(LIMIT_ENV, "").strip()
+    try:
+        gb = float(raw) if raw else DEFAULT_LIMIT_GB
+    except ValueError:
+        gb = -1.0
+    if gb <= 0:
+        raise HardpairsError(f"{LIMIT_ENV}={raw!r} is not a positive number of GB; e.g. {LIMIT_ENV}=200")
+    return int(gb * 1e9)
 
-    Args:
-        directory: the diskcache folder (created on first use); None: :data:`DATASETS_DIR`.
-        size_limit: bytes kept before the least recently used entries are evicted.
-    """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None, size_limit: int = DATASET_CACHE_BYTES):
-        self.directory = Path(directory) if directory else DATASETS_DIR
-        self.size_limit = int(size_limit)
+def folder_bytes(path: Path) -> int:
+    """Bytes on disk of a folder's files (allocated blocks: a sparse image file counts what is written)."""
+    total = 0
+    for dirpath, _, names in os.walk(path):
+        for name in names:
+            try:
+                total += os.stat(os.path.join(dirpath, name)).st_blocks * 512
+            except OSError:
+                continue
+    return total
 
-    def _open(self) -> diskcache.Cache:
-        # cull_limit=0: diskcache's own culling drops up to 10 entries at once (all of a few big
-        # datasets, the new one included); :meth:`put` evicts one at a time instead.
-        return diskcache.Cache(
-            str(self.directory), size_limit=self.size_limit, eviction_policy="least-recently-used", cull_limit=0
+
+def list_stores(root: Path) -> list[dict[str, Any]]:
+    """Every store under ``root``: ``{"key", "path", "complete", "bytes", "last_used"}`` (mtime of its
+    ``last_used`` file, else of the folder), sorted by key."""
+    out: list[dict[str, Any]] = []
+    if not root.is_dir():
+        return out
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        complete = not entry.name.endswith(BUILDING) and (path / "meta.json").is_file()
+        stamp = path / "last_used"
+        used = (stamp if stamp.exists() else path).stat().st_mtime
+        key = entry.name.removesuffix(BUILDING)
+        out.append(
+            {"key": key, "path": str(path), "complete": complete, "bytes": folder_bytes(path), "last_used": used}
         )
-
-    def get(self, key: str) -> dict[str, np.ndarray] | None:
-        """The arrays stored under ``key``; None on a miss, a damaged entry (deleted) or an unreadable cache."""
-        try:
-            with self._open() as cache:
-                value = cache.get(key, read=True)  # an open file: the arrays are read once, not copied
-                if value is None:
-                    return None
-                try:
-                    return _read_npz(value)
-                except Exception:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
-                    cache.delete(key)
-                    return None
-        except (sqlite3.Error, OSError) as err:
-            warnings.warn(f"cache {self.directory} is unreadable ({err}); delete that folder to reset it", stacklevel=2)
-            return None
-
-    def put(self, key: str, arrays: dict[str, np.ndarray], tag: str | None = None) -> None:
-        """Store ``arrays`` under ``key``; first drop the entries with the same ``tag`` (older versions).
-
-        Failures to write (full disk, unreadable cache) only warn: the caller has the arrays.
-        """
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with self._open() as cache, tempfile.TemporaryFile(dir=self.directory) as fh:
-                np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub mistakes the dict for allow_pickle
-                fh.seek(0)
-                if tag is not None:
-                    cache.evict(tag)
-                cache.set(key, fh, read=True, tag=tag)  # streamed into a value file, no copy in memory
-                _evict_to_limit(cache, key)
-        except (sqlite3.Error, OSError) as err:
-            warnings.warn(f"could not write to the cache {self.directory} ({err}); continuing uncached", stacklevel=2)
-
-    def keys(self) -> list[str]:
-        """The stored keys, sorted."""
-        with self._open() as cache:
-            return sorted(str(k) for k in cache.iterkeys())
-
-    def volume(self) -> int:
-        """Bytes on disk (entries and the SQLite index), the quantity the size limit bounds."""
-        with self._open() as cache:
-            return int(cache.volume())
+    return out
 
 
-def _evict_to_limit(cache: diskcache.Cache, keep: str) -> None:
-    """Delete least recently used entries, never ``keep``, until the volume fits the size limit.
+def hold(path: Path, owner: object) -> None:
+    """Mark the store ``path`` as read by this process while ``owner`` (its memmap) lives: touch ``last_used``
+    and keep a shared lock on it (released when the last owner is garbage-collected)."""
+    import weakref
 
-    An entry larger than the whole limit is kept (alone) until the next one is stored.
+    held = _HELD.get(str(path))
+    try:
+        if held is None:
+            fd = os.open(path / "last_used", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            held = _HELD[str(path)] = [fd, 0]
+        os.utime(held[0])
+    except OSError:  # a read-only store (a shared disk): nothing here can evict it either
+        return
+    held[1] += 1
+    weakref.finalize(owner, _release, str(path))
+
+
+def _release(path: str) -> None:
+    held = _HELD.get(path)
+    if held is not None:
+        held[1] -= 1
+        if held[1] <= 0:
+            os.close(_HELD.pop(path)[0])
+
+
+def drop_versions(root: Path, tag: str, keep: str) -> None:
+    """Remove the complete stores ``<tag>-*`` other than ``keep`` (older versions of one source) not in use."""
+    if root.is_dir():
+        for entry in os.scandir(root):
+            name = entry.name
+            if name.startswith(tag + "-") and name != keep and not name.endswith(BUILDING) and entry.is_dir():
+                remove_store(Path(entry.path))
+
+
+def remove_store(path: Path) -> bool:
+    """Remove a complete store unless a live process holds it (then False); a folder without ``last_used`` goes."""
+    stamp = path / "last_used"
+    fd = os.open(stamp, os.O_RDWR | os.O_CREAT, 0o644) if path.is_dir() else -1
+    try:
+        if fd >= 0:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        shutil.rmtree(path, ignore_errors=True)
+        return True
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def evict_stores(root: Path, keep: str, limit: int | None = None) -> list[str]:
+    """Remove least-recently-used complete stores (never ``keep``, never one in use) until ``root`` fits ``limit``.
+
+    Returns:
+        The keys removed. Partial builds count towards the total but are never removed here.
     """
-    while cache.volume() > cache.size_limit:
-        # the ``least-recently-used`` policy's order (diskcache updates access_time on every get);
-        # diskcache has no public "oldest key" call, ``_sql`` is its SQL helper (5.6.3 is pinned)
-        row = cache._sql("SELECT key FROM Cache WHERE key != ? ORDER BY access_time LIMIT 1", (keep,)).fetchone()
-        if row is None:
-            return
-        cache.delete(row[0])
+    limit = limit_bytes() if limit is None else limit
+    stores = list_stores(root)
+    total = sum(s["bytes"] for s in stores)
+    removed = []
+    for store in sorted(stores, key=lambda s: s["last_used"]):
+        if total <= limit:
+            break
+        if store["complete"] and store["key"] != keep and remove_store(Path(store["path"])):
+            total -= store["bytes"]
+            removed.append(store["key"])
+    return removed
 
 
 def array_sha1(x: np.ndarray) -> str:

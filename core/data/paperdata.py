@@ -9,8 +9,9 @@
   class-folder layout of ILSVRC-2012 after the val images are sorted into class folders);
   the paper's ImageNet-1k runs are at 96x96 (its preset sets ``image_size`` 96).
 
-Decoded arrays are cached like ``folder:`` datasets (``core.store.ArrayStore``, keyed on every
-file's path, size and mtime; docs/caches.md). :func:`download_tinyimagenet` fetches and unpacks
+Decoded once into the on-disk image store like ``folder:`` datasets (``core.data.imagestore``, keyed
+on every file's path, size and mtime; docs/caches.md); the arrays are the store's memmap views.
+:func:`download_tinyimagenet` fetches and unpacks
 the official zip (``--download``).
 """
 
@@ -23,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.folder import _decode_files
+from core.data.imagestore import folder_store
 from core.errors import HardpairsError
-from core.store import ArrayStore
 
 TINY_FOLDER = "tiny-imagenet-200"
 TINY_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the image store (1: diskcache entries)
 _EXTS = (".jpeg", ".jpg", ".png")
 
 Parts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
@@ -94,7 +94,7 @@ def imagenet_files(root: Path) -> tuple[Files, Files, list[str]]:
 def decode_splits(
     train: Files, test: Files, classes: list[str], image_size: int | None, cache_dir: str | os.PathLike[str] | None
 ) -> Parts:
-    """Decode (and cache) two labelled file lists: ``(x_train, y_train, x_test, y_test, classes)``.
+    """Decode (once, into the image store) two labelled file lists: ``(x_train, y_train, x_test, y_test, classes)``.
 
     Images are (N, C, S, S) uint8 at ``image_size`` (or the most common size); unreadable files are an error.
     """
@@ -103,18 +103,18 @@ def decode_splits(
     key_src = json.dumps([_CACHE_VERSION, image_size, len(train), stats])
     tag = "paper-" + hashlib.sha1(json.dumps([files[0], image_size]).encode()).hexdigest()[:12]
     key = f"{tag}-{hashlib.sha1(key_src.encode()).hexdigest()[:20]}"
-    store = ArrayStore(cache_dir)
-    arrays = store.get(key)
-    if arrays is None:
-        x, ok = _decode_files(files, image_size, f"{len(files)} images")
+    n = len(train)
+    labels = np.array([c for _, c in train] + [c for _, c in test], np.int64)
+
+    def layout(ok: np.ndarray) -> tuple[np.ndarray, int]:
         if not ok.all():
             bad = [f for f, good in zip(files, ok, strict=True) if not good]
             raise HardpairsError(f"{len(bad)} image(s) could not be read, e.g. {bad[:3]}; re-extract the dataset")
-        n = len(train)
-        labels = np.array([c for _, c in train] + [c for _, c in test], np.int64)
-        arrays = {"x_train": x[:n], "y_train": labels[:n], "x_test": x[n:], "y_test": labels[n:]}
-        store.put(key, arrays, tag=tag)
-    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], list(classes)
+        return np.arange(len(files), dtype=np.int64), n
+
+    where = f"{len(files)} images ({Path(files[0]).parent if files else '-'}, ...)"
+    stored = folder_store(files, labels, layout, image_size, cache_dir, where, key=key, tag=tag, classes=list(classes))
+    return stored.x_train, stored.y_train, stored.x_test, stored.y_test, list(classes)
 
 
 def download_tinyimagenet(root: Path) -> Path:
