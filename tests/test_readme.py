@@ -42,7 +42,7 @@ def test_requirements_pin_torch_and_every_package():
         reqs = _requirements(name)
         assert [r for r in reqs if "==" not in r] == [], name
     names = set(_pins("requirements.txt"))
-    assert {"torch", "torchvision", "streamlit", "umap-learn", "plotly", "faiss-cpu", "diskcache"} <= names
+    assert {"torch", "torchvision", "streamlit", "umap-learn", "plotly", "faiss-cpu"} <= names
     assert {"scikit-learn", "scipy", "numba"} <= names
 
 
