@@ -1,4 +1,4 @@
-"""Image datasets as uint8 arrays, plus the paper's omega-Mixed contamination.
+"""Image datasets as uint8 arrays (in memory or streamed from the store), the public entry point.
 
 ``load_dataset(spec)`` returns an :class:`ImageDataset` whose arrays are ``(N, C, H, W) uint8``
 images and ``(N,) int64`` labels. Sources (see :func:`list_sources`): ``digits`` (built in),
@@ -7,10 +7,8 @@ images and ``(N,) int64`` labels. Sources (see :func:`list_sources`): ``digits``
 :mod:`core.data.downloads`, :mod:`core.data.folder` and :mod:`core.data.npz`; this module is
 the public entry point.
 
-Mixed contamination (paper sec. 5.5; the recipe is our assumption, spec notes sec. 6.8):
-``round(mix * N)`` train images, chosen with ``seed``, are replaced by
-``lambda * img + (1 - lambda) * partner`` where ``partner`` is an original train image of a
-different class. Labels are kept; the test set is never mixed.
+Mixed contamination (paper sec. 5.5): :mod:`core.data.mixing`. Where the images live (in memory,
+or streamed from the on-disk image store) is THE rule of :func:`core.data.residency.place_images`.
 """
 
 from __future__ import annotations
@@ -25,14 +23,15 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from core.data.decode import resize_images as resize_images  # THE resize (core.data.decode)
 from core.data.downloads import TORCHVISION_SOURCES, load_torchvision
 from core.data.folder import load_folder
 from core.data.labelnoise import noisy_labels
-from core.data.memory import check_memory
+from core.data.mixing import mix_images as mix_images  # re-exported: the in-memory blend
 from core.data.npz import load_npz
 from core.data.paperdata import load_paper_folder
+from core.data.residency import hash_arrays, mixed_train, place_images, row_chunks
 from core.data.split import stratified_split
 from core.errors import HardpairsError
 from core.io import REPO_ROOT
@@ -41,6 +40,10 @@ from core.io import REPO_ROOT
 @dataclass(frozen=True, eq=False)
 class ImageDataset:
     """A labelled train/test image dataset.
+
+    The images are in-memory arrays or, when streamed from the image store
+    (``core.data.residency.place_images``), read-only ``np.memmap`` views (``x_train`` a
+    ``core.data.mixing.MixedImages`` view when mixed): read them by rows, never whole.
 
     Attributes:
         x_train: (N, C, H, W) uint8 train images (after mixing, when ``mix > 0``).
@@ -84,10 +87,14 @@ class ImageDataset:
     @cached_property
     def _moments(self) -> tuple[np.ndarray, np.ndarray]:
         # Exact per-channel moments of x_train / 255 from a 256-bin histogram (no float copy).
+        # Read in row chunks: a streamed x_train is never read whole.
         values = np.arange(256, dtype=np.float64) / 255.0
+        hists = np.zeros((self.channels, 256), np.float64)
+        for part in row_chunks(self.x_train):
+            for c in range(self.channels):
+                hists[c] += torch.bincount(torch.from_numpy(part[:, c]).reshape(-1), minlength=256).double().numpy()
         mean, std = [], []
-        for c in range(self.channels):
-            hist = torch.bincount(torch.from_numpy(self.x_train[:, c]).reshape(-1), minlength=256).double().numpy()
+        for hist in hists:
             m = float((hist * values).sum() / max(hist.sum(), 1.0))
             var = float((hist * (values - m) ** 2).sum() / max(hist.sum(), 1.0))
             mean.append(m)
@@ -132,57 +139,6 @@ def default_data_root(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(env) if env else REPO_ROOT / "data"
 
 
-def resize_images(x: np.ndarray, size: int, chunk: int = 4096) -> np.ndarray:
-    """Bilinear (antialiased) resize of (N, C, H, W) uint8 to (N, C, size, size) uint8."""
-    if x.shape[2] == size and x.shape[3] == size:
-        return x
-    out = np.empty((x.shape[0], x.shape[1], size, size), np.uint8)
-    for start in range(0, len(x), chunk):
-        part = torch.from_numpy(np.ascontiguousarray(x[start : start + chunk])).float()
-        part = F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        out[start : start + chunk] = part.round_().clamp_(0, 255).to(torch.uint8).numpy()
-    return out
-
-
-def mix_images(
-    x: np.ndarray, y: np.ndarray, mix: float, mix_lambda: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """omega-Mixed contamination of a train set.
-
-    Args:
-        x: (N, C, H, W) uint8 images. y: (N,) int64 labels.
-        mix: fraction omega in [0, 1) of images to replace. mix_lambda: weight of the original.
-        seed: seeds the choice of images and partners.
-
-    Returns:
-        x_mixed (N, C, H, W) uint8 (a new array), mixed (N,) bool, mix_partner (N,) int64
-        (-1 where not mixed). Partners are original (unmixed) images of a different class.
-    """
-    if not 0.0 <= mix < 1.0:
-        raise HardpairsError(f"mix must be in [0, 1) (a fraction of train images), got {mix}; pass e.g. --mix 0.1")
-    if not 0.0 <= mix_lambda <= 1.0:
-        raise HardpairsError(f"mix_lambda must be in [0, 1] (weight of the original image), got {mix_lambda}")
-    n = len(y)
-    mixed = np.zeros(n, bool)
-    partner = np.full(n, -1, np.int64)
-    k = int(round(mix * n))
-    if k == 0:
-        return x, mixed, partner
-    if len(np.unique(y)) < 2:
-        raise HardpairsError("mixing needs at least two classes in the train set (partners come from another class)")
-    rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(n, size=k, replace=False))
-    for c in np.unique(y[chosen]):
-        rows = chosen[y[chosen] == c]
-        others = np.flatnonzero(y != c)
-        partner[rows] = others[rng.integers(0, len(others), size=len(rows))]
-    mixed[chosen] = True
-    out = x.copy()
-    blend = mix_lambda * x[chosen].astype(np.float32) + (1.0 - mix_lambda) * x[partner[chosen]].astype(np.float32)
-    out[chosen] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
-    return out, mixed, partner
-
-
 def _fingerprint(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -192,9 +148,7 @@ def _fingerprint(
     mix_settings: dict[str, Any],
 ) -> str:
     h = hashlib.sha1()
-    for arr in (x_train, y_train, x_test, y_test):
-        h.update(str((arr.shape, arr.dtype.str)).encode())
-        h.update(np.ascontiguousarray(arr).data)
+    hash_arrays(h, (x_train, y_train, x_test, y_test))  # in row chunks: the same sha1 as one contiguous read
     h.update(json.dumps({"classes": list(classes), **mix_settings}, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -207,19 +161,6 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list
     y = bunch.target.astype(np.int64)
     train, test = stratified_split(y, 0.2, seed=0)  # fixed: the test set never changes
     return x[train], y[train], x[test], y[test], [str(c) for c in range(10)]
-
-
-def _resize_split(
-    spec: str, x_train: np.ndarray, x_test: np.ndarray, image_size: int, mix: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both splits resized to ``image_size`` after checking that they fit in memory (a mix needs a copy)."""
-    n, c = len(x_train) + len(x_test), int(x_train.shape[1])
-    check_memory(
-        f"resizing {spec} to --image-size {image_size} ({n} images at {image_size}x{image_size}x{c})",
-        n * c * image_size * image_size * (2 if mix > 0 else 1),
-        "pass a smaller --image-size",
-    )
-    return resize_images(x_train, image_size), resize_images(x_test, image_size)
 
 
 def load_dataset(
@@ -245,7 +186,7 @@ def load_dataset(
         image_size: resize every image to (image_size, image_size); None keeps the source size
             (for folders: the most common size).
         data_root: where torchvision datasets live (default ``$HARDPAIRS_DATA`` or ``<repo>/data``).
-        cache_dir: cache of decoded image folders (default ``<repo>/cache/datasets``).
+        cache_dir: where image stores live (default ``$HARDPAIRS_CACHE_DIR/images`` or ``<repo>/cache/images``).
         label_noise: fraction in [0, 1) of train labels flipped to another class (``core.data.labelnoise``).
     """
     spec = spec.strip()
@@ -280,9 +221,8 @@ def load_dataset(
             f"{classes[int(y_train[0])] if len(y_train) else None!r}); contrastive difficulty across "
             "classes needs at least two classes -- add images of another class"
         )
-    if image_size is not None and not resized:
-        x_train, x_test = _resize_split(spec, x_train, x_test, image_size, mix)
-    x_train, mixed, partner = mix_images(x_train, y_train, mix, mix_lambda, seed)
+    x_train, x_test = place_images(spec, parts, None if resized else image_size, cache_dir)
+    x_train, mixed, partner = mixed_train(x_train, y_train, mix, mix_lambda, seed)
     y_train, noisy, noise = noisy_labels(y_train, len(classes), label_noise, seed)
     settings = {"mix": float(mix), "mix_lambda": float(mix_lambda), "mix_seed": int(seed)} if mix > 0 else {"mix": 0.0}
     return ImageDataset(

@@ -107,7 +107,8 @@ class ThumbnailCache:
     """PNG thumbnails of one image array, encoded lazily and kept by index (LRU bounded).
 
     Attributes:
-        images: (N, C, H, W) uint8 training images (not copied, never mutated).
+        images: (N, C, H, W) uint8 training images (not copied, never mutated): an array, or the image
+            store's memmap / lazy Mixed-omega view (``core.data.residency``), read one row per thumbnail.
         size: target side length in pixels (integer nearest-neighbour factor).
         max_items: most PNGs kept; the least recently used are dropped first.
         border: frame width in px around each thumbnail (see :func:`png_bytes`).

@@ -11,7 +11,13 @@ import torch
 from torch import nn
 
 from core.data.augment import prepare_eval
+from core.data.residency import row_chunks
 from core.models.models import input_channels
+from core.models.speed import speed_settings
+
+#: Float32 bytes of one CPU step's input at the source resolution: caps the rows per step for large
+#: images in host memory (1024 rows of 224 px would be 616 MB of float before the resize to ``out_size``).
+STEP_BYTES = 64 * 2**20
 
 
 @torch.no_grad()
@@ -23,21 +29,25 @@ def extract_features(
     std: np.ndarray,
     device: torch.device,
     batch_size: int = 1024,
+    rows: slice | None = None,
 ) -> np.ndarray:
     """Backbone features of un-augmented images.
 
     Args:
         backbone: maps (B, C, out_size, out_size) float to (B, D).
-        images: (N, C, H, W) uint8.
+        images: (N, C, H, W) uint8: an array, or a read-only memmap / lazy view of the image store
+            (read ``batch_size`` rows at a time, never whole: ``core.data.residency.row_chunks``).
         out_size: the training resolution (images are resized to it).
         mean, std: (C,) per-channel statistics of x/255 used in training.
+        rows: only these contiguous rows (a torchrun rank's shard; default all).
+        batch_size: rows per step (on the CPU fewer for large images: :data:`STEP_BYTES`).
 
     Grayscale images (C = 1) into a backbone that takes 3 channels are normalised, then the channel
     is repeated (torchvision's answer for grayscale data); the importer records it in the run's log
     and manifest (``channel_repeat``).
 
     Returns:
-        (N, D) float32 features, in input order.
+        (N, D) float32 features (N = the rows read), in input order.
     """
     was_training = backbone.training
     backbone.eval()
@@ -45,9 +55,12 @@ def extract_features(
     s = torch.as_tensor(std, dtype=torch.float32, device=device)
     repeat = input_channels(backbone) if images.ndim == 4 and images.shape[1] == 1 else 1
     chunks = []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()
-    for start in range(0, len(images), batch_size):
-        xb = torch.from_numpy(images[start : start + batch_size]).to(device)
+    autocast = speed_settings(device).autocast(device)  # bf16 on CUDA (HARDPAIRS_SPEED overrides)
+    lo, hi, _ = (rows or slice(None)).indices(len(images))
+    row_float = 4 * int(np.prod(images.shape[1:], dtype=np.int64))
+    step = batch_size if device.type != "cpu" else max(1, min(batch_size, STEP_BYTES // max(row_float, 1)))
+    for part in row_chunks(images, lo, hi, step):
+        xb = torch.from_numpy(part).to(device)
         with autocast:
             x = prepare_eval(xb, out_size, m, s)
             h = backbone(x.expand(-1, repeat, -1, -1) if repeat > 1 else x)
@@ -56,11 +69,3 @@ def extract_features(
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -58,7 +58,8 @@ def extract_run_sharded(run_dir: str | os.PathLike[str], device: str = "auto", n
         dim = FEATURE_DIMS[cfg.arch]
         for split, x in (("train", data.x_train), ("test", data.x_test)):
             rows = shard_rows(len(x), env.world_size, env.rank)
-            feats = extract_features(backbone, x[rows], cfg.out_size, data.mean, data.std, dev)
+            # only this rank's rows are read, a chunk at a time (a streamed dataset is never read whole)
+            feats = extract_features(backbone, x, cfg.out_size, data.mean, data.std, dev, rows=rows)
             if len(feats) and not np.isfinite(feats).all():
                 raise HardpairsError(f"the features of {run} contain NaN/inf; the checkpoint is broken -- retrain")
             save_npy(out / f"{split}_rank{env.rank}.npy", feats if len(feats) else np.zeros((0, dim), np.float32))

@@ -23,6 +23,7 @@ def import_run(
     dataset: str | None = None,
     arch: str | None = None,
     out_size: int | None = None,
+    image_size: int | None = None,
     run_dir: str | None = None,
     name: str | None = None,
     runs_root: str | None = None,
@@ -53,6 +54,8 @@ def import_run(
     }
     if out_size is not None:
         overrides["out_size"] = out_size
+    if image_size is not None:  # the size images are decoded (and stored) at; extraction resizes to out_size
+        overrides["image_size"] = image_size
     cfg = make_config(
         overrides.pop("dataset"),
         base.get("preset"),

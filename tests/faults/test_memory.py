@@ -80,13 +80,13 @@ def test_memory_limit_comes_from_meminfo_or_the_env(monkeypatch):
             memory_limit()
 
 
-def test_image_size_beyond_memory_is_refused_before_resizing(monkeypatch, runs_root, capsys):
-    monkeypatch.setenv(MEMORY_ENV, "0.001")  # 1 MiB: digits at 256x256 (1797 images) needs ~112 MiB
-    code = main(["train", "--dataset", "digits", "--epochs", "1", "--image-size", "256"])
+def test_image_size_beyond_memory_streams_and_only_the_working_set_is_refused(monkeypatch, runs_root, capsys):
+    monkeypatch.setenv(MEMORY_ENV, "0.001")  # 1 MiB: digits at 256x256 (1797 images, ~112 MiB) goes to the store
+    code = main(["train", "--dataset", "digits", "--epochs", "1", "--image-size", "256", "--batch-size", "256"])
     payload = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert code == 2
-    assert "resizing digits to --image-size 256" in payload["error"] and MEMORY_ENV in payload["error"]
-    assert "0.11 GiB" in payload["error"]  # 1797 * 256 * 256 bytes
+    assert code == 2  # refused for the batches it holds (256 images x 2 views), not for the 0.11 GiB dataset
+    assert "streaming training batches of 256 images" in payload["error"] and MEMORY_ENV in payload["error"]
+    assert "0.11 GiB" not in payload["error"] and "streams from disk" in payload["error"]
 
 
 def test_npz_beyond_memory_is_refused_before_loading(tmp_path, monkeypatch):
@@ -106,17 +106,24 @@ def test_npz_beyond_memory_is_refused_before_loading(tmp_path, monkeypatch):
     assert not loaded
 
 
-def test_folder_beyond_memory_is_refused_before_decoding(tmp_path, monkeypatch):
+def test_folder_beyond_memory_streams_from_the_store_and_only_the_working_set_is_checked(tmp_path, monkeypatch):
     from PIL import Image
+
+    from core.data.storebuild import WORKERS_ENV
 
     for cls in ("a", "b"):
         (tmp_path / "f" / cls).mkdir(parents=True)
         for i in range(3):
             Image.new("L", (16, 16), 10 * i).save(tmp_path / "f" / cls / f"{i}.png")
-    monkeypatch.setenv(MEMORY_ENV, "0.001")
+    monkeypatch.setenv(MEMORY_ENV, "0.001")  # 1 MiB: one 1024x1024 row in flight per worker is already more
     with pytest.raises(HardpairsError) as err:
         load_dataset(f"folder:{tmp_path / 'f'}", image_size=1024, cache_dir=tmp_path / "cache")
-    assert "decoding folder:" in str(err.value) and "6 images at 1024x1024x1" in str(err.value)
+    assert "building the image store of folder:" in str(err.value) and MEMORY_ENV in str(err.value)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").glob("folder-*"))  # nothing written
+    monkeypatch.setenv(MEMORY_ENV, "0.004")  # 4 MiB: the 6 decoded images (6 MiB) do not fit, one row does
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    ds = load_dataset(f"folder:{tmp_path / 'f'}", image_size=1024, cache_dir=tmp_path / "cache")
+    assert ds.x_train.shape[1:] == (1, 1024, 1024) and isinstance(ds.x_train, np.memmap)  # streamed, not refused
     monkeypatch.delenv(MEMORY_ENV)
     ds = load_dataset(f"folder:{tmp_path / 'f'}", image_size=8, cache_dir=tmp_path / "cache")
     assert ds.x_train.shape[1:] == (1, 8, 8)

@@ -18,6 +18,7 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
         dataset=args.dataset,
         arch=args.arch,
         out_size=args.out_size,
+        image_size=args.image_size,
         run_dir=args.run_dir,
         name=args.name,
         runs_root=args.runs_root,
@@ -33,6 +34,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset to extract features for (default: the checkpoint's own, else digits)")
     p.add_argument("--arch", help="expected architecture (default: detected)")
     p.add_argument("--out-size", type=int, help="input resolution the backbone expects")
+    p.add_argument(
+        "--image-size", type=int, help="decode (and store) the images at this size, e.g. 224 for a large folder"
+    )
     p.add_argument("--run-dir")
     p.add_argument("--name")
     p.add_argument("--runs-root")
