@@ -20,6 +20,7 @@ from torch import Tensor
 from core.data.augment import AugmentConfig, augment_batch
 from core.errors import HardpairsError
 from core.models.models import SimCLRModel
+from core.models.speed import SpeedSettings, optimizer_kwargs, speed_settings
 from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, convert_batchnorm, gather_views, rank_rows
 from core.training.loss import contrastive_loss, select_difficult_pairs
@@ -54,17 +55,22 @@ def build_model(cfg: TrainConfig, in_channels: int) -> SimCLRModel:
     return SimCLRModel(cfg.arch, in_channels, cfg.proj_hidden, cfg.proj_dim)
 
 
-def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    """SGD (momentum, no weight decay on BN/bias) or AdamW; fused kernels on CUDA."""
+def build_optimizer(
+    model: torch.nn.Module, cfg: TrainConfig, device: torch.device, speed: SpeedSettings | None = None
+) -> torch.optim.Optimizer:
+    """SGD (momentum, no weight decay on BN/bias) or AdamW; fused kernels when ``speed`` says so
+    (default: ``core.models.speed.speed_settings(device)``, on for CUDA)."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    fused: dict[str, Any] = {"fused": True} if device.type == "cuda" else {}
+    fused: dict[str, Any] = optimizer_kwargs(speed or speed_settings(device, cfg.compile))
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, **fused)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, **fused)
-    raise HardpairsError(f"optimizer {cfg.optimizer!r} is not supported; use sgd or adamw")
+    if cfg.optimizer == "adam":  # the H-SCL code's optimiser: Adam, L2 weight decay in the gradient
+        return torch.optim.Adam(groups, lr=cfg.lr, **fused)
+    raise HardpairsError(f"optimizer {cfg.optimizer!r} is not supported; use sgd, adamw or adam")
 
 
 class CompiledForward:
@@ -105,6 +111,17 @@ class StepContext:
     env: DistEnv = DistEnv()
     moco: MoCoState | None = None  # --method moco: key encoder and queue
     model: torch.nn.Module | None = None  # the query model (MoCo's momentum update reads it)
+    speed: SpeedSettings | None = None  # None: speed_settings(device, cfg.compile), resolved once
+
+    def __post_init__(self) -> None:
+        if self.speed is None:
+            object.__setattr__(self, "speed", speed_settings(self.device, self.cfg.compile))
+
+    @property
+    def settings(self) -> SpeedSettings:
+        """The fast paths this step runs with (``core.models.speed``)."""
+        assert self.speed is not None  # set by __post_init__
+        return self.speed
 
     @property
     def needs_pairs(self) -> bool:
@@ -123,7 +140,7 @@ def make_views(ctx: StepContext, xb: Tensor, g: torch.Generator) -> Tensor:
         rows = rank_rows(xb.shape[0], ctx.env)
         v1, v2 = v1[rows], v2[rows]
     views = torch.cat([v1, v2])
-    if ctx.device.type == "cuda":
+    if ctx.settings.channels_last:
         views = views.contiguous(memory_format=torch.channels_last)
     return views
 
@@ -146,7 +163,7 @@ def optimise_step(
         group["lr"] = lr
     if ctx.moco is not None:
         return moco_step(ctx, ctx.moco, views, log_step)
-    with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.device.type == "cuda"):
+    with ctx.settings.autocast(ctx.device):
         h, z = ctx.forward(views)
     z = gather_views(z, ctx.env, grad=True)
     pairs = None
@@ -183,7 +200,7 @@ def moco_step(
     selection of ``[q, k]`` on log steps (for the flagged-share statistics), ``z`` is ``[q, k]``.
     """
     cfg, n = ctx.cfg, views.shape[0] // 2
-    with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.device.type == "cuda"):
+    with ctx.settings.autocast(ctx.device):
         hq, q = ctx.forward(views[:n])
         kh, kz = state.keys(views[n:])
     assert state.queue_z is not None and state.queue_h is not None
@@ -230,16 +247,22 @@ def prepare_model(
     device: torch.device,
     env: DistEnv = DistEnv(),
     log: Callable[[str], None] = print,
+    speed: SpeedSettings | None = None,
 ) -> tuple[SimCLRModel, Forward, torch.optim.Optimizer]:
-    """``(model, forward, optimizer)``: the model on ``device`` (channels_last on CUDA; global-batch
-    BatchNorm and a DDP wrapper under torchrun), the callable a step runs (maybe compiled)."""
+    """``(model, forward, optimizer)``: the model on ``device`` (global-batch BatchNorm and a DDP
+    wrapper under torchrun), the callable a step runs and the optimizer. channels_last, fused
+    kernels and ``torch.compile`` follow ``speed`` (default ``speed_settings(device, cfg.compile)``:
+    the first two on CUDA; ``HARDPAIRS_SPEED`` overrides)."""
+    speed = speed or speed_settings(device, cfg.compile)
+    log(f"speed: {speed.describe()}")
     model = build_model(cfg, in_channels).to(device)
     if env.enabled:
         model = cast(SimCLRModel, convert_batchnorm(model, device))  # the root is no BatchNorm: same object
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = build_optimizer(model, cfg, device)
+    opt = build_optimizer(model, cfg, device, speed)
     net: Forward = model
     if env.enabled:
         import inspect
@@ -259,4 +282,4 @@ def prepare_model(
             gradient_as_bucket_view=True,
             **sync_off,
         )
-    return model, (CompiledForward(net, log) if cfg.compile else net), opt
+    return model, (CompiledForward(net, log) if speed.compile else net), opt
