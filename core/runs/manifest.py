@@ -75,6 +75,17 @@ def _preset_note(cfg: dict[str, Any]) -> str | None:
         return None
 
 
+def _moco_note(cfg: dict[str, Any], n: int) -> str | None:
+    """``--method moco``: which values are MoCo v2's defaults (``core.training.presets.moco_note``), else None."""
+    from core.training.moco import bn_groups, queue_length
+    from core.training.presets import moco_note
+
+    if cfg.get("method") != "moco":
+        return None
+    batch = min(int(cfg.get("batch_size") or 256), n)
+    return moco_note(cfg, queue_length(int(cfg.get("queue_size") or 0), batch, n), bn_groups(batch))
+
+
 def make_manifest(run_id: str, cfg: dict[str, Any], data: Any, keep: np.ndarray | None, device: Any) -> dict[str, Any]:
     """The initial manifest of a run (``wall_time_s`` is filled in when it finishes)."""
     prune = None
@@ -94,6 +105,7 @@ def make_manifest(run_id: str, cfg: dict[str, Any], data: Any, keep: np.ndarray 
         "seed": cfg.get("seed"),
         "mix_seed": cfg.get("mix_seed"),
         "preset_note": _preset_note(cfg),
+        "moco_note": _moco_note(cfg, int(len(keep)) if keep is not None else int(len(data.x_train))),
         "keep_sha1": indices_sha1(keep),
         "n_kept": int(len(keep)) if keep is not None else int(len(data.x_train)),
         "parent": cfg.get("parent"),

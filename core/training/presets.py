@@ -185,3 +185,71 @@ def preset_values(name: str, spec: str, preset_from: str | None = None) -> dict[
         # Folders and npz files get the CIFAR-10 values (a 10-class, 32px reading) unless --preset-from says.
         return {**_PAPER_COMMON, **_PAPER.get(key, _PAPER["cifar10"])}
     raise HardpairsError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+
+
+#: MoCo v2's published training defaults (Chen et al. 2020, arXiv:2003.04297, and its code ``main_moco.py
+#: --mlp --aug-plus --cos``): SGD momentum 0.9, weight decay 1e-4, cosine decay without warm-up, InfoNCE
+#: temperature 0.2, a 65536-key queue, key-encoder momentum 0.999; the lr is :data:`MOCO_LR_PER_256` per 256 images.
+MOCO_V2: dict[str, Any] = {
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "warmup_epochs": 0,
+    "temperature": 0.2,
+    "queue_size": 65536,
+    "moco_momentum": 0.999,
+}
+MOCO_LR_PER_256 = 0.03
+#: how :func:`moco_note` names each value (the first four make the log line "MoCo v2 defaults: lr, tau, queue, m")
+_MOCO_LABELS = {
+    "lr": "lr",
+    "temperature": "tau",
+    "queue_size": "queue",
+    "moco_momentum": "m",
+    "optimizer": "optimizer",
+    "momentum": "SGD momentum",
+    "weight_decay": "weight decay",
+    "warmup_epochs": "warm-up epochs",
+}
+
+
+def moco_v2_values(batch_size: int) -> dict[str, Any]:
+    """MoCo v2's defaults for a batch: :data:`MOCO_V2` plus ``lr = 0.03 x batch / 256`` (MoCo's linear lr scaling)."""
+    return {**MOCO_V2, "lr": MOCO_LR_PER_256 * batch_size / 256}
+
+
+def method_defaults(values: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (a preset with the overrides on top) with MoCo v2's defaults where ``--method moco`` and no flag.
+
+    ``given`` holds the explicit overrides (a None value = not given); they always win. The lr follows the
+    final batch size. A method other than ``moco`` returns ``values`` unchanged.
+    """
+    if values.get("method") != "moco":
+        return values
+    moco = moco_v2_values(int(values.get("batch_size", 256)))
+    return {**values, **{k: v for k, v in moco.items() if given.get(k) is None}}
+
+
+def moco_note(cfg: dict[str, Any], queue: int | None = None, groups: int | None = None) -> str | None:
+    """One sentence: which of a ``--method moco`` config's values are MoCo v2's defaults and which were set.
+
+    A value equal to the default for the config's batch counts as the default. ``queue``: the queue length the
+    run uses (``core.training.moco.queue_length``), shown when it differs; ``groups``: the shuffled-BatchNorm
+    groups of the keys. None for other methods.
+    """
+    if cfg.get("method") != "moco":
+        return None
+    batch = int(cfg.get("batch_size") or 256)
+    moco = moco_v2_values(batch)
+    same: list[str] = []
+    own: list[str] = []
+    for key, label in _MOCO_LABELS.items():
+        text = f"{label} {cfg.get(key):g}" if isinstance(cfg.get(key), int | float) else f"{label} {cfg.get(key)}"
+        if key == "lr" and cfg.get(key) == moco[key]:
+            text += f" (0.03 x {batch}/256)"
+        if key == "queue_size" and queue is not None and queue != cfg.get(key):
+            text += f" -> {queue} (at most one epoch's other batches)"
+        (same if cfg.get(key) == moco[key] else own).append(text)
+    note = f"MoCo v2 defaults: {', '.join(same) or 'none'}"
+    note += f"; set explicitly: {', '.join(own)}" if own else ""
+    return note + (f"; shuffled BatchNorm: keys in {groups} groups" if groups else "")

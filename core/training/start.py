@@ -7,6 +7,7 @@ its epochs. Under torchrun rank 0 reads and checks ``last.pt`` and shares it wit
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,12 @@ from core.errors import HardpairsError
 from core.io import run_log
 from core.models.checkpoints import FORMAT, load_checkpoint_file
 from core.models.models import SimCLRModel
+from core.training.batches import Batches, make_batches
 from core.training.config import TrainConfig
 from core.training.distributed import DistEnv, broadcast_object, local_batch, setup_distributed
 from core.training.lossmodes import LABEL_MODES
-from core.training.moco import MoCoState
-from core.training.presets import preset_note
+from core.training.moco import MoCoState, bn_groups, queue_length
+from core.training.presets import moco_note, preset_note
 from core.training.step import StepContext, augment_config, prepare_model
 
 #: Config fields that may differ between an interrupted run and its resumption.
@@ -73,8 +75,7 @@ class RunState:
     device: torch.device
     ctx: StepContext
     model: SimCLRModel
-    x: torch.Tensor  # (n, C, H, W) uint8 on the device
-    y: torch.Tensor  # (n,) int64 on the device
+    batches: Batches  # the kept images: device-resident or streamed from the store (core.training.batches)
     batch: int
     steps: int
     total_steps: int
@@ -103,6 +104,32 @@ def _plan(cfg: TrainConfig, data: ImageDataset, keep: np.ndarray | None, env: Di
     return idx_all, batch, labelled
 
 
+def _moco_state(
+    cfg: TrainConfig,
+    model: SimCLRModel,
+    env: DistEnv,
+    batch: int,
+    n: int,
+    ckpt: dict[str, Any] | None,
+    log: Callable[[str], None],
+) -> MoCoState | None:
+    """``--method moco``: the key encoder and queue (``core.training.moco``), restored from ``ckpt`` if it has them."""
+    if cfg.method != "moco":
+        return None
+    if env.enabled:
+        raise HardpairsError(
+            "--method moco runs in one process (its shuffled BatchNorm is not shared across ranks); "
+            "start it without torchrun"
+        )
+    moco = MoCoState(model, queue_length(cfg.queue_size, batch, n), cfg.moco_momentum, cfg.seed)
+    log(moco_note(cfg.to_dict(), moco.queue_size, bn_groups(batch)) or "")
+    if ckpt is not None and "moco" in ckpt:
+        moco.load_state_dict(ckpt["moco"])
+    elif ckpt is not None:
+        log("this checkpoint has no MoCo state (written before it was saved): key encoder and queue restart")
+    return moco
+
+
 def start_training(
     cfg: TrainConfig, data: ImageDataset, run_dir: Path, keep: np.ndarray | None, resume: bool
 ) -> RunState:
@@ -119,11 +146,11 @@ def start_training(
     idx_all, batch, labelled = _plan(cfg, data, keep, env)
     steps = len(idx_all) // batch
     total_steps = steps * cfg.epochs
-    x = torch.from_numpy(np.ascontiguousarray(data.x_train[idx_all])).to(device)
     y = torch.from_numpy(np.asarray(data.y_train[idx_all], dtype=np.int64)).to(device)
     mean = torch.as_tensor(data.mean, dtype=torch.float32, device=device)
     std = torch.as_tensor(data.std, dtype=torch.float32, device=device)
     model, forward, opt = prepare_model(cfg, data.x_train.shape[1], device, env, log)
+    batches = make_batches(data.x_train, idx_all, y, device, batch, model)  # after the model: its size counts
     start_epoch = 0
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     ckpt = _load_resume(ckpt_path, cfg, env) if resume else None
@@ -131,14 +158,10 @@ def start_training(
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch = int(ckpt["epoch"])
-    moco = None
-    if cfg.method == "moco":
-        if env.enabled:
-            raise HardpairsError("--method moco runs in one process (no shuffled BatchNorm); start it without torchrun")
-        moco = MoCoState(model, cfg.queue_size, cfg.moco_momentum, cfg.seed)
+    moco = _moco_state(cfg, model, env, batch, len(idx_all), ckpt, log)
     ctx = StepContext(cfg, forward, opt, augment_config(cfg), mean, std, device, env, moco, model)
     log(preset_note(cfg.preset, cfg.dataset, cfg.preset_from))
     return RunState(
-        cfg, run_dir, env, device, ctx, model, x, y, batch, steps, total_steps,
+        cfg, run_dir, env, device, ctx, model, batches, batch, steps, total_steps,
         min(cfg.warmup_epochs * steps, total_steps // 2), labelled, start_epoch, ckpt_path,
     )  # fmt: skip
