@@ -69,8 +69,13 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     ),
     "hard_scl_thr": (
         "loss mode",
-        "Threshold-hardened H-SCL (our reading of Jiang et al., Figs. 4-5): H-SCL whose negatives are only the "
-        "other-label views with cosine >= hard_threshold, weighted by exp(beta s) (uses labels).",
+        "Threshold H-SCL (Jiang et al.): SCL whose negatives are only the other-label views in "
+        "H(x,f,t) = {x- : e^(s/tau) >= t}, each weighted 1; hard_threshold is log t (uses labels).",
+    ),
+    "hard_ucl_thr": (
+        "loss mode",
+        "Threshold H-UCL (Jiang et al.): UCL whose negatives are only the views in H(x,f,t) = {x- : e^(s/tau) >= t}, "
+        "each weighted 1; hard_threshold is log t.",
     ),
     # --- knobs (TrainConfig fields)
     "tau": ("knob", "Temperature of the contrastive softmax; every logit is divided by it."),

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from core.errors import HardpairsError
-from core.training.hardneg import monitor_losses
+from core.training.hardneg import assumption1_share, monitor_losses
 from core.training.loss import contrastive_loss, pair_stats, select_difficult_pairs
-from core.training.lossmodes import LABEL_MODES, LOSS_MODES, PAPER_MODES
+from core.training.lossmodes import LABEL_MODES, LOSS_MODES, PAPER_MODES, THRESHOLD_MODES
 
 
 # ----------------------------------------------------------------------------- references
@@ -105,7 +105,8 @@ def _batch(n2=12, d=6, seed=0):
 # ----------------------------------------------------------------------------- loss values
 def test_mode_lists():
     assert LOSS_MODES[:5] == PAPER_MODES == ("baseline", "removal", "margin", "temperature", "combined")
-    assert set(LOSS_MODES) == set(PAPER_MODES) | {"hard_ucl"} | set(LABEL_MODES) and len(LOSS_MODES) == 9
+    assert set(LOSS_MODES) == set(PAPER_MODES) | {"hard_ucl", "hard_ucl_thr"} | set(LABEL_MODES)
+    assert len(LOSS_MODES) == 10 and THRESHOLD_MODES == ("hard_scl_thr", "hard_ucl_thr")
 
 
 @pytest.mark.parametrize("mode", PAPER_MODES)
@@ -330,3 +331,103 @@ def test_pair_stats():
     assert got["flagged_cross_class"] == pytest.approx(1 / 3)  # only (0, 2) crosses classes
     assert math.isnan(pair_stats(flags, None)["flagged_cross_class"])
     assert math.isnan(pair_stats(torch.zeros(8, 8, dtype=torch.bool), labels)["flagged_cross_class"])
+
+
+# ----------------------------------------------------------------------------- threshold modes (Jiang et al.)
+def ref_threshold(z, tau, log_t, labels=None) -> float:
+    """H(x, f, t) = {x- : e^(s/tau) >= t}, each hard negative weighted 1; empty H gives 0 (per positive pair)."""
+    s, n2 = _sim(z), z.shape[0]
+    terms = []
+    for i in range(n2):
+        j = (i + n2 // 2) % n2
+        if labels is None:
+            cands, poss = [k for k in range(n2) if k not in (i, j)], [j]
+        else:
+            y = [int(v) for v in labels]
+            cands = [k for k in range(n2) if y[k] != y[i]]
+            poss = [k for k in range(n2) if k != i and y[k] == y[i]]
+        hard = [k for k in cands if math.exp(s[i, k] / tau) >= math.exp(log_t)]
+        for p in poss:
+            if not hard:
+                terms.append(0.0)
+                continue
+            e = math.exp(s[i, p] / tau)
+            mean = sum(math.exp(s[i, k] / tau) for k in hard) / len(hard)
+            terms.append(-math.log(e / (e + (n2 - 2) * mean)))
+    return sum(terms) / len(terms)
+
+
+@pytest.mark.parametrize("mode", THRESHOLD_MODES)
+@pytest.mark.parametrize("tau,log_t", [(0.5, -0.5), (0.5, -0.1), (0.2, 0.0), (0.5, 0.8)])
+def test_threshold_modes_match_loop_reference(mode, tau, log_t):
+    z, _, labels = _batch(16, d=5, seed=21)
+    lab = labels if mode == "hard_scl_thr" else None
+    got = float(contrastive_loss(z, tau, mode=mode, labels=lab, hard_threshold=log_t))
+    assert got == pytest.approx(ref_threshold(z, tau, log_t, lab), rel=1e-10, abs=1e-12)
+
+
+def test_threshold_below_every_logit_is_scl_and_ucl():
+    z, _, labels = _batch(12, seed=22)
+    low = -1 / 0.5  # s/tau >= -1/tau always: every candidate is in H
+    scl = float(contrastive_loss(z, 0.5, mode="hard_scl_thr", labels=labels, hard_threshold=low))
+    assert scl == pytest.approx(ref_scl(z, 0.5, labels, 0.0), rel=1e-10)
+    ucl = float(contrastive_loss(z, 0.5, mode="hard_ucl_thr", hard_threshold=low))
+    assert ucl == pytest.approx(ref_paper(z, 0.5, None, "baseline"), rel=1e-10)
+    high = float(contrastive_loss(z, 0.5, mode="hard_ucl_thr", hard_threshold=2.0))  # H empty for every anchor
+    assert high == 0.0
+
+
+def test_threshold_config_is_log_t():
+    from core.training.config import make_config
+
+    cfg = make_config("digits", loss_mode="hard_ucl_thr", hard_threshold=-0.5, temperature=0.5)
+    assert cfg.hard_threshold == -0.5 and cfg.loss_mode in THRESHOLD_MODES
+    with pytest.raises(HardpairsError, match=r"--hard-threshold is log t .*\[-2, 2\]"):
+        make_config("digits", loss_mode="hard_scl_thr", hard_threshold=2.5, temperature=0.5)
+
+
+def ref_assumption1(z, labels, tau, log_t) -> float:
+    s, n2 = _sim(z), z.shape[0]
+    y = [int(v) for v in labels]
+    ok = 0
+    for i in range(n2):
+        j = (i + n2 // 2) % n2
+        hard = [k for k in range(n2) if k not in (i, j) and s[i, k] / tau >= log_t]
+        same = [math.exp(s[i, k] / tau) for k in hard if y[k] == y[i]]
+        other = [math.exp(s[i, k] / tau) for k in hard if y[k] != y[i]]
+        ok += not same or not other or sum(same) / len(same) >= sum(other) / len(other)
+    return ok / n2
+
+
+@pytest.mark.parametrize("log_t", [-2.0, -0.5, 0.3])
+def test_assumption1_share_matches_loop_reference(log_t):
+    for seed in (23, 24):
+        z, _, labels = _batch(16, d=3, seed=seed)
+        assert assumption1_share(z, labels, 0.5, log_t) == pytest.approx(ref_assumption1(z, labels, 0.5, log_t))
+    z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.0], [0.0, 1.0]]).repeat(2, 1)
+    labels = torch.tensor([0, 0, 1, 1]).repeat(2)
+    # anchor 0: same-label 1 and 5 (cos ~0.99) beat other-label 3, 7 (cos 0) and 2, 6 (cos -1): satisfied
+    assert assumption1_share(z, labels, 0.5, -2.0) == pytest.approx(ref_assumption1(z, labels, 0.5, -2.0))
+    assert 0.0 < assumption1_share(z, labels, 0.5, -2.0) <= 1.0
+
+
+def test_pair_stats_flagged_similarity():
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    flags = torch.zeros(4, 4, dtype=torch.bool)
+    flags[0, 1] = flags[0, 3] = True  # (0, 2) would be the positive: never counted; (0, 3) is a negative
+    flags[0, 2] = True
+    got = pair_stats(flags, None, z)
+    assert got["flagged_similarity"] == pytest.approx((0.0 + 1.0) / 2)
+    assert math.isnan(pair_stats(flags, None)["flagged_similarity"])
+
+
+@pytest.mark.parametrize("mode", THRESHOLD_MODES)
+def test_threshold_gradients_stay_finite_when_some_or_all_sets_are_empty(mode):
+    z, _, labels = _batch(16, d=5, seed=25)
+    for log_t in (2.0, 0.8, -0.5):  # 2.0: every H empty (loss 0); 0.8: some empty
+        zz = z.clone().requires_grad_(True)
+        loss = contrastive_loss(
+            zz, 0.5, mode=mode, labels=labels if mode == "hard_scl_thr" else None, hard_threshold=log_t
+        )
+        loss.backward()
+        assert zz.grad is not None and torch.isfinite(zz.grad).all(), log_t

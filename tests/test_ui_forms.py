@@ -29,7 +29,8 @@ TRAIN_FLAGS = {
     "hard_ucl": ["--beta", "1", "--tau-plus", "0"],
     "scl": [],
     "hard_scl": ["--beta", "1"],
-    "hard_scl_thr": ["--beta", "1", "--hard-threshold", "0"],
+    "hard_scl_thr": ["--hard-threshold", "0"],
+    "hard_ucl_thr": ["--hard-threshold", "0"],
 }
 #: retrain flags each mode adds, from the parent config below (prune --train passes no --removal)
 BAND = ["--pos-high", "0.12", "--pos-low", "0.2"]
@@ -42,7 +43,8 @@ RETRAIN_FLAGS = {
     "hard_ucl": ["--beta", "1.5", "--tau-plus", "0.1"],
     "scl": [],
     "hard_scl": ["--beta", "1.5"],
-    "hard_scl_thr": ["--beta", "1.5"],
+    "hard_scl_thr": [],
+    "hard_ucl_thr": [],
 }
 
 

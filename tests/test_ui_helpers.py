@@ -52,7 +52,8 @@ MODE_FLAGS = {
     "hard_ucl": ["--beta", "2", "--tau-plus", "0.1"],
     "scl": [],
     "hard_scl": ["--beta", "2"],
-    "hard_scl_thr": ["--beta", "2", "--hard-threshold", "0.3"],
+    "hard_scl_thr": ["--hard-threshold", "0.3"],
+    "hard_ucl_thr": ["--hard-threshold", "0.3"],
 }
 
 

@@ -17,9 +17,9 @@ import torch
 from core.errors import HardpairsError
 from core.training.config import make_config
 from core.training.loss import contrastive_loss, select_difficult_pairs
-from core.training.lossmodes import LOSS_MODES, PAPER_MODES, get_mode
+from core.training.lossmodes import PAPER_MODES
 from core.training.moco import MoCoState, moco_loss, select_queue_pairs
-from tests.test_loss import _batch, _sim, ref_paper, ref_scl, ref_select
+from tests.test_loss import _batch, _sim, ref_paper, ref_select
 
 
 # ----------------------------------------------------------------------------- inclusive selection
@@ -174,38 +174,6 @@ def test_moco_queue_momentum_and_a_real_training_step():
 def test_moco_refuses_label_modes():
     with pytest.raises(HardpairsError, match="--method moco supports the paper modes"):
         make_config("digits", method="moco", loss_mode="scl")
-
-
-# ----------------------------------------------------------------------------- threshold H-SCL
-def ref_scl_threshold(z, tau, labels, beta, thr) -> float:
-    s, n2 = _sim(z), z.shape[0]
-    y = [int(v) for v in labels]
-    terms = []
-    for i in range(n2):
-        negs = [k for k in range(n2) if y[k] != y[i] and s[i, k] >= thr]
-        for p in [k for k in range(n2) if k != i and y[k] == y[i]]:
-            e = math.exp(s[i, p] / tau)
-            if not negs:
-                terms.append(0.0)
-                continue
-            w = [math.exp(beta * s[i, k] / tau) for k in negs]
-            wm = sum(wk * math.exp(s[i, k] / tau) for wk, k in zip(w, negs, strict=True)) / sum(w)
-            terms.append(-math.log(e / (e + (n2 - 2) * wm)))
-    return sum(terms) / len(terms)
-
-
-@pytest.mark.parametrize("beta,tau,thr", [(1.0, 0.5, 0.0), (5.0, 0.5, 0.2), (0.0, 0.2, -0.3)])
-def test_threshold_hard_scl_matches_reference(beta, tau, thr):
-    z, _, labels = _batch(16, d=5, seed=21)
-    got = float(contrastive_loss(z, tau, mode="hard_scl_thr", labels=labels, beta=beta, hard_threshold=thr))
-    assert got == pytest.approx(ref_scl_threshold(z, tau, labels, beta, thr), abs=1e-10)
-
-
-def test_threshold_minus_one_is_hard_scl():
-    z, _, labels = _batch(12, seed=22)
-    a = float(contrastive_loss(z, 0.5, mode="hard_scl_thr", labels=labels, beta=2.0, hard_threshold=-1.0))
-    assert a == pytest.approx(ref_scl(z, 0.5, labels, 2.0), abs=1e-10)
-    assert get_mode("hard_scl_thr").needs_labels and "hard_scl_thr" in LOSS_MODES
 
 
 # ----------------------------------------------------------------------------- oracle removal

@@ -1,8 +1,9 @@
 """The paper's tables as recipes: ``recipes/<table>.sh`` read back as rows, with a GPU-time estimate.
 
 A recipe is a bash script (runnable as is) whose rows are single ``python -m core ...`` lines
-ending in ``# row: <id>``, inside ``for seed in ${SEEDS:-0 1 2}``. :func:`load_recipe` returns
-the rows with ``$seed``/``$RUNS`` (and ``$IMAGENET``) substituted for one seed; :func:`estimate`
+ending in ``# row: <id>``, inside ``for seed in ${SEEDS:-0 1 2}`` (a ``longtail`` dataset build may come
+before the loop). :func:`load_recipe` returns the rows with ``$seed``/``$RUNS`` (and ``$IMAGENET``,
+``$TINYIMAGENET``) substituted for one seed; :func:`estimate`
 prices a row in GPU hours from :data:`IMAGES_PER_S`, an **assumption** (stated in every
 ``reproduce --dry-run`` output): SimCLR training throughput (two views, forward + backward, bf16)
 of one A100-class GPU, by backbone and training resolution.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,8 @@ N_TRAIN = {
     "tinyimagenet": 100000,
     "imagenet": 1281167,
 }
+#: test images per file-based dataset key (the image store holds train + test)
+N_TEST = {"tinyimagenet": 10000, "imagenet": 50000}
 BOOL_FLAGS = {"--analyse", "--monitor", "--train", "--compile", "--no-probe", "--download", "--resume"}
 _ROW = re.compile(r"^\s*(python -m core .+?)\s+#\s*row:\s*(\S+)\s*$")
 
@@ -83,7 +87,9 @@ def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.sh"))
 
 
-def load_recipe(table: str, seed: int = 0, runs: str = "runs/paper", imagenet: str = "IMAGENET") -> list[Row]:
+def load_recipe(
+    table: str, seed: int = 0, runs: str = "runs/paper", imagenet: str = "IMAGENET", tinyimagenet: str = "TINYIMAGENET"
+) -> list[Row]:
     """The rows of ``recipes/<table>.sh`` for one seed.
 
     Raises:
@@ -98,6 +104,7 @@ def load_recipe(table: str, seed: int = 0, runs: str = "runs/paper", imagenet: s
         if not m:
             continue
         text = m.group(1).replace("$seed", str(seed)).replace("$RUNS", runs).replace("$IMAGENET", imagenet)
+        text = text.replace("$TINYIMAGENET", tinyimagenet)
         argv = shlex.split(text)[3:]
         rows.append(Row(table, m.group(2), seed, tuple(argv)))
     if not rows:
@@ -134,13 +141,25 @@ def gpu_hours(cfg: TrainConfig, n_train: int | None = None) -> float:
     return cfg.epochs * n / ips / 3600.0
 
 
+def longtail_size(imbalance: float) -> int:
+    """Training images of TinyImageNet-LT at this ratio (200 classes, 500 per class at the head)."""
+    from core.data.longtail import longtail_counts
+
+    return sum(longtail_counts(500, 200, imbalance))
+
+
 def estimate(table: str, seeds: int = 3) -> dict[str, Any]:
     """The dry run of a recipe: each row's command (seed 0 shown) and GPU hours, the total for ``seeds`` seeds."""
     rows = load_recipe(table)
     out, total = [], 0.0
     configs: dict[str, TrainConfig] = {}
+    built: dict[str, int] = {}  # folder: dataset spec of a longtail build -> its training images
     for row in rows:
         flags = row.flags
+        if row.argv[0] == "longtail":  # builds a dataset of links: no GPU time
+            built[f"folder:{flags['out']}"] = longtail_size(float(flags.get("imbalance", 100)))
+            out.append({"row": row.row, "command": row.command, "gpu_hours_per_seed": 0.0})
+            continue
         if row.argv[0] == "prune":
             parent_name = Path(str(flags["run_dir"])).name
             parent = configs.get(parent_name)
@@ -150,7 +169,30 @@ def estimate(table: str, seeds: int = 3) -> dict[str, Any]:
         else:
             cfg = row_config(row)
             configs[str(flags.get("name"))] = cfg
-            hours = gpu_hours(cfg)
+            hours = gpu_hours(cfg, built.get(cfg.dataset))
         total += hours * seeds
         out.append({"row": row.row, "command": row.command, "gpu_hours_per_seed": round(hours, 2)})
-    return {"table": table, "seeds": seeds, "rows": out, "gpu_hours_total": round(total, 1), "basis": ESTIMATE_BASIS}
+    stores = image_stores(configs.values(), built)
+    return {
+        "table": table, "seeds": seeds, "rows": out, "gpu_hours_total": round(total, 1), "basis": ESTIMATE_BASIS,
+        **({"image_stores": stores} if stores else {}),
+    }  # fmt: skip
+
+
+def image_stores(configs: Iterable[TrainConfig], built: dict[str, int]) -> list[dict[str, Any]]:
+    """The on-disk image stores (``core.data.imagestore``) a recipe's file-based datasets decode into, once each:
+    ``{"dataset", "image_size", "rows", "bytes", "gib", "free_bytes", "workers", "seconds"}`` (a dry run's
+    disk size and build-time estimate; the build rate is ``BUILD_RATE_PER_CORE`` per worker process)."""
+    from core.data.imagestore import estimate_build, store_root
+
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for cfg in configs:
+        key = cfg.dataset.split(":", 1)[0]
+        n = built.get(cfg.dataset) or (N_TRAIN[key] + N_TEST[key] if key in N_TEST else None)
+        size = cfg.image_size or cfg.out_size
+        if n is None or (cfg.dataset, size) in out:
+            continue
+        est = estimate_build(n, 3, size, store_root())
+        gib = round(est["bytes"] / 2**30, 1)
+        out[(cfg.dataset, size)] = {"dataset": cfg.dataset, "image_size": size, **est, "gib": gib}
+    return list(out.values())

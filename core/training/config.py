@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import re
 import time
@@ -17,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from core.errors import HardpairsError
+from core.training.configchecks import flag_name, is_number, number_checks, range_checks
 from core.training.loss import REMOVAL_VARIANTS
 from core.training.lossmodes import LOSS_MODES, PAPER_MODES, cli_help
-from core.training.presets import PAPER_KEYS, PRESETS, default_preset, preset_values
+from core.training.presets import PAPER_KEYS, PRESETS, default_preset, method_defaults, preset_values
 
 SELECTIONS = ("strict", "inclusive")  # Eq. 12's "<" at Sim_posHigh, or "<=" ("All samples" rows)
 SELECT_ON = ("backbone", "projector")  # features the selection ranks (Table 7)
@@ -27,7 +27,7 @@ METHODS = ("simclr", "moco")
 #: timm ViTs (core.models.models.FEATURE_DIMS) are for imported checkpoints (DINO, timm); trainable, sized for GPUs.
 ARCHS: tuple[str, ...] = ("small_cnn", "resnet18", "resnet18_imagenet", "resnet50", "resnet50_imagenet")
 ARCHS += tuple(f"vit_{v}_224" for v in ("tiny_patch16", "small_patch16", "small_patch8", "base_patch16", "base_patch8"))
-OPTIMIZERS = ("sgd", "adamw")
+OPTIMIZERS = ("sgd", "adamw", "adam")  # adam: L2 weight decay in the gradient (the H-SCL code's Adam)
 _T = TypeVar("_T")
 
 
@@ -60,7 +60,7 @@ class TrainConfig:
     # optimisation
     epochs: int = _flag(30, "training epochs (quick digits: 40, paper: 200)")
     batch_size: int = _flag(256, "images per batch (2 views each); paper: 512 on CIFAR")
-    optimizer: str = _flag("adamw", "sgd or adamw")
+    optimizer: str = _flag("adamw", "sgd, adamw or adam (Adam with L2 weight decay, as the H-SCL code)")
     lr: float = _flag(3e-3, "peak learning rate after warm-up")
     momentum: float = 0.9
     weight_decay: float = _flag(1e-4, "weight decay (not on BN/bias)")
@@ -82,7 +82,11 @@ class TrainConfig:
     )
     beta: float = _flag(1.0, "hardening strength of hard_ucl/hard_scl (0 = no tilt)")
     tau_plus: float = _flag(0.0, "class-prior debiasing of hard_ucl in [0, 1)")
-    hard_threshold: float = _flag(0.0, "hard_scl_thr: only other-label views with cosine >= this are negatives")
+    hard_threshold: float = _flag(
+        0.0,
+        "hard_scl_thr/hard_ucl_thr: log t of Jiang et al.'s H(x,f,t) = {x- : e^(s/tau) >= t}: only negatives "
+        "with s/tau >= this count (t = e^-0.5: -0.5)",
+    )
     selection: str = _flag(
         "strict",
         "strict (Eq. 12: s < Sim_posHigh) or inclusive (s <= Sim_posHigh; with --pos-high 0 "
@@ -95,8 +99,8 @@ class TrainConfig:
     method: str = _flag(
         "simclr", "simclr (default) or moco (MoCo v2: momentum encoder + queue; the paper modes act on the queue)"
     )
-    moco_momentum: float = _flag(0.99, "MoCo key-encoder momentum (default 0.99)")
-    queue_size: int = _flag(4096, "MoCo queue length in negatives (default 4096)")
+    moco_momentum: float = _flag(0.99, "MoCo key-encoder momentum (with --method moco: MoCo v2's 0.999)")
+    queue_size: int = _flag(4096, "MoCo queue length (with --method moco: MoCo v2's 65536, clipped to fit the data)")
     # augmentation
     out_size: int = _flag(32, "training resolution in pixels")
     crop_scale: tuple[float, float] = (0.2, 1.0)
@@ -147,27 +151,13 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise HardpairsError naming the flag, the bad value and the allowed range (first problem found)."""
-        for group in (_choice_checks, _number_checks, _range_checks):  # types first: later groups compare numbers
+        for group in (_choice_checks, number_checks, range_checks):  # types first: later groups compare numbers
             for ok, message in group(self):
                 if not ok:
                     raise HardpairsError(message)
 
 
-#: Smallest and largest image side accepted for --out-size and --image-size (pixels).
-SIDE_RANGE = (8, 1024)
 _DEVICE_RE = re.compile(r"(auto|cpu|cuda(:[0-9]+)?)")
-
-
-def _flag_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _is_number(value: Any, kind: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if kind is int or kind is str or isinstance(kind, tuple):
-        return isinstance(value, kind)
-    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
@@ -176,7 +166,7 @@ def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
     kinds |= {"str": (str, "text"), "str | None": ((str, type(None)), "text")}  # a read config may hold anything
     fields = {f.name: (getattr(cfg, f.name), f.type) for f in dataclasses.fields(cfg) if f.type in kinds}
     typed = [
-        (_is_number(v, kinds[t][0]), f"{_flag_name(name)} must be {kinds[t][1]} (got {v!r})")
+        (is_number(v, kinds[t][0]), f"{flag_name(name)} must be {kinds[t][1]} (got {v!r})")
         for name, (v, t) in fields.items()
         if name != "created"
     ]
@@ -208,68 +198,6 @@ def _choice_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
     ]
 
 
-def _number_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
-    """Counts and sizes (only meaningful once the types are right: :func:`_choice_checks` runs first)."""
-    lo, hi = SIDE_RANGE
-    size = cfg.image_size
-    return [
-        (cfg.epochs >= 1, f"--epochs must be >= 1 (got {cfg.epochs})"),
-        (cfg.batch_size >= 2, f"--batch-size must be >= 2 (got {cfg.batch_size})"),
-        (cfg.warmup_epochs >= 0, f"--warmup-epochs must be >= 0 (got {cfg.warmup_epochs})"),
-        (cfg.checkpoint_every >= 1, f"--checkpoint-every must be >= 1 epoch (got {cfg.checkpoint_every})"),
-        (cfg.log_every >= 1, f"--log-every must be >= 1 step (got {cfg.log_every})"),
-        (lo <= cfg.out_size <= hi, f"--out-size must be in [{lo}, {hi}] pixels (got {cfg.out_size})"),
-        (
-            size is None or (_is_number(size, int) and lo <= size <= hi),
-            f"--image-size must be an integer in [{lo}, {hi}] pixels (got {size!r})",
-        ),
-        (cfg.proj_hidden >= 1, f"--proj-hidden must be >= 1 (got {cfg.proj_hidden})"),
-        (cfg.proj_dim >= 1, f"--proj-dim must be >= 1 (got {cfg.proj_dim})"),
-        (2 <= cfg.queue_size <= 2**20, f"--queue-size must be in [2, 2**20] (2**20 ~ 2.4 GB; got {cfg.queue_size})"),
-        (0 <= cfg.seed < 2**32, f"--seed must be in [0, 2**32) (got {cfg.seed})"),
-        (0 <= cfg.mix_seed < 2**32, f"--mix-seed must be in [0, 2**32) (got {cfg.mix_seed})"),
-    ]
-
-
-def _range_checks(cfg: TrainConfig) -> list[tuple[bool, str]]:
-    """Real-valued settings: each in its documented range (all are finite by now)."""
-    crop, jitter = tuple(cfg.crop_scale), tuple(cfg.jitter)
-    ratio = cfg.prune_ratio
-    return [
-        (cfg.lr > 0, f"--lr must be > 0 (got {cfg.lr})"),
-        (0 <= cfg.momentum <= 1, f"--momentum must be in [0, 1] (got {cfg.momentum})"),
-        (cfg.weight_decay >= 0, f"--weight-decay must be >= 0 (got {cfg.weight_decay})"),
-        (cfg.temperature > 0, f"--temperature must be > 0 (got {cfg.temperature})"),
-        (
-            0 <= cfg.pos_high < cfg.pos_low <= 1,
-            f"need 0 <= --pos-high < --pos-low <= 1 (got --pos-high {cfg.pos_high}, --pos-low {cfg.pos_low})",
-        ),
-        (cfg.sigma >= 0, f"--sigma must be >= 0 (got {cfg.sigma})"),
-        (cfg.rho > 0, f"--rho must be > 0 (got {cfg.rho})"),
-        (cfg.beta >= 0, f"--beta must be >= 0 (got {cfg.beta})"),
-        (0 <= cfg.tau_plus < 1, f"--tau-plus must be in [0, 1) (got {cfg.tau_plus})"),
-        (-1 <= cfg.hard_threshold <= 1, f"--hard-threshold must be a cosine in [-1, 1] (got {cfg.hard_threshold})"),
-        (0 <= cfg.moco_momentum < 1, f"--moco-momentum must be in [0, 1) (got {cfg.moco_momentum})"),
-        (0 <= cfg.mix < 1, f"--mix must be in [0, 1) (got {cfg.mix})"),
-        (0 < cfg.mix_lambda < 1, f"--mix-lambda must be in (0, 1) (got {cfg.mix_lambda})"),
-        (0 <= cfg.label_noise < 1, f"--label-noise must be in [0, 1) (got {cfg.label_noise})"),
-        (0 <= cfg.jitter_p <= 1, f"jitter_p must be in [0, 1] (got {cfg.jitter_p})"),
-        (0 <= cfg.gray_p <= 1, f"gray_p must be in [0, 1] (got {cfg.gray_p})"),
-        (
-            len(crop) == 2 and all(_is_number(v, float) for v in crop) and 0 < crop[0] <= crop[1] <= 1,
-            f"crop_scale must be (lo, hi) with 0 < lo <= hi <= 1 (got {crop})",
-        ),
-        (
-            len(jitter) == 4 and all(_is_number(v, float) and v >= 0 for v in jitter),
-            f"jitter must be 4 finite numbers >= 0 (brightness, contrast, saturation, hue) (got {jitter})",
-        ),
-        (
-            ratio is None or (_is_number(ratio, float) and 0 <= ratio < 1),
-            f"--prune-ratio must be in [0, 1) (got {ratio})",
-        ),
-    ]
-
-
 def read_config_file(path: str | os.PathLike[str], flag: str = "--config") -> dict[str, Any]:
     """The JSON object in a config file (e.g. a run's ``config.json``), with clear errors for the user.
 
@@ -297,4 +225,4 @@ def make_config(dataset: str = "digits", preset: str | None = None, **overrides:
     base = preset_values(preset, dataset, overrides.get("preset_from"))
     values: dict[str, Any] = {"dataset": dataset, "preset": preset, "mix_seed": 0, **base}
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(method_defaults(values, overrides))  # --method moco: MoCo v2's values

@@ -1,8 +1,9 @@
-"""Hard-negative references: H-UCL, SCL and H-SCL (Jiang et al. 2022, official code semantics).
+"""Hard-negative references: H-UCL, SCL, H-SCL and their threshold forms (Jiang et al. 2022, official code semantics).
 
 ``hard_ucl_loss`` and ``scl_loss`` take the (2N, 2N) cosine similarity of a two-view batch (see
 ``core.training.views``); ``contrastive_loss`` in ``core.training.loss`` calls them for the
-``hard_ucl``/``scl``/``hard_scl`` modes, ``monitor_losses`` evaluates all four on one batch.
+``hard_ucl``/``scl``/``hard_scl`` modes and ``threshold_loss`` for ``hard_ucl_thr``/``hard_scl_thr``;
+``monitor_losses`` evaluates all four on one batch, ``assumption1_share`` the H-SCL paper's Fig. 4 quantity.
 """
 
 from __future__ import annotations
@@ -52,26 +53,78 @@ def hard_ucl_loss(s: Tensor, tau: float, beta: float, tau_plus: float) -> Tensor
     return (torch.logaddexp(lpos, log_ng) - lpos).mean()
 
 
-def scl_loss(
-    s: Tensor, tau: float, labels: Tensor, beta: float, twin_only: bool, threshold: float | None = None
-) -> Tensor:
-    """SCL / H-SCL of the H-SCL code (``nce_supervised_easy/hard``); ``beta=0`` gives SCL.
-
-    ``threshold``: only other-label views with cosine ``>= threshold`` are negatives (threshold H-SCL).
-    """
+def scl_loss(s: Tensor, tau: float, labels: Tensor, beta: float, twin_only: bool) -> Tensor:
+    """SCL / H-SCL of the H-SCL code (``nce_supervised_easy/hard``); ``beta=0`` gives SCL."""
     n2 = s.shape[0]
-    idx = torch.arange(n2, device=s.device)
     x = s / tau
     same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    if twin_only:
-        posm = torch.zeros_like(same)
-        posm[idx, (idx + n2 // 2) % n2] = True
-    else:
-        posm = same & ~torch.eye(n2, dtype=torch.bool, device=s.device)
-    negm = ~same if threshold is None else ~same & (s >= threshold)
-    lneg = math.log(n2 - 2) + weighted_log_mean(x, beta, negm)  # (2N-2) * weighted mean
+    posm = _twins(n2, s.device) if twin_only else same & ~torch.eye(n2, dtype=torch.bool, device=s.device)
+    lneg = math.log(n2 - 2) + weighted_log_mean(x, beta, ~same)  # (2N-2) * weighted mean
     terms = torch.logaddexp(x, lneg.unsqueeze(1)) - x  # -log(pos / (pos + (2N-2) mean))
     return terms[posm].mean()
+
+
+def _twins(n2: int, device: torch.device) -> Tensor:
+    """(2N, 2N) bool: True at (i, (i + N) mod 2N), each view's positive twin."""
+    idx = torch.arange(n2, device=device)
+    out = torch.zeros(n2, n2, dtype=torch.bool, device=device)
+    out[idx, (idx + n2 // 2) % n2] = True
+    return out
+
+
+def threshold_loss(s: Tensor, tau: float, threshold: float, labels: Tensor | None) -> Tensor:
+    """Threshold H-UCL (``labels`` None) or threshold H-SCL: Jiang et al.'s ``H(x, f, t) = {x- : e^{g(x,x-)} >= t}``.
+
+    ``g = s/tau`` and ``threshold = log t`` (so ``t = e^-0.5`` is ``threshold=-0.5``). The negatives of
+    anchor i are the views in H (H-UCL: every view but i and its twin; H-SCL: the other-label views),
+    each weighted 1 (the hardening function is the indicator, no exponential tilt); per positive pair
+    ``-log(e^{x_ip} / (e^{x_ip} + (2N-2) mean_{j in H} e^{x_ij}))`` as the official code's
+    ``(batch - 2) * neg_exp_sum``. Positives: H-UCL the twin; H-SCL every other same-label view.
+    An anchor with an empty H contributes 0.
+    """
+    n2 = s.shape[0]
+    x = s / tau
+    hard = x >= threshold
+    if labels is None:
+        posm = _twins(n2, s.device)
+        negm = hard & ~exclude_mask(n2, s.device)
+    else:
+        same = labels.unsqueeze(0) == labels.unsqueeze(1)
+        posm = same & ~torch.eye(n2, dtype=torch.bool, device=s.device)
+        negm = hard & ~same
+    lneg = math.log(n2 - 2) + weighted_log_mean(x, 0.0, negm)
+    terms = torch.logaddexp(x, lneg.unsqueeze(1)) - x
+    return terms[posm].mean()
+
+
+def assumption1_share(z: Tensor, labels: Tensor, tau: float, threshold: float) -> float:
+    """Share of anchors satisfying Assumption 1 of Jiang et al. (our reading), no gradient.
+
+    Anchor i satisfies it when the mean of ``e^{g(x_i, x-)}`` (``g = s/tau``) over its same-label hard
+    negatives (in H, twin and self excluded) is >= that mean over its other-label hard negatives: then
+    the H-UCL term of i is >= its H-SCL term in the infinite-negative limit (the inequality the
+    assumption serves). An anchor with either set empty satisfies it (the two terms coincide or the
+    H-SCL term has no negatives).
+
+    Args:
+        z: (2N, P) projector outputs. labels: (2N,) int labels per view. tau: temperature.
+        threshold: ``log t`` of ``H(x, f, t)`` (``TrainConfig.hard_threshold``).
+
+    Returns:
+        A float in [0, 1].
+    """
+    n2 = check_views(z, "projector outputs z")
+    with torch.no_grad():
+        x = cosine(z.detach()).double() / tau
+        lab = check_labels(labels, n2, "assumption1_share", x.device)
+        same = lab.unsqueeze(0) == lab.unsqueeze(1)
+        hard = (x >= threshold) & ~exclude_mask(n2, x.device)
+        ex = torch.exp(x - x.max())  # a common shift keeps the comparison and avoids overflow
+        sm, om = hard & same, hard & ~same
+        mean_same = (ex * sm).sum(1) / sm.sum(1).clamp_min(1)
+        mean_other = (ex * om).sum(1) / om.sum(1).clamp_min(1)
+        ok = (mean_same >= mean_other) | ~sm.any(1) | ~om.any(1)
+        return float(ok.float().mean())
 
 
 def check_labels(labels: Tensor | None, n2: int, mode: str, device: torch.device) -> Tensor:

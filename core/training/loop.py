@@ -5,9 +5,11 @@ One step: two batched augmentations of the same images on the device -> ``h, z =
 ``contrastive_loss(z, pairs, mode)`` -> optimizer step with a warm-up + cosine learning rate.
 
 Speed: the training images stay on the device as uint8 ``(N, C, H, W)`` and are augmented there
-(no CPU workers); bf16 autocast, channels_last, cuDNN autotuning and fused SGD/AdamW on CUDA,
-float32 on the CPU; optional ``torch.compile`` (compiled at the first step; if that fails the
-step is redone eagerly and a message is logged). The loop synchronises with the host only on log
+(no CPU workers; a dataset streamed from the on-disk store is gathered batch by batch by a
+prefetching thread instead, with the same batches: ``core.training.batches``); bf16 autocast,
+channels_last, cuDNN autotuning and fused SGD/AdamW on CUDA, float32 on the CPU; optional
+``torch.compile`` (compiled at the first step; if that fails the step is redone eagerly and a
+message is logged). The loop synchronises with the host only on log
 steps (every ``log_every`` steps: loss, NaN check, pair statistics, status) and at epoch ends.
 
 Multi-process (``torchrun``, DDP; see ``core/training/distributed.py``): the batch is the *global* batch;
@@ -45,7 +47,9 @@ from core.models.models import SimCLRModel
 from core.rundir.folder import update_status
 from core.training.config import TrainConfig
 from core.training.distributed import any_rank
+from core.training.hardneg import assumption1_share
 from core.training.loss import monitor_losses, pair_stats
+from core.training.lossmodes import THRESHOLD_MODES
 from core.training.start import RunState, start_training
 from core.training.step import lr_at, make_views, run_step
 
@@ -144,26 +148,26 @@ def _train_epoch(
     """One epoch of steps; returns (summed loss (scalar tensor on the device), rank 0's log-step pair stats)."""
     cfg, env, device = run.cfg, run.env, run.device
     g = _epoch_generator(cfg.seed, epoch, device)
-    perm = torch.randperm(len(run.x), generator=g, device=device)
+    perm = torch.randperm(run.batches.n, generator=g, device=device)
     loss_sum = torch.zeros((), device=device)
     stats: list[dict[str, Any]] = []
-    for s in range(run.steps):
-        if should_stop is not None and _stop_now(run, s, should_stop):
-            raise TrainingStopped(epoch)
-        bidx = perm[s * run.batch : (s + 1) * run.batch]
-        views = make_views(run.ctx, run.x[bidx], g)
-        lv = torch.cat([run.y[bidx], run.y[bidx]])
-        log_step = (s + 1) % cfg.log_every == 0 or s == run.steps - 1
-        lr = lr_at(epoch * run.steps + s, run.total_steps, run.warmup_steps, cfg.lr)
-        loss, pairs, z = run_step(run.ctx, views, lv, lr, log_step)
-        loss_sum += loss
-        if not log_step:
-            continue
-        mean_loss = float(loss_sum) / (s + 1)  # host sync: log steps only
-        if not math.isfinite(mean_loss):
-            raise HardpairsError(_nan_message(run, mean_loss, epoch, s))
-        if env.is_main:
-            stats.append(_log_step(run, epoch, s, mean_loss, pairs, lv, z, on_event))
+    with run.batches.epoch(perm, run.batch) as batches:  # device-resident or streamed (core.training.batches)
+        for s, (xb, yb) in enumerate(batches):
+            if should_stop is not None and _stop_now(run, s, should_stop):
+                raise TrainingStopped(epoch)
+            views = make_views(run.ctx, xb, g)
+            lv = torch.cat([yb, yb])
+            log_step = (s + 1) % cfg.log_every == 0 or s == run.steps - 1
+            lr = lr_at(epoch * run.steps + s, run.total_steps, run.warmup_steps, cfg.lr)
+            loss, pairs, z = run_step(run.ctx, views, lv, lr, log_step)
+            loss_sum += loss
+            if not log_step:
+                continue
+            mean_loss = float(loss_sum) / (s + 1)  # host sync: log steps only
+            if not math.isfinite(mean_loss):
+                raise HardpairsError(_nan_message(run, mean_loss, epoch, s))
+            if env.is_main:
+                stats.append(_log_step(run, epoch, s, mean_loss, pairs, lv, z, on_event))
     return loss_sum, stats
 
 
@@ -201,9 +205,11 @@ def _log_step(
     """Rank 0 on a log step: pair statistics (returned), ``status.json`` and a ``step`` event."""
     cfg = run.cfg
     assert pairs is not None  # run_step returns the pairs on log steps
-    st: dict[str, Any] = pair_stats(pairs, lv if run.labelled else None)
+    st: dict[str, Any] = pair_stats(pairs, lv if run.labelled else None, z)
     if cfg.monitor and run.labelled:
         st["monitor"] = monitor_losses(z.float(), lv, cfg.temperature, cfg.beta)
+    if cfg.loss_mode in THRESHOLD_MODES and run.labelled:
+        st["assumption1_share"] = assumption1_share(z.float(), lv, cfg.temperature, cfg.hard_threshold)
     done = (epoch - run.start_epoch) * run.steps + s + 1
     ips = done * run.batch / max(time.time() - run.t_start, 1e-9)
     event = {
@@ -220,6 +226,12 @@ def _log_step(
     if on_event:
         on_event(event)
     return st
+
+
+def _finite_mean(values: list[float]) -> float | None:
+    """Mean of the finite values (None when there is none: JSON has no NaN)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
 
 
 def _end_epoch(
@@ -240,7 +252,10 @@ def _end_epoch(
         "time": time.time(),
         "flagged_share": float(np.mean([st["flagged_share"] for st in stats])),
         "flagged_cross_class": float(np.nanmean([st["flagged_cross_class"] for st in stats])) if run.labelled else None,
+        "flagged_similarity": _finite_mean([st["flagged_similarity"] for st in stats]),
     }
+    if cfg.loss_mode in THRESHOLD_MODES and run.labelled:  # Jiang et al.'s Fig. 4: anchors satisfying Assumption 1
+        record["assumption1_share"] = float(np.mean([st["assumption1_share"] for st in stats]))
     if cfg.monitor and run.labelled:
         record["monitor"] = {k: float(np.mean([st["monitor"][k] for st in stats])) for k in stats[0]["monitor"]}
     append_jsonl(run.run_dir / "progress.jsonl", record)
@@ -267,5 +282,6 @@ def _end_epoch(
                 "model": run.model.state_dict(),
                 "optimizer": run.ctx.opt.state_dict(),
                 "metrics": {"loss": last_loss},
+                **({"moco": run.ctx.moco.state_dict()} if run.ctx.moco is not None else {}),  # exact MoCo resume
             },
         )

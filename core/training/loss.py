@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from core.errors import HardpairsError
-from core.training.hardneg import check_labels, hard_ucl_loss, scl_loss
+from core.training.hardneg import check_labels, hard_ucl_loss, scl_loss, threshold_loss
 from core.training.hardneg import monitor_losses as monitor_losses  # re-exported for core.training.loop
-from core.training.lossmodes import LABEL_MODES, LOSS_MODES, get_mode
+from core.training.lossmodes import LABEL_MODES, LOSS_MODES, THRESHOLD_MODES, get_mode
 from core.training.views import check_views, cosine, exclude_mask
 
 REMOVAL_VARIANTS: tuple[str, ...] = ("zero", "mask")
@@ -132,9 +132,8 @@ def contrastive_loss(
       negatives all views with another label; per positive pair
       ``-log(e^{x_ip} / (e^{x_ip} + M * sum_j w_ij e^{x_ij} / sum_j w_ij))``, averaged over all
       positive pairs; ``scl`` is ``w = 1``, ``hard_scl`` uses ``w_ij = e^{beta x_ij}``.
-    * ``hard_scl_thr``: ``hard_scl`` whose hardening function is cut at a threshold,
-      ``w_ij = e^{beta x_ij} 1[s_ij >= hard_threshold]`` (an anchor with no such negative gives 0);
-      our reading of Jiang et al.'s threshold-hardened H-SCL (docs/paper-fidelity.md).
+    * ``hard_scl_thr``/``hard_ucl_thr``: ``scl``/``hard_ucl`` whose weights are Jiang et al.'s indicator
+      ``w_ij = 1[x_ij >= hard_threshold]`` (``H(x, f, t)``, ``hard_threshold = log t``; no debiasing or clamp).
 
     Differences from the official code: everything is computed in log space (no overflow for
     large ``beta/tau``); gradients always flow through the hardening weights (the code detaches
@@ -149,8 +148,7 @@ def contrastive_loss(
         sigma: margin factor (margin, combined). rho: temperature factor > 0 (temperature, combined).
         labels: (2N,) int labels per view, required by ``LABEL_MODES``.
         beta: hardening strength >= 0 (hard_ucl, hard_scl). tau_plus: class prior in [0, 1) (hard_ucl).
-        removal: ``"zero"`` (Eq. 13, default) or ``"mask"`` (drop from the denominator).
-        hard_threshold: cosine cut of ``hard_scl_thr``, in [-1, 1].
+        removal: ``"zero"`` (Eq. 13, default) or ``"mask"``. hard_threshold: ``log t``, compared with ``s/tau``.
 
     Returns:
         0-d float32 (float64 for float64 input) tensor.
@@ -171,10 +169,11 @@ def contrastive_loss(
     s = cosine(z)
     if mode == "hard_ucl":
         return hard_ucl_loss(s, tau, beta, tau_plus)
-    if mode in LABEL_MODES:
-        lab = check_labels(labels, n2, mode, s.device)
-        thr = hard_threshold if mode == "hard_scl_thr" else None
-        return scl_loss(s, tau, lab, 0.0 if mode == "scl" else beta, twin_only=False, threshold=thr)
+    lab = check_labels(labels, n2, mode, s.device) if mode in LABEL_MODES else None
+    if mode in THRESHOLD_MODES:
+        return threshold_loss(s, tau, hard_threshold, lab)
+    if lab is not None:
+        return scl_loss(s, tau, lab, 0.0 if mode == "scl" else beta, twin_only=False)
     p = None
     if pairs is not None and mode != "baseline":
         if tuple(pairs.shape) != (n2, n2):
@@ -189,20 +188,26 @@ def contrastive_loss(
     return F.cross_entropy(logits, target)
 
 
-def pair_stats(pairs: Tensor, labels: Tensor | None) -> dict[str, float]:
+def pair_stats(pairs: Tensor, labels: Tensor | None, z: Tensor | None = None) -> dict[str, float]:
     """Share of flagged pairs and how many of them are cross-class (the paper's Fig. 4c check).
 
     Args:
         pairs: (2N, 2N) bool flags. labels: (2N,) int labels per view, or None.
+        z: (2N, P) projections of the same views, or None.
 
     Returns:
         ``flagged_share``: flagged / all non-self, non-positive pairs; ``flagged_cross_class``:
-        share of those flagged pairs whose labels differ (NaN without labels or flags).
+        share of those flagged pairs whose labels differ (NaN without labels or flags);
+        ``flagged_similarity``: mean cosine similarity of ``z`` over the flagged pairs, the ``s_ij`` the
+        margin of Eq. 14 is added to (NaN without ``z`` or flags).
     """
     n2 = pairs.shape[0]
     p = (pairs != 0) & ~exclude_mask(n2, pairs.device)
     n_flag = int(p.sum())
     out = {"flagged_share": n_flag / (n2 * (n2 - 2)), "flagged_cross_class": float("nan")}
+    out["flagged_similarity"] = (
+        float(cosine(z.detach())[p.to(z.device)].mean()) if z is not None and n_flag else float("nan")
+    )
     if labels is not None and n_flag:
         lab = torch.as_tensor(labels, device=pairs.device).reshape(-1)
         out["flagged_cross_class"] = float((lab.unsqueeze(0) != lab.unsqueeze(1))[p].float().mean())

@@ -82,9 +82,19 @@ MODES: tuple[LossMode, ...] = (
         "hard_scl_thr",
         "supervised",
         False,
-        ("beta", "hard_threshold"),
+        ("hard_threshold",),
         "H-SCL (threshold)",
-        "H-SCL whose negatives are only the other-label views with cosine >= the threshold (uses labels)",
+        "H-SCL whose negatives are the other-label views with s/tau >= --hard-threshold, each weighted 1 "
+        "(Jiang et al.'s H(x,f,t) with t = e^threshold; uses labels)",
+    ),
+    LossMode(
+        "hard_ucl_thr",
+        "hard",
+        False,
+        ("hard_threshold",),
+        "H-UCL (threshold)",
+        "H-UCL whose negatives are the views with s/tau >= --hard-threshold, each weighted 1 "
+        "(Jiang et al.'s H(x,f,t) with t = e^threshold)",
     ),
 )
 
@@ -93,6 +103,8 @@ LOSS_MODES: tuple[str, ...] = tuple(BY_NAME)
 PAPER_MODES: tuple[str, ...] = tuple(m.name for m in MODES if m.family == "paper")
 SELECTING_MODES: tuple[str, ...] = tuple(m.name for m in MODES if m.selects_pairs)
 LABEL_MODES: tuple[str, ...] = tuple(m.name for m in MODES if m.needs_labels)
+#: the modes whose hardening function is Jiang et al.'s indicator ``1[e^{g} >= t]`` (``hard_threshold`` = log t)
+THRESHOLD_MODES: tuple[str, ...] = tuple(m.name for m in MODES if "hard_threshold" in m.knobs)
 #: the knobs a pruned retrain (``prune --train``) may override; the others keep the parent run's values
 RETRAIN_KNOBS: tuple[str, ...] = ("pos_high", "pos_low", "sigma", "rho", "beta", "tau_plus")
 

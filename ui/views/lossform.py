@@ -57,7 +57,13 @@ KNOB_WIDGETS: dict[str, NumberKnob | ChoiceKnob] = {
     ),
     "beta": NumberKnob("β (hardness)", 0.0, 10.0, 0.1, "Weight exp(β·s/τ) on negatives; 0 = no tilt."),
     "tau_plus": NumberKnob("τ+ (class prior)", 0.0, 0.99, 0.01, "Class prior of the debiasing estimator (H-UCL)."),
-    "hard_threshold": NumberKnob("threshold", -1.0, 1.0, 0.05, "Only other-label views this similar are negatives."),
+    "hard_threshold": NumberKnob(
+        "threshold log t",
+        -10.0,
+        10.0,
+        0.1,
+        "Negatives are the views with s/τ ≥ log t (Jiang et al.: t = e^-0.5: -0.5).",
+    ),
     "removal": ChoiceKnob(
         "removal variant",
         tuple(REMOVAL_VARIANTS),
