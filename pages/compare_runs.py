@@ -16,7 +16,7 @@ import streamlit as st
 from core.figures import accuracy
 from core.jobs import queue as jobs
 from core.reports import compare, report, report_tables
-from core.reports.compare_tables import PAIR_CAPTION, pair_display, pair_notes, why_two_numbers
+from core.reports.compare_tables import PAIR_CAPTION, pair_display, pair_notes, steps_sentences, why_two_numbers
 from core.reports.noise import add_seed_noise, detect_note, seed_noise
 from core.reports.records import load_records
 from core.reports.repeat import repeat_plan
@@ -123,6 +123,15 @@ with guard("Comparing runs"):
         st.table(cv.as_text(pair_display(pairs)))
         for note in pair_notes(pairs):
             st.caption(md_escape(note))
+
+    retrains = steps_sentences([r for r in records if (r.get("config") or {}).get("dataset") in chosen])
+    if retrains:
+        st.subheader("Training length of the pruned retrains")
+        st.caption(
+            "A pruned retrain trains its parent's epochs on fewer samples, so it takes fewer optimiser steps, "
+            "unless it was started with `prune --train --match-steps` (the parent's number of steps)."
+        )
+        st.markdown("  \n".join(md_escape(t) for t in retrains))  # one line each
 
     deltas = report_tables.parent_deltas(table)
     deltas = deltas[deltas["dataset"].isin(chosen)]

@@ -1,7 +1,10 @@
-"""Theory: the run's alpha, beta, gamma and the paper's bounds (Thm 3.3 / 3.4 / Cor 4.1).
+"""Theory: the run's alpha, beta, gamma and the paper's bounds (Thm 3.3 / 3.4 / Cor 4.1), Thm 4.3's optimal
+margin beside the run's sigma, Table 10's eigenvalue, and the difficult pairs over training (Fig. 4c).
 
 Reads ``theory.json`` (``python -m core theory --run-dir R``) and, when the run logged them,
-the per-epoch UCL / H-UCL / SCL / H-SCL monitor losses from ``progress.jsonl``.
+the per-epoch UCL / H-UCL / SCL / H-SCL monitor losses and the flagged pairs' series from ``progress.jsonl``
+(``python -m core difficulty --run-dir R``). The difficulty view sits here, not on a page of its own: it is
+the paper's check of its selection (Fig. 4c), read beside the alpha/beta/gamma it is about.
 """
 
 from __future__ import annotations
@@ -13,11 +16,17 @@ import streamlit as st
 
 from core.analysis import bounds
 from core.figures.theory import bounds_vs_gap, monitor_curves, monitor_frame
+from core.figures.training import difficulty_figure
+from core.reports.difficulty import display_table, figure_input, labelled_series, missing_notes
+from core.rundir.folder import list_runs
+from core.runs.progress import FIELDS
 from ui.feedback import guard, show_command
-from ui.frame import reset_on_run_change, selected_run_or_hint
+from ui.frame import reset_on_run_change, runs_folder, selected_run_or_hint
 from ui.glossary import glossary_expander, help_for
 from ui.jobbutton import job_button
 from ui.readers import run_json, run_progress
+from ui.views.compareview import md_escape
+from ui.views.theorymargin import EIGEN_NOTE, eigen_view, margin_view
 from ui.views.theoryview import (
     BOUND_METRICS,
     VACUOUS_NOTE,
@@ -134,6 +143,56 @@ def _monitor(run_dir) -> None:
     st.dataframe(frame, hide_index=True)
 
 
+def _margin(th: dict, run_dir: Path) -> None:
+    """Thm 4.3's per-pair optimal margin at this run's quantities, beside the sigma it trained with."""
+    st.subheader("Thm 4.3: the optimal margin beside σ")
+    view = margin_view(th, run_json(run_dir, "config.json"))
+    if view.error:
+        st.info(md_escape(view.error))
+        return
+    st.markdown(md_escape(view.verdict))
+    shown = view.table.assign(value=[f"{v:.4g}" if v is not None else "–" for v in view.table["value"]])
+    st.dataframe(shown, hide_index=True)
+    st.caption(
+        "Eq. 7 gives m on the spectral loss, where it is O(1/n²); Thm 4.2 subtracts c1²·m from a difficult "
+        "pair's similarity γ, which is the scale σ is added on (Eq. 14). Only pairs of two difficult samples "
+        "of different classes get it; the theorem's corrections on the other pairs (Eq. 36) are, in the paper's "
+        "words, higher-order infinitesimals."
+    )
+    ours, paper = eigen_view(th, run_dir)
+    st.metric("(K+1)-th eigenvalue ×10⁻⁵ (Table 10: Thm 3.4's λₖ₊₁)", "—" if ours is None else f"{ours:.3f}")
+    st.dataframe(paper, hide_index=True)
+    st.caption(EIGEN_NOTE)
+
+
+def _difficulty(run_dir: Path) -> None:
+    """Per epoch: the cross-class share of the flagged pairs, their mean similarity, the flagged share."""
+    st.subheader("Difficult pairs over training (Fig. 4c)")
+    st.caption(
+        "Per epoch, from progress.jsonl: of the pairs the band flags (posHigh/posLow), the share whose labels "
+        "differ (the paper's Fig. 4c: it should approach 1), their mean cosine similarity, and the flagged "
+        "share of all pairs. Overlay other runs to compare them."
+    )
+    names = {Path(r["run_dir"]).name: r["run_dir"] for r in list_runs(runs_folder())}
+    names.pop(run_dir.name, None)
+    chosen = st.multiselect("Overlay other runs", sorted(names), key="th_overlay")
+    dirs = [run_dir, *(Path(names[n]) for n in chosen)]
+    show_command(["difficulty", *(a for d in dirs for a in ("--run-dir", str(d)))])
+    runs = labelled_series(dirs)
+    for note in missing_notes(runs):
+        st.info(md_escape(note))
+    table = display_table(runs)
+    if table.empty:
+        return
+    label, series = runs[0]
+    st.caption(f"Last epoch of {md_escape(label)} (epoch {series.epochs[-1]}):")
+    for col, (key, title) in zip(st.columns(len(FIELDS)), FIELDS.items(), strict=True):
+        last = series.last(key)
+        col.metric(title, "not logged" if last is None else f"{last:.4f}")
+    st.plotly_chart(difficulty_figure(figure_input(runs)), key="th_difficulty")
+    st.dataframe(table, hide_index=True)
+
+
 def main() -> None:
     st.title("Theory")
     st.caption(
@@ -159,6 +218,10 @@ def main() -> None:
         _measured(th)
         with guard("The bound calculator"):
             _calculator(th)
+        with guard("Thm 4.3's margin"):
+            _margin(th, run_dir)
+    with guard("Difficulty over training"):
+        _difficulty(run_dir)
     with guard("The monitor plot"):
         _monitor(run_dir)
     glossary_expander(["theory", "loss mode"])

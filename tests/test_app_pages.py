@@ -258,7 +258,7 @@ def test_theory_monitor_curves_and_claim_count(runs):
     at = _page("theory", runs["parent"])
     _no_errors(at)
     assert "It holds in 2 of 3 logged epochs" in _texts(at)
-    frame = at.dataframe[0].value
+    frame = next(d.value for d in at.dataframe if "hard_scl" in d.value.columns)  # the monitor table
     assert frame["hard_scl"].round(6).tolist() == [3.2, 2.2, 2.7]
 
 

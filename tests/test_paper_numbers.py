@@ -3,6 +3,8 @@ set beside our runs."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from core.paper.numbers import beside_paper, paper_numbers
@@ -82,3 +84,12 @@ def test_theory_rows_are_set_beside_the_paper_on_its_scale():
     assert df.loc["t", "delta"] == pytest.approx(-480.0 + 502.63) and df.loc["gamma", "protocol"] == "—"
     assert "linear_acc" not in df.index  # Table 11 has no accuracy row
     assert beside_paper({"table11-cifar10-baseline-s0": {"theory": {}}}, table="table11").empty
+
+
+def test_table10_eigenvalue_is_set_beside_the_paper_without_a_delta():
+    # the paper's eigenvalues fit Eq. 4 only at an n it does not state: a delta would read as our error
+    runs = {"table10-cifar10-mix_0-s0": {"theory": {"eigenvalue_e5": 6.26, "beta": 0.2}}}
+    df = beside_paper(runs, table="table10").set_index("metric")
+    assert df.loc["eigenvalue_e5", "mean"] == pytest.approx(6.26) and df.loc["eigenvalue_e5", "paper"] == 2.93
+    assert math.isnan(df.loc["eigenvalue_e5", "delta"]) and "10,685" in df.loc["eigenvalue_e5", "note"]
+    assert df.loc["beta", "delta"] == pytest.approx(20.0 - df.loc["beta", "paper"]) and df.loc["beta", "note"] == ""

@@ -39,6 +39,7 @@ __all__ = [
     "removal_threshold",
     "removal_beats_keeping",
     "evaluate_bounds",
+    "optimal_margin",
 ]
 
 
@@ -140,7 +141,7 @@ def bound_temperature(alpha: float, beta: float, gamma: float, n: float, n_d: fl
 def removal_threshold(alpha: float, beta: float, n: float, n_d: float, r: int) -> float:
     """Smallest ``gamma - beta`` above which removal's bound (Cor 4.1) beats Thm 3.4's.
 
-    The paper (Eq. 5) writes the condition as
+    The paper (v2 sec. 4.1, after Eq. 5, unnumbered) writes the condition as
     ``gamma - beta > n_d (1-alpha)(alpha + r gamma) / (r [(1-alpha) + (n-n_d)(alpha + r beta)])``,
     which has gamma on both sides. Solving it for ``g = gamma - beta`` (``a = 1-alpha``,
     ``S = alpha + r beta``, ``m = n - n_d``) gives the equivalent explicit threshold
@@ -163,6 +164,33 @@ def removal_beats_keeping(alpha: float, beta: float, gamma: float, n: float, n_d
     return (gamma - beta) > removal_threshold(alpha, beta, n, n_d, r)
 
 
+def optimal_margin(alpha: float, beta: float, gamma: float, n: float, n_d: float, r: int) -> dict[str, float]:
+    """Thm 4.3 (Eq. 7): the margin on a cross-class pair of two difficult samples that makes ``E_M = E_wo``.
+
+    ``m = c0 (gamma - beta) / (c1^2 c2)`` with ``c0 = (1-alpha) + n alpha + (n-n_d) r beta``, ``c1`` a difficult
+    node's degree and ``c2`` an easy one's (Eq. 34). ``m`` lives on the spectral loss's scale, where the
+    target of ``f(x)^T f(x')`` is ``w_xx' / (w_x w_x')``, so it is O(1/n^2). Theorem 4.2 subtracts
+    ``D^(1/2) M D^(1/2)`` from the normalised adjacency, i.e. ``w_x w_x' m = c1^2 m`` from the pair's similarity
+    ``gamma``: that amount, ``margin_similarity = c0 (gamma - beta) / c2``, is on the cosine scale of alpha, beta,
+    gamma and of the sigma Eq. 14 adds to ``s_ij``, and leaves the pair at ``beta c1 / c2``. (The proof's
+    Eq. 36 prints ``n_d (gamma - beta)`` in ``c1``; the theorem's ``n_d r (gamma - beta)`` is used here.)
+
+    Returns:
+        ``margin`` (m), ``margin_similarity``, ``c0``, ``c1``, ``c2``.
+    """
+    _check(alpha, beta, gamma, n, n_d, r)
+    c2 = (1.0 - alpha) + n * alpha + n * r * beta
+    c1 = c2 + n_d * r * (gamma - beta)
+    c0 = (1.0 - alpha) + n * alpha + (n - n_d) * r * beta
+    return {
+        "margin": c0 * (gamma - beta) / (c1 * c1 * c2),
+        "margin_similarity": c0 * (gamma - beta) / c2,
+        "c0": c0,
+        "c1": c1,
+        "c2": c2,
+    }
+
+
 def evaluate_bounds(
     alpha: float, beta: float, gamma: float, n: float, n_d: float, r: int, delta: float = 0.1
 ) -> dict[str, Any]:
@@ -170,7 +198,8 @@ def evaluate_bounds(
 
     Returns:
         dict with ``bound_clean, bound_difficult, bound_removal, bound_temperature,
-        removal_threshold, removal_beats_keeping, lambda_clean, lambda_difficult, lambda_removal``
+        removal_threshold, removal_beats_keeping, lambda_clean, lambda_difficult, lambda_removal``,
+        ``margin_thm43`` and ``margin_similarity_thm43`` (:func:`optimal_margin`)
         and ``bound_errors`` (name -> message).
     """
     calls: dict[str, Callable[[], float | bool]] = {
@@ -183,6 +212,8 @@ def evaluate_bounds(
         "bound_temperature": lambda: bound_temperature(alpha, beta, gamma, n, n_d, r, delta),
         "removal_threshold": lambda: removal_threshold(alpha, beta, n, n_d, r),
         "removal_beats_keeping": lambda: removal_beats_keeping(alpha, beta, gamma, n, n_d, r),
+        "margin_thm43": lambda: optimal_margin(alpha, beta, gamma, n, n_d, r)["margin"],
+        "margin_similarity_thm43": lambda: optimal_margin(alpha, beta, gamma, n, n_d, r)["margin_similarity"],
     }
     out: dict[str, Any] = {"bound_errors": {}}
     for name, fn in calls.items():

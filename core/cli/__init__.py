@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "prune": "kept/pruned indices by a score (and retrain)",
     "umap": "2D/3D UMAP map of a run's features -> umap_<dim>d.csv",
     "theory": "alpha/beta/gamma, Welch t-test and the bounds -> theory.json",
+    "difficulty": "difficulty over training (Fig. 4c): per epoch, flagged pairs' cross-class share and similarity",
     "jobs": "list background jobs started by the app; --cancel ID stops one",
     "report": "write the comparison report (HTML, offline) and CSVs of every run",
     "compare": "mean ± std and 95%% intervals over seeds; paired tests of pruned runs vs parent and random",
@@ -40,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "similar": "the training samples most similar to one (cosine, exact); --tag NAME tags them",
     "label-issues": "label-error suggestions (out-of-fold probe + kNN votes) -> label_issues.csv; --top N prints them",
     "reproduce": "the paper's tables as recipes: --dry-run (commands, GPU time) or --tiny (one tiny real step each)",
+    "longtail": "build TinyImageNet-LT (the paper's Table 6) as a folder: dataset of links, with its manifest",
+    "store": "decode an image folder once into the on-disk image store (--dry-run: size and time; --list)",
     "extract": "extract a run's features into features/{train,test}_rank{r}.npy + index.json; under "
     "`torchrun --nproc_per_node=G -m core extract` each process writes one shard",
 }
@@ -47,8 +50,8 @@ COMMANDS: dict[str, str] = {
 
 #: the subpackage of ``core.cli`` that holds each command's module, by the room of ``core`` it drives
 ROOMS: dict[str, tuple[str, ...]] = {
-    "run": ("train", "probe", "import", "runs", "extract", "jobs"),
-    "analyse": ("score", "pairs", "prune", "umap", "theory"),
+    "run": ("train", "probe", "import", "runs", "extract", "jobs", "longtail", "store"),
+    "analyse": ("score", "pairs", "prune", "umap", "theory", "difficulty"),
     "audit": ("tag", "export", "similar", "label-issues"),
     "reports": ("report", "compare", "reproduce"),
 }

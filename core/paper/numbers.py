@@ -26,8 +26,15 @@ COLUMNS = [
 PAPER_PROTOCOL = "paper"
 LINEAR = "linear_acc"
 #: theory.json keys set beside the paper (Tables 10, 11) -> the factor to the paper's scale (similarities x100)
-THEORY_SCALE = {"alpha": 100.0, "beta": 100.0, "gamma": 100.0, "gamma_minus_beta": 100.0, "t": 1.0, "p": 1.0}
+THEORY_SCALE = {
+    "alpha": 100.0, "beta": 100.0, "gamma": 100.0, "gamma_minus_beta": 100.0, "t": 1.0, "p": 1.0, "eigenvalue_e5": 1.0,
+}  # fmt: skip
 NO_PROBE = "—"  # the protocol column of a theory metric: no probe involved
+#: theory metrics shown beside the paper without a delta, and why (docs/paper-fidelity.md, Table 10's row)
+NOT_COMPARABLE = {
+    "eigenvalue_e5": "not comparable: the paper's values fit Eq. 4 only at n of about 10,685 per class "
+    "(its n is unstated; a run uses its own): compare the trend over the mixing ratios, not the values",
+}
 
 
 def paper_numbers(path: Path | None = None) -> list[dict[str, Any]]:
@@ -65,6 +72,7 @@ def beside_paper(runs: dict[str, dict[str, Any]], table: str | None = None) -> p
         DataFrame with :data:`COLUMNS`; ``mean``/``std``/interval/``delta`` on the paper's scale (points).
         ``delta`` is set only for runs probed with the paper's protocol (:data:`PAPER_PROTOCOL`); other runs get
         NaN and a ``note`` "not comparable: probed with X". Runs of two protocols are never averaged together.
+        A metric in :data:`NOT_COMPARABLE` (Table 10's eigenvalue) gets no delta and its note.
     """
     out = []
     for p in paper_numbers():
@@ -74,9 +82,15 @@ def beside_paper(runs: dict[str, dict[str, Any]], table: str | None = None) -> p
         mine = [m for name, m in sorted(runs.items()) if name.startswith(prefix) and name[len(prefix) :].isdigit()]
         for protocol, vals in _values(mine, p["metric"]):
             mean, std, lo, hi = mean_interval(vals)
-            same = protocol in (PAPER_PROTOCOL, NO_PROBE)
+            same = protocol in (PAPER_PROTOCOL, NO_PROBE) and p["metric"] not in NOT_COMPARABLE
             delta = mean - p["value"] if same else math.nan
-            note = "" if same else f"not comparable: probed with {protocol}, the paper with minibatch SGD"
+            note = (
+                ""
+                if same
+                else NOT_COMPARABLE.get(
+                    p["metric"], f"not comparable: probed with {protocol}, the paper with minibatch SGD"
+                )
+            )
             out.append(
                 [p["table"], p["row"], p["metric"], p["value"], protocol, len(vals), mean, std, lo, hi, delta, note]
             )

@@ -142,3 +142,55 @@ def why_two_numbers(pairs: pd.DataFrame) -> str:
         f"on its pair, {pts(r['seed_diff'])} pp over seeds; the per-seed Δ has a seed std of "
         f"{100 * float(r['seed_std']):.2f} pp, so a single pair can be off by about that much."
     )
+
+
+def _steps_of(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """A pruned retrain's ``optimiser_steps`` (``core.runs.pruning``): from its manifest, else computed from its
+    config and its parent's (``recorded`` False); None for a run that is no pruned retrain."""
+    from pathlib import Path
+
+    from core.io import read_json
+    from core.runs.pruning import optimiser_steps
+
+    raw_manifest, raw_cfg = rec.get("manifest"), rec.get("config")
+    manifest: dict[str, Any] = raw_manifest if isinstance(raw_manifest, dict) else {}
+    cfg: dict[str, Any] = raw_cfg if isinstance(raw_cfg, dict) else {}
+    if not manifest.get("parent"):
+        return None
+    steps = manifest.get("optimiser_steps")
+    if isinstance(steps, dict) and {"total", "parent_total"} <= set(steps):
+        return steps | {"recorded": True}
+    parent = Path(str(manifest["parent"]))
+    p_cfg, p_man = read_json(parent / "config.json", {}) or {}, read_json(parent / "manifest.json", {}) or {}
+    n_parent = int(p_man.get("n_kept") or p_man.get("n_train") or 0)
+    if not p_cfg or not n_parent:
+        return {"recorded": False, "total": None, "parent_total": None, "matched": False}
+    total = optimiser_steps(cfg, int(manifest.get("n_kept") or 0))
+    return {"recorded": False, "total": total, "parent_total": optimiser_steps(p_cfg, n_parent), "matched": False}
+
+
+def steps_sentences(records: list[dict[str, Any]], ids: dict[str, str] | None = None) -> list[str]:
+    """Equal steps, said out loud (issue 22): for every pruned retrain, whether it trained its parent's epochs
+    (fewer optimiser steps: N vs M) or ``--match-steps`` (the parent's steps), one sentence each; ``ids``
+    names runs by their short id (the report's R1, R2 ...)."""
+    out = []
+    if ids:  # in the legend's order: R1, R2, ..., R10
+        records = sorted(
+            records, key=lambda r: (len(ids.get(str(r.get("run_id")), "")), ids.get(str(r.get("run_id")), ""))
+        )
+    for rec in records:
+        steps = _steps_of(rec)
+        if steps is None:
+            continue
+        name = str(rec.get("run_id"))
+        name = f"{ids[name]} ({name})" if ids and name in ids else name
+        total, parent = steps.get("total"), steps.get("parent_total")
+        if total is None or parent is None:
+            out.append(f"{name}: its optimiser steps are not recorded and its parent is not readable.")
+        elif steps.get("matched"):
+            out.append(f"{name}: --match-steps: {total} optimiser steps, as its parent's {parent} (more epochs).")
+        else:
+            fewer = "fewer" if total < parent else "as many" if total == parent else "more"
+            how = "" if steps["recorded"] else " (computed: its manifest predates the record)"
+            out.append(f"{name}: same epochs as its parent, {fewer} optimiser steps: {total} vs {parent}{how}.")
+    return out

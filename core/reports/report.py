@@ -3,9 +3,11 @@ template ``core/reports/templates/report.html.j2``, built to be read on paper (A
 
 Order: a one-page summary (what was run, each comparison as a sentence: ``core.reports.summary``, the
 seed groups of ``core.reports.compare.group_table``, the one grouping rule), the charts
-(``core.figures.accuracy``, the ones the Compare page draws), the runs' legend (short names R1, R2 ...
-used by every later table: ``core.reports.report_tables.short_ids``), the changes vs the parents and the
-paired tests, one section per run (``core.reports.report_audit``) and one glossary at the end.
+(``core.figures.accuracy``, the ones the Compare page draws), the difficult pairs over training (the Theory
+page's figure, ``core.reports.difficulty``), the runs' legend (short names R1, R2 ... used by every later table:
+``core.reports.report_tables.short_ids``), the changes vs the parents and the paired tests, the training length
+of each pruned retrain (``core.reports.compare_tables.steps_sentences``), one section per run
+(``core.reports.report_audit``) and one glossary at the end.
 
 Records come from ``core.reports.records.load_records``. Everything here is a pure function of a list
 of records. Accuracies are fractions in [0, 1] in the data and percent (differences: points) in print.
@@ -26,6 +28,8 @@ from plotly.offline import get_plotlyjs
 from core.figures.accuracy import bars_figure, ratio_figure
 from core.figures.layout import PRINT_CONFIG
 from core.reports.compare import BASELINE_SCORE, UNPRUNED, group_table, pair_table
+from core.reports.compare_tables import steps_sentences
+from core.reports.difficulty import figure_input, labelled_series, missing_notes
 from core.reports.labels import SEP, fmt_value
 from core.reports.report_audit import audit_section, figure_block
 from core.reports.report_tables import (
@@ -77,6 +81,21 @@ def _beside_paper(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
     frame = beside_paper_for([r["run_dir"] for r in records])
     return None if frame.empty else grid_block(frame.round(2), text=("row",))
+
+
+def difficulty_section(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Difficulty over training (Fig. 4c): the Theory page's figure over every readable run that logged an epoch
+    (``core.reports.difficulty``), and a note for each field a run did not log."""
+    from core.figures.training import difficulty_figure
+
+    dirs = [r["run_dir"] for r in records if r.get("state") != "unreadable" and r.get("run_dir")]
+    runs = [(label, s) for label, s in labelled_series(dirs) if s.epochs]
+    if not runs:
+        return {"difficulty": None, "difficulty_notes": []}
+    return {
+        "difficulty": figure_block("difficulty", difficulty_figure(figure_input(runs))),
+        "difficulty_notes": missing_notes(runs),
+    }
 
 
 def glossary(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -131,6 +150,7 @@ def html_report(
         "deltas": None if deltas.empty else grid_block(deltas_display(deltas, ids), text=("pruning",)),
         "pairs": None if pairs.empty else grid_block(pairs_display(pairs, ids), text=("vs",)),
         "pair_notes": pair_notes(pairs, ids),
+        "steps": steps_sentences(list(records), ids),
         "paper": _beside_paper(records),
         "unreadable": [
             f"{r['run_id']}: {r['note']}" for r in table.to_dict(orient="records") if r["state"] == "unreadable"
@@ -142,5 +162,6 @@ def html_report(
     context["audits"] = sorted(({**a, "label": labels.get(a["name"], "")} for a in audits), key=_order)
     _progress(progress, "figures")
     context.update(figures=accuracy_figures(groups), glossary=glossary(records), plotly_js=get_plotlyjs())
+    context.update(difficulty_section(records))
     context["config"] = PRINT_CONFIG
     return _ENV.get_template("report.html.j2").render(context)

@@ -57,6 +57,9 @@ def _compute_theory(run: Path, y: np.ndarray, params: dict[str, Any], path: str)
         "delta": delta,
         "delta_note": DELTA_NOTE,
         "probe_accuracy": acc,
+        # Table 10's "(K+1)-th eigenvalue (x1e-5)" is Thm 3.4's lambda_{k+1} (App. A.5: "the error bound (right
+        # hand side of Eq. 4) increases with the eigenvalue"), here at this run's n, n_d, r
+        "eigenvalue_e5": None if bounds.get("lambda_difficult") is None else 1e5 * bounds["lambda_difficult"],
         "seconds": round(time.perf_counter() - start, 3),
         "path": path,
         "note": "n and n_d are mean per-class counts; gamma counts cross-class pairs with at least one "
@@ -75,7 +78,8 @@ def theory_for_run(
     """Compute-or-load ``theory.json`` for a run.
 
     Returns:
-        alpha, beta, gamma (and the t-test), the bounds, n, n_d, r, delta, probe_accuracy,
+        alpha, beta, gamma (and the t-test), the bounds (with Thm 4.3's margin), n, n_d, r, delta,
+        ``eigenvalue_e5`` (Table 10's eigenvalue: ``lambda_difficult`` x 1e5), probe_accuracy,
         params, features_sha1, seconds, path, note and ``cached``.
 
     Raises:

@@ -155,11 +155,24 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+def _new_page(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
     pg = context.new_page()
     pg.set_default_timeout(60_000)
+    return context, pg
+
+
+@pytest.fixture
+def page(browser):
+    context, pg = _new_page(browser, 1440, 1000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def small_page(browser):
+    """A 1280x800 page: the size of the README's screenshots."""
+    context, pg = _new_page(browser, 1280, 800)
     yield pg
     context.close()
 

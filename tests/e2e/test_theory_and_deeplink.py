@@ -24,7 +24,6 @@ page_problems, wait_for_app = _helpers.page_problems, _helpers.wait_for_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 RUN = "digits-baseline-s0"
-VIEWPORT = {"width": 1280, "height": 800}
 #: the bold sentence of a "wins" call-out (ui.views.theoryview.removal_verdict), as rendered text
 WINS = "gives the tighter bound"
 #: a Streamlit alert's content element, by kind (1.67: data-testid="stAlertContent<Kind>")
@@ -48,15 +47,6 @@ def write_vacuous_run(root: Path) -> Path:
 def vacuous_url(e2e_root, app_url):
     write_vacuous_run(e2e_root)
     return app_url
-
-
-@pytest.fixture
-def small_page(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    yield pg
-    context.close()
 
 
 def alert_texts(page, kind: str) -> list[str]:
