@@ -182,3 +182,28 @@ def test_update_status_never_recreates_a_moved_run_folder(tmp_path):
     assert status["state"] == "cancelled"
     assert not run.exists()
     assert (tmp_path / "runs" / "moved" / "status.json").exists()
+
+
+def test_status_progress_follows_a_running_runs_extraction_and_leaves_a_finished_run_alone(tmp_path):
+    import torch
+
+    from core.models.features import extract_features
+    from core.rundir.folder import status_progress, update_status
+
+    run = tmp_path / "r"
+    run.mkdir()
+    update_status(run, state="running", message="extracting features and probing")
+    calls = []
+    report = status_progress(run, "train features", every_s=3600.0)
+    x = np.random.default_rng(0).integers(0, 255, (10, 3, 4, 4), dtype=np.uint8)
+    backbone = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+    feats = extract_features(
+        backbone, x, 4, np.zeros(3), np.ones(3), torch.device("cpu"), batch_size=4,
+        progress=lambda done, total: (calls.append((done, total)), report(done, total)),
+    )  # fmt: skip
+    assert feats.shape == (10, 3) and calls == [(4, 10), (8, 10), (10, 10)]
+    # the first step writes, the second is within every_s, the last always writes
+    assert read_json(run / "status.json")["message"] == "train features: 10 / 10"
+    update_status(run, state="done", message="finished")
+    status_progress(run, "test features")(5, 5)
+    assert read_json(run / "status.json")["message"] == "finished"  # a finished run's status is not touched

@@ -6,6 +6,8 @@ A run's features, in either format (``features.npz`` or the sharded ``features/`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -30,6 +32,7 @@ def extract_features(
     device: torch.device,
     batch_size: int = 1024,
     rows: slice | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Backbone features of un-augmented images.
 
@@ -41,6 +44,7 @@ def extract_features(
         mean, std: (C,) per-channel statistics of x/255 used in training.
         rows: only these contiguous rows (a torchrun rank's shard; default all).
         batch_size: rows per step (on the CPU fewer for large images: :data:`STEP_BYTES`).
+        progress: called after each step with (rows done, rows in all).
 
     Grayscale images (C = 1) into a backbone that takes 3 channels are normalised, then the channel
     is repeated (torchvision's answer for grayscale data); the importer records it in the run's log
@@ -65,6 +69,8 @@ def extract_features(
             x = prepare_eval(xb, out_size, m, s)
             h = backbone(x.expand(-1, repeat, -1, -1) if repeat > 1 else x)
         chunks.append(h.float().cpu().numpy())
+        if progress is not None:
+            progress(sum(len(c) for c in chunks), hi - lo)
     backbone.train(was_training)
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)

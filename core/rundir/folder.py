@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,27 @@ def require_run(run_dir: str | os.PathLike[str]) -> Path:
 ACTIVE_STATES = ("running", "queued")
 #: The JSON files :func:`run_summary` reads.
 SUMMARY_FILES = ("config.json", "manifest.json", "status.json", "metrics.json")
+
+
+def status_progress(run_dir: str | os.PathLike[str], what: str, every_s: float = 5.0) -> Callable[[int, int], None]:
+    """A ``(done, total)`` progress callback that writes ``"<what>: 12,288 / 40,000"`` into a RUNNING run's
+    ``status.json`` message at most every ``every_s`` seconds and at the end (the app and ``runs --show``
+    follow long work by it); a run in any other state is left as it is."""
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.time()
+        if done < total and now - last[0] < every_s:
+            return
+        last[0] = now
+        try:
+            running = read_run_json(run_dir, "status.json").get("state") == "running"
+        except HardpairsError:
+            running = False
+        if running:
+            update_status(run_dir, message=f"{what}: {done:,} / {total:,}")
+
+    return report
 
 
 def read_run_json(run_dir: str | os.PathLike[str], name: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from core.models.checkpoints import load_backbone_state, load_into_backbone
 from core.models.features import extract_features
 from core.models.models import build_backbone
 from core.rundir.featurefile import features_mtime, open_features
-from core.rundir.folder import require_run, runs_root
+from core.rundir.folder import require_run, runs_root, status_progress
 from core.rundir.lock import edit_lock
 from core.rundir.names import child_path, is_inside
 from core.training.config import TrainConfig
@@ -216,9 +216,10 @@ def extract_run_features(
     device = device or pick_device(cfg.device)
     data = data or load_run_data(cfg)
     backbone = load_run_backbone(run_dir, device)
+    args = (cfg.out_size, data.mean, data.std, device)
     feats = {
-        "train": extract_features(backbone, data.x_train, cfg.out_size, data.mean, data.std, device),
-        "test": extract_features(backbone, data.x_test, cfg.out_size, data.mean, data.std, device),
+        "train": extract_features(backbone, data.x_train, *args, progress=status_progress(run_dir, "train features")),
+        "test": extract_features(backbone, data.x_test, *args, progress=status_progress(run_dir, "test features")),
         "y_train": data.y_train.astype(np.int64),
         "y_test": data.y_test.astype(np.int64),
     }
