@@ -58,7 +58,7 @@ def build_model(cfg: TrainConfig, in_channels: int) -> SimCLRModel:
 def build_optimizer(
     model: torch.nn.Module, cfg: TrainConfig, device: torch.device, speed: SpeedSettings | None = None
 ) -> torch.optim.Optimizer:
-    """SGD (momentum, no weight decay on BN/bias) or AdamW; fused kernels when ``speed`` says so
+    """SGD (momentum, no weight decay on BN/bias), AdamW or Adam; fused kernels when ``speed`` says so
     (default: ``core.models.speed.speed_settings(device)``, on for CUDA)."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
