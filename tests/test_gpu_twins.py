@@ -117,10 +117,11 @@ def test_fused_optimizer_equals_unfused_after_3_steps(digits, optimizer):
             torch.testing.assert_close(p1[k], p0[k], rtol=0, atol=1e-6)
         return
     # AdamW divides by sqrt(v) + eps: where a gradient is ~0 the kernels' rounding can flip one element's
-    # update by up to lr (fresh-clone CI: 1 of 18,432 weights moved 1.4e-4). A wrong kernel (bias correction,
-    # moments) moves most weights; so: nearly every weight equal to 1e-5, and none further than 3 steps x lr.
+    # update by up to lr (fresh-clone CI: 1 of 18,432 weights moved 1.4e-4; in the full suite, with its thread
+    # state, 0.55% of the weights differed by > 1e-5). A wrong kernel (bias correction, moments) moves nearly
+    # every weight by O(lr); so: at least 95% of the weights equal to 1e-5, none further than 3 steps x lr.
     diff = torch.cat([(p1[k] - p0[k]).abs().flatten() for k in p0])
-    assert float((diff > 1e-5).float().mean()) < 1e-3 and float(diff.max()) <= 3 * 3e-3
+    assert float((diff > 1e-5).float().mean()) < 0.05 and float(diff.max()) <= 3 * 3e-3
 
 
 def test_pinned_copy_twin_keeps_the_values():
