@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -67,7 +68,7 @@ def list_stores(root: Path) -> list[dict[str, Any]]:
         if not entry.is_dir() or entry.name.startswith("."):
             continue
         path = Path(entry.path)
-        complete = not entry.name.endswith(BUILDING) and (path / "meta.json").is_file()
+        complete = not entry.name.endswith(BUILDING) and _is_store(path)
         stamp = path / "last_used"
         used = (stamp if stamp.exists() else path).stat().st_mtime
         key = entry.name.removesuffix(BUILDING)
@@ -75,6 +76,17 @@ def list_stores(root: Path) -> list[dict[str, Any]]:
             {"key": key, "path": str(path), "complete": complete, "bytes": folder_bytes(path), "last_used": used}
         )
     return out
+
+
+def _is_store(path: Path) -> bool:
+    """Whether ``path`` is a complete store this code wrote: its ``meta.json`` names the folder as its key and
+    ``images.npy`` is there. Only such folders are ever evicted or replaced, so a ``--cache-dir`` pointed at a
+    folder holding other data loses nothing of it."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("key") == path.name and (path / "images.npy").is_file()
 
 
 def hold(path: Path, owner: object) -> None:
@@ -108,7 +120,7 @@ def drop_versions(root: Path, tag: str, keep: str) -> None:
     if root.is_dir():
         for entry in os.scandir(root):
             name = entry.name
-            if name.startswith(tag + "-") and name != keep and not name.endswith(BUILDING) and entry.is_dir():
+            if name.startswith(tag + "-") and name != keep and entry.is_dir() and _is_store(Path(entry.path)):
                 remove_store(Path(entry.path))
 
 

@@ -4,6 +4,7 @@ live process reads, never the one just built), older versions dropped, and the l
 from __future__ import annotations
 
 import gc
+import json
 import os
 
 import numpy as np
@@ -18,7 +19,7 @@ def _store(root, key, kb, used, complete=True):
     path.mkdir(parents=True)
     (path / "images.npy").write_bytes(os.urandom(kb * 1024))
     if complete:
-        (path / "meta.json").write_text("{}")
+        (path / "meta.json").write_text(json.dumps({"format": 1, "key": key}))  # as imagestore writes it
     (path / "last_used").touch()
     os.utime(path / "last_used", (used, used))
     return path
@@ -73,3 +74,15 @@ def test_limit_from_the_environment(monkeypatch):
 def test_array_sha1_depends_on_shape_dtype_and_bytes():
     x = np.arange(6, dtype=np.int64)
     assert array_sha1(x) == array_sha1(x.copy()) != array_sha1(x.reshape(2, 3)) != array_sha1(x.astype(np.int32))
+
+
+def test_eviction_never_removes_a_folder_the_store_did_not_write(tmp_path):
+    # a --cache-dir pointed at a folder with other data: a sub-folder holding its own meta.json is not a store
+    from core.store import evict_stores
+
+    other = tmp_path / "my-results"
+    other.mkdir()
+    (other / "meta.json").write_text('{"note": "mine"}')
+    (other / "images.npy").write_bytes(b"x" * 1000)
+    assert evict_stores(tmp_path, keep="none", limit=0) == []
+    assert (other / "meta.json").read_text() == '{"note": "mine"}'
